@@ -1,0 +1,200 @@
+"""The command line: parse arguments, build the session, run the TUI or the unattended path.
+
+Exit codes: 0 done (or plan printed), 1 apply or a check failed, 2 invalid
+answers or usage, 3 root needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+
+from mailwizard import __version__
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ROOT = 0, 1, 2, 3
+
+
+class Usage(Exception):
+    """Bad usage or answers: printed, exit 2."""
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="mailwizard",
+        description="Set up a secure Postfix + Dovecot mail server, step by step.")
+    p.add_argument("command", nargs="?", choices=["verify", "rollback"],
+                   help="verify: re-run every check; rollback: restore every file mailwizard changed")
+    p.add_argument("--answers", metavar="FILE", help="prefill the wizard from a TOML answers file")
+    p.add_argument("--unattended", action="store_true", help="no TUI: validate, plan, apply, verify, report")
+    p.add_argument("--dry-run", action="store_true", help="stop at the review; change nothing")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run from its journal")
+    p.add_argument("--json", action="store_true", help="print the plan and the report as JSON")
+    p.add_argument("--platform", choices=["rhel10", "rhel9", "debian12"],
+                   help="plan for another platform, from its fresh-install facts (implies --dry-run)")
+    p.add_argument("--state-dir", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--version", action="version", version=f"mailwizard {__version__}")
+    return p
+
+
+def build_session(args):
+    """The Session for these arguments (raises Usage with a message naming the problem)."""
+    from mailwizard import answers as answers_mod
+    from mailwizard.engine import Session
+    from mailwizard.host import FakeHost, Host
+    from mailwizard.journal import DEFAULT_DIR, Journal
+    from mailwizard.platform import UnsupportedPlatform, detect, profile_for
+
+    state_dir = args.state_dir or DEFAULT_DIR
+    try:
+        if args.platform:
+            profile = profile_for(args.platform)
+        else:
+            profile = detect()
+    except UnsupportedPlatform as exc:
+        raise Usage(str(exc)) from None
+    host: Host = Host("/")
+    text = None
+    if args.answers:
+        try:
+            with open(args.answers, encoding="utf-8") as fh:
+                text = fh.read()
+        except OSError as exc:
+            raise Usage(f"--answers {args.answers}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise Usage(f"--answers {args.answers}: not UTF-8 text") from None
+    elif args.resume:
+        text = Journal(host, state_dir).load_answers()
+        if text is None:
+            raise Usage(f"--resume: no interrupted run to continue ({state_dir} holds no answers)")
+    try:
+        answers, problems = answers_mod.parse(text or "")
+    except answers_mod.AnswersError as exc:
+        raise Usage(f"{args.answers or 'journal answers'}: {exc}") from None
+    if args.platform:
+        tmp = tempfile.mkdtemp(prefix="mailwizard-platform-")
+        host = FakeHost.from_profile(profile, tmp, hostname=answers.server.hostname)
+    session = Session(answers, host, profile, offline=bool(args.platform),
+                      dry_run=args.dry_run or bool(args.platform), journal_dir=state_dir)
+    return session, problems
+
+
+def _print_problems(problems, stream=sys.stderr) -> None:
+    for p in problems:
+        print(f"{p.severity}: {p.key}: {p.message}", file=stream)
+
+
+def run_unattended(session, structural, args) -> int:
+    from mailwizard import report
+
+    problems = structural + session.problems()
+    errors = [p for p in problems if p.severity == "error"]
+    out: dict = {"platform": session.profile.name,
+                 "problems": [vars(p) for p in problems]}
+    if errors:
+        if args.json:
+            print(json.dumps(out, indent=2))
+        else:
+            _print_problems(problems)
+            print(f"{len(errors)} problem(s) in the answers; nothing was changed", file=sys.stderr)
+        return EXIT_USAGE
+    plan = session.plan()
+    out["plan"] = plan.to_json()
+    if session.dry_run:
+        print(json.dumps(out, indent=2) if args.json else plan.render_text(), end="" if not args.json else "\n")
+        return EXIT_OK
+    if not args.json:
+        print(plan.render_text())
+
+    def show(event):
+        from mailwizard.engine import ChangeFailed, ChangeStarted, OutputLine
+        if args.json:
+            return
+        if isinstance(event, ChangeStarted):
+            print(f"[{event.index + 1}/{event.total}] {event.change.describe()}", flush=True)
+        elif isinstance(event, OutputLine):
+            print(f"    {event.line}", flush=True)
+        elif isinstance(event, ChangeFailed):
+            print(f"FAILED: {event.error}", file=sys.stderr, flush=True)
+
+    result = session.apply(plan, show)
+    out["apply"] = vars(result)
+    if result.status != "applied":
+        if args.json:
+            print(json.dumps(out, indent=2))
+        else:
+            print(f"apply {result.status}: {result.error}\nfix the cause, then run "
+                  "`mailwizard --resume --unattended` to continue", file=sys.stderr)
+        return EXIT_FAILED
+    checks = session.verify()
+    session.record_verified(checks)
+    out["report"] = [c.to_json() for c in checks]
+    print(json.dumps(out, indent=2) if args.json else report.render_text(checks))
+    return EXIT_FAILED if any(c.status == "fail" for c in checks) else EXIT_OK
+
+
+def run_verify(session, args) -> int:
+    from mailwizard import report
+
+    checks = session.verify()
+    print(json.dumps([c.to_json() for c in checks], indent=2) if args.json else report.render_text(checks))
+    return EXIT_FAILED if any(c.status == "fail" for c in checks) else EXIT_OK
+
+
+def run_rollback(session, args) -> int:
+    from mailwizard.journal import JournalLocked
+
+    journal = session.journal()
+    if not journal.exists():
+        print(f"nothing to roll back: {session.journal_dir} holds no run", file=sys.stderr)
+        return EXIT_OK
+    try:
+        with journal:
+            report = journal.rollback(session.profile, on_line=lambda line: None)
+    except JournalLocked as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_USAGE
+    print(json.dumps(vars(report), indent=2) if args.json else report.render(), end="")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    import os
+    if args.command == "rollback" or args.command == "verify" or args.resume:
+        if args.platform:
+            print("mailwizard: --platform plans only; verify, rollback and --resume act on this host",
+                  file=sys.stderr)
+            return EXIT_USAGE
+    if args.unattended and not (args.answers or args.resume):
+        print("mailwizard: --unattended needs --answers FILE (or --resume)", file=sys.stderr)
+        return EXIT_USAGE
+    needs_root = not (args.dry_run or args.platform)
+    if needs_root and os.geteuid() != 0:
+        print("mailwizard: changing the mail server needs root: run it with sudo, "
+              "or use --dry-run to review the plan without changing anything", file=sys.stderr)
+        return EXIT_ROOT
+    if args.command == "verify" and not args.answers:
+        args.resume = True  # verify the answers of the last run, kept in the journal
+    try:
+        session, structural = build_session(args)
+    except Usage as exc:
+        print(f"mailwizard: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.command == "verify":
+        return run_verify(session, args)
+    if args.command == "rollback":
+        return run_rollback(session, args)
+    if args.unattended:
+        from mailwizard.journal import JournalLocked
+        try:
+            return run_unattended(session, structural, args)
+        except JournalLocked as exc:
+            print(f"mailwizard: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    from mailwizard.app import create_app
+
+    app = create_app(session, structural, resume=args.resume)
+    code = app.run()
+    return code if isinstance(code, int) else EXIT_OK

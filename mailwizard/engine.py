@@ -1,0 +1,159 @@
+"""The session: validate, plan, apply exactly the plan, verify — shared by the TUI and --unattended.
+
+Progress is reported through plain event objects passed to a callback, so a
+TUI worker can turn them into messages and the command line can print them;
+a threading.Event passed to apply() stops the run between two changes.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Callable
+
+from mailwizard.answers import Answers, Problem, validate
+from mailwizard.host import Host
+from mailwizard.journal import DEFAULT_DIR, Journal
+from mailwizard.plan import Change, Check, Plan, PlanContext
+from mailwizard.platform import Profile
+from mailwizard.steps import Step, all_steps
+
+
+@dataclass
+class ChangeStarted:
+    index: int
+    total: int
+    change: Change
+
+
+@dataclass
+class OutputLine:
+    line: str
+
+
+@dataclass
+class ChangeDone:
+    index: int
+    total: int
+    change: Change
+
+
+@dataclass
+class ChangeFailed:
+    change: Change
+    error: str
+
+
+@dataclass
+class ApplyResult:
+    status: str  # "applied", "failed", "stopped"
+    done: int = 0
+    error: str = ""
+    failed_change: str = ""
+
+
+Events = Callable[[object], None]
+
+
+def _ignore(event: object) -> None:
+    pass
+
+
+@dataclass
+class Session:
+    answers: Answers
+    host: Host
+    profile: Profile
+    offline: bool = False
+    dry_run: bool = False
+    journal_dir: str = DEFAULT_DIR
+    steps: list[Step] = field(default_factory=all_steps)
+
+    def active_steps(self) -> list[Step]:
+        return [s for s in self.steps if s.applies(self.answers)]
+
+    def journal(self) -> Journal:
+        return Journal(self.host, self.journal_dir)
+
+    def context(self) -> PlanContext:
+        pending = set() if self.offline else set(self.journal().state["pending_reloads"])
+        return PlanContext(self.host, self.profile, offline=self.offline, pending_reloads=pending)
+
+    def problems(self) -> list[Problem]:
+        """Everything wrong with the answers, on this host; errors first."""
+        problems = validate(self.answers)
+        if not any(p.severity == "error" for p in problems):
+            ctx = self.context()
+            for step in self.active_steps():
+                problems += step.validate(self.answers, ctx)
+        return sorted(problems, key=lambda p: p.severity != "error")
+
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems() if p.severity == "error"]
+
+    def plan(self) -> Plan:
+        ctx = self.context()
+        changes: list[Change] = []
+        for step in self.active_steps():
+            for change in step.plan(self.answers, ctx):
+                change.step = step.name
+                change.noop = change.check(ctx)
+                if change.noop is None and change.service:
+                    ctx.dirty.add(change.service)
+                changes.append(change)
+        warnings = [str(p) for p in self.problems() if p.severity == "warning"]
+        return Plan(self.profile.name, changes, warnings)
+
+    def apply(self, plan: Plan, on_event: Events = _ignore,
+              cancel: threading.Event | None = None) -> ApplyResult:
+        """Apply the plan's changes in order, journalled; stop between changes when cancelled."""
+        active = plan.active()
+        total = len(active)
+        with self.journal() as journal:
+            journal.save_answers(self.answers.to_toml())
+            journal.save_state(status="applying", platform=self.profile.name, verified=[])
+            journal.record("apply", changes=total)
+            for index, change in enumerate(active):
+                if cancel is not None and cancel.is_set():
+                    journal.save_state(status="stopped")
+                    journal.record("stopped", before=change.key())
+                    return ApplyResult("stopped", index)
+                on_event(ChangeStarted(index, total, change))
+                journal.record("begin", key=change.key(), step=change.step)
+                if change.service:
+                    journal.mark_pending(change.service)
+                try:
+                    change.apply(self.host, journal, lambda line: on_event(OutputLine(line)))
+                except Exception as exc:  # reported to the admin, journal kept for --resume
+                    error = str(exc) or type(exc).__name__
+                    journal.record("failed", key=change.key(), error=error[-2000:])
+                    journal.save_state(status="failed")
+                    on_event(ChangeFailed(change, error))
+                    return ApplyResult("failed", index, error, change.describe())
+                journal.record("done", key=change.key())
+                on_event(ChangeDone(index, total, change))
+            journal.save_state(status="applied")
+        return ApplyResult("applied", total)
+
+    def verify(self) -> list[Check]:
+        checks: list[Check] = []
+        for step in self.active_steps():
+            try:
+                checks += step.verify(self.answers, self.host, self.profile)
+            except Exception as exc:  # a broken probe is a failed check, not a crash
+                checks.append(Check(step.name, "verify ran", "fail", f"{type(exc).__name__}: {exc}"))
+        return checks
+
+    def record_verified(self, checks: list[Check]) -> None:
+        failed = {c.step for c in checks if c.status == "fail"}
+        verified = [s.name for s in self.active_steps() if s.name not in failed]
+        with self.journal() as journal:
+            journal.save_state(verified=verified, status="verified" if not failed else "applied")
+
+    def first_unverified(self) -> str | None:
+        """The first step a resumed wizard should open at."""
+        verified = set(self.journal().state["verified"])
+        for step in self.active_steps():
+            if step.name not in verified:
+                return step.name
+        return None

@@ -1,0 +1,460 @@
+"""The machine being configured: run commands, read and write files, learn facts.
+
+`Host` is the real machine. `FakeHost` keeps its files under a temporary root,
+records every command and simulates the few system tools the plans use
+(package manager, services, chmod/chown, useradd), so plans can be tested and
+reviewed for another platform without touching anything.
+
+Commands are always argv lists run without a shell: nothing typed by an
+administrator ever becomes shell syntax.
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import shutil
+import socket
+import stat
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+LineSink = Callable[[str], None]
+TMP_SUFFIX = ".mailwizard-tmp"
+
+
+@dataclass
+class Result:
+    argv: list[str]
+    returncode: int
+    output: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+@dataclass
+class FileMeta:
+    mode: int
+    uid: int
+    gid: int
+    is_dir: bool = False
+
+
+class CommandFailed(Exception):
+    def __init__(self, result: Result):
+        self.result = result
+        tail = "\n".join(result.output.strip().splitlines()[-5:])
+        super().__init__(f"`{' '.join(result.argv)}` exited with {result.returncode}"
+                         + (f":\n{tail}" if tail else ""))
+
+
+class Host:
+    """The local machine, rooted at `root` (normally /)."""
+
+    fake = False
+
+    def __init__(self, root: str | Path = "/"):
+        self.root = Path(root)
+
+    # --- paths -------------------------------------------------------------
+    def real(self, path: str) -> Path:
+        """The path on this machine that holds the host's `path`."""
+        if str(self.root) == "/":
+            return Path(path)
+        return self.root / path.lstrip("/")
+
+    # --- commands ----------------------------------------------------------
+    def run(self, argv: list[str], *, input: str | None = None,
+            env: dict[str, str] | None = None, on_line: LineSink | None = None,
+            check: bool = False, timeout: float | None = None) -> Result:
+        """Run argv (no shell), streaming each output line to on_line."""
+        full_env = dict(os.environ)
+        full_env.setdefault("LC_ALL", "C")
+        if env:
+            full_env.update(env)
+        try:
+            proc = subprocess.Popen(
+                argv, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=full_env,
+                text=True, errors="replace", bufsize=1)
+        except FileNotFoundError:
+            result = Result(list(argv), 127, f"{argv[0]}: command not found")
+            if check:
+                raise CommandFailed(result) from None
+            return result
+        if input is not None:
+            assert proc.stdin is not None
+            proc.stdin.write(input)
+            proc.stdin.close()
+        lines: list[str] = []
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if on_line is not None:
+                on_line(line.rstrip("\n"))
+        rc = proc.wait(timeout=timeout)
+        result = Result(list(argv), rc, "".join(lines))
+        if check and rc != 0:
+            raise CommandFailed(result)
+        return result
+
+    def which(self, name: str) -> str | None:
+        return shutil.which(name)
+
+    # --- files -------------------------------------------------------------
+    def read(self, path: str) -> bytes | None:
+        try:
+            return self.real(path).read_bytes()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
+
+    def read_text(self, path: str) -> str | None:
+        data = self.read(path)
+        return None if data is None else data.decode("utf-8", "surrogateescape")
+
+    def exists(self, path: str) -> bool:
+        return os.path.lexists(self.real(path))
+
+    def stat(self, path: str) -> FileMeta | None:
+        try:
+            st = os.lstat(self.real(path))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return FileMeta(stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, stat.S_ISDIR(st.st_mode))
+
+    def chmod(self, path: str, mode: int) -> None:
+        os.chmod(self.real(path), mode)
+
+    def chown(self, path: str, uid: int, gid: int) -> None:
+        os.chown(self.real(path), uid, gid)
+
+    def makedirs(self, path: str, mode: int = 0o755) -> list[str]:
+        """Create missing directories; return those created (outermost first)."""
+        created: list[str] = []
+        p = Path(path)
+        missing = []
+        while not self.exists(str(p)) and str(p) != "/":
+            missing.append(str(p))
+            p = p.parent
+        for d in reversed(missing):
+            os.mkdir(self.real(d), mode)
+            self.chmod(d, mode)  # umask-independent
+            created.append(d)
+        return created
+
+    def write_atomic(self, path: str, data: bytes, *, mode: int, uid: int, gid: int) -> None:
+        """Write via a temp file in the same directory: fsync, owner, mode, then rename.
+
+        The temp file is created 0600, so a secret is never readable by others
+        even for an instant; the SELinux context of the file being replaced is
+        copied to the new one before the rename.
+        """
+        target = self.real(path)
+        directory = target.parent
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TMP_SUFFIX, dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            self._set_owner(tmp, uid, gid)
+            os.chmod(tmp, mode)
+            self._copy_selinux_context(target, Path(tmp))
+            os.replace(tmp, target)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            raise
+        dfd = os.open(directory, os.O_DIRECTORY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+
+    def _set_owner(self, real_path: str, uid: int, gid: int) -> None:
+        os.chown(real_path, uid, gid)
+
+    @staticmethod
+    def _copy_selinux_context(src: Path, dst: Path) -> None:
+        try:
+            ctx = os.getxattr(src, "security.selinux")
+        except OSError:
+            return
+        try:
+            os.setxattr(dst, "security.selinux", ctx)
+        except OSError:
+            pass
+
+    def remove(self, path: str) -> None:
+        p = self.real(path)
+        if p.is_dir() and not p.is_symlink():
+            p.rmdir()
+        else:
+            p.unlink(missing_ok=True)
+
+    def listdir(self, path: str) -> list[str]:
+        try:
+            return sorted(os.listdir(self.real(path)))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+    # --- identities --------------------------------------------------------
+    def uid(self, user: str) -> int | None:
+        try:
+            return pwd.getpwnam(user).pw_uid
+        except KeyError:
+            return None
+
+    def gid(self, group: str) -> int | None:
+        try:
+            return grp.getgrnam(group).gr_gid
+        except KeyError:
+            return None
+
+    def user_name(self, uid: int) -> str:
+        try:
+            return pwd.getpwuid(uid).pw_name
+        except KeyError:
+            return str(uid)
+
+    def group_name(self, gid: int) -> str:
+        try:
+            return grp.getgrgid(gid).gr_name
+        except KeyError:
+            return str(gid)
+
+    # --- facts -------------------------------------------------------------
+    def fqdn(self) -> str:
+        name = socket.gethostname()
+        if "." in name:
+            return name
+        try:
+            full = socket.getfqdn(name)
+        except OSError:
+            full = name
+        return full
+
+    def is_root(self) -> bool:
+        return os.geteuid() == 0
+
+    def listening(self) -> dict[int, str]:
+        """TCP ports in LISTEN state, mapped to the name of the process holding them."""
+        import psutil
+
+        ports: dict[int, str] = {}
+        try:
+            conns = psutil.net_connections(kind="inet")
+        except (psutil.AccessDenied, PermissionError):
+            return ports
+        for c in conns:
+            if c.status != psutil.CONN_LISTEN or not c.laddr:
+                continue
+            name = "?"
+            if c.pid:
+                try:
+                    name = psutil.Process(c.pid).name()
+                except (psutil.NoSuchProcess, psutil.AccessDenied):
+                    pass
+            ports.setdefault(c.laddr.port, name)
+        return ports
+
+    def free_bytes(self, path: str) -> int:
+        p = self.real(path)
+        while not p.exists():
+            p = p.parent
+        return shutil.disk_usage(p).free
+
+
+@dataclass
+class FakeState:
+    installed: set[str] = field(default_factory=set)
+    running: set[str] = field(default_factory=set)
+    enabled: set[str] = field(default_factory=set)
+    users: dict[str, int] = field(default_factory=lambda: {"root": 0, "dovecot": 97, "dovenull": 976,
+                                                           "postfix": 89, "mail": 8})
+    groups: dict[str, int] = field(default_factory=lambda: {"root": 0, "dovecot": 97, "dovenull": 976,
+                                                            "postfix": 89, "mail": 12})
+    owners: dict[str, tuple[int, int]] = field(default_factory=dict)
+    hostname: str = ""
+    dovecot_version: str = "2.3.21"
+    default_database_type: str = "hash"
+    listening: dict[int, str] = field(default_factory=dict)
+    failing: set[str] = field(default_factory=set)  # argv[0]s that fail
+
+
+class FakeHost(Host):
+    """A host whose files live under a temporary root and whose commands are simulated."""
+
+    fake = True
+
+    def __init__(self, root: str | Path, state: FakeState | None = None):
+        super().__init__(root)
+        self.state = state or FakeState()
+        self.commands: list[list[str]] = []
+
+    @classmethod
+    def from_profile(cls, profile, root: str | Path, hostname: str = "") -> "FakeHost":
+        """A fresh minimal install of `profile`: no mail packages, their files arrive with `install`."""
+        import tomllib
+
+        fresh = profile.fresh_root()
+        facts_file = fresh / "facts.toml"
+        facts = tomllib.loads(facts_file.read_text()) if facts_file.exists() else {}
+        state = FakeState(hostname=hostname)
+        state.installed = set(facts.get("installed_packages", []))
+        state.dovecot_version = str(facts.get("dovecot_version", profile.dovecot_versions[0] + ".0"))
+        state.default_database_type = str(facts.get("default_database_type", profile.map_type))
+        host = cls(root, state)
+        host.fresh = fresh
+        return host
+
+    fresh: Path | None = None
+    # package -> the configuration directory it ships (simulated from the fresh-install copy)
+    SHIPS = {"dovecot": "etc/dovecot", "dovecot-core": "etc/dovecot", "postfix": "etc/postfix"}
+
+    def _unpack(self, package: str) -> None:
+        rel = self.SHIPS.get(package)
+        if not rel or self.fresh is None or not (self.fresh / rel).is_dir():
+            return
+        for src in (self.fresh / rel).rglob("*"):
+            dst = self.root / src.relative_to(self.fresh)
+            if src.is_dir():
+                dst.mkdir(parents=True, exist_ok=True)
+            elif not dst.exists():
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(src, dst)
+                os.chmod(dst, 0o644)
+
+    def run(self, argv, *, input=None, env=None, on_line=None, check=False, timeout=None) -> Result:
+        argv = list(argv)
+        self.commands.append(argv)
+        rc, out = self._simulate(argv, input)
+        if on_line:
+            for line in out.splitlines():
+                on_line(line)
+        result = Result(argv, rc, out)
+        if check and rc != 0:
+            raise CommandFailed(result)
+        return result
+
+    def _simulate(self, argv: list[str], input: str | None) -> tuple[int, str]:
+        s = self.state
+        cmd = argv[0]
+        if cmd in s.failing:
+            return 1, f"{cmd}: simulated failure"
+        if cmd in ("dnf", "apt-get"):
+            pkgs = [a for a in argv[2:] if not a.startswith("-") and not a.startswith("Dpkg::")]
+            if argv[1] == "install":
+                s.installed.update(pkgs)
+                for pkg in pkgs:
+                    self._unpack(pkg)
+            elif argv[1] == "remove":
+                s.installed.difference_update(pkgs)
+            return 0, ""
+        if cmd == "rpm" or cmd == "dpkg-query":
+            name = argv[-1]
+            if name in s.installed:
+                return 0, "install ok installed" if cmd == "dpkg-query" else name
+            return 1, f"package {name} is not installed"
+        if cmd == "debconf-set-selections":
+            return 0, ""
+        if cmd == "systemctl":
+            verb, name = argv[1], argv[-1]
+            if verb == "is-active":
+                return (0, "active") if name in s.running else (3, "inactive")
+            if verb == "is-enabled":
+                return (0, "enabled") if name in s.enabled else (1, "disabled")
+            if verb == "enable":
+                s.enabled.add(name)
+                if "--now" in argv:
+                    s.running.add(name)
+            elif verb in ("start", "restart", "reload"):
+                s.running.add(name)
+            elif verb == "stop":
+                s.running.discard(name)
+            return 0, ""
+        if cmd == "service":
+            name, verb = argv[1], argv[2]
+            if verb == "status":
+                return (0, f"{name} is running") if name in s.running else (3, f"{name} is not running")
+            if verb in ("start", "restart", "reload"):
+                s.running.add(name)
+            elif verb == "stop":
+                s.running.discard(name)
+            return 0, ""
+        if cmd == "update-rc.d":
+            s.enabled.add(argv[1])
+            return 0, ""
+        if cmd == "chmod":
+            self.chmod(argv[2], int(argv[1], 8))
+            return 0, ""
+        if cmd == "chown":
+            user, _, group = argv[1].partition(":")
+            self.chown(argv[2], s.users[user], s.groups[group or user])
+            return 0, ""
+        if cmd == "dovecot" and argv[1:] == ["--version"]:
+            return 0, s.dovecot_version
+        if cmd == "postconf" and argv[1:] == ["-h", "default_database_type"]:
+            return 0, s.default_database_type + "\n"
+        if cmd == "openssl" and argv[1] == "dhparam":
+            out = argv[argv.index("-out") + 1]
+            self.real(out).parent.mkdir(parents=True, exist_ok=True)
+            self.real(out).write_bytes(b"-----BEGIN DH PARAMETERS-----\nFAKE\n-----END DH PARAMETERS-----\n")
+            return 0, "Generating DH parameters, 4096 bit long safe prime\n"
+        return 0, ""
+
+    def which(self, name: str) -> str | None:
+        return f"/usr/bin/{name}"
+
+    def _set_owner(self, real_path: str, uid: int, gid: int) -> None:
+        pass  # ownership is kept in state.owners (tests need not run as root)
+
+    def write_atomic(self, path, data, *, mode, uid, gid):
+        super().write_atomic(path, data, mode=mode, uid=uid, gid=gid)
+        self.state.owners[path] = (uid, gid)
+
+    def chown(self, path: str, uid: int, gid: int) -> None:
+        self.state.owners[path] = (uid, gid)
+
+    def stat(self, path: str) -> FileMeta | None:
+        meta = super().stat(path)
+        if meta is None:
+            return None
+        meta.uid, meta.gid = self.state.owners.get(path, (0, 0))
+        return meta
+
+    def remove(self, path: str) -> None:
+        super().remove(path)
+        self.state.owners.pop(path, None)
+
+    def uid(self, user: str) -> int | None:
+        return self.state.users.get(user)
+
+    def gid(self, group: str) -> int | None:
+        return self.state.groups.get(group)
+
+    def user_name(self, uid: int) -> str:
+        return next((n for n, u in self.state.users.items() if u == uid), str(uid))
+
+    def group_name(self, gid: int) -> str:
+        return next((n for n, g in self.state.groups.items() if g == gid), str(gid))
+
+    def fqdn(self) -> str:
+        return self.state.hostname
+
+    def is_root(self) -> bool:
+        return True
+
+    def listening(self) -> dict[int, str]:
+        return dict(self.state.listening)
+
+    def free_bytes(self, path: str) -> int:
+        return 50 * 2**30

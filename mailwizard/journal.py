@@ -1,0 +1,269 @@
+"""The journal in /var/lib/mailwizard: answers, applied changes, backups, the lock.
+
+Every file is backed up (bytes, owner, mode, or "did not exist") before the
+wizard first changes it, and every change is recorded before and after it is
+applied. Because a plan is recomputed from the host's facts, a run killed at
+any instant resumes by planning again: finished changes are then no-ops and
+the pending service reloads are remembered here. Rollback puts the backups
+back. Secrets never enter the journal.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mailwizard.host import Host
+from mailwizard.plan import sha
+
+DEFAULT_DIR = "/var/lib/mailwizard"
+
+
+class JournalLocked(Exception):
+    """Another mailwizard holds the journal."""
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Atomically write one of the journal's own files, 0600 from the start."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+@dataclass
+class RollbackReport:
+    restored: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)  # changed by the admin since: left alone
+    irreversible: list[str] = field(default_factory=list)
+    services: list[str] = field(default_factory=list)
+
+    def render(self) -> str:
+        out = []
+        out += [f"restored {p}" for p in self.restored]
+        out += [f"removed {p}" for p in self.removed]
+        out += [f"left {p}: changed since mailwizard wrote it (your edit is kept)" for p in self.kept]
+        out += [f"service: {s}" for s in self.services]
+        if self.irreversible:
+            out.append("not undone (do it by hand if you want it gone):")
+            out += [f"  - {s}" for s in self.irreversible]
+        if not out:
+            out.append("nothing to roll back")
+        return "\n".join(out) + "\n"
+
+
+class Journal:
+    def __init__(self, host: Host, directory: str = DEFAULT_DIR):
+        self.host = host
+        self.directory = directory
+        self.dir = host.real(directory)
+        self._lock_fd: int | None = None
+        self._index: dict | None = None
+        self._state: dict | None = None
+
+    # --- lifetime ----------------------------------------------------------
+    def exists(self) -> bool:
+        return (self.dir / "state.json").exists()
+
+    def open(self) -> "Journal":
+        """Create the directory (0700) and take the lock."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.dir, 0o700)
+        (self.dir / "backups").mkdir(mode=0o700, exist_ok=True)
+        fd = os.open(self.dir / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 64).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise JournalLocked(
+                f"another mailwizard is running (pid {holder}) and holds {self.directory}/lock; "
+                "wait for it to finish") from None
+        # a lock left by a killed run is released by the kernel, so holding it means it is ours
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._lock_fd = fd
+        for stale in self.dir.glob("*.tmp"):
+            stale.unlink()
+        return self
+
+    def close(self) -> None:
+        if self._lock_fd is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def __enter__(self) -> "Journal":
+        return self.open()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --- records -----------------------------------------------------------
+    def record(self, event: str, **data) -> None:
+        entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "event": event, **data}
+        fd = os.open(self.dir / "journal.jsonl", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.write(fd, (json.dumps(entry) + "\n").encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def records(self) -> list[dict]:
+        try:
+            lines = (self.dir / "journal.jsonl").read_text().splitlines()
+        except FileNotFoundError:
+            return []
+        out = []
+        for line in lines:
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a line cut short by a kill
+        return out
+
+    @property
+    def state(self) -> dict:
+        if self._state is None:
+            try:
+                self._state = json.loads((self.dir / "state.json").read_text())
+            except (FileNotFoundError, PermissionError, json.JSONDecodeError):
+                self._state = {}
+            self._state.setdefault("pending_reloads", [])
+            self._state.setdefault("irreversible", [])
+            self._state.setdefault("started", [])
+            self._state.setdefault("verified", [])
+        return self._state
+
+    def save_state(self, **updates) -> None:
+        self.state.update(updates)
+        _write_private(self.dir / "state.json", json.dumps(self.state, indent=1).encode())
+
+    def save_answers(self, toml_text: str) -> None:
+        _write_private(self.dir / "answers.toml", toml_text.encode())
+
+    def load_answers(self) -> str | None:
+        try:
+            return (self.dir / "answers.toml").read_text()
+        except FileNotFoundError:
+            return None
+
+    # --- services ----------------------------------------------------------
+    def mark_pending(self, service: str) -> None:
+        if service not in self.state["pending_reloads"]:
+            self.save_state(pending_reloads=self.state["pending_reloads"] + [service])
+
+    def service_done(self, name: str, started: bool) -> None:
+        pending = [s for s in self.state["pending_reloads"] if s != name]
+        started_list = self.state["started"]
+        if started and name not in started_list:
+            started_list = started_list + [name]
+        self.save_state(pending_reloads=pending, started=started_list)
+
+    def irreversible(self, summary: str, hint: str = "") -> None:
+        text = summary + (f" ({hint})" if hint else "")
+        if text not in self.state["irreversible"]:
+            self.save_state(irreversible=self.state["irreversible"] + [text])
+
+    # --- backups -----------------------------------------------------------
+    @property
+    def index(self) -> dict:
+        if self._index is None:
+            try:
+                self._index = json.loads((self.dir / "backups" / "index.json").read_text())
+            except (FileNotFoundError, PermissionError, json.JSONDecodeError):
+                self._index = {"order": [], "files": {}}
+        return self._index
+
+    def _save_index(self) -> None:
+        _write_private(self.dir / "backups" / "index.json", json.dumps(self.index, indent=1).encode())
+
+    def backup(self, path: str) -> None:
+        """Keep the original of `path` (first time only): bytes, owner and mode, or its absence."""
+        if path in self.index["files"]:
+            return
+        data = self.host.read(path)
+        meta = self.host.stat(path)
+        entry: dict = {"kind": "file", "existed": meta is not None}
+        if meta is not None:
+            entry.update(mode=meta.mode, uid=meta.uid, gid=meta.gid)
+        if data is not None:
+            name = f"{len(self.index['order']):04d}.orig"
+            _write_private(self.dir / "backups" / name, data)
+            entry["backup"] = name
+            entry["sha"] = sha(data)
+        self.index["files"][path] = entry
+        self.index["order"].append(path)
+        self._save_index()
+
+    def backup_created_dir(self, path: str) -> None:
+        if path in self.index["files"]:
+            return
+        self.index["files"][path] = {"kind": "dir", "existed": False}
+        self.index["order"].append(path)
+        self._save_index()
+
+    def written(self, path: str) -> None:
+        """Remember what the wizard wrote, to recognise an administrator's later edit."""
+        entry = self.index["files"].get(path)
+        if entry is not None:
+            entry["wizard_sha"] = sha(self.host.read(path))
+            self._save_index()
+
+    def original(self, path: str) -> bytes | None:
+        entry = self.index["files"].get(path)
+        if not entry or "backup" not in entry:
+            return None
+        return (self.dir / "backups" / entry["backup"]).read_bytes()
+
+    # --- rollback ----------------------------------------------------------
+    def rollback(self, profile, on_line=lambda line: None) -> RollbackReport:
+        report = RollbackReport()
+        host = self.host
+        for path in reversed(self.index["order"]):
+            entry = self.index["files"][path]
+            if entry["kind"] == "dir":
+                if host.exists(path) and not host.listdir(path):
+                    host.remove(path)
+                    report.removed.append(path)
+                continue
+            current = host.read(path)
+            if "wizard_sha" in entry and current is not None and sha(current) != entry["wizard_sha"] \
+                    and sha(current) != entry.get("sha"):
+                report.kept.append(path)
+                continue
+            if not entry["existed"]:
+                if host.exists(path):
+                    host.remove(path)
+                    report.removed.append(path)
+                continue
+            original = self.original(path)
+            if original is not None and current != original:
+                host.write_atomic(path, original, mode=entry["mode"], uid=entry["uid"], gid=entry["gid"])
+            else:
+                host.chown(path, entry["uid"], entry["gid"])
+                host.chmod(path, entry["mode"])
+            report.restored.append(path)
+            on_line(f"restored {path}")
+        for name in self.state["started"]:
+            argv = profile.service_argv("stop", name)
+            host.run(argv, on_line=on_line)
+            report.services.append(f"stopped {name} (started by mailwizard)")
+        report.irreversible = list(self.state["irreversible"])
+        self.record("rollback", restored=report.restored, removed=report.removed, kept=report.kept)
+        for name in list((self.dir / "backups").iterdir()):
+            name.unlink()
+        for name in ("state.json", "answers.toml"):
+            (self.dir / name).unlink(missing_ok=True)
+        self._index = None
+        self._state = None
+        return report

@@ -1,0 +1,391 @@
+"""Changes: what a step wants done, each able to describe, diff, check, apply itself.
+
+A step's plan is a list of Changes computed from facts without side effects.
+The planner asks every Change whether it is already satisfied (then it is a
+no-op with its reason) against a PlanContext, which also carries the contents
+files *will* have after the earlier changes in the plan, so two steps editing
+the same file compose instead of overwriting each other.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable
+
+from mailwizard.host import FileMeta, Host, LineSink
+
+if TYPE_CHECKING:
+    from mailwizard.journal import Journal
+    from mailwizard.platform import Profile
+
+
+class ChangedSincePlan(Exception):
+    """A file differs from what the plan was computed from; re-plan before applying."""
+
+
+def sha(data: bytes | None) -> str:
+    return "absent" if data is None else hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class PlanContext:
+    host: Host
+    profile: "Profile"
+    offline: bool = False  # planning for another platform: target-only facts are unknown
+    pending_reloads: set[str] = field(default_factory=set)
+    dirty: set[str] = field(default_factory=set)  # services whose config this plan changes
+    predicted: set[str] = field(default_factory=set)  # files a planned package install will create
+    files: dict[str, bytes | None] = field(default_factory=dict)
+    metas: dict[str, FileMeta | None] = field(default_factory=dict)
+    _cache: dict = field(default_factory=dict)
+
+    def read(self, path: str) -> bytes | None:
+        if path in self.files:
+            return self.files[path]
+        return self.host.read(path)
+
+    def read_text(self, path: str) -> str | None:
+        data = self.read(path)
+        return None if data is None else data.decode("utf-8", "surrogateescape")
+
+    def stat(self, path: str) -> FileMeta | None:
+        if path in self.metas:
+            return self.metas[path]
+        return self.host.stat(path)
+
+    def exists(self, path: str) -> bool:
+        if path in self.files:
+            return self.files[path] is not None
+        return self.host.exists(path)
+
+    def stage(self, path: str, content: bytes | None, meta: FileMeta | None) -> None:
+        self.files[path] = content
+        self.metas[path] = meta
+
+    def predict(self, directory: str) -> None:
+        """Files a package about to be installed will ship: taken from the platform's fresh install."""
+        fresh = self.profile.fresh_root()
+        base = fresh / directory.lstrip("/")
+        if not base.is_dir():
+            return
+        for src in sorted(base.rglob("*")):
+            path = "/" + str(src.relative_to(fresh))
+            if src.is_file() and not self.exists(path):
+                self.stage(path, src.read_bytes(), FileMeta(0o644, 0, 0))
+                self.predicted.add(path)
+
+    def fact(self, name: str, compute: Callable[[], object]):
+        """A host fact, computed once per plan (package state, versions...)."""
+        if name not in self._cache:
+            self._cache[name] = compute()
+        return self._cache[name]
+
+    def ids(self, owner: str, group: str) -> tuple[int, int]:
+        uid = self.host.uid(owner)
+        gid = self.host.gid(group)
+        return (uid if uid is not None else -1, gid if gid is not None else -1)
+
+
+class Change:
+    """One thing the wizard does. Subclasses fill in the verbs."""
+
+    kind = "change"
+    step = ""
+    noop: str | None = None
+    service: str | None = None  # the service that must reload after this change
+    reversible = True
+
+    def key(self) -> str:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def commands(self) -> list[list[str]]:
+        return []
+
+    def diff(self) -> str:
+        return ""
+
+    def check(self, ctx: PlanContext) -> str | None:
+        """The reason this change has nothing to do, or None."""
+        return None
+
+    def apply(self, host: Host, journal: "Journal", on_line: LineSink) -> None:
+        raise NotImplementedError
+
+    def to_json(self) -> dict:
+        return {"step": self.step, "kind": self.kind, "key": self.key(),
+                "description": self.describe(), "commands": self.commands(),
+                "diff": self.diff(), "noop": self.noop, "reversible": self.reversible}
+
+
+def _mode_str(mode: int) -> str:
+    return f"{mode:o}"
+
+
+@dataclass(eq=False)
+class WriteFile(Change):
+    """The whole content of a file (created, or edited by the step into this content)."""
+
+    path: str
+    content: bytes
+    mode: int = 0o644
+    owner: str = "root"
+    group: str = "root"
+    secret: bool = False
+    noop_reason: str = ""
+    service: str | None = None
+    summary: str = ""
+    # how the content was made from the file, to redo it on the file a package really installed
+    transform: Callable[[bytes], bytes] | None = None
+    base: bytes | None = field(default=None, init=False)
+    predicted: bool = field(default=False, init=False)
+
+    kind = "file"
+
+    def key(self) -> str:
+        return f"file:{self.path}"
+
+    def describe(self) -> str:
+        verb = "create" if self.base is None else "update"
+        text = f"{verb} {self.path} ({_mode_str(self.mode)} {self.owner}:{self.group})"
+        return f"{text}: {self.summary}" if self.summary else text
+
+    def diff(self) -> str:
+        if self.secret:
+            return (f"--- {self.path}\n+++ {self.path}\n"
+                    f"(secret-bearing file: {len(self.content.splitlines())} lines, content not shown)\n")
+        old = (self.base or b"").decode("utf-8", "replace").splitlines(keepends=True)
+        new = self.content.decode("utf-8", "replace").splitlines(keepends=True)
+        src = "/dev/null" if self.base is None else f"a{self.path}"
+        return "".join(difflib.unified_diff(old, new, src, f"b{self.path}"))
+
+    def check(self, ctx: PlanContext) -> str | None:
+        self.base = ctx.read(self.path)
+        self.predicted = self.path in ctx.predicted
+        meta = ctx.stat(self.path)
+        uid, gid = ctx.ids(self.owner, self.group)
+        same_meta = meta is not None and meta.mode == self.mode and (meta.uid, meta.gid) == (uid, gid)
+        # staged before the stat: a file already right is not re-staged
+        ctx.stage(self.path, self.content, FileMeta(self.mode, uid, gid))
+        if self.base == self.content and same_meta:
+            return self.noop_reason or f"{self.path} already has this content"
+        return None
+
+    def apply(self, host: Host, journal: "Journal", on_line: LineSink) -> None:
+        current = host.read(self.path)
+        content = self.content
+        if current != self.base and current != self.content:
+            if not (self.predicted and self.transform and current is not None):
+                raise ChangedSincePlan(f"{self.path} changed since the plan was made; review the plan again")
+            # the package shipped a file other than the platform's known one: same edit, on the real file
+            content = self.transform(current)
+            on_line(f"{self.path}: the installed file differs from the expected one; "
+                    "the planned settings were applied to it")
+        journal.backup(self.path)
+        parent = self.path.rsplit("/", 1)[0] or "/"
+        for created in host.makedirs(parent):
+            journal.backup_created_dir(created)
+        uid, gid = host.uid(self.owner), host.gid(self.group)
+        if uid is None or gid is None:
+            raise RuntimeError(f"cannot write {self.path}: user {self.owner} or group {self.group} does not exist")
+        host.write_atomic(self.path, content, mode=self.mode, uid=uid, gid=gid)
+        journal.written(self.path)
+
+
+@dataclass(eq=False)
+class FileAttrs(Change):
+    """Owner and mode of an existing file, done with the guide's chown/chmod."""
+
+    path: str
+    mode: int
+    owner: str = "root"
+    group: str = "root"
+    service: str | None = None
+
+    kind = "attrs"
+
+    def key(self) -> str:
+        return f"attrs:{self.path}"
+
+    def commands(self) -> list[list[str]]:
+        return [["chown", f"{self.owner}:{self.group}", self.path], ["chmod", _mode_str(self.mode), self.path]]
+
+    def describe(self) -> str:
+        return f"set {self.path} to {_mode_str(self.mode)} {self.owner}:{self.group}"
+
+    def check(self, ctx: PlanContext) -> str | None:
+        meta = ctx.stat(self.path)
+        uid, gid = ctx.ids(self.owner, self.group)
+        if meta is not None and meta.mode == self.mode and (meta.uid, meta.gid) == (uid, gid):
+            return f"{self.path} is already {_mode_str(self.mode)} {self.owner}:{self.group}"
+        if meta is not None or ctx.exists(self.path):
+            ctx.metas[self.path] = FileMeta(self.mode, uid, gid)
+        return None
+
+    def apply(self, host: Host, journal: "Journal", on_line: LineSink) -> None:
+        journal.backup(self.path)
+        for argv in self.commands():
+            host.run(argv, on_line=on_line, check=True)
+
+
+@dataclass(eq=False)
+class Command(Change):
+    """A command run as its exact argv; `noop_reason` is filled by the step when already done."""
+
+    argv: list[str]
+    summary: str
+    input: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    noop_reason: str | None = None
+    reversible: bool = False
+    undo_hint: str = ""
+    service: str | None = None
+    pre: list[list[str]] = field(default_factory=list)  # commands run first (e.g. debconf answers)
+    pre_input: str | None = None
+
+    kind = "command"
+
+    def key(self) -> str:
+        return "command:" + " ".join(self.argv)
+
+    def commands(self) -> list[list[str]]:
+        envs = [f"{k}={v}" for k, v in self.env.items()]
+        main = (["env", *envs] if envs else []) + self.argv
+        return [*self.pre, main]
+
+    def describe(self) -> str:
+        return self.summary
+
+    def check(self, ctx: PlanContext) -> str | None:
+        return self.noop_reason
+
+    def apply(self, host: Host, journal: "Journal", on_line: LineSink) -> None:
+        for argv in self.pre:
+            host.run(argv, input=self.pre_input, on_line=on_line, check=True)
+        on_line("$ " + " ".join(self.commands()[-1]))
+        host.run(self.argv, input=self.input, env=self.env or None, on_line=on_line, check=True)
+        if not self.reversible:
+            journal.irreversible(self.summary, self.undo_hint)
+
+
+@dataclass(eq=False)
+class ServiceState(Change):
+    """A service enabled at boot and running with the configuration just written."""
+
+    name: str
+    profile: "Profile"
+    actions: list[str] = field(default_factory=list)  # filled by check()
+
+    kind = "service"
+    reversible = False
+
+    def key(self) -> str:
+        return f"service:{self.name}"
+
+    def describe(self) -> str:
+        return f"{' and '.join(self.actions) or 'keep'} {self.name}"
+
+    def _argv(self, profile: "Profile") -> list[list[str]]:
+        out = []
+        for action in self.actions:
+            if action == "enable and start" and profile.service_manager == "systemd":
+                out.append(profile.service_argv("enable-now", self.name))
+            elif action == "enable and start":
+                out += [profile.service_argv("enable", self.name), profile.service_argv("start", self.name)]
+            else:
+                out.append(profile.service_argv(action, self.name))
+        return out
+
+    def commands(self) -> list[list[str]]:
+        return self._argv(self.profile)
+
+    def check(self, ctx: PlanContext) -> str | None:
+        host, profile = ctx.host, self.profile
+        running = host.run(profile.service_argv("status", self.name)).ok
+        enabled = service_enabled(host, profile, self.name)
+        dirty = self.name in ctx.pending_reloads or self.name in ctx.dirty
+        self.actions = []
+        if not running:
+            self.actions.append("enable and start" if not enabled else "start")
+        else:
+            if not enabled:
+                self.actions.append("enable")
+            if dirty:
+                self.actions.append("reload")
+        if not self.actions:
+            return f"{self.name} is enabled, running, and its configuration is unchanged"
+        return None
+
+    def apply(self, host: Host, journal: "Journal", on_line: LineSink) -> None:
+        for argv in self.commands():
+            on_line("$ " + " ".join(argv))
+            host.run(argv, on_line=on_line, check=True)
+        journal.service_done(self.name, started="start" in " ".join(self.actions))
+
+
+def service_enabled(host: Host, profile: "Profile", name: str) -> bool:
+    if profile.service_manager == "systemd":
+        return host.run(["systemctl", "is-enabled", name]).ok
+    return any(n.startswith("S") and n[3:] == name for n in host.listdir("/etc/rc2.d")) or \
+        name in getattr(getattr(host, "state", None), "enabled", ())
+
+
+@dataclass
+class Plan:
+    platform: str
+    changes: list[Change]
+    warnings: list[str] = field(default_factory=list)
+
+    def active(self) -> list[Change]:
+        return [c for c in self.changes if c.noop is None]
+
+    def to_json(self) -> dict:
+        return {"platform": self.platform, "warnings": self.warnings,
+                "changes": [c.to_json() for c in self.changes],
+                "summary": {"changes": len(self.active()),
+                            "noops": len(self.changes) - len(self.active())}}
+
+    def render_text(self) -> str:
+        out = [f"Plan for {self.platform}: {len(self.active())} change(s), "
+               f"{len(self.changes) - len(self.active())} already done"]
+        for w in self.warnings:
+            out.append(f"warning: {w}")
+        step = None
+        for c in self.changes:
+            if c.step != step:
+                step = c.step
+                out.append(f"\n== {step}")
+            if c.noop:
+                out.append(f"  = {c.describe()}  (no-op: {c.noop})")
+                continue
+            out.append(f"  + {c.describe()}")
+            for argv in c.commands():
+                out.append("    $ " + " ".join(_shell_quote(a) for a in argv))
+            d = c.diff()
+            if d:
+                out.extend("    " + line for line in d.rstrip("\n").splitlines())
+        return "\n".join(out) + "\n"
+
+
+def _shell_quote(arg: str) -> str:
+    import shlex
+    return shlex.quote(arg)
+
+
+@dataclass
+class Check:
+    """One verification result: pass, warn or fail, with evidence and a fix."""
+
+    step: str
+    name: str
+    status: str  # "pass" | "warn" | "fail"
+    evidence: str = ""
+    fix: str = ""
+
+    def to_json(self) -> dict:
+        return dict(step=self.step, name=self.name, status=self.status, evidence=self.evidence, fix=self.fix)
+

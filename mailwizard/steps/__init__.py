@@ -1,0 +1,40 @@
+"""The wizard's steps, in order. Each is plain Python over a Host: no Textual here.
+
+A step validates the answers against the host, plans Changes, and verifies
+the running result. The TUI, --unattended and the tests all use these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from mailwizard.answers import Answers, Problem
+from mailwizard.host import Host
+from mailwizard.plan import Change, Check, PlanContext
+from mailwizard.platform import Profile
+
+
+def _always(answers: Answers) -> bool:
+    return True
+
+
+def _nothing(*args) -> list:
+    return []
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    title: str
+    guide: str  # the guide's section numbers
+    plan: Callable[[Answers, PlanContext], list[Change]] = _nothing
+    verify: Callable[[Answers, Host, Profile], list[Check]] = _nothing
+    validate: Callable[[Answers, PlanContext], list[Problem]] = _nothing
+    applies: Callable[[Answers], bool] = _always
+
+
+def all_steps() -> list[Step]:
+    from mailwizard.steps import install, preflight, services, tls
+
+    return [preflight.STEP, install.STEP, tls.STEP, services.STEP]

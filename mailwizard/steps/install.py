@@ -1,0 +1,60 @@
+"""Install (guide 1.1.1, 2.1 step 2): the packages the chosen features need."""
+
+from __future__ import annotations
+
+from mailwizard.answers import Answers
+from mailwizard.host import Host
+from mailwizard.plan import Check, Command, PlanContext
+from mailwizard.platform import Profile
+from mailwizard.steps import Step
+
+
+def is_installed(host: Host, profile: Profile, package: str) -> bool:
+    result = host.run(profile.query_argv(package))
+    return result.ok and (profile.family == "rhel" or "install ok installed" in result.output)
+
+
+def installed(ctx: PlanContext, package: str) -> bool:
+    return ctx.fact(f"installed:{package}", lambda: is_installed(ctx.host, ctx.profile, package))
+
+
+def packages(answers: Answers, profile: Profile) -> list[str]:
+    return profile.packages_for(answers.features())
+
+
+# configuration directories a feature's first package ships
+CONFIG_DIRS = {"dovecot": "/etc/dovecot", "postfix": "/etc/postfix", "sieve": "/etc/dovecot"}
+
+
+def plan(answers: Answers, ctx: PlanContext) -> list[Command]:
+    profile = ctx.profile
+    wanted = packages(answers, profile)
+    missing = [p for p in wanted if not installed(ctx, p)]
+    for feature, directory in CONFIG_DIRS.items():
+        pkgs = profile.packages.get(feature, ())
+        if feature in answers.features() and pkgs and pkgs[0] in missing:
+            ctx.predict(directory)
+    change = Command(
+        argv=[*profile.install_argv, *(missing or wanted)],
+        summary=f"install {', '.join(missing or wanted)}",
+        env=dict(profile.install_env),
+        noop_reason=None if missing else f"{', '.join(wanted)} already installed",
+        undo_hint=f"remove with {' '.join(profile.remove_argv)} {' '.join(missing)}",
+    )
+    if profile.debconf and "postfix" in missing:
+        change.pre = [["debconf-set-selections"]]
+        change.pre_input = "\n".join(profile.debconf) + "\n"
+        change.summary += " (Postfix's debconf question answered first: No configuration)"
+    return [change]
+
+
+def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:
+    wanted = packages(answers, profile)
+    missing = [p for p in wanted if not is_installed(host, profile, p)]
+    if missing:
+        return [Check("install", "packages installed", "fail", f"missing: {', '.join(missing)}",
+                      f"{' '.join(profile.install_argv)} {' '.join(missing)}")]
+    return [Check("install", "packages installed", "pass", ", ".join(wanted))]
+
+
+STEP = Step("install", "Install", "1.1.1, 2.1", plan=plan, verify=verify)

@@ -1,0 +1,211 @@
+"""TLS for Dovecot (guide 1.1.2): certificate, key, CA, DH parameters in 10-ssl.conf.
+
+The key is set to 0600 root:root with the guide's chown/chmod, the four
+`ssl_* = <path` settings are written into 10-ssl.conf with
+`ssl_min_protocol = TLSv1.2`, and the DH parameters are RFC 7919's ffdhe4096
+(instant) unless the administrator asks for `openssl dhparam 4096`.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from dataclasses import dataclass
+from importlib import resources
+
+from mailwizard import certs
+from mailwizard.answers import Answers, Problem
+from mailwizard.dovecot_conf import get_setting, set_setting
+from mailwizard.host import FileMeta, Host, LineSink
+from mailwizard.plan import Change, Check, Command, FileAttrs, PlanContext, WriteFile
+from mailwizard.platform import Profile
+from mailwizard.steps import Step
+
+MIN_PROTOCOL = "TLSv1.2"
+
+
+def ffdhe4096() -> bytes:
+    return (resources.files("mailwizard") / "templates" / "ffdhe4096.pem").read_bytes()
+
+
+def dh_file(answers: Answers, profile: Profile) -> str:
+    return profile.dh_path if answers.tls.dh in ("ffdhe4096", "generate") else answers.tls.dh
+
+
+def wanted_settings(answers: Answers, profile: Profile) -> list[tuple[str, str]]:
+    tls = answers.tls
+    out = [("ssl_cert", f"<{tls.cert}"), ("ssl_key", f"<{tls.key}")]
+    if tls.ca:
+        out.append(("ssl_ca", f"<{tls.ca}"))
+    out += [("ssl_dh", f"<{dh_file(answers, profile)}"), ("ssl_min_protocol", MIN_PROTOCOL)]
+    return out
+
+
+@dataclass(eq=False)
+class SelfSignedCert(Change):
+    """A new key (0600 root:root) and a self-signed certificate for the FQDN."""
+
+    cert: str
+    key_path: str
+    fqdn: str
+    service: str | None = "dovecot"
+
+    kind = "self-signed"
+    reversible = True
+
+    def key(self) -> str:
+        return f"self-signed:{self.cert}"
+
+    def describe(self) -> str:
+        return (f"create a SELF-SIGNED certificate for {self.fqdn} ({certs.SELF_SIGNED_DAYS} days): "
+                f"{self.cert}, key {self.key_path} (0600 root:root). Clients will warn until you "
+                "install one from a CA")
+
+    def check(self, ctx: PlanContext) -> str | None:
+        cert, key = ctx.read(self.cert), ctx.read(self.key_path)
+        if cert is not None and key is not None and not certs.check_pair(cert, key, self.fqdn):
+            return f"{self.cert} is already a valid certificate for {self.fqdn} with its key"
+        ctx.stage(self.key_path, b"(new key)", FileMeta(0o600, 0, 0))
+        ctx.stage(self.cert, b"(new certificate)", FileMeta(0o644, 0, 0))
+        return None
+
+    def apply(self, host: Host, journal, on_line: LineSink) -> None:
+        key_pem, cert_pem = certs.self_signed(self.fqdn)
+        for path, data, mode in ((self.key_path, key_pem, 0o600), (self.cert, cert_pem, 0o644)):
+            journal.backup(path)
+            for created in host.makedirs(path.rsplit("/", 1)[0]):
+                journal.backup_created_dir(created)
+            host.write_atomic(path, data, mode=mode, uid=0, gid=0)
+            journal.written(path)
+            on_line(f"wrote {path}")
+
+
+def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
+    if not answers.dovecot_enabled:
+        return []
+    tls = answers.tls
+    severity = "warning" if ctx.offline else "error"
+    problems: list[Problem] = []
+    if tls.self_signed:
+        return problems
+    cert, key = ctx.read(tls.cert), ctx.read(tls.key)
+    if cert is None:
+        problems.append(Problem("tls.cert", f"{tls.cert} does not exist: copy the certificate there, "
+                                "or choose a self-signed certificate", severity))
+    if key is None:
+        problems.append(Problem("tls.key", f"{tls.key} does not exist: copy the private key there", severity))
+    if tls.ca and ctx.read(tls.ca) is None:
+        problems.append(Problem("tls.ca", f"{tls.ca} does not exist: copy the CA certificate there, "
+                                "or leave it empty", severity))
+    if tls.dh not in ("ffdhe4096", "generate") and ctx.read(tls.dh) is None:
+        problems.append(Problem("tls.dh", f"{tls.dh} does not exist", severity))
+    if cert is not None:
+        fqdn = answers.server.hostname
+        for field, msg in certs.check_pair(cert, key, fqdn):
+            problems.append(Problem(f"tls.{field}", msg))
+    return problems
+
+
+def plan(answers: Answers, ctx: PlanContext) -> list[Change]:
+    if not answers.dovecot_enabled:
+        return []
+    profile, tls = ctx.profile, answers.tls
+    changes: list[Change] = []
+    if tls.self_signed:
+        changes.append(SelfSignedCert(tls.cert, tls.key, answers.server.hostname))
+    changes.append(FileAttrs(tls.key, 0o600, "root", "root", service="dovecot"))
+    if tls.dh == "ffdhe4096":
+        changes.append(WriteFile(profile.dh_path, ffdhe4096(), 0o644, service="dovecot",
+                                 summary="RFC 7919 ffdhe4096 group",
+                                 noop_reason=f"{profile.dh_path} already holds ffdhe4096"))
+    elif tls.dh == "generate":
+        existing = ctx.read(profile.dh_path)
+        done = existing is not None and b"BEGIN DH PARAMETERS" in existing and existing != ffdhe4096()
+        changes.append(Command(
+            argv=["openssl", "dhparam", "-out", profile.dh_path, "4096"],
+            summary="generate 4096-bit Diffie-Hellman parameters (takes several minutes)",
+            noop_reason=f"{profile.dh_path} already holds generated parameters" if done else None,
+            reversible=True, service="dovecot"))
+        if not done:
+            ctx.stage(profile.dh_path, b"(generated)", FileMeta(0o644, 0, 0))
+    settings = wanted_settings(answers, profile)
+
+    def edit(data: bytes) -> bytes:
+        text = data.decode("utf-8", "surrogateescape")
+        for key, value in settings:
+            if get_setting(text, key) != value:
+                text = set_setting(text, key, value)
+        return text.encode("utf-8", "surrogateescape")
+
+    new = edit(ctx.read(profile.ssl_conf) or b"")
+    meta = ctx.stat(profile.ssl_conf)
+    names = ", ".join(k for k, _ in settings)
+    changes.append(WriteFile(
+        profile.ssl_conf, new, transform=edit,
+        mode=meta.mode if meta else 0o644,
+        owner=ctx.host.user_name(meta.uid) if meta else "root",
+        group=ctx.host.group_name(meta.gid) if meta else "root",
+        service="dovecot", summary=f"set {names}",
+        noop_reason=f"{names} already set"))
+    return changes
+
+
+def handshake(host: str, port: int, version: ssl.TLSVersion, timeout: float = 5.0) -> tuple[bool, str]:
+    """Try a TLS handshake pinned to one protocol version; (succeeded, evidence)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    try:
+        ctx.minimum_version = version
+        ctx.maximum_version = version
+        if version < ssl.TLSVersion.TLSv1_2:
+            ctx.set_ciphers("ALL:@SECLEVEL=0")
+    except (ValueError, ssl.SSLError) as exc:
+        return False, f"client cannot offer {version.name}: {exc}"
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            with ctx.wrap_socket(sock, server_hostname=host) as tls:
+                return True, f"{tls.version()} {tls.cipher()[0]}"
+    except (OSError, ssl.SSLError) as exc:
+        return False, str(exc)
+
+
+def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:
+    if not answers.dovecot_enabled:
+        return []
+    checks: list[Check] = []
+    result = host.run(["doveconf", "-h", *[k for k, _ in wanted_settings(answers, profile)]])
+    got = result.output.splitlines()
+    want = [v for _, v in wanted_settings(answers, profile)]
+    # doveconf -h prints a `<file` value as the file's content; compare the ones it shows plainly
+    if result.ok and got[-1:] == [MIN_PROTOCOL]:
+        checks.append(Check("tls", "doveconf shows the TLS settings", "pass", f"ssl_min_protocol = {MIN_PROTOCOL}"))
+    else:
+        checks.append(Check("tls", "doveconf shows the TLS settings", "fail",
+                            result.output.strip()[-300:] or "no output", f"check {profile.ssl_conf}: want {want}"))
+    meta = host.stat(answers.tls.key)
+    if meta and meta.mode == 0o600 and meta.uid == 0:
+        checks.append(Check("tls", "private key is 0600 root", "pass", answers.tls.key))
+    else:
+        checks.append(Check("tls", "private key is 0600 root", "fail",
+                            f"{answers.tls.key}: {oct(meta.mode) if meta else 'missing'}",
+                            f"chown root:root {answers.tls.key}; chmod 600 {answers.tls.key}"))
+    cert = host.read(answers.tls.cert)
+    if cert:
+        left = certs.days_left(cert)
+        status = "pass" if left > 30 else ("warn" if left >= 0 else "fail")
+        checks.append(Check("tls", "certificate validity", status, f"{left} days left",
+                            "" if status == "pass" else "renew the certificate"))
+    ports = [p for p, on in ((993, answers.protocols.imap), (995, answers.protocols.pop3)) if on]
+    for port in ports:
+        ok, evidence = handshake("127.0.0.1", port, ssl.TLSVersion.TLSv1_2)
+        checks.append(Check("tls", f"TLS 1.2 handshake on {port}", "pass" if ok else "fail", evidence,
+                            "" if ok else "is Dovecot running with the certificate?"))
+        old_ok, old_evidence = handshake("127.0.0.1", port, ssl.TLSVersion.TLSv1_1)
+        checks.append(Check("tls", f"TLS 1.1 refused on {port}", "fail" if old_ok else "pass",
+                            old_evidence, f"set ssl_min_protocol = {MIN_PROTOCOL}" if old_ok else ""))
+    return checks
+
+
+STEP = Step("tls", "TLS", "1.1.2", plan=plan, verify=verify, validate=validate,
+            applies=lambda a: a.dovecot_enabled)
