@@ -80,9 +80,9 @@ def build_session(args):
     return session, problems
 
 
-def _print_problems(problems, stream=sys.stderr) -> None:
+def _print_problems(problems) -> None:
     for p in problems:
-        print(f"{p.severity}: {p.key}: {p.message}", file=stream)
+        print(f"{p.severity}: {p.key}: {p.message}", file=sys.stderr)
 
 
 def run_unattended(session, structural, args) -> int:

@@ -54,6 +54,49 @@ class CommandFailed(Exception):
                          + (f":\n{tail}" if tail else ""))
 
 
+def _stream(proc: subprocess.Popen, on_line: LineSink | None, timeout: float | None) -> str:
+    """Collect a process's output until it exits (and its buffered output is read)."""
+    import select
+    import time
+
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    os.set_blocking(fd, False)
+    chunks: list[bytes] = []
+    pending = b""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    exited_at = None
+    while True:
+        ready, _, _ = select.select([fd], [], [], 0.05)
+        data = b""
+        if ready:
+            try:
+                data = os.read(fd, 65536)
+            except BlockingIOError:
+                data = b""
+            if data == b"" and ready:
+                break  # end of output: every writer has closed it
+            chunks.append(data)
+            pending += data
+            *lines, pending = pending.split(b"\n")
+            if on_line:
+                for line in lines:
+                    on_line(line.decode("utf-8", "replace"))
+        if proc.poll() is not None:
+            exited_at = exited_at or time.monotonic()
+            if not data and time.monotonic() - exited_at > 0.2:
+                break  # exited; a daemon it started may hold the output open
+        if deadline is not None and time.monotonic() > deadline:
+            proc.kill()
+            proc.wait()
+            break
+    if pending and on_line:
+        on_line(pending.decode("utf-8", "replace"))
+    proc.stdout.close()
+    proc.wait()
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
 class Host:
     """The local machine, rooted at `root` (normally /)."""
 
@@ -73,7 +116,13 @@ class Host:
     def run(self, argv: list[str], *, input: str | None = None,
             env: dict[str, str] | None = None, on_line: LineSink | None = None,
             check: bool = False, timeout: float | None = None) -> Result:
-        """Run argv (no shell), streaming each output line to on_line."""
+        """Run argv (no shell), streaming each output line to on_line.
+
+        The command is finished when it exits, not when its output closes: a
+        daemon started by `service x start` keeps the inherited output open
+        for as long as it runs, so after the exit only what is already
+        buffered is read.
+        """
         full_env = dict(os.environ)
         full_env.setdefault("LC_ALL", "C")
         if env:
@@ -81,26 +130,22 @@ class Host:
         try:
             proc = subprocess.Popen(
                 argv, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=full_env,
-                text=True, errors="replace", bufsize=1)
-        except FileNotFoundError:
-            result = Result(list(argv), 127, f"{argv[0]}: command not found")
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=full_env)
+        except (FileNotFoundError, PermissionError) as exc:
+            result = Result(list(argv), 127, f"{argv[0]}: {exc.strerror}")
             if check:
                 raise CommandFailed(result) from None
             return result
         if input is not None:
             assert proc.stdin is not None
-            proc.stdin.write(input)
-            proc.stdin.close()
-        lines: list[str] = []
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append(line)
-            if on_line is not None:
-                on_line(line.rstrip("\n"))
-        rc = proc.wait(timeout=timeout)
-        result = Result(list(argv), rc, "".join(lines))
-        if check and rc != 0:
+            try:
+                proc.stdin.write(input.encode())
+                proc.stdin.close()
+            except BrokenPipeError:
+                pass
+        output = _stream(proc, on_line, timeout)
+        result = Result(list(argv), proc.returncode, output)
+        if check and proc.returncode != 0:
             raise CommandFailed(result)
         return result
 

@@ -229,12 +229,10 @@ class Journal:
     def rollback(self, profile, on_line=lambda line: None) -> RollbackReport:
         report = RollbackReport()
         host = self.host
-        for path in reversed(self.index["order"]):
+        order = list(reversed(self.index["order"]))
+        for path in order:
             entry = self.index["files"][path]
             if entry["kind"] == "dir":
-                if host.exists(path) and not host.listdir(path):
-                    host.remove(path)
-                    report.removed.append(path)
                 continue
             current = host.read(path)
             if "wizard_sha" in entry and current is not None and sha(current) != entry["wizard_sha"] \
@@ -254,6 +252,10 @@ class Journal:
                 host.chmod(path, entry["mode"])
             report.restored.append(path)
             on_line(f"restored {path}")
+        for path in order:  # directories it created, innermost first, once emptied
+            if self.index["files"][path]["kind"] == "dir" and host.exists(path) and not host.listdir(path):
+                host.remove(path)
+                report.removed.append(path)
         for name in self.state["started"]:
             argv = profile.service_argv("stop", name)
             host.run(argv, on_line=on_line)

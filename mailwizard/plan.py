@@ -139,6 +139,7 @@ class WriteFile(Change):
     noop_reason: str = ""
     service: str | None = None
     summary: str = ""
+    validate_with: str | None = None  # "dovecot": the config dir checked with doveconf -n
     # how the content was made from the file, to redo it on the file a package really installed
     transform: Callable[[bytes], bytes] | None = None
     base: bytes | None = field(default=None, init=False)
@@ -185,6 +186,11 @@ class WriteFile(Change):
             content = self.transform(current)
             on_line(f"{self.path}: the installed file differs from the expected one; "
                     "the planned settings were applied to it")
+        if self.validate_with:
+            from mailwizard import validators
+            complaint = validators.dovecot(host, self.validate_with, self.path, content)
+            if complaint:
+                raise RuntimeError(f"Dovecot refuses the new {self.path}; nothing was written:\n{complaint}")
         journal.backup(self.path)
         parent = self.path.rsplit("/", 1)[0] or "/"
         for created in host.makedirs(parent):

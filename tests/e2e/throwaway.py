@@ -12,8 +12,8 @@ long as its ``with`` block::
 How it is built (stdlib only, needs root):
 
 * ``unshare --mount --pid --net --uts --ipc --fork --kill-child`` starts a
-  small Python *init* (PID 1 of the new PID namespace).  Before it chroots,
-  the init mounts, inside its private mount namespace only:
+  small Python *init*, PID 1 of the new PID namespace.  Before it chroots,
+  the init mounts, in its private mount namespace only:
 
   - a tmpfs (``size``) holding the overlay's upper and work directories;
   - an overlayfs whose lower layer is this machine's ``/``: everything
@@ -21,44 +21,49 @@ How it is built (stdlib only, needs root):
     every write lands in the tmpfs;
   - a fresh ``/proc`` (``/proc/sys`` read-only except ``/proc/sys/net``), a
     read-only ``/sys``, a fresh ``/dev`` tmpfs with the usual character
-    devices, its own ``devpts`` and ``/dev/shm``, and fresh tmpfs on ``/run``
+    devices, its own ``devpts`` and ``/dev/shm``, fresh tmpfs on ``/run``
     and ``/tmp``;
 
-  then it brings ``lo`` up, sets the hostname, writes ``/etc/hostname`` and
-  ``/etc/hosts`` (inside the overlay) and chroots into the overlay.
-* Every command (:meth:`ThrowawayHost.run`, :meth:`ThrowawayHost.popen`) is
-  started by a tiny helper that ``setns()``-es into the init's namespaces,
-  chroots to its root and forks the command as a child with
-  ``PR_SET_PDEATHSIG=SIGKILL`` in a new session.  The helper is the
-  :class:`subprocess.Popen` you get back: it relays the exit status and
-  forwards TERM/INT/HUP/QUIT/USR1/USR2/WINCH/CONT/ALRM; SIGKILL-ing it kills
-  the command inside too.
-* The init keeps reading its stdin, a pipe held by this process.  When the
-  host is closed -- or this Python process dies -- it sees end of file and
-  exits; the kernel then SIGKILLs everything left in the PID namespace, and
-  the mount/network namespaces with all their tmpfs and overlay mounts vanish
-  with their last process.  Nothing is ever mounted in, or written to, this
-  machine's own mount namespace or ``/etc``.
-* :meth:`ThrowawayHost.add_peer` starts a second, smaller namespace set (a
-  client "host": network, UTS, PID, mount) whose ``/`` is this machine's root
-  re-mounted read-only, with a private tmpfs ``/tmp``, linked to the host by
-  a veth pair numbered in TEST-NET-2 (198.51.100.0/24) only.  The veth pair
-  is created inside the throwaway's network namespace, never in this
-  machine's.
+  brings ``lo`` up, sets the hostname, chroots into the overlay and writes
+  ``/etc/hostname`` and ``/etc/hosts`` there.
+* The init then serves a control socket (outside the chroot, so nothing
+  inside sees it).  :meth:`ThrowawayHost.popen` starts a tiny helper process
+  -- the :class:`subprocess.Popen` you get back -- which hands its stdin,
+  stdout and stderr to the init; the init forks the command (new session,
+  cwd ``/root``, clean environment) and the helper relays the exit status.
+  Signals sent to the helper (TERM, INT, HUP, QUIT, USR1, USR2, WINCH, CONT,
+  ALRM) are forwarded; if the helper dies -- ``kill()``, even a raw
+  ``os.kill(pid, SIGKILL)`` -- the init SIGKILLs the command.  Commands are
+  children of the init, so it reaps them and every orphaned daemon.
+* The init also reads its stdin, a pipe held by this process.  When the host
+  is closed -- or this Python process dies -- it sees end of file and
+  exits; the kernel SIGKILLs everything left in the PID namespace, and the
+  mount and network namespaces, with all their tmpfs and overlay mounts,
+  vanish with their last process.  Nothing is ever mounted in, or written
+  to, this machine's own mount namespace, network namespace or ``/etc``.
+* :meth:`ThrowawayHost.add_peer` starts a second, smaller set of namespaces
+  (a client: network, UTS, PID, mount, IPC) whose ``/`` is this machine's
+  root re-mounted read-only, with a private tmpfs ``/tmp``, linked to the
+  host by a veth pair numbered in TEST-NET-2 (198.51.100.0/24) only.  The
+  veth pair is created inside the throwaway's network namespace.
 
 Traps worth knowing:
 
 * :meth:`ThrowawayHost.path` resolves symbolic links *inside* the
-  throwaway.  ``/proc/PID/root/var/run`` would otherwise follow Debian's
-  absolute ``/var/run -> /run`` link to this machine's ``/run``.
-* Commands get a small, clean environment (:meth:`ThrowawayHost.base_env`):
+  throwaway: ``/proc/PID/root/var/run/...`` would otherwise follow Debian's
+  absolute ``/var/run -> /run`` link to this machine's own ``/run``.
+* Commands get a small, clean environment (:meth:`ThrowawayHost.base_env`);
   ``PATH`` starts with the directory of the running interpreter, so
-  ``python3`` inside is the interpreter running the tests (with its
-  site-packages).  ``env=`` is merged over it; a value of ``None`` removes a
-  variable.
-* ``run()`` captures output through pipes: a daemon that keeps its
-  stdout/stderr open keeps ``run()`` waiting until ``timeout``.  Start such
-  daemons with output redirected, or with :meth:`ThrowawayHost.popen`.
+  ``python3`` inside is the interpreter running the tests, with its
+  site-packages.  ``env=`` is merged over it; ``None`` removes a variable.
+* A command that cannot be executed gives exit status 127 (126 if not
+  executable) and a message on its stderr, like a shell -- not an
+  ``OSError`` as :mod:`subprocess` would raise.
+* Daemons may keep the stdout/stderr they inherited: ``service dovecot
+  start`` leaves Dovecot's processes holding them.  ``run()`` therefore
+  captures into memory files (``memfd``) rather than pipes and returns when
+  the command exits; with ``popen(stdout=PIPE)`` reading to end of file
+  would wait for the daemons to die.
 * Nothing inside can reach the network beyond the peers: install packages on
   the real machine before the test.
 """
@@ -66,6 +71,8 @@ Traps worth knowing:
 from __future__ import annotations
 
 import errno
+import functools
+import io
 import ipaddress
 import json
 import os
@@ -93,9 +100,10 @@ __all__ = [
 TEST_NET_2 = ipaddress.ip_network("198.51.100.0/24")
 
 _STD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-_HOST_NAMESPACES = ("ipc", "uts", "net", "pid", "mnt")
+_NAMESPACES = ("mount", "pid", "net", "uts", "ipc")
 _START_TIMEOUT = 30.0
 _STOP_TIMEOUT = 15.0
+_CTL = "/tmp/.mw-throwaway-ctl"      # in the init's mount namespace, outside any chroot
 
 
 class ThrowawayError(RuntimeError):
@@ -103,14 +111,13 @@ class ThrowawayError(RuntimeError):
 
 
 # --------------------------------------------------------------------------
-# Code that runs in other processes (python3 -I -S -c SOURCE JSON).
+# Code that runs in other processes.
 # --------------------------------------------------------------------------
 
-# PID 1 of the throwaway host.  argv[1] is a JSON configuration.
-_HOST_INIT = r'''
-import json, os, signal, socket, stat, subprocess, sys
+_INIT_COMMON = r'''
+import array, json, os, selectors, signal, socket, stat, subprocess, sys
 
-cfg = json.loads(sys.argv[1])
+cfg = json.loads(sys.argv[-1])
 os.umask(0o022)
 
 def sh(*argv):
@@ -121,17 +128,49 @@ def sh(*argv):
                          % (" ".join(argv), r.returncode, r.stdout.strip()))
         sys.exit(1)
 
-# Our pid as this machine sees it: /proc is still this machine's here.
+# Our pid as this machine sees it (/proc is still this machine's here).
 outer_pid = int(os.readlink("/proc/self"))
-
-S = "/tmp"          # in our private mount namespace only
-R = S + "/root"
 sh("mount", "--make-rprivate", "/")
+'''
+
+# Mounts, then chroots into, the host's new root.
+_HOST_SETUP = r'''
+S = "/tmp"
+R = S + "/root"
 sh("mount", "-t", "tmpfs", "-o", "mode=0700,size=" + cfg["size"], "mw-throwaway", S)
 for d in ("upper", "work", "root"):
     os.mkdir(S + "/" + d, 0o755)
 sh("mount", "-t", "overlay", "-o",
    "lowerdir=/,upperdir=%s/upper,workdir=%s/work" % (S, S), "mw-throwaway", R)
+
+# An overlay does not show the mounts under its lower directory: give every
+# other real file system mounted on this machine (a checkout on its own
+# volume, say) an overlay of its own, shallowest first.
+PSEUDO = {"proc", "sysfs", "cgroup", "cgroup2", "devtmpfs", "devpts", "mqueue", "debugfs",
+          "tracefs", "securityfs", "pstore", "bpf", "configfs", "fusectl", "hugetlbfs",
+          "binfmt_misc", "autofs", "efivarfs", "nsfs", "rpc_pipefs", "selinuxfs"}
+submounts = {}
+with open("/proc/self/mountinfo") as f:
+    for line in f:
+        left, right = line.split(" - ", 1)
+        mp = left.split()[4]
+        mp = __import__("re").sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), mp)
+        if (mp == "/" or right.split()[0] in PSEUDO or "," in mp or ":" in mp
+                or any(mp == p or mp.startswith(p + "/") for p in ("/proc", "/sys", "/dev", "/run", "/tmp"))):
+            continue
+        submounts[mp] = True
+for i, mp in enumerate(sorted(submounts, key=lambda m: m.count("/"))):
+    if not (os.path.isdir(mp) and not os.path.islink(R + mp) and os.path.isdir(R + mp)):
+        continue
+    up, wk = "%s/upper.%d" % (S, i), "%s/work.%d" % (S, i)
+    os.mkdir(up)
+    os.mkdir(wk)
+    r = subprocess.run(["mount", "-t", "overlay", "-o",
+                        "lowerdir=%s,upperdir=%s,workdir=%s" % (mp, up, wk), "mw-throwaway", R + mp],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if r.returncode:                   # e.g. a lower file system overlayfs refuses
+        sh("mount", "--rbind", mp, R + mp)
+        sh("mount", "-o", "remount,bind,ro", R + mp)
 
 sh("mount", "-t", "proc", "-o", "nosuid,nodev,noexec", "proc", R + "/proc")
 sh("mount", "--bind", R + "/proc/sys", R + "/proc/sys")
@@ -150,22 +189,29 @@ sh("mount", "-t", "devpts", "-o", "newinstance,ptmxmode=0666,mode=0620,gid=5,nos
    "devpts", R + "/dev/pts")
 os.symlink("pts/ptmx", R + "/dev/ptmx")
 os.mkdir(R + "/dev/shm")
-sh("mount", "-t", "tmpfs", "-o", "mode=1777,size=%s,nosuid,nodev" % cfg["shm_size"], "shm", R + "/dev/shm")
+sh("mount", "-t", "tmpfs", "-o", "mode=1777,size=%s,nosuid,nodev" % cfg["shm_size"],
+   "shm", R + "/dev/shm")
 for src, dst in (("/proc/self/fd", "fd"), ("/proc/self/fd/0", "stdin"),
                  ("/proc/self/fd/1", "stdout"), ("/proc/self/fd/2", "stderr")):
     os.symlink(src, R + "/dev/" + dst)
 
-sh("mount", "-t", "tmpfs", "-o", "mode=0755,size=%s,nosuid,nodev" % cfg["run_size"], "mw-run", R + "/run")
+sh("mount", "-t", "tmpfs", "-o", "mode=0755,size=%s,nosuid,nodev" % cfg["run_size"],
+   "mw-run", R + "/run")
 os.mkdir(R + "/run/lock")
 os.chmod(R + "/run/lock", 0o1777)
-sh("mount", "-t", "tmpfs", "-o", "mode=1777,size=%s,nosuid,nodev" % cfg["tmp_size"], "mw-tmp", R + "/tmp")
+sh("mount", "-t", "tmpfs", "-o", "mode=1777,size=%s,nosuid,nodev" % cfg["tmp_size"],
+   "mw-tmp", R + "/tmp")
 
 sh("ip", "link", "set", "lo", "up")
 socket.sethostname(cfg["hostname"])
 
+listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+listener.bind(cfg["ctl"])
+os.chmod(cfg["ctl"], 0o600)
+
 os.chroot(R)
 os.chdir("/")
-# Written after the chroot so that a symlinked /etc/hosts cannot lead outside.
+# Written after the chroot, so that a symlinked /etc/hosts cannot lead out.
 fqdn = cfg["hostname"]
 short = fqdn.split(".")[0]
 names = fqdn if short == fqdn else fqdn + " " + short
@@ -175,79 +221,189 @@ with open("/etc/hosts", "w") as f:
     f.write("127.0.0.1\tlocalhost\n127.0.1.1\t%s\n\n"
             "::1\tlocalhost ip6-localhost ip6-loopback\n"
             "ff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n" % names)
-
-sys.stdout.write("READY %d\n" % outer_pid)
-sys.stdout.flush()
-devnull = os.open("/dev/null", os.O_RDWR)
-os.dup2(devnull, 1)
-os.dup2(devnull, 2)
-
-def reap(*_):
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-
-signal.signal(signal.SIGCHLD, reap)
-signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
-signal.signal(signal.SIGINT, lambda *_: os._exit(0))
-reap()
-while os.read(0, 4096):     # end of file: our owner closed us or died
-    pass
-os._exit(0)
 '''
 
-# PID 1 of a peer ("client") namespace set.
-_PEER_INIT = r'''
-import json, os, signal, socket, subprocess, sys
-
-cfg = json.loads(sys.argv[1])
-
-def sh(*argv):
-    r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, text=True)
-    if r.returncode:
-        sys.stderr.write("peer init: %s failed (%d): %s\n"
-                         % (" ".join(argv), r.returncode, r.stdout.strip()))
-        sys.exit(1)
-
-outer_pid = int(os.readlink("/proc/self"))
-sh("mount", "--make-rprivate", "/")
+# A client: this machine's files read-only, a private /tmp.
+_PEER_SETUP = r'''
 sh("mount", "-o", "remount,bind,ro", "/")
 sh("mount", "-t", "tmpfs", "-o", "mode=1777,size=256m,nosuid,nodev", "mw-peer-tmp", "/tmp")
 sh("ip", "link", "set", "lo", "up")
 socket.sethostname(cfg["hostname"])
+listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+listener.bind(cfg["ctl"])
+os.chmod(cfg["ctl"], 0o600)
+os.chdir("/")
+'''
+
+# PID 1's service loop: spawn commands for helpers, reap everything, and exit
+# (killing the whole PID namespace) when stdin reaches end of file.
+_INIT_LOOP = r'''
 sys.stdout.write("READY %d\n" % outer_pid)
 sys.stdout.flush()
 devnull = os.open("/dev/null", os.O_RDWR)
 os.dup2(devnull, 1)
 os.dup2(devnull, 2)
+os.close(devnull)
 
-def reap(*_):
+ALL_SIGNALS = [s for s in range(1, signal.NSIG)
+               if s not in (signal.SIGKILL, signal.SIGSTOP)]
+for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT,
+          signal.SIGUSR1, signal.SIGUSR2, signal.SIGPIPE):
+    signal.signal(s, signal.SIG_IGN)
+wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+signal.set_wakeup_fd(wake_w)
+signal.signal(signal.SIGCHLD, lambda *_: None)
+
+listener.listen(64)
+listener.setblocking(False)
+sel = selectors.DefaultSelector()
+sel.register(0, selectors.EVENT_READ, "life")
+sel.register(wake_r, selectors.EVENT_READ, "wake")
+sel.register(listener, selectors.EVENT_READ, "accept")
+owner = {}      # connection -> pid of its command (None before the spawn)
+running = {}    # pid -> connection
+
+def send(conn, obj):
+    try:
+        conn.send(json.dumps(obj).encode())
+    except OSError:
+        pass
+
+def drop(conn):
+    pid = owner.pop(conn, None)
+    if pid is not None and running.pop(pid, None) is conn:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    try:
+        sel.unregister(conn)
+    except (KeyError, ValueError):
+        pass
+    conn.close()
+
+def spawn(conn, req, fds):
+    errr, errw = os.pipe2(os.O_CLOEXEC)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setsid()
+            for i, fd in enumerate(fds):
+                os.dup2(fd, i)
+            for fd in fds:
+                if fd > 2 and fd not in (0, 1, 2):
+                    os.close(fd)
+            for s in ALL_SIGNALS:
+                try:
+                    signal.signal(s, signal.SIG_DFL)
+                except (OSError, ValueError):
+                    pass
+            signal.pthread_sigmask(signal.SIG_SETMASK, [])
+            os.chdir(req["cwd"])
+            os.execvpe(req["argv"][0], req["argv"], req["env"])
+        except OSError as e:
+            what = req["cwd"] if e.filename == req["cwd"] else req["argv"][0]
+            os.write(errw, json.dumps([e.errno, "%s: %s" % (what, e.strerror)]).encode())
+        except BaseException as e:
+            os.write(errw, json.dumps([0, repr(e)]).encode())
+        os._exit(127)
+    os.close(errw)
+    for fd in fds:
+        os.close(fd)
+    err = b""
+    while True:
+        chunk = os.read(errr, 4096)
+        if not chunk:
+            break
+        err += chunk
+    os.close(errr)
+    if err:
+        os.waitpid(pid, 0)
+        no, msg = json.loads(err)
+        send(conn, {"error": msg, "code": 127 if no == 2 else 126})
+        return
+    owner[conn] = pid
+    running[pid] = conn
+    send(conn, {"pid": pid})
+
+def reap():
     while True:
         try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
+            pid, status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
             return
         if pid == 0:
             return
+        conn = running.pop(pid, None)
+        if conn is not None:
+            owner[conn] = None
+            send(conn, {"status": status})
 
-signal.signal(signal.SIGCHLD, reap)
-signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
-signal.signal(signal.SIGINT, lambda *_: os._exit(0))
+def receive(conn):
+    fds = array.array("i")
+    try:
+        data, anc, flags, _ = conn.recvmsg(1 << 20, socket.CMSG_SPACE(3 * fds.itemsize))
+    except (BlockingIOError, InterruptedError):
+        return
+    except OSError:
+        data, anc = b"", []
+    for level, kind, payload in anc:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(payload[:len(payload) - len(payload) % fds.itemsize])
+    if not data:
+        for fd in fds:
+            os.close(fd)
+        drop(conn)
+        return
+    try:
+        req = json.loads(data)
+    except ValueError:
+        req = {}
+    op = req.get("op")
+    if op == "spawn" and conn not in owner and len(fds) == 3:
+        spawn(conn, req, list(fds))
+        return
+    for fd in fds:
+        os.close(fd)
+    if op == "signal":
+        pid = owner.get(conn)
+        if pid is not None and running.get(pid) is conn:
+            try:
+                os.kill(pid, int(req["sig"]))
+            except (ProcessLookupError, ValueError):
+                pass
+    else:
+        drop(conn)
+
 reap()
-while os.read(0, 4096):
-    pass
-os._exit(0)
+while True:
+    for key, _ in sel.select():
+        tag = key.data
+        if tag == "life":
+            if not os.read(0, 4096):
+                os._exit(0)
+        elif tag == "wake":
+            try:
+                while os.read(wake_r, 4096):
+                    pass
+            except BlockingIOError:
+                pass
+            reap()
+        elif tag == "accept":
+            try:
+                conn, _ = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                continue
+            conn.setblocking(False)
+            sel.register(conn, selectors.EVENT_READ, conn)
+        else:
+            receive(tag)
 '''
 
-# Enters the namespaces and root of a running init, then runs a command as
-# its child.  argv[1] is a JSON spec: pid, ns, cwd, argv, env.
-_ENTER = r'''
-import ctypes, json, os, signal, sys
+# The helper behind each HostProcess: hands its stdio to the init, forwards
+# signals, and exits the way the command exits.
+_HELPER = r'''
+import array, json, os, signal, socket, sys
 
 spec = json.loads(sys.argv[1])
 
@@ -257,171 +413,196 @@ def die(msg, code):
     finally:
         os._exit(code)
 
-libc = ctypes.CDLL(None, use_errno=True)
-pid = spec["pid"]
-try:
-    nsfds = [os.open("/proc/%d/ns/%s" % (pid, n), os.O_RDONLY | os.O_CLOEXEC)
-             for n in spec["ns"]]
-    rootfd = os.open("/proc/%d/root" % pid, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-except OSError as e:
-    die("the throwaway host is gone (%s)" % e, 125)
-for fd in nsfds:
-    if libc.setns(fd, 0) != 0:
-        die("setns: " + os.strerror(ctypes.get_errno()), 125)
-    os.close(fd)
-os.fchdir(rootfd)
-os.chroot(".")
-os.close(rootfd)
-try:
-    os.chdir(spec["cwd"])
-except OSError as e:
-    die("cannot chdir to %s: %s" % (spec["cwd"], e.strerror), 125)
-
-argv, env = spec["argv"], spec["env"]
-expected_ppid = 0 if "pid" in spec["ns"] else os.getpid()
-FORWARD = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT,
-           signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH, signal.SIGCONT,
-           signal.SIGALRM)
-child = os.fork()
-if child == 0:
+def exit_like(status):
+    if os.WIFEXITED(status):
+        os._exit(os.WEXITSTATUS(status))
+    sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else signal.SIGKILL
     try:
-        libc.prctl(1, signal.SIGKILL, 0, 0, 0)      # PR_SET_PDEATHSIG
-        if os.getppid() != expected_ppid:          # helper died already
-            os._exit(137)
-        os.setsid()
-        for s in FORWARD + (signal.SIGPIPE, signal.SIGXFSZ):
-            signal.signal(s, signal.SIG_DFL)
-        os.execvpe(argv[0], argv, env)
-    except OSError as e:
-        try:
-            os.write(2, ("throwaway: %s: %s\n" % (argv[0], e.strerror)).encode())
-        finally:
-            os._exit(127 if e.errno == 2 else 126)
-    except BaseException:
-        os._exit(127)
+        import resource
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        signal.signal(sig, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, [sig])
+    except (OSError, ValueError):
+        pass
+    os.kill(os.getpid(), sig)
+    os._exit(128 + sig)
+
+for fd in (0, 1, 2):
+    try:
+        os.fstat(fd)
+    except OSError:
+        os.dup2(os.open("/dev/null", os.O_RDWR), fd)
+
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+try:
+    s.connect(spec["ctl"])
+except OSError as e:
+    die("the throwaway host is gone (%s)" % e.strerror, 125)
+req = {"op": "spawn", "argv": spec["argv"], "env": spec["env"], "cwd": spec["cwd"]}
+s.sendmsg([json.dumps(req).encode()],
+          [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [0, 1, 2]))])
+# From now on the command alone holds the pipes.
+err = os.dup(2)
+null = os.open("/dev/null", os.O_RDWR)
+for fd in (0, 1, 2):
+    os.dup2(null, fd)
+os.close(null)
 
 def forward(signum, frame):
     try:
-        os.kill(child, signum)
-    except ProcessLookupError:
+        s.send(json.dumps({"op": "signal", "sig": signum}).encode())
+    except OSError:
         pass
 
-for s in FORWARD:
-    signal.signal(s, forward)
+for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
+            signal.SIGUSR2, signal.SIGWINCH, signal.SIGCONT, signal.SIGALRM):
+    signal.signal(sig, forward)
+
+info = spec.get("info_fd")
 while True:
     try:
-        _, status = os.waitpid(child, 0)
-        break
-    except InterruptedError:
-        continue
-    except ChildProcessError:
-        os._exit(255)
-if os.WIFEXITED(status):
-    os._exit(os.WEXITSTATUS(status))
-sig = os.WTERMSIG(status)
-try:
-    import resource
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    signal.signal(sig, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, [sig])
-except (OSError, ValueError):
-    pass
-os.kill(os.getpid(), sig)
-os._exit(128 + sig)
+        data = s.recv(65536)
+    except OSError:
+        data = b""
+    if not data:            # the host is gone: so is the command
+        exit_like(signal.SIGKILL)
+    msg = json.loads(data)
+    if "error" in msg:
+        os.write(err, ("throwaway: %s\n" % msg["error"]).encode())
+        os._exit(msg["code"])
+    if "pid" in msg:
+        os.close(err)
+        if info is not None:
+            try:
+                os.write(info, b"%d\n" % msg["pid"])
+                os.close(info)
+            except OSError:
+                pass
+            info = None
+    if "status" in msg:
+        exit_like(msg["status"])
 '''
 
 
 # --------------------------------------------------------------------------
-# Helpers on this side.
+# This side.
 # --------------------------------------------------------------------------
 
-def _python_cmd(source: str, arg: object) -> list[str]:
-    return [sys.executable, "-I", "-S", "-c", source, json.dumps(arg)]
-
-
-def _proc_stat(pid: int) -> tuple[str, int, int] | None:
-    """(state, ppid, session) of a process, or None if it is gone."""
+def _proc_session(pid: int) -> int | None:
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             data = f.read()
     except OSError:
         return None
-    fields = data[data.rindex(b")") + 2:].split()
-    return fields[0].decode(), int(fields[1]), int(fields[3])
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(x) for x in f.read().split()]
-    except OSError:
-        return []
+    return int(data[data.rindex(b")") + 2:].split()[3])
 
 
 def _all_pids() -> list[int]:
     return [int(d) for d in os.listdir("/proc") if d.isdigit()]
 
 
-def _kill(pid: int, sig: int) -> None:
+def _kill(pid: int, sig: int) -> bool:
     try:
         os.kill(pid, sig)
+        return True
     except ProcessLookupError:
-        pass
+        return False
 
 
-def _start_init(source: str, cfg: dict, namespaces: Sequence[str]) -> tuple[subprocess.Popen, int]:
-    """Start an init under unshare; return (unshare Popen, init's outer pid)."""
-    argv = ["unshare", *(f"--{n}" for n in namespaces), "--fork", "--kill-child",
-            "--propagation", "private", "--", *_python_cmd(source, cfg)]
-    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, close_fds=True)
-    line = b""
-    deadline = time.monotonic() + _START_TIMEOUT
-    try:
+def _processes_in(pidns: str, exclude: int) -> list["InnerProcess"]:
+    out = []
+    for pid in _all_pids():
+        if pid == exclude:
+            continue
+        try:
+            if os.readlink(f"/proc/{pid}/ns/pid") != pidns:
+                continue
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = [a.decode(errors="replace") for a in f.read().split(b"\0")[:-1]]
+            inner = None
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("NSpid:"):
+                        inner = int(line.split()[-1])
+        except OSError:
+            continue
+        if inner is not None:
+            out.append(InnerProcess(inner, pid, argv))
+    return out
+
+
+class _Init:
+    """An init started under unshare, and how to reach and stop it."""
+
+    def __init__(self, setup: str, cfg: dict):
+        cfg = dict(cfg, ctl=_CTL)
+        source_r, source_w = os.pipe()
+        # The source comes through a pipe: ps inside shows a short command line.
+        argv = ["unshare", *(f"--{n}" for n in _NAMESPACES), "--fork", "--kill-child",
+                "--propagation", "private", "--",
+                sys.executable, "-I", "-S", "-c", f"exec(open({source_r}).read())",
+                "mw-throwaway-init", json.dumps(cfg)]
+        try:
+            self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE, pass_fds=(source_r,))
+        except BaseException:
+            os.close(source_w)
+            raise
+        finally:
+            os.close(source_r)
+        self.pid = None
+        try:
+            with os.fdopen(source_w, "w") as f:
+                f.write(_INIT_COMMON + setup + _INIT_LOOP)
+            self.pid = self._wait_ready()
+            self.pidns = os.readlink(f"/proc/{self.pid}/ns/pid")
+            # The unshare process is in the new mount namespace, unchrooted.
+            self.ctl = f"/proc/{self.proc.pid}/root{_CTL}"
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_ready(self) -> int:
+        line = b""
+        deadline = time.monotonic() + _START_TIMEOUT
+        out = self.proc.stdout.fileno()
         while not line.endswith(b"\n"):
             left = deadline - time.monotonic()
-            if left <= 0 or not select.select([proc.stdout], [], [], left)[0]:
+            if left <= 0 or not select.select([out], [], [], left)[0]:
                 raise ThrowawayError("the throwaway init did not get ready in time")
-            chunk = os.read(proc.stdout.fileno(), 1)
+            chunk = os.read(out, 1)
             if not chunk:
                 break
             line += chunk
-        if not line.startswith(b"READY "):
-            proc.stdin.close()
+        if line.startswith(b"READY "):
+            return int(line.split()[1])
+        self.proc.stdin.close()
+        try:
+            _, err = self.proc.communicate(timeout=_STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            _, err = self.proc.communicate()
+        raise ThrowawayError("could not set up the throwaway: "
+                             + (err or b"").decode(errors="replace").strip())
+
+    def stop(self) -> None:
+        proc = self.proc
+        try:
+            proc.stdin.close()          # end of file: the init exits
+        except OSError:
+            pass
+        try:
+            proc.wait(timeout=_STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            if self.pid is not None:
+                _kill(self.pid, signal.SIGKILL)
+            proc.kill()
+            proc.wait()
+        for f in (proc.stdout, proc.stderr):
             try:
-                _, err = proc.communicate(timeout=_STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                _, err = proc.communicate()
-            raise ThrowawayError("could not set up the throwaway: "
-                                 + (err or b"").decode(errors="replace").strip())
-        return proc, int(line.split()[1])
-    except BaseException:
-        _stop_init(proc, None)
-        raise
-
-
-def _stop_init(proc: subprocess.Popen, init_pid: int | None) -> None:
-    """Make the init exit (its namespaces die with it) and reap unshare."""
-    for f in (proc.stdin,):
-        try:
-            if f:
                 f.close()
-        except OSError:
-            pass
-    try:
-        proc.wait(timeout=_STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        if init_pid is not None:
-            _kill(init_pid, signal.SIGKILL)
-        proc.kill()
-        proc.wait()
-    for f in (proc.stdout, proc.stderr):
-        try:
-            if f:
-                f.close()
-        except OSError:
-            pass
+            except OSError:
+                pass
 
 
 def _check_test_net(*addrs: str) -> None:
@@ -432,38 +613,60 @@ def _check_test_net(*addrs: str) -> None:
 
 
 class HostProcess(subprocess.Popen):
-    """A command inside a throwaway host (or a peer).
+    """A command inside a throwaway host or a peer.
 
-    ``pid`` is the helper outside; killing it (even with SIGKILL) kills the
-    command inside.  :meth:`kill_all` also kills everything the command
-    started in its session (daemons that left the session survive).
+    ``pid`` is the helper on this machine.  Signals sent to it are forwarded
+    to the command; ``kill()`` (or any death of the helper) SIGKILLs the
+    command.  :meth:`kill_all` also signals everything else in the
+    command's session (daemons that left it are not touched).
     """
 
-    def inner_pid(self) -> int | None:
-        """The command's pid as seen inside its PID namespace."""
-        for child in _children(self.pid):
+    _info_fd: int | None = None
+    _inner: int | None = None
+    _pidns: str | None = None
+
+    def inner_pid(self, timeout: float = 10) -> int | None:
+        """The command's pid inside its PID namespace (None if it never ran)."""
+        if self._inner is None and self._info_fd is not None:
+            data = b""
+            deadline = time.monotonic() + timeout
+            while not data.endswith(b"\n"):
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([self._info_fd], [], [], left)[0]:
+                    break
+                chunk = os.read(self._info_fd, 64)
+                if not chunk:
+                    break
+                data += chunk
+            os.close(self._info_fd)
+            self._info_fd = None
+            if data.endswith(b"\n"):
+                self._inner = int(data)
+        return self._inner
+
+    def kill_all(self, sig: int = signal.SIGKILL) -> list[int]:
+        """Send ``sig`` to the command and every process in its session;
+        returns their inner pids."""
+        inner = self.inner_pid(timeout=2)
+        if inner is None or self._pidns is None:
+            return []
+        procs = _processes_in(self._pidns, exclude=-1)
+        leader = next((p.outer_pid for p in procs if p.pid == inner), None)
+        if leader is None:
+            return []
+        hit = [p for p in procs if _proc_session(p.outer_pid) == leader]
+        for p in hit:
+            _kill(p.outer_pid, sig)
+        return [p.pid for p in hit]
+
+    def __del__(self, *args, **kwargs):
+        if self._info_fd is not None:
             try:
-                with open(f"/proc/{child}/status") as f:
-                    for line in f:
-                        if line.startswith("NSpid:"):
-                            return int(line.split()[-1])
+                os.close(self._info_fd)
             except OSError:
                 pass
-        return None
-
-    def kill_all(self, sig: int = signal.SIGKILL) -> None:
-        """Send ``sig`` to the command, its whole session, then the helper."""
-        sessions = set(_children(self.pid))
-        if sessions:
-            for pid in _all_pids():
-                st = _proc_stat(pid)
-                if st and st[2] in sessions:
-                    _kill(pid, sig)
-        if self.returncode is None:
-            try:
-                self.send_signal(sig)
-            except ProcessLookupError:
-                pass
+            self._info_fd = None
+        super().__del__(*args, **kwargs)
 
 
 class InnerProcess(NamedTuple):
@@ -474,7 +677,7 @@ class InnerProcess(NamedTuple):
 
 @dataclass
 class Peer:
-    """A client host: its own network, UTS, PID and mount namespaces."""
+    """A client host: its own network, UTS, PID, mount and IPC namespaces."""
 
     name: str
     host_addr: str
@@ -482,8 +685,11 @@ class Peer:
     prefixlen: int
     host_ifname: str        # the veth end inside the throwaway
     peer_ifname: str        # the veth end inside the peer
-    init_pid: int = 0
-    _proc: subprocess.Popen | None = field(default=None, repr=False)
+    _init: _Init | None = field(default=None, repr=False)
+
+    @property
+    def init_pid(self) -> int:
+        return self._init.pid
 
 
 class ThrowawayHost:
@@ -503,9 +709,7 @@ class ThrowawayHost:
         self.hostname = hostname
         self._cfg = {"hostname": hostname, "size": size, "tmp_size": tmp_size,
                      "run_size": run_size, "shm_size": shm_size}
-        self._proc: subprocess.Popen | None = None
-        self._init_pid: int | None = None
-        self._pidns: str | None = None
+        self._init: _Init | None = None
         self._peers: dict[str, Peer] = {}
         self._helpers: list[HostProcess] = []
         self._state = "new"
@@ -514,29 +718,23 @@ class ThrowawayHost:
     # -- life cycle --------------------------------------------------------
 
     def start(self) -> "ThrowawayHost":
+        """Build the host (``with`` does this)."""
         if self._state != "new":
             raise ThrowawayError("a ThrowawayHost can be started only once")
         if os.geteuid() != 0:
             raise ThrowawayError("a throwaway host needs root")
-        self._state = "starting"
-        try:
-            self._proc, self._init_pid = _start_init(
-                _HOST_INIT, self._cfg, ("mount", "pid", "net", "uts", "ipc"))
-            self._pidns = os.readlink(f"/proc/{self._init_pid}/ns/pid")
-        except BaseException:
-            self._state = "closed"
-            raise
-        self._finalizer = weakref.finalize(
-            self, ThrowawayHost._teardown, self._proc, self._init_pid, self._peers, self._helpers)
+        self._state = "closed"
+        self._init = _Init(_HOST_SETUP, self._cfg)
+        self._finalizer = weakref.finalize(self, ThrowawayHost._teardown,
+                                           self._init, self._peers, self._helpers)
         self._state = "running"
         return self
 
     def close(self) -> None:
         """Kill everything inside and release all namespaces and mounts."""
-        if self._state == "running" and self._finalizer is not None:
-            self._state = "closed"
-            self._finalizer()
         self._state = "closed"
+        if self._finalizer is not None:
+            self._finalizer()
 
     def __enter__(self) -> "ThrowawayHost":
         return self.start()
@@ -545,24 +743,17 @@ class ThrowawayHost:
         self.close()
 
     @staticmethod
-    def _teardown(proc, init_pid, peers, helpers) -> None:
+    def _teardown(init: _Init, peers: dict, helpers: list) -> None:
         for peer in list(peers.values()):
-            if peer._proc is not None:
-                _stop_init(peer._proc, peer.init_pid)
-        _stop_init(proc, init_pid)
-        # Helpers exit as soon as their command (inside) has been killed.
+            peer._init.stop()
+        init.stop()
+        # Each helper exits as soon as its init is gone.
         for h in helpers:
             try:
                 h.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 h.kill()
                 h.wait()
-            for f in (h.stdin, h.stdout, h.stderr):
-                try:
-                    if f:
-                        f.close()
-                except OSError:
-                    pass
         helpers.clear()
 
     @property
@@ -573,7 +764,7 @@ class ThrowawayHost:
     def init_pid(self) -> int:
         """The throwaway's PID 1, as this machine sees it."""
         self._check()
-        return self._init_pid
+        return self._init.pid
 
     def _check(self) -> None:
         if self._state != "running":
@@ -587,13 +778,12 @@ class ThrowawayHost:
         Symbolic links are resolved inside the throwaway (an absolute link
         such as ``/var/run -> /run`` must not lead to this machine's files).
         With ``follow_symlinks=False`` a link in the last component is left
-        as is (for ``lstat``/``readlink``).  The path is valid only while the
-        host runs.
+        as is (for ``lstat``/``readlink``).  Valid only while the host runs.
         """
         self._check()
         if not p.startswith("/"):
             raise ValueError(f"not an absolute path: {p!r}")
-        base = f"/proc/{self._init_pid}/root"
+        base = f"/proc/{self._init.pid}/root"
         todo = [c for c in p.split("/") if c]
         done: list[str] = []
         links = 0
@@ -638,10 +828,11 @@ class ThrowawayHost:
     def popen(self, args: str | Sequence[str], *, stdin=None, stdout=None, stderr=None,
               env: Mapping[str, str | None] | None = None, cwd: str = "/root",
               text: bool = True, **kwargs) -> HostProcess:
-        """Start a command inside the host; ``args`` as a string runs ``/bin/sh -c``."""
+        """Start a command inside the host; a string runs with ``/bin/sh -c``.
+        ``stdin``/``stdout``/``stderr`` and other keywords are Popen's."""
         self._check()
-        return self._spawn(self._init_pid, _HOST_NAMESPACES, args, cwd, self._env(env),
-                           stdin=stdin, stdout=stdout, stderr=stderr, text=text, **kwargs)
+        return self._spawn(self._init, args, cwd, self._env(env), stdin=stdin, stdout=stdout,
+                           stderr=stderr, text=text, **kwargs)
 
     def run(self, args: str | Sequence[str], *, input: str | bytes | None = None,
             timeout: float | None = 120, check: bool = False,
@@ -649,45 +840,25 @@ class ThrowawayHost:
             text: bool = True) -> subprocess.CompletedProcess:
         """Run a command inside the host and capture its output.
 
-        On timeout the command and its whole session are SIGKILLed and
-        :class:`subprocess.TimeoutExpired` is raised.
+        Output is captured in memory files, not pipes: ``run()`` returns
+        when the command exits, even if daemons it started (Dovecot does)
+        keep its stdout/stderr open.  On timeout the command and its session
+        are SIGKILLed and :class:`subprocess.TimeoutExpired` is raised.
         """
-        proc = self.popen(args, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          env=env, cwd=cwd, text=text)
-        return self._finish(proc, input, timeout, check)
-
-    def kill_matching(self, pattern: str, sig: int = signal.SIGKILL) -> list[int]:
-        """Signal every process inside whose command line matches the regex
-        ``pattern`` (``re.search`` on the space-joined argv).  Returns the
-        inner pids signalled."""
-        hits = [p for p in self.processes() if re.search(pattern, " ".join(p.argv))]
-        for p in hits:
-            _kill(p.outer_pid, sig)
-        return [p.pid for p in hits]
+        return self._run(self.popen, args, input=input, timeout=timeout, check=check,
+                         env=env, cwd=cwd, text=text)
 
     def processes(self) -> list[InnerProcess]:
-        """The processes inside the host (without its init), zombies included."""
+        """The processes inside the host, except its init; zombies included."""
         self._check()
-        out = []
-        for pid in _all_pids():
-            if pid == self._init_pid:
-                continue
-            try:
-                if os.readlink(f"/proc/{pid}/ns/pid") != self._pidns:
-                    continue
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    argv = [a.decode(errors="replace") for a in f.read().split(b"\0")[:-1]]
-                inner = None
-                with open(f"/proc/{pid}/status") as f:
-                    for line in f:
-                        if line.startswith("NSpid:"):
-                            inner = int(line.split()[-1])
-            except OSError:
-                continue
-            if inner is not None:
-                out.append(InnerProcess(inner, pid, argv))
-        return out
+        return _processes_in(self._init.pidns, exclude=self._init.pid)
+
+    def kill_matching(self, pattern: str, sig: int = signal.SIGKILL) -> list[int]:
+        """Signal every process inside whose command line (argv joined by
+        spaces) matches the regular expression ``pattern``; returns their
+        inner pids."""
+        hits = [p for p in self.processes() if re.search(pattern, " ".join(p.argv))]
+        return [p.pid for p in hits if _kill(p.outer_pid, sig)]
 
     # -- peers -------------------------------------------------------------
 
@@ -697,94 +868,91 @@ class ThrowawayHost:
 
         The throwaway gets ``host_addr`` on interface ``mw-<name>``, the peer
         ``peer_addr`` on ``eth0``; both must be in 198.51.100.0/24.  With
-        ``prefixlen=32`` the link is point-to-point (needed to add several
-        peers that share ``host_addr``).
+        ``prefixlen=32`` the link is point-to-point (for several peers that
+        share ``host_addr``).
         """
         self._check()
         if name in self._peers:
             raise ValueError(f"peer {name!r} exists already")
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,11}", name):
+            raise ValueError(f"bad peer name {name!r} (a-z, 0-9, '-', up to 12 characters)")
         if prefixlen not in (24, 32):
             raise ValueError("prefixlen must be 24 or 32")
         _check_test_net(host_addr, peer_addr)
         if host_addr == peer_addr:
             raise ValueError("host_addr and peer_addr must differ")
-        if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,11}", name):
-            raise ValueError(f"bad peer name {name!r} (lower case, up to 12 characters)")
         peer = Peer(name, host_addr, peer_addr, prefixlen, f"mw-{name}", "eth0")
-        peer._proc, peer.init_pid = _start_init(_PEER_INIT, {"hostname": name},
-                                                ("mount", "pid", "net", "uts", "ipc"))
+        peer._init = _Init(_PEER_SETUP, {"hostname": name})
         self._peers[name] = peer
         try:
-            def ip_in(pid: int, *cmds: list[str]) -> None:
-                for cmd in cmds:
-                    r = subprocess.run(["nsenter", f"--net=/proc/{pid}/ns/net", "--", "ip", *cmd],
-                                       stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                                       timeout=30)
-                    if r.returncode:
-                        raise ThrowawayError(f"ip {' '.join(cmd)}: {r.stderr.strip()}")
-
             if prefixlen == 24:
                 host_a, peer_a = [f"{host_addr}/24"], [f"{peer_addr}/24"]
             else:
                 host_a, peer_a = [host_addr, "peer", peer_addr], [peer_addr, "peer", host_addr]
             # Created inside the throwaway's network namespace, never in ours.
-            ip_in(self._init_pid,
-                  ["link", "add", peer.host_ifname, "type", "veth",
-                   "peer", "name", peer.peer_ifname, "netns", str(peer.init_pid)],
-                  ["addr", "add", *host_a, "dev", peer.host_ifname],
-                  ["link", "set", peer.host_ifname, "up"])
-            ip_in(peer.init_pid,
-                  ["addr", "add", *peer_a, "dev", peer.peer_ifname],
-                  ["link", "set", peer.peer_ifname, "up"])
+            self._ip(self._init.pid,
+                     ["link", "add", peer.host_ifname, "type", "veth",
+                      "peer", "name", peer.peer_ifname, "netns", str(peer.init_pid)],
+                     ["addr", "add", *host_a, "dev", peer.host_ifname],
+                     ["link", "set", peer.host_ifname, "up"])
+            self._ip(peer.init_pid,
+                     ["addr", "add", *peer_a, "dev", peer.peer_ifname],
+                     ["link", "set", peer.peer_ifname, "up"])
             self._wait_link(peer)
         except BaseException:
             del self._peers[name]
-            _stop_init(peer._proc, peer.init_pid)
+            peer._init.stop()
             raise
         return peer
 
+    @staticmethod
+    def _ip(pid: int, *cmds: list[str]) -> list[str]:
+        outs = []
+        for cmd in cmds:
+            r = subprocess.run(["nsenter", f"--net=/proc/{pid}/ns/net", "--", "ip", *cmd],
+                               stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                               timeout=30)
+            if r.returncode:
+                raise ThrowawayError(f"ip {' '.join(cmd)}: {r.stderr.strip()}")
+            outs.append(r.stdout)
+        return outs
+
     def _wait_link(self, peer: Peer) -> None:
-        """Wait until both veth ends are up (carrier, no tentative state)."""
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            states = []
-            for pid, ifname in ((self._init_pid, peer.host_ifname), (peer.init_pid, peer.peer_ifname)):
-                r = subprocess.run(["nsenter", f"--net=/proc/{pid}/ns/net", "--", "ip", "-o", "link",
-                                    "show", ifname], capture_output=True, text=True)
-                states.append("LOWER_UP" in r.stdout)
-            if all(states):
+        while True:
+            (a,) = self._ip(self._init.pid, ["-o", "link", "show", peer.host_ifname])
+            (b,) = self._ip(peer.init_pid, ["-o", "link", "show", peer.peer_ifname])
+            if "LOWER_UP" in a and "LOWER_UP" in b:
                 return
+            if time.monotonic() > deadline:
+                raise ThrowawayError(f"the veth link to peer {peer.name!r} did not come up")
             time.sleep(0.02)
-        raise ThrowawayError(f"veth link to peer {peer.name!r} did not come up")
 
     def peer(self, name: str | None = None) -> Peer:
+        """The peer called ``name``, or the only one."""
         self._check()
         if name is None:
             if len(self._peers) != 1:
-                raise ThrowawayError(f"name a peer: there are {len(self._peers)}")
+                raise ThrowawayError(f"name the peer: there are {len(self._peers)}")
             return next(iter(self._peers.values()))
         return self._peers[name]
 
     def popen_peer(self, args: str | Sequence[str], *, peer: str | None = None, stdin=None,
                    stdout=None, stderr=None, env: Mapping[str, str | None] | None = None,
                    cwd: str = "/tmp", text: bool = True, **kwargs) -> HostProcess:
-        """Start a command in a peer; it sees this machine's files read-only
-        (with a private ``/tmp``, which is also ``HOME``)."""
+        """Start a command in a peer.  It sees this machine's files read-only,
+        with a private ``/tmp`` (also ``HOME``)."""
         p = self.peer(peer)
-        return self._spawn(p.init_pid, _HOST_NAMESPACES, args, cwd,
-                           self._env(env, HOME="/tmp"), stdin=stdin, stdout=stdout,
-                           stderr=stderr, text=text, **kwargs)
+        return self._spawn(p._init, args, cwd, self._env(env, HOME="/tmp"), stdin=stdin,
+                           stdout=stdout, stderr=stderr, text=text, **kwargs)
 
     def run_peer(self, args: str | Sequence[str], *, peer: str | None = None,
                  input: str | bytes | None = None, timeout: float | None = 120,
                  check: bool = False, env: Mapping[str, str | None] | None = None,
                  cwd: str = "/tmp", text: bool = True) -> subprocess.CompletedProcess:
         """Like :meth:`run`, in a peer (the only one unless ``peer`` names one)."""
-        proc = self.popen_peer(args, peer=peer,
-                               stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               env=env, cwd=cwd, text=text)
-        return self._finish(proc, input, timeout, check)
+        return self._run(functools.partial(self.popen_peer, peer=peer), args, input=input,
+                         timeout=timeout, check=check, env=env, cwd=cwd, text=text)
 
     # -- internals ---------------------------------------------------------
 
@@ -797,35 +965,71 @@ class ThrowawayHost:
                 merged[k] = v
         return merged
 
-    def _spawn(self, target_pid: int, namespaces, args, cwd, env, **kwargs) -> HostProcess:
+    def _spawn(self, init: _Init, args, cwd, env, **kwargs) -> HostProcess:
         argv = ["/bin/sh", "-c", args] if isinstance(args, str) else [os.fspath(a) for a in args]
         if not argv:
             raise ValueError("empty command")
-        spec = {"pid": target_pid, "ns": list(namespaces), "cwd": cwd, "argv": argv, "env": env}
-        proc = HostProcess(_python_cmd(_ENTER, spec), close_fds=True, **kwargs)
+        info_r, info_w = os.pipe()
+        spec = {"ctl": init.ctl, "argv": argv, "env": env, "cwd": cwd, "info_fd": info_w}
+        try:
+            proc = HostProcess([sys.executable, "-I", "-S", "-c", _HELPER, json.dumps(spec)],
+                               pass_fds=(info_w,), **kwargs)
+        except BaseException:
+            os.close(info_r)
+            raise
+        finally:
+            os.close(info_w)
+        proc._info_fd = info_r
+        proc._pidns = init.pidns
         proc.args = args
         self._helpers[:] = [h for h in self._helpers if h.poll() is None]
         self._helpers.append(proc)
         return proc
 
     @staticmethod
-    def _finish(proc: HostProcess, input, timeout, check) -> subprocess.CompletedProcess:
-        with proc:
-            try:
-                out, err = proc.communicate(input, timeout=timeout)
-            except subprocess.TimeoutExpired as exc:
-                proc.kill_all(signal.SIGKILL)
+    def _run(popen, args, *, input, timeout, check, env, cwd, text) -> subprocess.CompletedProcess:
+        out_fd = os.memfd_create("mw-throwaway-stdout")
+        err_fd = os.memfd_create("mw-throwaway-stderr")
+        try:
+            if text and isinstance(input, str):
+                input = input.encode()
+            proc = popen(args, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                         stdout=out_fd, stderr=err_fd, env=env, cwd=cwd, text=False)
+            with proc:
                 try:
-                    out, err = proc.communicate(timeout=10)
+                    proc.communicate(input, timeout=timeout)
                 except subprocess.TimeoutExpired:
-                    # Something that left the session holds our pipes.
-                    out, err = exc.output, exc.stderr
+                    proc.kill_all(signal.SIGKILL)
                     proc.kill()
-                raise subprocess.TimeoutExpired(proc.args, timeout, output=out, stderr=err) from None
-            except BaseException:
-                proc.kill_all(signal.SIGKILL)
-                raise
-        result = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+                    proc.wait()
+                    raise subprocess.TimeoutExpired(
+                        args, timeout, output=_read_back(out_fd, text),
+                        stderr=_read_back(err_fd, text)) from None
+                except BaseException:
+                    proc.kill_all(signal.SIGKILL)
+                    proc.kill()
+                    raise
+            result = subprocess.CompletedProcess(args, proc.returncode, _read_back(out_fd, text),
+                                                 _read_back(err_fd, text))
+        finally:
+            os.close(out_fd)
+            os.close(err_fd)
         if check:
             result.check_returncode()
         return result
+
+
+def _read_back(fd: int, text: bool) -> str | bytes:
+    """Everything written so far to a memory file, as subprocess would give it."""
+    chunks = []
+    offset = 0
+    while True:
+        chunk = os.pread(fd, 1 << 20, offset)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        offset += len(chunk)
+    data = b"".join(chunks)
+    if not text:
+        return data
+    return io.TextIOWrapper(io.BytesIO(data)).read()

@@ -1,0 +1,46 @@
+"""Test support: the reference answers files, a cached certificate, sessions on fake hosts."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from mailwizard import answers as answers_mod
+from mailwizard import certs
+from mailwizard.engine import Session
+from mailwizard.host import FakeHost
+from mailwizard.platform import profile_for
+
+REPO = Path(__file__).resolve().parents[1]
+ANSWERS_DIR = REPO.parent / "shared" / "answers"
+ANSWER_FILES = sorted(p.name for p in ANSWERS_DIR.glob("*.toml"))
+
+
+@functools.lru_cache(maxsize=None)
+def cached_cert(fqdn: str) -> tuple[bytes, bytes]:
+    """One self-signed key and certificate per name for the whole test run (RSA keys are slow)."""
+    return certs.self_signed(fqdn)
+
+
+def load_answers(name: str):
+    answers, problems = answers_mod.parse((ANSWERS_DIR / name).read_text())
+    assert problems == [], problems
+    return answers
+
+
+def fake_session(tmp_path: Path, platform: str, answers_name: str = "pam.toml",
+                 with_certs: bool = True, offline: bool = False) -> Session:
+    """A session on a fresh fake host of `platform`; with_certs puts a valid cert/key/CA in place."""
+    answers = load_answers(answers_name)
+    profile = profile_for(platform)
+    host = FakeHost.from_profile(profile, tmp_path / "root", hostname=answers.server.hostname)
+    if with_certs and answers.dovecot_enabled:
+        key, cert = cached_cert(answers.server.hostname)
+        for path, data, mode in ((answers.tls.cert, cert, 0o644), (answers.tls.key, key, 0o640)):
+            real = host.real(path)
+            real.parent.mkdir(parents=True, exist_ok=True)
+            real.write_bytes(data)
+            real.chmod(mode)
+        if answers.tls.ca:
+            host.real(answers.tls.ca).write_bytes(cert)
+    return Session(answers, host, profile, offline=offline)

@@ -1,0 +1,83 @@
+"""Answers files: every reference file is accepted; bad values are named with a useful message."""
+
+import tomllib
+
+import pytest
+
+from support import ANSWER_FILES, ANSWERS_DIR
+from mailwizard import answers as A
+
+
+@pytest.mark.parametrize("name", ANSWER_FILES)
+def test_reference_files_are_accepted_as_they_are(name):
+    answers, problems = A.parse((ANSWERS_DIR / name).read_text())
+    assert problems == []
+    assert [p for p in A.validate(answers) if p.severity == "error"] == []
+    assert answers.server.hostname.endswith(".example.com")
+
+
+def test_reference_values_are_read():
+    a, _ = A.parse((ANSWERS_DIR / "full.toml").read_text())
+    assert a.tls.cert == "/etc/pki/dovecot/certs/server.example.com.crt"
+    assert a.tls.dh == "ffdhe4096"
+    assert a.protocols.sieve is True
+    nc, _ = A.parse((ANSWERS_DIR / "null-client.toml").read_text())
+    assert nc.dovecot_enabled is False and nc.postfix_mode == "null-client"
+
+
+@pytest.mark.parametrize("value, fragment", [
+    ("", "is empty"),
+    ("mail", "not fully qualified"),
+    ("mail..example.com", "not a valid host name"),
+    ("-mail.example.com", "not a valid host name"),
+    ("mail_1.example.com", "not a valid host name"),
+    ("192.0.2.1", "is an IP address"),
+    ("a" * 64 + ".example.com", "not a valid host name"),
+])
+def test_bad_hostnames_are_explained(value, fragment):
+    a = A.Answers()
+    a.server.hostname, a.server.domain = value, "example.com"
+    msgs = [p.message for p in A.validate(a) if p.key == "server.hostname"]
+    assert msgs and fragment in msgs[0]
+
+
+@pytest.mark.parametrize("value, fragment", [
+    ("server.key", "not an absolute path"),
+    ("/etc/pki/my key.pem", "cannot be written safely"),
+    ('/etc/pki/"x".pem', "cannot be written safely"),
+    ("/etc/pki/x.pem\nssl = no", "cannot be written safely"),
+    ("/etc/../etc/shadow", "cannot be written safely"),
+])
+def test_unsafe_paths_are_refused_at_the_key(value, fragment):
+    a, _ = A.parse((ANSWERS_DIR / "pam.toml").read_text())
+    a.tls.key = value
+    msgs = [p.message for p in A.validate(a) if p.key == "tls.key"]
+    assert msgs and fragment in msgs[0]
+
+
+def test_wrong_types_name_the_key():
+    _, problems = A.parse('[server]\nhostname = 42\n[protocols]\nimap = "yes"\n')
+    assert {p.key for p in problems} == {"server.hostname", "protocols.imap"}
+
+
+def test_unknown_dh_choice():
+    a, _ = A.parse((ANSWERS_DIR / "pam.toml").read_text())
+    a.tls.dh = "ffdhe1024"
+    assert any(p.key == "tls.dh" for p in A.validate(a))
+
+
+def test_invalid_toml_is_an_answers_error():
+    with pytest.raises(A.AnswersError, match="not valid TOML"):
+        A.parse("[server\nhostname=")
+
+
+def test_saved_answers_round_trip_without_secrets():
+    text = (ANSWERS_DIR / "full.toml").read_text() + '\n[secrets_test]\npassword = "s3cr3t"\n'
+    a, _ = A.parse(text)
+    saved = a.to_toml()
+    assert "s3cr3t" not in saved
+    again, problems = A.parse(saved)
+    assert problems == []
+    assert again.tls == a.tls and again.server == a.server and again.protocols == a.protocols
+    # sections owned by later steps survive
+    assert tomllib.loads(saved)["replication"]["password_file"] == "/root/doveadm.pass"

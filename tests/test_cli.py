@@ -1,0 +1,97 @@
+"""The command line: exit codes, messages naming the key, JSON, --platform planning."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from support import ANSWER_FILES, ANSWERS_DIR
+from mailwizard import __version__, cli
+
+
+def run(*args, user=None):
+    argv = [sys.executable, "-m", "mailwizard", *args]
+    return subprocess.run(argv, capture_output=True, text=True, user=user, timeout=60)
+
+
+def test_version():
+    out = run("--version")
+    assert out.returncode == 0 and out.stdout.strip() == f"mailwizard {__version__}"
+
+
+@pytest.mark.parametrize("name", ANSWER_FILES)
+def test_every_reference_file_plans_cleanly_for_rhel10(name, capsys):
+    rc = cli.main(["--platform", "rhel10", "--answers", str(ANSWERS_DIR / name), "--unattended", "--dry-run"])
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    assert out.out.startswith("Plan for rhel10:")
+    assert "error:" not in out.err
+
+
+def test_json_plan_is_machine_readable(capsys):
+    rc = cli.main(["--platform", "rhel10", "--answers", str(ANSWERS_DIR / "pam.toml"),
+                   "--unattended", "--dry-run", "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert rc == 0
+    assert data["platform"] == "rhel10"
+    kinds = {c["kind"] for c in data["plan"]["changes"]}
+    assert {"command", "attrs", "file", "service"} <= kinds
+    assert all(p["severity"] == "warning" for p in data["problems"])
+
+
+def test_invalid_answers_exit_2_naming_the_key(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text((ANSWERS_DIR / "pam.toml").read_text().replace('hostname = "mail.example.com"',
+                                                                   'hostname = "mail"'))
+    rc = cli.main(["--platform", "rhel10", "--answers", str(bad), "--unattended", "--dry-run"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert "server.hostname" in err and "not fully qualified" in err
+    assert "nothing was changed" in err
+
+
+def test_not_toml_exit_2(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[server\n")
+    assert cli.main(["--platform", "rhel10", "--answers", str(bad), "--unattended"]) == 2
+    assert "not valid TOML" in capsys.readouterr().err
+
+
+def test_missing_answers_file_exit_2(capsys):
+    assert cli.main(["--platform", "rhel10", "--answers", "/nonexistent.toml", "--unattended"]) == 2
+    assert "/nonexistent.toml" in capsys.readouterr().err
+
+
+def test_unattended_needs_answers(capsys):
+    assert cli.main(["--unattended", "--dry-run"]) == 2
+    assert "--answers" in capsys.readouterr().err
+
+
+def test_usage_error_exit_2():
+    assert run("--platform", "solaris").returncode == 2
+
+
+def test_apply_without_root_exits_3(monkeypatch, capsys):
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    rc = cli.main(["--answers", str(ANSWERS_DIR / "pam.toml"), "--unattended"])
+    assert rc == 3
+    assert "needs root" in capsys.readouterr().err
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    assert cli.main(["rollback"]) == 3
+
+
+def test_dry_run_needs_no_root(monkeypatch, capsys):
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    rc = cli.main(["--platform", "debian12", "--answers", str(ANSWERS_DIR / "pam.toml"), "--unattended", "--dry-run"])
+    assert rc == 0
+
+
+def test_resume_without_a_journal_explains(tmp_path, capsys):
+    rc = cli.main(["--resume", "--unattended", "--state-dir", str(tmp_path / "none")])
+    assert rc == 2
+    assert "no interrupted run" in capsys.readouterr().err
+
+
+def test_platform_with_rollback_is_refused(capsys):
+    assert cli.main(["rollback", "--platform", "rhel10"]) == 2

@@ -1,0 +1,153 @@
+"""Tier 1: plans against fake hosts. The RHEL 10 plan holds the guide's exact commands and settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from support import ANSWER_FILES, fake_session, load_answers
+
+
+def plan_json(session):
+    return session.plan().to_json()
+
+
+def all_commands(plan):
+    return [cmd for c in plan["changes"] if not c["noop"] for cmd in c["commands"]]
+
+
+def file_change(plan, path):
+    return next(c for c in plan["changes"] if c["key"] == f"file:{path}")
+
+
+@pytest.mark.parametrize("name", ANSWER_FILES)
+def test_every_answers_file_plans_for_rhel10_offline(tmp_path, name):
+    session = fake_session(tmp_path, "rhel10", name, with_certs=False, offline=True)
+    assert [p for p in session.problems() if p.severity == "error"] == []
+    plan = plan_json(session)
+    assert plan["platform"] == "rhel10"
+    assert plan["summary"]["changes"] > 0
+    install = next(c for c in plan["changes"] if c["step"] == "install")
+    assert install["commands"][-1][:3] == ["dnf", "install", "-y"]
+
+
+@pytest.mark.parametrize("name", [n for n in ANSWER_FILES if n != "null-client.toml"])
+def test_rhel10_plan_has_the_guides_tls_procedure(tmp_path, name):
+    answers = load_answers(name)
+    plan = plan_json(fake_session(tmp_path, "rhel10", name))
+    commands = all_commands(plan)
+    key = answers.tls.key
+    assert ["chown", "root:root", key] in commands      # 1.1.2 step 1
+    assert ["chmod", "600", key] in commands
+    assert ["systemctl", "enable", "--now", "dovecot"] in commands  # 1.1.5 step 3
+    install = next(cmd for cmd in commands if cmd[:2] == ["dnf", "install"])
+    assert "dovecot" in install and "postfix" in install and "postfix-lmdb" in install
+    diff = file_change(plan, "/etc/dovecot/conf.d/10-ssl.conf")["diff"]
+    added = [line[1:] for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")]
+    assert f"ssl_cert = <{answers.tls.cert}" in added
+    assert f"ssl_key = <{answers.tls.key}" in added
+    assert "ssl_dh = </etc/dovecot/dh.pem" in added
+    assert "ssl_min_protocol = TLSv1.2" in added
+    if answers.tls.ca:
+        assert f"ssl_ca = <{answers.tls.ca}" in added
+    dh = file_change(plan, "/etc/dovecot/dh.pem")
+    assert "BEGIN DH PARAMETERS" in dh["diff"]
+
+
+def test_null_client_plans_no_dovecot(tmp_path):
+    plan = plan_json(fake_session(tmp_path, "rhel10", "null-client.toml"))
+    keys = [c["key"] for c in plan["changes"]]
+    assert not any("dovecot" in k for k in keys), keys
+    install = next(c for c in plan["changes"] if c["step"] == "install")
+    assert install["commands"][-1] == ["dnf", "install", "-y", "postfix", "postfix-lmdb"]
+
+
+def test_rhel9_uses_hash_platform_without_lmdb(tmp_path):
+    plan = plan_json(fake_session(tmp_path, "rhel9", "pam.toml"))
+    install = next(cmd for cmd in all_commands(plan) if cmd[:2] == ["dnf", "install"])
+    assert "postfix-lmdb" not in install
+
+
+def test_debian_plan_uses_apt_noninteractive_and_answers_debconf(tmp_path):
+    plan = plan_json(fake_session(tmp_path, "debian12", "full.toml"))
+    install = next(c for c in plan["changes"] if c["step"] == "install")
+    assert install["commands"][0] == ["debconf-set-selections"]
+    main = install["commands"][-1]
+    assert main[:2] == ["env", "DEBIAN_FRONTEND=noninteractive"]
+    assert main[2:4] == ["apt-get", "install"]
+    for pkg in ("dovecot-core", "dovecot-imapd", "dovecot-pop3d", "dovecot-lmtpd",
+                "dovecot-sieve", "dovecot-managesieved", "postfix"):
+        assert pkg in main
+    assert "No configuration" in install["description"]
+
+
+def test_debian_without_systemd_uses_service(tmp_path):
+    from dataclasses import replace
+    session = fake_session(tmp_path, "debian12", "pam.toml")
+    session.profile = replace(session.profile, service_manager="service")
+    commands = all_commands(plan_json(session))
+    assert ["update-rc.d", "dovecot", "enable"] in commands
+    assert ["service", "dovecot", "start"] in commands
+
+
+def test_dh_generate_runs_openssl_dhparam(tmp_path):
+    session = fake_session(tmp_path, "rhel10", "pam.toml")
+    session.answers.tls.dh = "generate"
+    commands = all_commands(plan_json(session))
+    assert ["openssl", "dhparam", "-out", "/etc/dovecot/dh.pem", "4096"] in commands
+
+
+def test_self_signed_certificate_is_planned_and_labelled(tmp_path):
+    session = fake_session(tmp_path, "debian12", "pam.toml", with_certs=False)
+    session.answers.tls.self_signed = True
+    assert [p for p in session.problems() if p.key.startswith("tls")] == []
+    plan = plan_json(session)
+    cert = next(c for c in plan["changes"] if c["kind"] == "self-signed")
+    assert "SELF-SIGNED" in cert["description"] and "mail.example.com" in cert["description"]
+    # the key is created 0600 root:root, so the chmod is already satisfied
+    attrs = next(c for c in plan["changes"] if c["kind"] == "attrs")
+    assert attrs["noop"]
+
+
+def test_planning_changes_nothing(tmp_path):
+    session = fake_session(tmp_path, "rhel10", "full.toml")
+    before = {p: p.read_bytes() for p in (tmp_path / "root").rglob("*") if p.is_file()}
+    session.plan()
+    after = {p: p.read_bytes() for p in (tmp_path / "root").rglob("*") if p.is_file()}
+    assert before == after
+    queries = {("rpm", "-q"), ("dpkg-query", "-W"), ("systemctl", "is-active"),
+               ("systemctl", "is-enabled"), ("dovecot", "--version")}
+    mutating = [c for c in session.host.commands if tuple(c[:2]) not in queries]
+    assert mutating == []
+
+
+@pytest.mark.parametrize("platform", ["rhel10", "rhel9", "debian12"])
+@pytest.mark.parametrize("name", ANSWER_FILES)
+def test_replanning_after_apply_gives_zero_changes(tmp_path, platform, name):
+    session = fake_session(tmp_path, platform, name)
+    first = session.plan()
+    assert first.active()
+    result = session.apply(first)
+    assert result.status == "applied", result
+    second = session.plan()
+    assert [c.describe() for c in second.active()] == []
+    assert all(c.noop for c in second.changes)
+
+
+def test_reasons_for_noops_name_the_setting(tmp_path):
+    session = fake_session(tmp_path, "rhel10", "pam.toml")
+    session.apply(session.plan())
+    reasons = {c.key(): c.noop for c in session.plan().changes}
+    assert "ssl_key" in reasons["file:/etc/dovecot/conf.d/10-ssl.conf"]
+    assert "already set" in reasons["file:/etc/dovecot/conf.d/10-ssl.conf"]
+    assert "600" in reasons["attrs:/etc/pki/dovecot/private/server.example.com.key"]
+
+
+def test_an_existing_hand_edit_is_kept(tmp_path):
+    session = fake_session(tmp_path, "debian12", "pam.toml")
+    session.host.run(["apt-get", "install", "-y", "dovecot-core"])
+    conf = session.host.real("/etc/dovecot/conf.d/10-ssl.conf")
+    conf.write_text(conf.read_text() + "ssl_cipher_list = HIGH:!aNULL  # mine\n")
+    session.apply(session.plan())
+    text = conf.read_text()
+    assert "ssl_cipher_list = HIGH:!aNULL  # mine" in text
+    assert "ssl_min_protocol = TLSv1.2" in text

@@ -1,0 +1,64 @@
+"""Tier 2: what the wizard writes is accepted by the real `doveconf -n` (Debian's Dovecot 2.3)."""
+
+import shutil
+import subprocess
+
+import pytest
+
+from support import fake_session
+from mailwizard import validators
+from mailwizard.host import Host
+
+pytestmark = pytest.mark.skipif(shutil.which("doveconf") is None,
+                                reason="needs Dovecot installed (the README's test command installs it)")
+
+
+def doveconf_n(root):
+    return subprocess.run(["doveconf", "-c", str(root / "etc/dovecot/dovecot.conf"), "-n"],
+                          capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("platform", ["debian12", "rhel9", "rhel10"])
+@pytest.mark.parametrize("name", ["pam.toml", "full.toml", "ldap.toml"])
+def test_applied_tls_config_passes_doveconf(tmp_path, platform, name):
+    session = fake_session(tmp_path, platform, name)
+    assert session.apply(session.plan()).status == "applied"
+    out = doveconf_n(tmp_path / "root")
+    assert out.returncode == 0, out.stderr
+    settings = dict(line.split(" = ", 1) for line in out.stdout.splitlines() if " = " in line and
+                    not line.startswith(" "))
+    assert settings["ssl_cert"] == f"<{session.answers.tls.cert}"
+    min_protocol = subprocess.run(["doveconf", "-c", str(tmp_path / "root/etc/dovecot/dovecot.conf"),
+                                   "-h", "ssl_min_protocol"], capture_output=True, text=True)
+    assert min_protocol.stdout.strip() == "TLSv1.2"
+    if session.answers.tls.ca:
+        assert settings["ssl_ca"] == f"<{session.answers.tls.ca}"
+    assert "ssl_key" in settings and "ssl_dh" in settings  # hidden by doveconf, but set
+
+
+def test_validator_refuses_a_config_dovecot_rejects(tmp_path):
+    shutil.copytree("/etc/dovecot", tmp_path / "etc/dovecot")
+    host = Host(tmp_path)
+    path = "/etc/dovecot/conf.d/10-ssl.conf"
+    good = host.read(path)
+    assert validators.dovecot(host, "/etc/dovecot", path, good) is None
+    complaint = validators.dovecot(host, "/etc/dovecot", path, good + b"ssl_bogus = 1\n")
+    assert "Unknown setting: ssl_bogus" in complaint
+    assert str(tmp_path) not in complaint.replace(str(tmp_path) + "/etc", "")  # names the real path
+    assert host.read(path) == good
+
+
+def test_write_refused_by_doveconf_leaves_the_file_untouched(tmp_path):
+    from mailwizard.journal import Journal
+    from mailwizard.plan import PlanContext, WriteFile
+    from mailwizard.platform import profile_for
+
+    shutil.copytree("/etc/dovecot", tmp_path / "etc/dovecot")
+    host = Host(tmp_path)
+    path = "/etc/dovecot/conf.d/10-ssl.conf"
+    before = host.read(path)
+    change = WriteFile(path, before + b"ssl_bogus = yes\n", validate_with="/etc/dovecot")
+    change.check(PlanContext(host, profile_for("debian12")))
+    with Journal(host) as j, pytest.raises(RuntimeError, match="Dovecot refuses"):
+        change.apply(host, j, lambda line: None)
+    assert host.read(path) == before
