@@ -449,7 +449,7 @@ class FakeHost(Host):
             return 0, s.dovecot_version
         if cmd == "postconf" and argv[1:] == ["-h", "default_database_type"]:
             return 0, s.default_database_type + "\n"
-        if cmd == "openssl" and argv[1] == "dhparam":
+        if cmd == "openssl" and argv[1] == "dhparam" and "-out" in argv:
             out = argv[argv.index("-out") + 1]
             self.real(out).parent.mkdir(parents=True, exist_ok=True)
             self.real(out).write_bytes(b"-----BEGIN DH PARAMETERS-----\nFAKE\n-----END DH PARAMETERS-----\n")

@@ -13,11 +13,12 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mailwizard.host import Host
+from mailwizard.host import TMP_SUFFIX, Host
 from mailwizard.plan import sha
 
 DEFAULT_DIR = "/var/lib/mailwizard"
@@ -92,9 +93,24 @@ class Journal:
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         self._lock_fd = fd
+        self._clean_leftovers()
+        return self
+
+    def scratch(self) -> Path:
+        """A private directory for temporary copies (validation), emptied at every open."""
+        path = self.dir / "scratch"
+        path.mkdir(mode=0o700, exist_ok=True)
+        return path
+
+    def _clean_leftovers(self) -> None:
+        """Remove what a killed run may have left: our temp files and scratch copies."""
         for stale in self.dir.glob("*.tmp"):
             stale.unlink()
-        return self
+        shutil.rmtree(self.dir / "scratch", ignore_errors=True)
+        for path in self.index["order"]:
+            parent, _, name = path.rpartition("/")
+            for stale in self.host.real(parent or "/").glob(f".{name}.*{TMP_SUFFIX}"):
+                stale.unlink()
 
     def close(self) -> None:
         if self._lock_fd is not None:

@@ -188,7 +188,7 @@ class WriteFile(Change):
                     "the planned settings were applied to it")
         if self.validate_with:
             from mailwizard import validators
-            complaint = validators.dovecot(host, self.validate_with, self.path, content)
+            complaint = validators.dovecot(host, self.validate_with, self.path, content, journal.scratch())
             if complaint:
                 raise RuntimeError(f"Dovecot refuses the new {self.path}; nothing was written:\n{complaint}")
         journal.backup(self.path)

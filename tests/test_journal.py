@@ -164,3 +164,16 @@ def test_cancel_stops_between_changes(tmp_path):
     result = session.apply(session.plan(), on_event, cancel)
     assert result.status == "stopped" and result.done == 1 and len(seen) == 1
     assert session.journal().state["status"] == "stopped"
+
+
+def test_leftovers_of_a_killed_write_are_removed_on_open(host):
+    host.real("/etc/a.conf").write_bytes(b"original\n")
+    with Journal(host) as j:
+        j.backup("/etc/a.conf")
+        j.scratch().joinpath("check-x").mkdir()
+    leftover = host.real("/etc/.a.conf.k3j2.mailwizard-tmp")
+    leftover.write_bytes(b"half a fi")
+    with Journal(host) as j:
+        assert not leftover.exists()
+        assert list(j.scratch().iterdir()) == []
+    assert host.real("/etc/a.conf").read_bytes() == b"original\n"

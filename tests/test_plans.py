@@ -94,6 +94,23 @@ def test_dh_generate_runs_openssl_dhparam(tmp_path):
     session.answers.tls.dh = "generate"
     commands = all_commands(plan_json(session))
     assert ["openssl", "dhparam", "-out", "/etc/dovecot/dh.pem", "4096"] in commands
+    assert session.apply(session.plan()).status == "applied"
+    assert b"BEGIN DH PARAMETERS" in session.host.read("/etc/dovecot/dh.pem")
+    assert session.plan().active() == []
+
+
+def test_dh_generated_in_the_background_is_used(tmp_path):
+    session = fake_session(tmp_path, "rhel10", "pam.toml")
+    session.answers.tls.dh = "generate"
+    made = b"-----BEGIN DH PARAMETERS-----\nMADE EARLIER\n-----END DH PARAMETERS-----\n"
+    real = session.host.real("/var/lib/mailwizard/dh-4096.pem")
+    real.parent.mkdir(parents=True)
+    real.write_bytes(made)
+    lines = []
+    session.apply(session.plan(), lambda e: lines.append(getattr(e, "line", "")))
+    assert session.host.read("/etc/dovecot/dh.pem") == made
+    assert "using the parameters generated in the background" in lines
+    assert not any(c[:2] == ["openssl", "dhparam"] for c in session.host.commands)
 
 
 def test_self_signed_certificate_is_planned_and_labelled(tmp_path):

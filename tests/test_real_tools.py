@@ -62,3 +62,23 @@ def test_write_refused_by_doveconf_leaves_the_file_untouched(tmp_path):
     with Journal(host) as j, pytest.raises(RuntimeError, match="Dovecot refuses"):
         change.apply(host, j, lambda line: None)
     assert host.read(path) == before
+
+
+def test_background_dh_generation_with_real_openssl(tmp_path):
+    import threading
+    from mailwizard.steps.tls import PREGENERATED, pregenerate_dh
+
+    host = Host(tmp_path)
+    lines: list[str] = []
+    assert pregenerate_dh(host, "/var/lib/mailwizard", lines.append, bits=512)
+    made = host.read(f"/var/lib/mailwizard/{PREGENERATED}")
+    assert made.startswith(b"-----BEGIN DH PARAMETERS-----")
+    assert lines[-1] == "512-bit DH parameters ready"
+    check = subprocess.run(["openssl", "dhparam", "-check", "-noout"], input=made, capture_output=True)
+    assert check.returncode == 0
+    # cancelled: nothing is left behind
+    cancel = threading.Event()
+    cancel.set()
+    other = Host(tmp_path / "other")
+    assert not pregenerate_dh(other, "/var/lib/mailwizard", lines.append, cancel=cancel, bits=2048)
+    assert list((tmp_path / "other/var/lib/mailwizard").iterdir()) == []

@@ -17,7 +17,7 @@ from mailwizard import certs
 from mailwizard.answers import Answers, Problem
 from mailwizard.dovecot_conf import get_setting, set_setting
 from mailwizard.host import FileMeta, Host, LineSink
-from mailwizard.plan import Change, Check, Command, FileAttrs, PlanContext, WriteFile
+from mailwizard.plan import Change, Check, FileAttrs, PlanContext, WriteFile
 from mailwizard.platform import Profile
 from mailwizard.steps import Step
 
@@ -80,6 +80,93 @@ class SelfSignedCert(Change):
             on_line(f"wrote {path}")
 
 
+PREGENERATED = "dh-4096.pem"  # in the journal directory, made while the admin fills the screens
+
+
+def is_generated_dh(data: bytes | None) -> bool:
+    return data is not None and b"-----BEGIN DH PARAMETERS-----" in data and data != ffdhe4096()
+
+
+def pregenerate_dh(host: Host, journal_dir: str, on_line: LineSink, cancel=None, bits: int = 4096) -> bool:
+    """Generate 4096-bit parameters in the background into the journal directory.
+
+    The apply step then installs them instead of waiting minutes for openssl.
+    Returns True when the file is ready; a cancelled or failed run leaves nothing.
+    """
+    import os
+    import subprocess
+
+    directory = host.real(journal_dir)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    final = directory / PREGENERATED
+    if is_generated_dh(host.read(f"{journal_dir}/{PREGENERATED}")):
+        return True
+    tmp = directory / (PREGENERATED + ".part")
+    proc = subprocess.Popen(["openssl", "dhparam", "-out", str(tmp), str(bits)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert proc.stderr is not None
+    dots = 0
+    while True:
+        ch = proc.stderr.read(1)
+        if not ch:
+            break
+        if cancel is not None and cancel.is_set():
+            proc.kill()
+            break
+        if ch in b".+*":
+            dots += 1
+            if dots % 50 == 0:
+                on_line(f"generating {bits}-bit DH parameters: {dots} candidate primes tried")
+    proc.wait()
+    if proc.returncode != 0 or not tmp.exists():
+        tmp.unlink(missing_ok=True)
+        return False
+    os.replace(tmp, final)
+    on_line(f"{bits}-bit DH parameters ready")
+    return True
+
+
+@dataclass(eq=False)
+class GenerateDH(Change):
+    """4096-bit DH parameters: the guide's `openssl dhparam`, or the ones already made in the background."""
+
+    path: str
+    journal_dir: str = "/var/lib/mailwizard"
+    service: str | None = "dovecot"
+
+    kind = "dhparam"
+
+    def key(self) -> str:
+        return f"dhparam:{self.path}"
+
+    def commands(self) -> list[list[str]]:
+        return [["openssl", "dhparam", "-out", self.path, "4096"]]
+
+    def describe(self) -> str:
+        return (f"generate 4096-bit Diffie-Hellman parameters into {self.path} (several minutes, "
+                "unless already generated in the background)")
+
+    def check(self, ctx: PlanContext) -> str | None:
+        if is_generated_dh(ctx.read(self.path)):
+            return f"{self.path} already holds generated parameters"
+        ctx.stage(self.path, b"(generated)", FileMeta(0o644, 0, 0))
+        return None
+
+    def apply(self, host: Host, journal, on_line: LineSink) -> None:
+        ready = host.read(f"{self.journal_dir}/{PREGENERATED}")
+        if not is_generated_dh(ready):
+            on_line("$ " + " ".join(self.commands()[0]))
+            journal.scratch()
+            scratch = f"{journal.directory}/scratch/dh.pem"
+            host.run(["openssl", "dhparam", "-out", scratch, "4096"], on_line=on_line, check=True)
+            ready = host.read(scratch)
+        else:
+            on_line("using the parameters generated in the background")
+        journal.backup(self.path)
+        host.write_atomic(self.path, ready, mode=0o644, uid=0, gid=0)
+        journal.written(self.path)
+
+
 def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
     if not answers.dovecot_enabled:
         return []
@@ -119,15 +206,7 @@ def plan(answers: Answers, ctx: PlanContext) -> list[Change]:
                                  summary="RFC 7919 ffdhe4096 group",
                                  noop_reason=f"{profile.dh_path} already holds ffdhe4096"))
     elif tls.dh == "generate":
-        existing = ctx.read(profile.dh_path)
-        done = existing is not None and b"BEGIN DH PARAMETERS" in existing and existing != ffdhe4096()
-        changes.append(Command(
-            argv=["openssl", "dhparam", "-out", profile.dh_path, "4096"],
-            summary="generate 4096-bit Diffie-Hellman parameters (takes several minutes)",
-            noop_reason=f"{profile.dh_path} already holds generated parameters" if done else None,
-            reversible=True, service="dovecot"))
-        if not done:
-            ctx.stage(profile.dh_path, b"(generated)", FileMeta(0o644, 0, 0))
+        changes.append(GenerateDH(profile.dh_path))
     settings = wanted_settings(answers, profile)
 
     def edit(data: bytes) -> bytes:
