@@ -13,7 +13,7 @@ import copy
 import ipaddress
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import tomli_w
 
@@ -60,12 +60,99 @@ class Protocols:
 
 
 @dataclass
+class MailStore:
+    """[mailbox]: the virtual mail user and where mail is stored (guide 1.1.3)."""
+
+    user: str = "vmail"
+    root: str = "/var/mail"
+    format: str = "sdbox"  # sdbox, mdbox or maildir
+
+
+@dataclass
+class LdapAuth:
+    """[auth.ldap] (guide 1.2.4): a DN template (bind_userdn) or a dynamic lookup (dn/dnpass/pass_filter)."""
+
+    uris: list[str] = field(default_factory=list)
+    starttls: bool = False
+    base: str = ""
+    scope: str = "subtree"  # onelevel or subtree
+    bind_userdn: str = ""
+    dn: str = ""
+    dnpass_file: str = ""
+    dnpass: str = ""  # typed on the screen; never saved
+    pass_filter: str = "(&(objectClass=posixAccount)(uid=%n))"
+    tls_require_cert: str = "hard"
+    tls_ca_cert_file: str = ""
+
+    @property
+    def lookup(self) -> bool:
+        return not self.bind_userdn
+
+
+@dataclass
+class SqlAuth:
+    """[auth.sql] (guide 1.3.4)."""
+
+    host: str = ""
+    port: int = 3306
+    dbname: str = ""
+    user: str = ""
+    password_file: str = ""
+    password: str = ""  # typed on the screen; never saved
+    ssl_ca: str = ""
+    default_pass_scheme: str = "SHA512-CRYPT"
+    user_query: str = "SELECT username FROM users WHERE username='%u';"
+    password_query: str = "SELECT username AS user, password FROM users WHERE username='%u';"
+    iterate_query: str = "SELECT username FROM users;"
+
+
+@dataclass
+class Auth:
+    """[auth]: the backend and what all backends share."""
+
+    backend: str = "pam"  # pam, ldap or sql
+    first_valid_uid: int = 1000
+    last_valid_uid: int | None = None
+    mechanisms: list[str] = field(default_factory=lambda: ["plain"])
+    ldap: LdapAuth = field(default_factory=LdapAuth)
+    sql: SqlAuth = field(default_factory=SqlAuth)
+
+
+@dataclass
+class Lmtp:
+    """[lmtp] (guide 1.6): the unix socket for a local MTA, or a TCP listener for a remote one."""
+
+    listener: str = "unix"  # unix or inet
+    port: int = 24
+    allow_from: list[str] = field(default_factory=list)
+    socket_user: str = "postfix"
+    socket_group: str = "postfix"
+    socket_mode: str = "0600"
+
+
+@dataclass
+class MailboxDef:
+    """One mailbox of the inbox namespace (guide 1.5)."""
+
+    name: str
+    special_use: str = ""
+    auto: str = "no"  # subscribe, create or no
+
+
+def default_mailboxes() -> list[MailboxDef]:
+    return [MailboxDef(n, f"\\{n}", "subscribe") for n in ("Drafts", "Junk", "Trash", "Sent")]
+
+
+@dataclass
 class Answers:
     server: Server = field(default_factory=Server)
     tls: TLS = field(default_factory=TLS)
     protocols: Protocols = field(default_factory=Protocols)
+    mailbox: MailStore = field(default_factory=MailStore)
+    auth: Auth = field(default_factory=Auth)
+    lmtp: Lmtp = field(default_factory=Lmtp)
+    mailboxes: list[MailboxDef] = field(default_factory=default_mailboxes)
     dovecot_enabled: bool = True
-    auth_backend: str = "pam"
     postfix_mode: str = "internet-site"
     firewall_manage: bool = True
     raw: dict = field(default_factory=dict)  # the whole file, for sections owned by later steps
@@ -77,8 +164,8 @@ class Answers:
         if self.dovecot_enabled:
             out.append("dovecot")
             out += [p for p in ("imap", "pop3", "lmtp", "sieve") if getattr(self.protocols, p)]
-            if self.auth_backend in ("ldap", "sql"):
-                out.append(self.auth_backend)
+            if self.auth.backend in ("ldap", "sql"):
+                out.append(self.auth.backend)
         out.append("postfix")
         if self.raw.get("postfix", {}).get("virtual_alias_source") == "ldap":
             out.append("postfix-ldap")
@@ -93,15 +180,20 @@ class Answers:
         """The answers as TOML, with every inline secret left out (file references stay)."""
         data = copy.deepcopy(self.raw)
         data["server"] = {"hostname": self.server.hostname, "domain": self.server.domain}
-        tls = {"cert": self.tls.cert, "key": self.tls.key, "dh": self.tls.dh}
-        if self.tls.ca:
-            tls["ca"] = self.tls.ca
-        if self.tls.self_signed:
-            tls["self_signed"] = True
-        data["tls"] = tls
-        data["protocols"] = {**data.get("protocols", {}), **vars(self.protocols)}
-        data.setdefault("dovecot", {})["enabled"] = self.dovecot_enabled
-        data.setdefault("auth", {})["backend"] = self.auth_backend
+        data["tls"] = _section_out(self.tls)
+        data["protocols"] = {**data.get("protocols", {}), **_section_out(self.protocols)}
+        data["dovecot"] = {**data.get("dovecot", {}), "enabled": self.dovecot_enabled}
+        if self.dovecot_enabled:
+            data["mailbox"] = _section_out(self.mailbox)
+            auth = _section_out(self.auth, skip=("ldap", "sql"))
+            if self.auth.backend == "ldap":
+                auth["ldap"] = _section_out(self.auth.ldap)
+            elif self.auth.backend == "sql":
+                auth["sql"] = _section_out(self.auth.sql)
+            data["auth"] = auth
+            data["lmtp"] = _section_out(self.lmtp)
+            data["mailboxes"] = {m.name: {k: v for k, v in (("special_use", m.special_use), ("auto", m.auto)) if v}
+                                 for m in self.mailboxes}
         data.setdefault("postfix", {})["mode"] = self.postfix_mode
         data.setdefault("firewall", {})["manage"] = self.firewall_manage
         return tomli_w.dumps(strip_secrets(data))
@@ -118,17 +210,42 @@ def strip_secrets(data):
     return data
 
 
-def _expect(section: dict, key: str, kind, default, where: str, problems: list[Problem]):
-    if key not in section:
-        return default
-    value = section[key]
-    if kind is bool and not isinstance(value, bool):
-        problems.append(Problem(f"{where}.{key}", f"must be true or false, not {value!r}"))
-        return default
-    if kind is str and not isinstance(value, str):
-        problems.append(Problem(f"{where}.{key}", f"must be a string in quotes, not {value!r}"))
-        return default
-    return value
+def _section_out(obj, skip: tuple[str, ...] = ()) -> dict:
+    """A dataclass section as TOML data: empty strings and None left out."""
+    out = {}
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if f.name in skip or value is None or value == "":
+            continue
+        out[f.name] = value
+    return out
+
+
+_TYPE_WORDS = {bool: "true or false", str: "a string in quotes", int: "a whole number",
+               list: "a list of strings, e.g. [\"a\", \"b\"]"}
+
+
+def _fill(obj, section: dict, where: str, problems: list[Problem], skip: tuple[str, ...] = ()) -> None:
+    """Set a dataclass section's fields from TOML data, checking each value's type by its default's."""
+    if not isinstance(section, dict):
+        problems.append(Problem(where, "must be a [section] table"))
+        return
+    for f in fields(obj):
+        if f.name in skip or f.name not in section:
+            continue
+        value, default = section[f.name], getattr(obj, f.name)
+        kind = type(default) if default is not None else int
+        if kind is list:
+            ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        elif kind is int:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        else:
+            ok = isinstance(value, kind)
+        if not ok:
+            problems.append(Problem(f"{where}.{f.name}", f"must be {_TYPE_WORDS.get(kind, kind.__name__)}, "
+                                    f"not {value!r}"))
+            continue
+        setattr(obj, f.name, value)
 
 
 def parse(text: str) -> tuple[Answers, list[Problem]]:
@@ -139,29 +256,41 @@ def parse(text: str) -> tuple[Answers, list[Problem]]:
         raise AnswersError(f"not valid TOML: {exc}") from None
     problems: list[Problem] = []
     a = Answers(raw=data)
-    for name in ("server", "tls", "protocols", "dovecot", "auth", "postfix", "firewall"):
-        if name in data and not isinstance(data[name], dict):
-            problems.append(Problem(name, "must be a [section] table"))
-            data[name] = {}
-    srv = data.get("server", {})
-    a.server.hostname = _expect(srv, "hostname", str, "", "server", problems).strip().lower().rstrip(".")
-    a.server.domain = _expect(srv, "domain", str, "", "server", problems).strip().lower().rstrip(".")
+    _fill(a.server, data.get("server", {}), "server", problems)
+    a.server.hostname = a.server.hostname.strip().lower().rstrip(".")
+    a.server.domain = a.server.domain.strip().lower().rstrip(".")
     if not a.server.domain and "." in a.server.hostname:
         a.server.domain = a.server.hostname.split(".", 1)[1]
-    tls = data.get("tls", {})
-    cert, key = a.default_cert_paths()
-    a.tls.cert = _expect(tls, "cert", str, cert, "tls", problems)
-    a.tls.key = _expect(tls, "key", str, key, "tls", problems)
-    a.tls.ca = _expect(tls, "ca", str, "", "tls", problems)
-    a.tls.dh = _expect(tls, "dh", str, "ffdhe4096", "tls", problems)
-    a.tls.self_signed = _expect(tls, "self_signed", bool, False, "tls", problems)
-    protos = data.get("protocols", {})
-    for p in ("imap", "pop3", "lmtp", "sieve"):
-        setattr(a.protocols, p, _expect(protos, p, bool, getattr(a.protocols, p), "protocols", problems))
-    a.dovecot_enabled = _expect(data.get("dovecot", {}), "enabled", bool, True, "dovecot", problems)
-    a.auth_backend = _expect(data.get("auth", {}), "backend", str, "pam", "auth", problems)
-    a.postfix_mode = _expect(data.get("postfix", {}), "mode", str, "internet-site", "postfix", problems)
-    a.firewall_manage = _expect(data.get("firewall", {}), "manage", bool, True, "firewall", problems)
+    a.tls.cert, a.tls.key = a.default_cert_paths()
+    _fill(a.tls, data.get("tls", {}), "tls", problems)
+    _fill(a.protocols, data.get("protocols", {}), "protocols", problems)
+    _fill(a.mailbox, data.get("mailbox", {}), "mailbox", problems)
+    auth = data.get("auth", {})
+    _fill(a.auth, auth, "auth", problems, skip=("ldap", "sql"))
+    if isinstance(auth, dict):
+        _fill(a.auth.ldap, auth.get("ldap", {}), "auth.ldap", problems)
+        _fill(a.auth.sql, auth.get("sql", {}), "auth.sql", problems)
+    _fill(a.lmtp, data.get("lmtp", {}), "lmtp", problems)
+    boxes = data.get("mailboxes")
+    if isinstance(boxes, dict):
+        a.mailboxes = []
+        for name, spec in boxes.items():
+            box = MailboxDef(name)
+            _fill(box, spec, f"mailboxes.{name}", problems, skip=("name",))
+            a.mailboxes.append(box)
+    elif boxes is not None:
+        problems.append(Problem("mailboxes", "must be a table of mailboxes, e.g. Sent = { auto = \"subscribe\" }"))
+    dovecot = data.get("dovecot", {})
+    a.dovecot_enabled = dovecot.get("enabled", True) if isinstance(dovecot, dict) else True
+    if not isinstance(a.dovecot_enabled, bool):
+        problems.append(Problem("dovecot.enabled", f"must be true or false, not {a.dovecot_enabled!r}"))
+        a.dovecot_enabled = True
+    postfix = data.get("postfix", {})
+    mode = postfix.get("mode", "internet-site") if isinstance(postfix, dict) else "internet-site"
+    a.postfix_mode = mode if isinstance(mode, str) else "internet-site"
+    firewall = data.get("firewall", {})
+    manage = firewall.get("manage", True) if isinstance(firewall, dict) else True
+    a.firewall_manage = manage if isinstance(manage, bool) else True
     if a.postfix_mode == "null-client" and "dovecot" not in data:
         a.dovecot_enabled = False
     return a, problems
@@ -228,8 +357,8 @@ def validate(a: Answers) -> list[Problem]:
         problems.append(Problem("server.domain", f"the host name {a.server.hostname} is not in the domain "
                                 f"{a.server.domain}; mail for the domain will still work, but check it",
                                 "warning"))
-    if a.auth_backend not in ("pam", "ldap", "sql"):
-        problems.append(Problem("auth.backend", f"{a.auth_backend!r} is not one of pam, ldap, sql"))
+    if a.auth.backend not in ("pam", "ldap", "sql"):
+        problems.append(Problem("auth.backend", f"{a.auth.backend!r} is not one of pam, ldap, sql"))
     if a.postfix_mode not in ("internet-site", "null-client"):
         problems.append(Problem("postfix.mode", f"{a.postfix_mode!r} is not one of internet-site, null-client"))
     if a.dovecot_enabled:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import warnings
 from dataclasses import dataclass
 from importlib import resources
 
@@ -235,8 +236,10 @@ def handshake(host: str, port: int, version: ssl.TLSVersion, timeout: float = 5.
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     try:
-        ctx.minimum_version = version
-        ctx.maximum_version = version
+        with warnings.catch_warnings():  # probing an old version on purpose
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ctx.minimum_version = version
+            ctx.maximum_version = version
         if version < ssl.TLSVersion.TLSv1_2:
             ctx.set_ciphers("ALL:@SECLEVEL=0")
     except (ValueError, ssl.SSLError) as exc:
