@@ -73,13 +73,18 @@ def set_setting(text: str, key: str, value: str, section: tuple[str, ...] = ()) 
         indent = _COMMENTED.match(lines[i]).group(1)
         lines[i] = f"{indent}{key} ={sep}{value}"
     elif section:
-        if section not in closes:
-            # the block does not exist: append it whole
-            lines.extend(_block_lines(section, key, value))
+        # the innermost enclosing block that exists gets the missing blocks and the setting
+        depth = len(section)
+        while depth and section[:depth] not in closes:
+            depth -= 1
+        block = _block_lines(section[depth:], key, value, indent=depth)
+        if depth:
+            close = closes[section[:depth]]
+            lines[close:close] = block
         else:
-            close = closes[section]
-            indent = "  " * len(section)
-            lines.insert(close, f"{indent}{key} ={sep}{value}")
+            if lines and lines[-1].strip():
+                lines.append("")
+            lines.extend(block)
     else:
         if lines and lines[-1].strip():
             lines.append("")
@@ -87,13 +92,14 @@ def set_setting(text: str, key: str, value: str, section: tuple[str, ...] = ()) 
     return "\n".join(lines) + "\n"
 
 
-def _block_lines(section: tuple[str, ...], key: str, value: str) -> list[str]:
+def _block_lines(section: tuple[str, ...], key: str, value: str, indent: int = 0) -> list[str]:
     out = []
     for depth, header in enumerate(section):
-        out.append("  " * depth + header + " {")
-    out.append("  " * len(section) + f"{key} = {value}")
+        out.append("  " * (indent + depth) + header + " {")
+    sep = " " if value != "" else ""
+    out.append("  " * (indent + len(section)) + f"{key} ={sep}{value}")
     for depth in reversed(range(len(section))):
-        out.append("  " * depth + "}")
+        out.append("  " * (indent + depth) + "}")
     return out
 
 
@@ -105,3 +111,40 @@ def comment_out_include(text: str, include: str) -> str:
             line = "#" + line
         out.append(line)
     return "\n".join(out) + "\n"
+
+
+Setting = tuple[tuple[str, ...], str, str]  # (section, key, value)
+
+
+def apply_settings(data: bytes, settings: list[Setting]) -> bytes:
+    text = data.decode("utf-8", "surrogateescape")
+    for section, key, value in settings:
+        if get_setting(text, key, section) != value:
+            text = set_setting(text, key, value, section)
+    return text.encode("utf-8", "surrogateescape")
+
+
+def edit_dovecot(ctx, path: str, settings: list[Setting] | None = None, *, transform=None,
+                 summary: str, noop_reason: str):
+    """A WriteFile that edits one of Dovecot's files in place (keeping its owner and mode).
+
+    `settings` are set with set_setting(); `transform` (bytes -> bytes) does any
+    other edit. The whole configuration is checked with `doveconf -n` before the
+    file is replaced, and Dovecot is reloaded afterwards.
+    """
+    from mailwizard.plan import WriteFile
+
+    def edit(data: bytes) -> bytes:
+        if settings:
+            data = apply_settings(data, settings)
+        return transform(data) if transform else data
+
+    new = edit(ctx.read(path) or b"")
+    meta = ctx.stat(path)
+    return WriteFile(
+        path, new, transform=edit,
+        mode=meta.mode if meta else 0o644,
+        owner=ctx.host.user_name(meta.uid) if meta else "root",
+        group=ctx.host.group_name(meta.gid) if meta else "root",
+        service="dovecot", summary=summary, validate_with=ctx.profile.dovecot_dir,
+        noop_reason=noop_reason)

@@ -69,7 +69,7 @@ class TestSetSetting:
 
     def test_missing_block_is_added(self):
         out = set_setting("ssl = yes\n", "auth_username_format", "%Ln", ("protocol lmtp",))
-        assert out == "ssl = yes\nprotocol lmtp {\n  auth_username_format = %Ln\n}\n"
+        assert out == "ssl = yes\n\nprotocol lmtp {\n  auth_username_format = %Ln\n}\n"
 
 
 def test_get_setting_ignores_comments():
@@ -81,3 +81,13 @@ def test_comment_out_include():
     text = "!include auth-system.conf.ext\n#!include auth-sql.conf.ext\n"
     out = comment_out_include(text, "auth-system.conf.ext")
     assert out == "#!include auth-system.conf.ext\n#!include auth-sql.conf.ext\n"
+
+
+def test_a_missing_block_goes_inside_its_existing_parent():
+    text = "namespace inbox {\n  inbox = yes\n  mailbox Drafts {\n    special_use = \\Drafts\n  }\n}\n"
+    out = set_setting(text, "auto", "create", ("namespace inbox", 'mailbox "Important Emails"'))
+    assert out == ("namespace inbox {\n  inbox = yes\n  mailbox Drafts {\n    special_use = \\Drafts\n  }\n"
+                   '  mailbox "Important Emails" {\n    auto = create\n  }\n}\n')
+    again = set_setting(out, "auto", "subscribe", ("namespace inbox", "mailbox Drafts"))
+    assert "  mailbox Drafts {\n    special_use = \\Drafts\n    auto = subscribe\n  }\n" in again
+    assert get_setting(again, "auto", ("namespace inbox", 'mailbox "Important Emails"')) == "create"

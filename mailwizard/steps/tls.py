@@ -16,7 +16,7 @@ from importlib import resources
 
 from mailwizard import certs
 from mailwizard.answers import Answers, Problem
-from mailwizard.dovecot_conf import get_setting, set_setting
+from mailwizard.dovecot_conf import edit_dovecot
 from mailwizard.host import FileMeta, Host, LineSink
 from mailwizard.plan import Change, Check, FileAttrs, PlanContext, WriteFile
 from mailwizard.platform import Profile
@@ -208,25 +208,10 @@ def plan(answers: Answers, ctx: PlanContext) -> list[Change]:
                                  noop_reason=f"{profile.dh_path} already holds ffdhe4096"))
     elif tls.dh == "generate":
         changes.append(GenerateDH(profile.dh_path))
-    settings = wanted_settings(answers, profile)
-
-    def edit(data: bytes) -> bytes:
-        text = data.decode("utf-8", "surrogateescape")
-        for key, value in settings:
-            if get_setting(text, key) != value:
-                text = set_setting(text, key, value)
-        return text.encode("utf-8", "surrogateescape")
-
-    new = edit(ctx.read(profile.ssl_conf) or b"")
-    meta = ctx.stat(profile.ssl_conf)
-    names = ", ".join(k for k, _ in settings)
-    changes.append(WriteFile(
-        profile.ssl_conf, new, transform=edit,
-        mode=meta.mode if meta else 0o644,
-        owner=ctx.host.user_name(meta.uid) if meta else "root",
-        group=ctx.host.group_name(meta.gid) if meta else "root",
-        service="dovecot", summary=f"set {names}", validate_with=profile.dovecot_dir,
-        noop_reason=f"{names} already set"))
+    settings = [((), key, value) for key, value in wanted_settings(answers, profile)]
+    names = ", ".join(key for _, key, _ in settings)
+    changes.append(edit_dovecot(ctx, profile.ssl_conf, settings, summary=f"set {names}",
+                                noop_reason=f"{names} already set"))
     return changes
 
 
