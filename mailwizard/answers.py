@@ -335,11 +335,11 @@ def check_domain(value: str) -> str | None:
     return msg.replace("host name", "domain name") if msg else None
 
 
-def check_path(value: str, what: str) -> str | None:
+def check_path(value: str, what: str, example: str = "/etc/pki/dovecot/certs/server.crt") -> str | None:
     if not value:
         return f"is empty: give the absolute path of the {what}"
     if not value.startswith("/"):
-        return f"{value!r} is not an absolute path: start it with /, e.g. /etc/pki/dovecot/certs/server.crt"
+        return f"{value!r} is not an absolute path: start it with /, e.g. {example}"
     if not _SAFE_PATH.match(value) or "/../" in value or value.endswith("/.."):
         return (f"{value!r} contains characters that cannot be written safely into a configuration "
                 "file: use letters, digits and . _ - + @ : /")
@@ -370,7 +370,7 @@ def validate(a: Answers) -> list[Problem]:
         if a.tls.cert == a.tls.key and not problems:
             problems.append(Problem("tls.key", "is the same file as tls.cert: give the private key's own file"))
         if a.tls.dh not in DH_CHOICES:
-            if msg := check_path(a.tls.dh, "Diffie-Hellman parameters file"):
+            if msg := check_path(a.tls.dh, "Diffie-Hellman parameters file", "/etc/dovecot/dh.pem"):
                 problems.append(Problem("tls.dh", f"must be ffdhe4096, generate, or a path; {msg}"))
         if not any((a.protocols.imap, a.protocols.pop3, a.protocols.lmtp)):
             problems.append(Problem("protocols", "enable at least one of imap, pop3, lmtp, "

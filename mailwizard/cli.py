@@ -197,4 +197,6 @@ def main(argv: list[str] | None = None) -> int:
 
     app = create_app(session, structural, resume=args.resume)
     code = app.run()
-    return code if isinstance(code, int) else EXIT_OK
+    if isinstance(code, int):
+        return code
+    return app.return_code or EXIT_OK  # Textual sets 1 when the app crashed

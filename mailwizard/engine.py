@@ -77,7 +77,8 @@ class Session:
 
     def context(self) -> PlanContext:
         pending = set() if self.offline else set(self.journal().state["pending_reloads"])
-        return PlanContext(self.host, self.profile, offline=self.offline, pending_reloads=pending)
+        return PlanContext(self.host, self.profile, offline=self.offline, dry_run=self.dry_run,
+                           pending_reloads=pending)
 
     def problems(self) -> list[Problem]:
         """Everything wrong with the answers, on this host; errors first."""

@@ -34,6 +34,7 @@ class PlanContext:
     host: Host
     profile: "Profile"
     offline: bool = False  # planning for another platform: target-only facts are unknown
+    dry_run: bool = False  # nothing will be applied: a host fact to fix first is a warning
     pending_reloads: set[str] = field(default_factory=set)
     dirty: set[str] = field(default_factory=set)  # services whose config this plan changes
     predicted: set[str] = field(default_factory=set)  # files a planned package install will create
@@ -116,9 +117,13 @@ class Change:
     def apply(self, host: Host, journal: "Journal", on_line: LineSink) -> None:
         raise NotImplementedError
 
+    def stdin(self) -> str:
+        """What is fed to the commands' standard input, shown in the review."""
+        return ""
+
     def to_json(self) -> dict:
         return {"step": self.step, "kind": self.kind, "key": self.key(),
-                "description": self.describe(), "commands": self.commands(),
+                "description": self.describe(), "commands": self.commands(), "stdin": self.stdin(),
                 "diff": self.diff(), "noop": self.noop, "reversible": self.reversible}
 
 
@@ -239,6 +244,45 @@ class FileAttrs(Change):
 
 
 @dataclass(eq=False)
+class EnsureDir(Change):
+    """A directory that exists with this owner and mode (created if missing), by the guide's chown/chmod."""
+
+    path: str
+    mode: int
+    owner: str = "root"
+    group: str = "root"
+    service: str | None = None
+
+    kind = "directory"
+
+    def key(self) -> str:
+        return f"dir:{self.path}"
+
+    def commands(self) -> list[list[str]]:
+        return [["mkdir", "-p", self.path], ["chown", f"{self.owner}:{self.group}", self.path],
+                ["chmod", _mode_str(self.mode), self.path]]
+
+    def describe(self) -> str:
+        return f"directory {self.path}, {_mode_str(self.mode)} {self.owner}:{self.group}"
+
+    def check(self, ctx: PlanContext) -> str | None:
+        meta = ctx.stat(self.path)
+        uid, gid = ctx.ids(self.owner, self.group)
+        if meta is not None and meta.is_dir and meta.mode == self.mode and (meta.uid, meta.gid) == (uid, gid):
+            return f"{self.path} is already {_mode_str(self.mode)} {self.owner}:{self.group}"
+        ctx.metas[self.path] = FileMeta(self.mode, uid, gid, is_dir=True)
+        return None
+
+    def apply(self, host: Host, journal: "Journal", on_line: LineSink) -> None:
+        if host.exists(self.path):
+            journal.backup(self.path)
+        for created in host.makedirs(self.path, self.mode):
+            journal.backup_created_dir(created)
+        for argv in self.commands()[1:]:
+            host.run(argv, on_line=on_line, check=True)
+
+
+@dataclass(eq=False)
 class Command(Change):
     """A command run as its exact argv; `noop_reason` is filled by the step when already done."""
 
@@ -265,6 +309,9 @@ class Command(Change):
 
     def describe(self) -> str:
         return self.summary
+
+    def stdin(self) -> str:
+        return (self.pre_input or "") + (self.input or "")
 
     def check(self, ctx: PlanContext) -> str | None:
         return self.noop_reason
@@ -371,6 +418,8 @@ class Plan:
             out.append(f"  + {c.describe()}")
             for argv in c.commands():
                 out.append("    $ " + " ".join(_shell_quote(a) for a in argv))
+            if c.stdin():
+                out.extend("    < " + line for line in c.stdin().splitlines())
             d = c.diff()
             if d:
                 out.extend("    " + line for line in d.rstrip("\n").splitlines())

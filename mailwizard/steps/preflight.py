@@ -39,7 +39,8 @@ def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
             "server.hostname",
             f"this host calls itself {fqdn or '(no name)'}, not {answers.server.hostname}: "
             f"set it first with `hostnamectl set-hostname {answers.server.hostname}` "
-            "(and its address in /etc/hosts or DNS), or correct the answer", target_only))
+            "(and its address in /etc/hosts or DNS), or correct the answer",
+            "warning" if ctx.dry_run else target_only))
     if not ctx.offline:
         listening = host.listening()
         for port, label in MAIL_PORTS.items():
@@ -82,4 +83,4 @@ def plan(answers: Answers, ctx: PlanContext) -> list[Command]:
                     undo_hint="reinstall sendmail by hand if you need it")]
 
 
-STEP = Step("preflight", "Welcome", "2.1", plan=plan, validate=validate)
+STEP = Step("preflight", "Preflight", "2.1", plan=plan, validate=validate)

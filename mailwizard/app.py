@@ -1,0 +1,172 @@
+"""The Textual wizard: Welcome/preflight -> Install -> TLS -> Review -> Apply -> Report.
+
+`create_app(session, structural, resume=False)` builds the app for the command
+line and for the tests alike; `app.run()` returns the exit code:
+
+- 0: nothing was changed (quit before applying, or a dry run reviewed), or
+  the plan was applied and no check failed (warnings allowed);
+- 1: applying failed or was stopped (`sudo mailwizard --resume` continues),
+  or a check on the Report failed.
+
+Keys (shown in the footer): ctrl+n Next, Esc Back, F1 help (also `?` when the
+focus is not in a text field), Tab/Shift+Tab move between fields, ctrl+q quit,
+ctrl+c asks before quitting and, while applying, asks whether to stop after
+the current change.
+
+The screens own no logic: they edit `session.answers` and show what the
+session plans, does and checks; long work runs in thread workers that post
+messages (see screens/). On a terminal with 8/16 colours (the Linux console)
+the ANSI theme is used, so the terminal's own palette draws every colour.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual.app import App
+from textual.binding import Binding
+from textual.screen import ModalScreen
+
+from mailwizard.answers import Problem
+from mailwizard.engine import ApplyResult
+from mailwizard.plan import Check, Plan
+
+if TYPE_CHECKING:
+    from mailwizard.engine import Session
+    from mailwizard.screens.base import WizardScreen
+
+EXIT_OK, EXIT_FAILED = 0, 1
+
+SCREENS: list[tuple[str, str]] = [
+    ("welcome", "Welcome"), ("install", "Install"), ("tls", "TLS"),
+    ("review", "Review"), ("apply", "Apply"), ("report", "Report"),
+]
+# where a resumed wizard opens: the screen of the first step not yet verified
+RESUME_AT = {"preflight": "welcome", "install": "install", "tls": "tls", "services": "review"}
+
+
+def make_screen(key: str) -> "WizardScreen":
+    from mailwizard.screens.apply import ApplyScreen
+    from mailwizard.screens.install import InstallScreen
+    from mailwizard.screens.report import ReportScreen
+    from mailwizard.screens.review import ReviewScreen
+    from mailwizard.screens.tls import TLSScreen
+    from mailwizard.screens.welcome import WelcomeScreen
+
+    classes = {"welcome": WelcomeScreen, "install": InstallScreen, "tls": TLSScreen,
+               "review": ReviewScreen, "apply": ApplyScreen, "report": ReportScreen}
+    return classes[key]()
+
+
+class MailWizard(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "mailwizard"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [
+        Binding("ctrl+q", "quit_wizard", "Quit", priority=True),
+        Binding("ctrl+c", "interrupt", "Quit", show=False, priority=True),
+    ]
+
+    def __init__(self, session: "Session", structural: list[Problem] | None = None, resume: bool = False):
+        super().__init__()
+        self.session = session
+        self.structural = list(structural or [])
+        self.resume = resume
+        self.plan: Plan | None = None
+        self.result: ApplyResult | None = None
+        self.checks: list[Check] | None = None
+        self.applying = False
+
+    # --- the order of the screens ------------------------------------------------
+    def screen_keys(self) -> list[str]:
+        active = {s.name for s in self.session.active_steps()}
+        keys = [k for k, _ in SCREENS]
+        if "tls" not in active:
+            keys.remove("tls")
+        if self.session.dry_run:
+            keys = keys[: keys.index("review") + 1]
+        return keys
+
+    def step_titles(self) -> list[tuple[str, str]]:
+        titles = dict(SCREENS)
+        return [(k, titles[k]) for k in self.screen_keys()]
+
+    def previous(self, key: str) -> str | None:
+        keys = self.screen_keys()
+        i = keys.index(key) if key in keys else 0
+        return keys[i - 1] if i > 0 else None
+
+    def following(self, key: str) -> str | None:
+        keys = self.screen_keys()
+        i = keys.index(key) if key in keys else -1
+        return keys[i + 1] if 0 <= i < len(keys) - 1 else None
+
+    def forward(self, key: str) -> None:
+        nxt = self.following(key)
+        if nxt is None:
+            self.exit(self.exit_code())
+        else:
+            self.switch_screen(make_screen(nxt))
+
+    def backward(self, key: str) -> None:
+        prev = self.previous(key)
+        if prev is not None:
+            self.switch_screen(make_screen(prev))
+
+    def start_screen(self) -> str:
+        if not self.resume:
+            return "welcome"
+        try:
+            step = self.session.first_unverified()
+        except Exception:  # an unreadable journal: start from the beginning
+            return "welcome"
+        key = RESUME_AT.get(step or "", "review")
+        return key if key in self.screen_keys() else "review"
+
+    # --- life ----------------------------------------------------------------------
+    def on_mount(self) -> None:
+        if self.console.color_system in ("standard", "windows"):
+            self.theme = "ansi-dark"
+        self.push_screen(make_screen(self.start_screen()))
+
+    def exit_code(self) -> int:
+        if self.result is not None and self.result.status != "applied":
+            return EXIT_FAILED
+        if self.checks and any(c.status == "fail" for c in self.checks):
+            return EXIT_FAILED
+        return EXIT_OK
+
+    def _apply_screen(self):
+        from mailwizard.screens.apply import ApplyScreen
+
+        for screen in self.screen_stack:
+            if isinstance(screen, ApplyScreen) and screen.running:
+                return screen
+        return None
+
+    def action_quit_wizard(self) -> None:
+        if (screen := self._apply_screen()) is not None:
+            screen.action_stop()
+            return
+        self.exit(self.exit_code())
+
+    def action_interrupt(self) -> None:
+        """Ctrl+C: while applying, ask to stop after the current change; else ask to quit."""
+        if (screen := self._apply_screen()) is not None:
+            screen.action_stop()
+            return
+        if isinstance(self.screen, ModalScreen):
+            return
+        from mailwizard.screens.confirm import ConfirmScreen
+
+        if self.result is None:
+            text = "Nothing on this host has been changed."
+        else:
+            text = f"The run ended: {self.result.status}."
+        self.push_screen(ConfirmScreen("Quit mailwizard?", text, yes="Quit", no="Stay"),
+                         lambda yes: self.exit(self.exit_code()) if yes else None)
+
+
+def create_app(session: "Session", structural: list[Problem] | None = None, resume: bool = False) -> MailWizard:
+    """The wizard for `session`; `structural` are the answers file's type problems (shown as warnings)."""
+    return MailWizard(session, structural, resume=resume)

@@ -1,0 +1,104 @@
+"""TLS for Dovecot (guide 1.1.2): certificate, key, CA, Diffie-Hellman parameters, self-signed."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Input, Label, RadioSet
+
+from mailwizard.answers import Problem
+from mailwizard.screens.base import TLS_KEYS, FormScreen
+from mailwizard.widgets import Choice, Field, FieldMessages, Tick
+
+HELP = """\
+Dovecot encrypts IMAP and POP3 with TLS (guide 1.1.2 *Configuring TLS
+encryption on a Dovecot server*).
+
+**Certificate** (`tls.cert`), **Private key** (`tls.key`), **CA certificate**
+(`tls.ca`, optional): absolute paths of files already copied to this server,
+for example `/etc/pki/dovecot/certs/server.example.com.crt`. They are checked
+before anything changes: the files exist, the key matches the certificate,
+the certificate names this host's FQDN and has not expired. The key is set
+to 0600 root:root (`chown root:root`, `chmod 600`), and `10-ssl.conf` gets
+`ssl_cert = <...`, `ssl_key = <...`, `ssl_ca = <...`, `ssl_dh = <...`
+(the `<` makes Dovecot read the file) and `ssl_min_protocol = TLSv1.2`.
+
+**Diffie-Hellman parameters** (`tls.dh`):
+
+- *ffdhe4096* (recommended): the RFC 7919 group, written to
+  `/etc/dovecot/dh.pem` at once.
+- *generate*: `openssl dhparam -out /etc/dovecot/dh.pem 4096`, as the guide
+  says; it takes minutes (200 to 400 s on a small server).
+- *custom file*: parameters you already have.
+
+**Self-signed certificate** (`tls.self_signed`): creates a new key and a
+certificate for the host name at the paths above. For a test box or a first
+start only: mail clients warn about it until you install a certificate from a
+CA at the same paths.
+"""
+
+DH_LABELS = {
+    "ffdhe4096": "ffdhe4096 (RFC 7919, instant — recommended)",
+    "generate": "generate 4096-bit (takes minutes)",
+    "custom": "custom file:",
+}
+
+
+class TLSScreen(FormScreen):
+    KEY = "tls"
+    HEADING = "TLS for Dovecot"
+    GUIDE = "1.1.2"
+    HELP = HELP
+    PREFIXES = TLS_KEYS
+    STEPS = ("tls",)
+
+    def compose_body(self) -> ComposeResult:
+        tls = self.session.answers.tls
+        yield Field("tls.cert", "Certificate", tls.cert, placeholder="/etc/pki/dovecot/certs/server.example.com.crt")
+        yield Field("tls.key", "Private key", tls.key, placeholder="/etc/pki/dovecot/private/server.example.com.key")
+        yield Field("tls.ca", "CA (optional)", tls.ca, placeholder="empty: no CA certificate")
+        choice = tls.dh if tls.dh in ("ffdhe4096", "generate") else "custom"
+        with Vertical(id="dh-group"):
+            with Horizontal(id="dh-row"):
+                yield Label("DH parameters", id="dh-label")
+                with RadioSet(id="tls-dh-choice"):
+                    for value, label in DH_LABELS.items():
+                        yield Choice(label, value=value == choice, id=f"dh-{value}")
+            yield Input(tls.dh if choice == "custom" else "", id="tls-dh", compact=True,
+                        placeholder="/etc/dovecot/dh.pem", classes="" if choice == "custom" else "-hidden")
+            yield FieldMessages(id="tls-dh-messages")
+        hostname = self.session.answers.server.hostname or "this host"
+        yield Tick(f"Create a self-signed certificate for {hostname} "
+                       "(test/first start only — clients will warn)",
+                       tls.self_signed, id="tls-self-signed")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#tls-cert").focus()
+
+    def dh_choice(self) -> str:
+        pressed = self.query_one("#tls-dh-choice", RadioSet).pressed_button
+        return (pressed.id or "dh-ffdhe4096").removeprefix("dh-") if pressed else "ffdhe4096"
+
+    @on(RadioSet.Changed, "#tls-dh-choice")
+    def _dh_changed(self) -> None:
+        custom = self.dh_choice() == "custom"
+        self.query_one("#tls-dh", Input).set_class(not custom, "-hidden")
+
+    def collect(self) -> None:
+        tls = self.session.answers.tls
+        tls.cert = self.query_one("#field-tls-cert", Field).value
+        tls.key = self.query_one("#field-tls-key", Field).value
+        tls.ca = self.query_one("#field-tls-ca", Field).value
+        choice = self.dh_choice()
+        tls.dh = self.query_one("#tls-dh", Input).value.strip() if choice == "custom" else choice
+        tls.self_signed = self.query_one("#tls-self-signed", Tick).value
+
+    def show_problems(self, problems: list[Problem]) -> None:
+        super().show_problems(problems)
+        shown = {f.key for f in self.fields()}
+        rest = [p for p in problems if p.key not in shown]
+        self.query_one("#tls-dh-messages", FieldMessages).show(rest)
+        self.query_one("#tls-dh", Input).set_class(
+            any(p.key == "tls.dh" and p.severity == "error" for p in rest), "-invalid")

@@ -1,0 +1,360 @@
+"""Pilot tests: the whole wizard by keyboard at 80x24, on a fake Debian 12 host."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from rich.console import Console
+from textual.widgets import Button, DataTable, Input, RichLog, Static
+
+from mailwizard.app import create_app
+from mailwizard.screens.apply import ApplyScreen
+from mailwizard.screens.confirm import ConfirmScreen
+from mailwizard.screens.help import HelpScreen
+from mailwizard.screens.install import InstallScreen
+from mailwizard.screens.report import ReportScreen
+from mailwizard.screens.review import ReviewScreen
+from mailwizard.screens.tls import TLSScreen
+from mailwizard.screens.welcome import WelcomeScreen
+from mailwizard.widgets import FieldMessages
+from tui_support import JOURNAL, make_session, press, settle
+
+SIZE = (80, 24)
+
+
+def text_of(widget) -> str:
+    """The plain text a Static (or Label) shows, without line wrapping."""
+    content = widget.content
+    if isinstance(content, str):
+        return content
+    console = Console(width=400, file=io.StringIO(), color_system=None)
+    with console.capture() as capture:
+        console.print(content)
+    return capture.get()
+
+
+def field_message(app, key: str) -> str:
+    field = app.screen.query_one(f"#field-{key.replace('.', '-')}")
+    return text_of(field.query_one(FieldMessages))
+
+
+async def replace_input(pilot, selector: str, value: str) -> None:
+    """Focus an Input by keyboard-equivalent focus, clear it and type `value`."""
+    field = pilot.app.screen.query_one(selector, Input)
+    field.focus()
+    await pilot.pause()
+    await pilot.press("end", "ctrl+u")
+    await pilot.press(*value)
+
+
+async def install_started(pilot, host, seconds: float = 10) -> bool:
+    for _ in range(int(seconds / 0.05)):
+        if host.started.is_set():
+            return True
+        await pilot.pause(0.05)
+    return False
+
+
+def installs(host) -> list[list[str]]:
+    return [argv for argv in host.commands if argv[:2] in (["apt-get", "install"], ["dnf", "install"])]
+
+
+async def test_walk_to_report_by_keyboard(session):
+    """Welcome -> Install -> TLS -> Review -> Apply -> Report with keys only; the report has checks."""
+    app = create_app(session, [])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, WelcomeScreen)
+        await press(pilot, "ctrl+n")
+        assert isinstance(app.screen, InstallScreen)
+        assert "dovecot-core" in text_of(app.screen.query_one("#packages", Static))
+        await press(pilot, "ctrl+n")
+        assert isinstance(app.screen, TLSScreen)
+        await press(pilot, "ctrl+n")
+        assert isinstance(app.screen, ReviewScreen)
+        assert "change(s)" in text_of(app.screen.query_one("#summary", Static))
+        await press(pilot, "ctrl+n")  # Apply... asks first
+        assert isinstance(app.screen, ConfirmScreen)
+        await press(pilot, "y")
+        assert isinstance(app.screen, ApplyScreen)
+        await settle(pilot)
+        screen = app.screen
+        assert screen.result is not None and screen.result.status == "applied", screen.result
+        assert "Done" in text_of(screen.query_one("#current", Static))
+        assert screen.query_one("#progress").percentage == 1
+        assert len(screen.query_one("#log", RichLog).lines) > 0
+        assert installs(session.host), "the install command ran on the (fake) host"
+        await press(pilot, "ctrl+n")
+        assert isinstance(app.screen, ReportScreen)
+        table = app.screen.query_one("#checks", DataTable)
+        assert table.row_count == len(app.checks) > 0
+        summary = text_of(app.screen.query_one("#summary", Static))
+        assert "passed" in summary and "failed" in summary
+        assert "PASS" in str(table.get_row_at(0)[0])
+        # nothing listens on the fake host: some checks fail, so quitting says 1
+        await press(pilot, "ctrl+n")
+    assert app.return_value == 1
+    assert session.host.real(JOURNAL).is_dir()
+
+
+async def test_invalid_hostname_is_refused_at_the_field(session):
+    app = create_app(session, [])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await replace_input(pilot, "#server-hostname", "mail")
+        await press(pilot, "ctrl+n")
+        assert isinstance(app.screen, WelcomeScreen), "an invalid host name must keep the wizard here"
+        message = field_message(app, "server.hostname")
+        assert "not fully qualified" in message and "mail.example.com" in message
+        assert message.startswith("error:")
+        assert app.screen.query_one("#server-hostname", Input).has_class("-invalid")
+        assert app.screen.focused is app.screen.query_one("#server-hostname")
+        # corrected, it moves on
+        await replace_input(pilot, "#server-hostname", "mail.example.com")
+        await press(pilot, "ctrl+n")
+        assert isinstance(app.screen, InstallScreen)
+        assert session.answers.server.hostname == "mail.example.com"
+
+
+async def test_relative_key_path_is_refused_at_the_field(session):
+    app = create_app(session, [])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "ctrl+n", "ctrl+n")
+        assert isinstance(app.screen, TLSScreen)
+        await replace_input(pilot, "#tls-key", "private/server.key")
+        await press(pilot, "ctrl+n")
+        assert isinstance(app.screen, TLSScreen)
+        message = field_message(app, "tls.key")
+        assert "not an absolute path" in message and "start it with /" in message
+        assert app.screen.query_one("#tls-key", Input).has_class("-invalid")
+        assert not app.screen.query_one("#tls-cert", Input).has_class("-invalid")
+
+
+async def test_tls_choices_are_written_into_the_answers(session):
+    app = create_app(session, [])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "ctrl+n", "ctrl+n")
+        screen = app.screen
+        assert isinstance(screen, TLSScreen)
+        assert screen.query_one("#tls-dh", Input).display is False
+        screen.query_one("#tls-dh-choice").focus()
+        await pilot.press("down", "enter")  # generate
+        await press(pilot, "ctrl+n")
+        assert isinstance(app.screen, ReviewScreen)
+        assert session.answers.tls.dh == "generate"
+        assert session.answers.tls.self_signed is True
+        plan_text = text_of(app.screen.query_one("#plan", Static))
+        assert "openssl dhparam -out /etc/dovecot/dh.pem 4096" in plan_text
+
+
+async def test_help_opens_with_f1_and_question_mark_and_closes_with_escape(session):
+    app = create_app(session, [])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "f1")  # the focus is in the host name field: F1 still works
+        assert isinstance(app.screen, HelpScreen)
+        assert "guide 2.1" in text_of(app.screen.query_one(".dialog-title"))
+        await press(pilot, "escape")
+        assert isinstance(app.screen, WelcomeScreen)
+        # `?` typed into a field is a character, not a request for help
+        assert isinstance(app.focused, Input)
+        await press(pilot, "question_mark")
+        assert isinstance(app.screen, WelcomeScreen)
+        assert app.screen.query_one("#server-hostname", Input).value.endswith("?")
+        # away from a field, `?` opens the help
+        app.screen.query_one("#next", Button).focus()
+        await press(pilot, "question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await press(pilot, "escape")
+        # the TLS screen's help names its section
+        await replace_input(pilot, "#server-hostname", "mail.example.com")
+        await press(pilot, "ctrl+n", "ctrl+n", "f1")
+        assert isinstance(app.screen, HelpScreen)
+        assert "guide 1.1.2" in text_of(app.screen.query_one(".dialog-title"))
+        await press(pilot, "escape")
+        assert isinstance(app.screen, TLSScreen)
+
+
+async def test_back_returns_to_the_previous_screen(session):
+    app = create_app(session, [])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "ctrl+n", "ctrl+n")
+        assert isinstance(app.screen, TLSScreen)
+        await press(pilot, "escape")
+        assert isinstance(app.screen, InstallScreen)
+        await press(pilot, "escape")
+        assert isinstance(app.screen, WelcomeScreen)
+        await press(pilot, "escape")  # the first screen has nowhere to go back to
+        assert isinstance(app.screen, WelcomeScreen)
+        assert app.screen.query_one("#back", Button).disabled
+
+
+async def test_dry_run_ends_at_review_and_changes_nothing(dry_session):
+    session = dry_session
+    app = create_app(session, [])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert "nothing will be changed" in text_of(app.screen.query_one("#about", Static))
+        await press(pilot, "ctrl+n", "ctrl+n", "ctrl+n")
+        assert isinstance(app.screen, ReviewScreen)
+        button = app.screen.query_one("#next", Button)
+        assert str(button.label) == "Quit (dry run: nothing was changed)"
+        assert "Apply" not in [title for _, title in app.step_titles()]
+        await press(pilot, "ctrl+n")
+    assert app.return_value == 0
+    assert not session.host.real(JOURNAL).exists(), "a dry run writes no journal"
+    assert installs(session.host) == []
+    assert not session.host.real("/etc/dovecot/dh.pem").exists()
+
+
+async def test_ctrl_c_during_apply_asks_and_stops_after_the_current_change(slow_session):
+    session = slow_session
+    app = create_app(session, [])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "ctrl+n", "ctrl+n", "ctrl+n", "ctrl+n")
+        await pilot.press("y")  # not settled: the install waits for the gate
+        assert await install_started(pilot, session.host), "the install should be running"
+        assert isinstance(app.screen, ApplyScreen)
+        apply_screen = app.screen
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "Stop after the change" in text_of(app.screen.query_one(".dialog-text"))
+        await pilot.press("y")
+        await pilot.pause()
+        assert apply_screen.cancel.is_set()
+        session.host.gate.set()
+        await settle(pilot)
+        assert app.screen is apply_screen
+        assert apply_screen.result.status == "stopped"
+        assert apply_screen.result.done == 1
+        assert "sudo mailwizard --resume" in text_of(apply_screen.query_one("#outcome", Static))
+        await press(pilot, "ctrl+n")  # Quit
+    assert app.return_value == 1
+
+
+async def test_ctrl_c_during_apply_can_be_declined(slow_session):
+    session = slow_session
+    app = create_app(session, [])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "ctrl+n", "ctrl+n", "ctrl+n", "ctrl+n")
+        await pilot.press("y")
+        assert await install_started(pilot, session.host)
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        await pilot.pause()
+        session.host.gate.set()
+        await settle(pilot)
+        assert isinstance(app.screen, ApplyScreen)
+        assert app.screen.result.status == "applied"
+
+
+async def test_a_failed_change_is_shown_with_the_resume_advice(session):
+    session.host.state.failing.add("systemctl")
+    app = create_app(session, [])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "ctrl+n", "ctrl+n", "ctrl+n", "ctrl+n", "y")
+        screen = app.screen
+        assert isinstance(screen, ApplyScreen)
+        assert screen.result.status == "failed"
+        assert "FAILED" in text_of(screen.query_one("#current", Static))
+        outcome = text_of(screen.query_one("#outcome", Static))
+        assert "simulated failure" in outcome and "sudo mailwizard --resume" in outcome
+        await press(pilot, "ctrl+n")
+    assert app.return_value == 1
+
+
+async def test_ctrl_c_elsewhere_asks_before_quitting(session):
+    app = create_app(session, [])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "ctrl+c")
+        assert isinstance(app.screen, ConfirmScreen)
+        await press(pilot, "n")
+        assert isinstance(app.screen, WelcomeScreen)
+        await press(pilot, "ctrl+c", "y")
+    assert app.return_value == 0
+
+
+async def test_resume_opens_at_the_first_unverified_step(tmp_path):
+    first = make_session(tmp_path / "root")
+    first.apply(first.plan())
+    first.record_verified(first.verify())  # TLS and services fail on the fake host
+    assert first.first_unverified() == "tls"
+    session = make_session(tmp_path / "root")
+    app = create_app(session, [], resume=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, TLSScreen)
+        await press(pilot, "escape")
+        assert isinstance(app.screen, InstallScreen)
+
+
+async def test_answers_file_type_problems_are_shown_as_warnings(session):
+    from mailwizard.answers import Problem
+
+    structural = [Problem("server.domain", "must be a string in quotes, not 5")]
+    app = create_app(session, structural)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        message = field_message(app, "server.domain")
+        assert message.startswith("warning:") and "must be a string" in message
+        await press(pilot, "ctrl+n")
+        assert isinstance(app.screen, InstallScreen), "a warning does not block"
+
+
+@pytest.mark.parametrize("term, colorterm, theme", [
+    ("linux", "", "ansi-dark"),
+    ("xterm-256color", "truecolor", "textual-dark"),
+])
+async def test_the_linux_console_gets_the_ansi_theme(session, monkeypatch, term, colorterm, theme):
+    monkeypatch.setenv("TERM", term)
+    monkeypatch.setenv("COLORTERM", colorterm)
+    app = create_app(session, [])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.theme == theme
+
+
+async def test_review_refuses_to_plan_while_an_answer_is_wrong(session):
+    session.answers.auth.backend = "kerberos"  # no screen edits it: fixed in the answers file
+    app = create_app(session, [])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "ctrl+n", "ctrl+n", "ctrl+n")
+        assert isinstance(app.screen, ReviewScreen)
+        listed = text_of(app.screen.query_one("#plan-problems", Static))
+        assert "ERROR" in listed and "auth.backend" in listed and "fix it in the answers file" in listed
+        assert app.screen.query_one("#next", Button).disabled
+        await press(pilot, "ctrl+n")
+        assert isinstance(app.screen, ReviewScreen), "nothing is applied while an answer is wrong"
+        assert installs(session.host) == []
+
+
+async def test_report_rows_show_their_evidence_and_fix_below(session):
+    app = create_app(session, [])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "ctrl+n", "ctrl+n", "ctrl+n", "ctrl+n", "y", "ctrl+n")
+        assert isinstance(app.screen, ReportScreen)
+        table = app.screen.query_one("#checks", DataTable)
+        assert app.focused is table
+        failing = next(i for i, c in enumerate(app.checks) if c.status == "fail")
+        for _ in range(failing):
+            await pilot.press("down")
+        await settle(pilot)
+        detail = text_of(app.screen.query_one("#detail", Static))
+        check = app.checks[failing]
+        assert detail.startswith("FAIL") and check.name in detail and f"fix: {check.fix}" in detail
+        # each step's name is shown once, on the first row of its group
+        steps = [str(table.get_row_at(i)[1]) for i in range(table.row_count)]
+        assert [s for s in steps if s] == ["Install", "TLS", "Services"]

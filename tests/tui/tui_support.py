@@ -1,0 +1,70 @@
+"""Helpers for the TUI tests: sessions on a fake host, a slow host, Pilot helpers."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from mailwizard import answers as answers_mod
+from mailwizard.engine import Session
+from mailwizard.host import FakeHost
+from mailwizard.platform import profile_for
+
+REPO = Path(__file__).resolve().parents[2]
+ANSWERS = REPO.parent / "shared" / "answers"
+JOURNAL = "/var/lib/mailwizard"
+
+
+# --- sessions on a fake host -------------------------------------------------------------
+
+def load_answers(name: str = "pam.toml") -> answers_mod.Answers:
+    answers, problems = answers_mod.parse((ANSWERS / name).read_text())
+    assert problems == [], problems
+    return answers
+
+
+class SlowHost(FakeHost):
+    """A fake host whose package install waits until the test opens `gate`."""
+
+    gate: threading.Event
+    started: threading.Event
+
+    def run(self, argv, **kwargs):
+        if argv[:2] in (["apt-get", "install"], ["dnf", "install"]):
+            self.started.set()
+            self.gate.wait(timeout=30)
+        return super().run(argv, **kwargs)
+
+
+def make_session(root: Path, *, dry_run: bool = False, platform: str = "debian12",
+                 answers: str = "pam.toml", host_class: type[FakeHost] = FakeHost,
+                 self_signed: bool = True) -> Session:
+    profile = profile_for(platform)
+    a = load_answers(answers)
+    a.tls.self_signed = self_signed
+    host = host_class.from_profile(profile, root, hostname=a.server.hostname)
+    return Session(a, host, profile, dry_run=dry_run, journal_dir=JOURNAL)
+
+
+# --- Pilot helpers ---------------------------------------------------------------------------
+
+async def settle(pilot, rounds: int = 100) -> None:
+    """Let workers finish and their messages be handled (screens start new workers on mount)."""
+    app = pilot.app
+    for _ in range(rounds):
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        if not any(w.is_running for w in app.workers):
+            return
+
+
+async def press(pilot, *keys: str) -> None:
+    """Press keys one by one, settling after each."""
+    for key in keys:
+        await pilot.press(key)
+        await settle(pilot)
+
+
+def screen_name(app) -> str:
+    return type(app.screen).__name__
