@@ -23,8 +23,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import threading
+
+from textual import work
 from textual.app import App
 from textual.binding import Binding
+from textual.message import Message
 from textual.screen import ModalScreen
 
 from mailwizard.answers import Problem
@@ -58,6 +62,15 @@ def make_screen(key: str) -> "WizardScreen":
     return classes[key]()
 
 
+class DhProgress(Message):
+    """Background DH generation made progress (posted from its thread worker)."""
+
+    def __init__(self, line: str, done: bool | None = None) -> None:
+        super().__init__()
+        self.line = line
+        self.done = done  # None while running, then True (ready) or False (failed)
+
+
 class MailWizard(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "mailwizard"
@@ -76,6 +89,38 @@ class MailWizard(App[int]):
         self.result: ApplyResult | None = None
         self.checks: list[Check] | None = None
         self.applying = False
+        self.dh_status = ""
+        self._dh_cancel = threading.Event()
+        self._dh_started = False
+
+    # --- 4096-bit DH parameters, generated while the admin goes on ----------------
+    def start_dh_generation(self) -> bool:
+        """Start `openssl dhparam 4096` in the background (real runs as root only); False if not started."""
+        s = self.session
+        if self._dh_started or s.dry_run or s.offline or s.host.fake or not s.host.is_root():
+            return self._dh_started
+        self._dh_started = True
+        self.dh_status = "generating 4096-bit DH parameters in the background..."
+        self._generate_dh()
+        return True
+
+    @work(thread=True, exclusive=True, group="dh", exit_on_error=False)
+    def _generate_dh(self) -> None:
+        from mailwizard.steps.tls import pregenerate_dh
+
+        ok = pregenerate_dh(self.session.host, self.session.journal_dir,
+                            lambda line: self.post_message(DhProgress(line)), self._dh_cancel)
+        self.post_message(DhProgress("4096-bit DH parameters ready" if ok else
+                                     "background generation failed: apply will run openssl dhparam", ok))
+
+    def on_dh_progress(self, message: DhProgress) -> None:
+        self.dh_status = message.line
+        for screen in self.screen_stack:
+            if hasattr(screen, "show_dh_status"):
+                screen.show_dh_status(message.line)
+
+    def on_unmount(self) -> None:
+        self._dh_cancel.set()
 
     # --- the order of the screens ------------------------------------------------
     def screen_keys(self) -> list[str]:

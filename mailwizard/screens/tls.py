@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Input, Label, RadioSet
+from textual.widgets import Input, Label, RadioSet, Static
 
 from mailwizard.answers import Problem
 from mailwizard.screens.base import TLS_KEYS, FormScreen
@@ -68,6 +68,7 @@ class TLSScreen(FormScreen):
             yield Input(tls.dh if choice == "custom" else "", id="tls-dh", compact=True,
                         placeholder="/etc/dovecot/dh.pem", classes="" if choice == "custom" else "-hidden")
             yield FieldMessages(id="tls-dh-messages")
+            yield Static(self.app.dh_status, id="tls-dh-status")
         hostname = self.session.answers.server.hostname or "this host"
         yield Tick(f"Create a self-signed certificate for {hostname} "
                        "(test/first start only — clients will warn)",
@@ -83,8 +84,14 @@ class TLSScreen(FormScreen):
 
     @on(RadioSet.Changed, "#tls-dh-choice")
     def _dh_changed(self) -> None:
-        custom = self.dh_choice() == "custom"
-        self.query_one("#tls-dh", Input).set_class(not custom, "-hidden")
+        choice = self.dh_choice()
+        self.query_one("#tls-dh", Input).set_class(choice != "custom", "-hidden")
+        if choice == "generate" and not self.app.start_dh_generation():
+            self.show_dh_status("openssl dhparam runs during apply" if not self.session.dry_run
+                                else "a real run generates them during apply")
+
+    def show_dh_status(self, line: str) -> None:
+        self.query_one("#tls-dh-status", Static).update(line)
 
     def collect(self) -> None:
         tls = self.session.answers.tls

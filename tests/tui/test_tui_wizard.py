@@ -358,3 +358,38 @@ async def test_report_rows_show_their_evidence_and_fix_below(session):
         # each step's name is shown once, on the first row of its group
         steps = [str(table.get_row_at(i)[1]) for i in range(table.row_count)]
         assert [s for s in steps if s] == ["Install", "TLS", "Services"]
+
+
+async def test_choosing_generate_starts_dh_parameters_in_the_background(tmp_path, monkeypatch):
+    from mailwizard.host import FakeHost
+    from mailwizard.steps import tls as tls_step
+
+    class RealishHost(FakeHost):
+        fake = False  # as on a real host run as root: the wizard may generate in the background
+
+    calls = []
+
+    def fake_pregenerate(host, journal_dir, on_line, cancel=None, bits=4096):
+        calls.append((journal_dir, bits))
+        on_line("generating 4096-bit DH parameters: 50 candidate primes tried")
+        path = host.real(f"{journal_dir}/{tls_step.PREGENERATED}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"-----BEGIN DH PARAMETERS-----\nX\n-----END DH PARAMETERS-----\n")
+        return True
+
+    monkeypatch.setattr(tls_step, "pregenerate_dh", fake_pregenerate)
+    session = make_session(tmp_path / "root", host_class=RealishHost)
+    app = create_app(session, [])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "ctrl+n", "ctrl+n")
+        screen = app.screen
+        assert isinstance(screen, TLSScreen)
+        screen.query_one("#tls-dh-choice").focus()
+        await pilot.press("down", "enter")  # generate
+        await settle(pilot)
+        assert calls == [(JOURNAL, 4096)]
+        assert text_of(screen.query_one("#tls-dh-status", Static)).strip() == "4096-bit DH parameters ready"
+        await pilot.press("up", "enter", "down", "enter")  # away and back: started once only
+        await settle(pilot)
+        assert len(calls) == 1
