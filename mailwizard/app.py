@@ -49,17 +49,16 @@ SCREENS: list[tuple[str, str]] = [
 RESUME_AT = {"preflight": "welcome", "install": "install", "tls": "tls", "services": "review"}
 
 
-def make_screen(key: str) -> "WizardScreen":
-    from mailwizard.screens.apply import ApplyScreen
-    from mailwizard.screens.install import InstallScreen
-    from mailwizard.screens.report import ReportScreen
-    from mailwizard.screens.review import ReviewScreen
-    from mailwizard.screens.tls import TLSScreen
-    from mailwizard.screens.welcome import WelcomeScreen
+SCREEN_CLASSES = {"welcome": "WelcomeScreen", "install": "InstallScreen", "tls": "TLSScreen",
+                  "review": "ReviewScreen", "apply": "ApplyScreen", "report": "ReportScreen"}
 
-    classes = {"welcome": WelcomeScreen, "install": InstallScreen, "tls": TLSScreen,
-               "review": ReviewScreen, "apply": ApplyScreen, "report": ReportScreen}
-    return classes[key]()
+
+def make_screen(key: str) -> "WizardScreen":
+    """A new screen for `key`; each screen's module is imported when first needed (a faster start)."""
+    import importlib
+
+    module = importlib.import_module(f"mailwizard.screens.{key}")
+    return getattr(module, SCREEN_CLASSES[key])()
 
 
 class DhProgress(Message):

@@ -1,23 +1,27 @@
-"""Certificates: check that a certificate, its key and the host name belong together, make a self-signed one."""
+"""Certificates: check that a certificate, its key and the host name belong together, make a self-signed one.
+
+`cryptography` is imported on first use, not at start: the wizard's first
+screen should not wait for it.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import ipaddress
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import ExtensionOID, NameOID
-
 SELF_SIGNED_DAYS = 825
 
 
-def load_cert(data: bytes) -> x509.Certificate:
+def load_cert(data: bytes):
+    from cryptography import x509
+
     return x509.load_pem_x509_certificate(data)
 
 
-def cert_names(cert: x509.Certificate) -> list[str]:
+def cert_names(cert) -> list[str]:
+    from cryptography import x509
+    from cryptography.x509.oid import ExtensionOID, NameOID
+
     names: list[str] = []
     try:
         san = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
@@ -41,6 +45,8 @@ def name_matches(pattern: str, host: str) -> bool:
 def check_pair(cert_pem: bytes, key_pem: bytes | None, fqdn: str,
                now: dt.datetime | None = None) -> list[tuple[str, str]]:
     """Problems with a certificate (and key) for `fqdn`, as (field, message); empty when fine."""
+    from cryptography.hazmat.primitives import serialization
+
     problems: list[tuple[str, str]] = []
     try:
         cert = load_cert(cert_pem)
@@ -81,6 +87,11 @@ def days_left(cert_pem: bytes) -> int:
 
 def self_signed(fqdn: str, days: int = SELF_SIGNED_DAYS) -> tuple[bytes, bytes]:
     """A new RSA key and a self-signed certificate naming `fqdn` (PEM key, PEM cert)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
     key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, fqdn)])
     now = dt.datetime.now(dt.timezone.utc)
