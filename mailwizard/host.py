@@ -333,6 +333,12 @@ class FakeState:
     default_database_type: str = "hash"
     listening: dict[int, str] = field(default_factory=dict)
     failing: set[str] = field(default_factory=set)  # argv[0]s that fail
+    firewall_services: set[str] = field(default_factory=set)
+    firewall_rich_rules: set[str] = field(default_factory=set)
+    firewall_ports: set[str] = field(default_factory=set)
+    selinux_fcontexts: dict[str, str] = field(default_factory=dict)  # spec -> type
+    selinux_ports: dict[str, str] = field(default_factory=dict)  # "tcp/24" -> type
+    selinux_booleans: dict[str, bool] = field(default_factory=dict)
 
 
 class FakeHost(Host):
@@ -445,6 +451,35 @@ class FakeHost(Host):
             user, _, group = argv[1].partition(":")
             self.chown(argv[2], s.users[user], s.groups[group or user])
             return 0, ""
+        if cmd == "useradd":
+            name = argv[-1]
+            if name in s.users:
+                return 9, f"useradd: user '{name}' already exists"
+            s.users[name] = max(list(s.users.values()) + [999]) + 1
+            s.groups.setdefault(name, s.users[name])
+            return 0, ""
+        if cmd == "firewall-cmd":
+            return self._firewall(argv[1:])
+        if cmd == "semanage":
+            kind, args = argv[1], argv[2:]
+            if kind == "fcontext" and "-a" in args:
+                s.selinux_fcontexts[args[-1]] = args[args.index("-t") + 1]
+            elif kind == "port" and "-a" in args:
+                s.selinux_ports[f"{args[args.index('-p') + 1]}/{args[-1]}"] = args[args.index("-t") + 1]
+            elif kind == "fcontext" and "-l" in args:
+                return 0, "".join(f"{k}  all files  system_u:object_r:{v}:s0\n"
+                                  for k, v in s.selinux_fcontexts.items())
+            elif kind == "port" and "-l" in args:
+                return 0, "".join(f"{v}  {k.split('/')[0]}  {k.split('/')[1]}\n" for k, v in s.selinux_ports.items())
+            return 0, ""
+        if cmd == "setsebool":
+            s.selinux_booleans[argv[-2]] = argv[-1] in ("on", "1", "true")
+            return 0, ""
+        if cmd == "getsebool":
+            on = s.selinux_booleans.get(argv[-1], False)
+            return 0, f"{argv[-1]} --> {'on' if on else 'off'}\n"
+        if cmd in ("restorecon", "mkdir", "postmap", "newaliases", "sievec"):
+            return 0, ""
         if cmd == "dovecot" and argv[1:] == ["--version"]:
             return 0, s.dovecot_version
         if cmd == "postconf" and argv[1:] == ["-h", "default_database_type"]:
@@ -455,6 +490,33 @@ class FakeHost(Host):
             self.real(out).write_bytes(b"-----BEGIN DH PARAMETERS-----\nFAKE\n-----END DH PARAMETERS-----\n")
             return 0, "Generating DH parameters, 4096 bit long safe prime\n"
         return 0, ""
+
+    def _firewall(self, args: list[str]) -> tuple[int, str]:
+        s = self.state
+        if args == ["--reload"] or args == ["--state"]:
+            return 0, "success" if args == ["--reload"] else "running"
+        rc = 0
+        for arg in args:
+            opt, _, value = arg.partition("=")
+            if opt == "--add-service":
+                s.firewall_services.add(value)
+            elif opt == "--remove-service":
+                s.firewall_services.discard(value)
+            elif opt == "--query-service":
+                rc = 0 if value in s.firewall_services else 1
+            elif opt == "--add-rich-rule":
+                s.firewall_rich_rules.add(value)
+            elif opt == "--remove-rich-rule":
+                s.firewall_rich_rules.discard(value)
+            elif opt == "--query-rich-rule":
+                rc = 0 if value in s.firewall_rich_rules else 1
+            elif opt == "--add-port":
+                s.firewall_ports.add(value)
+            elif opt == "--query-port":
+                rc = 0 if value in s.firewall_ports else 1
+            elif opt == "--list-services":
+                return 0, " ".join(sorted(s.firewall_services)) + "\n"
+        return rc, "yes" if rc == 0 else "no"
 
     def which(self, name: str) -> str | None:
         return f"/usr/bin/{name}"

@@ -244,14 +244,8 @@ class FileAttrs(Change):
 
 
 @dataclass(eq=False)
-class EnsureDir(Change):
+class EnsureDir(FileAttrs):
     """A directory that exists with this owner and mode (created if missing), by the guide's chown/chmod."""
-
-    path: str
-    mode: int
-    owner: str = "root"
-    group: str = "root"
-    service: str | None = None
 
     kind = "directory"
 
@@ -259,26 +253,29 @@ class EnsureDir(Change):
         return f"dir:{self.path}"
 
     def commands(self) -> list[list[str]]:
-        return [["mkdir", "-p", self.path], ["chown", f"{self.owner}:{self.group}", self.path],
-                ["chmod", _mode_str(self.mode), self.path]]
+        return [["mkdir", "-p", self.path], *super().commands()]
 
     def describe(self) -> str:
         return f"directory {self.path}, {_mode_str(self.mode)} {self.owner}:{self.group}"
 
     def check(self, ctx: PlanContext) -> str | None:
         meta = ctx.stat(self.path)
-        uid, gid = ctx.ids(self.owner, self.group)
-        if meta is not None and meta.is_dir and meta.mode == self.mode and (meta.uid, meta.gid) == (uid, gid):
-            return f"{self.path} is already {_mode_str(self.mode)} {self.owner}:{self.group}"
-        ctx.metas[self.path] = FileMeta(self.mode, uid, gid, is_dir=True)
-        return None
+        if meta is not None and not meta.is_dir:
+            return None  # apply will fail with a clear message: a file is in the way
+        reason = super().check(ctx)
+        if reason is None:
+            ctx.metas[self.path] = FileMeta(self.mode, *ctx.ids(self.owner, self.group), is_dir=True)
+        return reason
 
     def apply(self, host: Host, journal: "Journal", on_line: LineSink) -> None:
-        if host.exists(self.path):
+        meta = host.stat(self.path)
+        if meta is not None and not meta.is_dir:
+            raise RuntimeError(f"{self.path} exists and is not a directory; move it away first")
+        if meta is not None:
             journal.backup(self.path)
         for created in host.makedirs(self.path, self.mode):
             journal.backup_created_dir(created)
-        for argv in self.commands()[1:]:
+        for argv in super().commands():
             host.run(argv, on_line=on_line, check=True)
 
 

@@ -177,3 +177,25 @@ def test_leftovers_of_a_killed_write_are_removed_on_open(host):
         assert not leftover.exists()
         assert list(j.scratch().iterdir()) == []
     assert host.real("/etc/a.conf").read_bytes() == b"original\n"
+
+
+def test_ensure_dir_creates_or_fixes_a_directory_and_rollback_undoes_it(tmp_path):
+    from mailwizard.plan import EnsureDir, PlanContext
+
+    session = fake_session(tmp_path, "debian12", "pam.toml")
+    host = session.host
+    host.state.users["vmail"] = host.state.groups["vmail"] = 5000
+    host.makedirs("/var/mail", 0o2775)
+    new, existing = EnsureDir("/srv/vmail/a", 0o700, "vmail", "vmail"), EnsureDir("/var/mail", 0o700, "vmail", "vmail")
+    ctx = PlanContext(host, session.profile)
+    assert new.check(ctx) is None and existing.check(ctx) is None
+    assert new.commands()[0] == ["mkdir", "-p", "/srv/vmail/a"]
+    assert ["chmod", "700", "/var/mail"] in existing.commands()
+    with session.journal() as j:
+        for change in (new, existing):
+            change.apply(host, j, lambda line: None)
+        assert host.stat("/srv/vmail/a").mode == 0o700 and host.stat("/srv/vmail/a").uid == 5000
+        assert existing.check(PlanContext(host, session.profile)) == "/var/mail is already 700 vmail:vmail"
+        j.rollback(session.profile)
+    assert not host.exists("/srv/vmail")
+    assert host.stat("/var/mail").mode == 0o2775 and host.stat("/var/mail").uid == 0
