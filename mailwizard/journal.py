@@ -22,6 +22,7 @@ from mailwizard.host import TMP_SUFFIX, Host
 from mailwizard.plan import sha
 
 DEFAULT_DIR = "/var/lib/mailwizard"
+ORIG_SUFFIX = ".mailwizard-orig"
 
 
 class JournalLocked(Exception):
@@ -203,20 +204,30 @@ class Journal:
     def _save_index(self) -> None:
         _write_private(self.dir / "backups" / "index.json", json.dumps(self.index, indent=1).encode())
 
-    def backup(self, path: str) -> None:
-        """Keep the original of `path` (first time only): bytes, owner and mode, or its absence."""
+    def backup(self, path: str, *, secret: bool = False, content: bool = True) -> None:
+        """Keep the original of `path` (first time only): bytes, owner and mode, or its absence.
+
+        Secrets never enter the journal: a secret-bearing original is kept beside
+        itself as PATH.mailwizard-orig (0600 root:root), where the secret already
+        was; `content=False` (an owner/mode change) keeps no bytes at all.
+        """
         if path in self.index["files"]:
             return
-        data = self.host.read(path)
         meta = self.host.stat(path)
+        data = self.host.read(path) if content and meta is not None and not meta.is_dir else None
         entry: dict = {"kind": "file", "existed": meta is not None}
         if meta is not None:
             entry.update(mode=meta.mode, uid=meta.uid, gid=meta.gid)
         if data is not None:
-            name = f"{len(self.index['order']):04d}.orig"
-            _write_private(self.dir / "backups" / name, data)
-            entry["backup"] = name
             entry["sha"] = sha(data)
+            if secret:
+                beside = path + ORIG_SUFFIX
+                self.host.write_atomic(beside, data, mode=0o600, uid=0, gid=0)
+                entry["beside"] = beside
+            else:
+                name = f"{len(self.index['order']):04d}.orig"
+                _write_private(self.dir / "backups" / name, data)
+                entry["backup"] = name
         self.index["files"][path] = entry
         self.index["order"].append(path)
         self._save_index()
@@ -237,9 +248,13 @@ class Journal:
 
     def original(self, path: str) -> bytes | None:
         entry = self.index["files"].get(path)
-        if not entry or "backup" not in entry:
+        if not entry:
             return None
-        return (self.dir / "backups" / entry["backup"]).read_bytes()
+        if "beside" in entry:
+            return self.host.read(entry["beside"])
+        if "backup" in entry:
+            return (self.dir / "backups" / entry["backup"]).read_bytes()
+        return None
 
     # --- rollback ----------------------------------------------------------
     def rollback(self, profile, on_line=lambda line: None) -> RollbackReport:
@@ -272,6 +287,9 @@ class Journal:
             if self.index["files"][path]["kind"] == "dir" and host.exists(path) and not host.listdir(path):
                 host.remove(path)
                 report.removed.append(path)
+        for entry in self.index["files"].values():
+            if "beside" in entry and self.host.exists(entry["beside"]):
+                self.host.remove(entry["beside"])
         for name in self.state["started"]:
             argv = profile.service_argv("stop", name)
             host.run(argv, on_line=on_line)

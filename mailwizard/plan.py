@@ -191,12 +191,12 @@ class WriteFile(Change):
             content = self.transform(current)
             on_line(f"{self.path}: the installed file differs from the expected one; "
                     "the planned settings were applied to it")
+        journal.backup(self.path, secret=self.secret)
         if self.validate_with:
             from mailwizard import validators
             complaint = validators.dovecot(host, self.validate_with, self.path, content, journal.scratch())
             if complaint:
                 raise RuntimeError(f"Dovecot refuses the new {self.path}; nothing was written:\n{complaint}")
-        journal.backup(self.path)
         parent = self.path.rsplit("/", 1)[0] or "/"
         for created in host.makedirs(parent):
             journal.backup_created_dir(created)
@@ -238,7 +238,7 @@ class FileAttrs(Change):
         return None
 
     def apply(self, host: Host, journal: "Journal", on_line: LineSink) -> None:
-        journal.backup(self.path)
+        journal.backup(self.path, content=False)  # owner and mode only: a key's bytes stay where they are
         for argv in self.commands():
             host.run(argv, on_line=on_line, check=True)
 
@@ -272,11 +272,44 @@ class EnsureDir(FileAttrs):
         if meta is not None and not meta.is_dir:
             raise RuntimeError(f"{self.path} exists and is not a directory; move it away first")
         if meta is not None:
-            journal.backup(self.path)
+            journal.backup(self.path, content=False)
         for created in host.makedirs(self.path, self.mode):
             journal.backup_created_dir(created)
         for argv in super().commands():
             host.run(argv, on_line=on_line, check=True)
+
+
+@dataclass(eq=False)
+class RemoveFile(Change):
+    """A file the wizard wrote earlier and no longer wants."""
+
+    path: str
+    reason: str
+    secret: bool = False
+    service: str | None = None
+
+    kind = "remove"
+
+    def key(self) -> str:
+        return f"remove:{self.path}"
+
+    def commands(self) -> list[list[str]]:
+        return [["rm", "-f", self.path]]
+
+    def describe(self) -> str:
+        return f"remove {self.path}: {self.reason}"
+
+    def check(self, ctx: PlanContext) -> str | None:
+        if not ctx.exists(self.path):
+            return f"{self.path} does not exist"
+        ctx.stage(self.path, None, None)
+        return None
+
+    def apply(self, host: Host, journal: "Journal", on_line: LineSink) -> None:
+        journal.backup(self.path, secret=self.secret)
+        host.remove(self.path)
+        journal.written(self.path)
+        on_line(f"removed {self.path}")
 
 
 @dataclass(eq=False)

@@ -130,12 +130,16 @@ def test_a_pending_reload_survives_an_interruption(tmp_path):
     session.host.state.running.add("dovecot")
     session.host.state.enabled.add("dovecot")
     session.host._unpack("dovecot")
+    session.host._unpack("postfix")
+    session.host.state.running.add("postfix")
+    session.host.state.enabled.add("postfix")
     plan = session.plan()
     # apply everything but the reload, as if killed just before it
     plan.changes = [c for c in plan.changes if c.kind != "service"]
     session.apply(plan)
     replanned = session.plan()
-    assert [c.describe() for c in replanned.active()] == ["reload dovecot"]
+    # inet_interfaces changed: Postfix needs a restart, not a reload, and the journal remembers it
+    assert [c.describe() for c in replanned.active()] == ["reload dovecot", "restart postfix"]
 
 
 def test_failure_is_journalled_and_resumable(tmp_path):
@@ -199,3 +203,24 @@ def test_ensure_dir_creates_or_fixes_a_directory_and_rollback_undoes_it(tmp_path
         j.rollback(session.profile)
     assert not host.exists("/srv/vmail")
     assert host.stat("/var/mail").mode == 0o2775 and host.stat("/var/mail").uid == 0
+
+
+def test_secrets_stay_out_of_the_journal_and_rollback_still_restores_them(host):
+    host.real("/etc/secret.conf").write_bytes(b"dnpass = hunter2-secret\n")
+    os.chmod(host.real("/etc/secret.conf"), 0o600)
+    host.real("/etc/k.key").write_bytes(b"PRIVATE KEY BYTES")
+    uid, gid = os.getuid(), os.getgid()
+    with Journal(host) as j:
+        j.backup("/etc/secret.conf", secret=True)
+        j.backup("/etc/k.key", content=False)
+        host.write_atomic("/etc/secret.conf", b"dnpass = new-secret\n", mode=0o600, uid=uid, gid=gid)
+        j.written("/etc/secret.conf")
+        os.chmod(host.real("/etc/k.key"), 0o600)
+        journal_bytes = b"".join(p.read_bytes() for p in host.real("/var/lib/mailwizard").rglob("*") if p.is_file())
+        assert b"hunter2-secret" not in journal_bytes and b"PRIVATE KEY BYTES" not in journal_bytes
+        beside = host.real("/etc/secret.conf.mailwizard-orig")
+        assert oct(beside.stat().st_mode & 0o777) == "0o600"
+        j.rollback(profile_for("debian12"))
+    assert host.real("/etc/secret.conf").read_bytes() == b"dnpass = hunter2-secret\n"
+    assert not beside.exists()
+    assert host.real("/etc/k.key").read_bytes() == b"PRIVATE KEY BYTES"

@@ -73,7 +73,7 @@ class SelfSignedCert(Change):
     def apply(self, host: Host, journal, on_line: LineSink) -> None:
         key_pem, cert_pem = certs.self_signed(self.fqdn)
         for path, data, mode in ((self.key_path, key_pem, 0o600), (self.cert, cert_pem, 0o644)):
-            journal.backup(path)
+            journal.backup(path, secret=path == self.key_path)
             for created in host.makedirs(path.rsplit("/", 1)[0]):
                 journal.backup_created_dir(created)
             host.write_atomic(path, data, mode=mode, uid=0, gid=0)
