@@ -144,6 +144,64 @@ def default_mailboxes() -> list[MailboxDef]:
 
 
 @dataclass
+class LdapAliases:
+    """[postfix.ldap_aliases] (guide 2.5): /etc/postfix/ldap-aliases.cf."""
+
+    server_host: str = ""
+    search_base: str = ""
+    query_filter: str = ""  # Postfix's default: mailacceptinggeneralid=%s
+    result_attribute: str = ""  # Postfix's default: maildrop
+
+
+# guide 2.9.2: the DoS directives and Postfix's defaults (shown on the screen; written only when set)
+LIMIT_DEFAULTS: dict[str, int | str] = {
+    "smtpd_client_connection_rate_limit": 0,
+    "anvil_rate_time_unit": "60s",
+    "smtpd_client_event_limit_exceptions": "${smtpd_client_connection_limit_exceptions:$mynetworks}",
+    "smtpd_client_message_rate_limit": 0,
+    "default_process_limit": 100,
+    "queue_minfree": 0,
+    "header_size_limit": 102400,
+    "message_size_limit": 10240000,
+}
+MAILBOX_SIZE_LIMIT = 51200000  # local(8) refuses to start when message_size_limit exceeds it
+
+
+@dataclass
+class Postfix:
+    """[postfix] (guide chapter 2): the mode, networks, delivery to Dovecot, submission, aliases, limits."""
+
+    mode: str = "internet-site"  # internet-site (2.1) or null-client (2.3)
+    inet_interfaces: str = ""  # "" = all for an internet site; loopback-only for a null client
+    mynetworks: list[str] = field(default_factory=lambda: ["127.0.0.0/8", "[::1]/128"])
+    myorigin: str = "$mydomain"
+    relayhost: str = ""  # null client: [relay.example.com]
+    delivery: str = "lmtp"  # lmtp (to Dovecot, 2.7/2.8) or local (Postfix's own local delivery)
+    lmtp_host: str = ""  # Dovecot on another host (2.8): lmtp:inet:HOST:PORT
+    lmtp_port: int = 24
+    virtual_mailboxes: bool | None = None  # None: virtual unless Dovecot's users are system (PAM) users
+    submission: bool = False  # 587 (STARTTLS) and, with smtps, 465 (implicit TLS) for authenticated users
+    smtps: bool = True
+    sasl_host: str = ""  # Dovecot SASL on another host (2.9.3): smtpd_sasl_path = inet:HOST:PORT
+    sasl_port: int = 12345
+    sender_login_mismatch: str = ""  # "", "reject" (2.6) or "reject-authenticated"
+    virtual_alias_source: str = ""  # "", "file" (2.4) or "ldap" (2.5)
+    virtual_aliases: dict[str, str] = field(default_factory=dict)
+    virtual_alias_domains: list[str] = field(default_factory=list)
+    ldap_aliases: LdapAliases = field(default_factory=LdapAliases)
+    tls_cert: str = ""  # "" = Dovecot's certificate from [tls]
+    tls_key: str = ""
+    tls_loglevel: int | None = None  # smtp_tls_loglevel (the guide's note: 1)
+    limits: dict[str, int | str] = field(default_factory=dict)  # keys of LIMIT_DEFAULTS
+
+    @property
+    def interfaces(self) -> str:
+        if self.mode == "null-client":
+            return "loopback-only"
+        return self.inet_interfaces or "all"
+
+
+@dataclass
 class Answers:
     server: Server = field(default_factory=Server)
     tls: TLS = field(default_factory=TLS)
@@ -153,9 +211,18 @@ class Answers:
     lmtp: Lmtp = field(default_factory=Lmtp)
     mailboxes: list[MailboxDef] = field(default_factory=default_mailboxes)
     dovecot_enabled: bool = True
-    postfix_mode: str = "internet-site"
+    postfix: Postfix = field(default_factory=Postfix)
     firewall_manage: bool = True
     raw: dict = field(default_factory=dict)  # the whole file, for sections owned by later steps
+
+    @property
+    def postfix_mode(self) -> str:
+        """[postfix] mode (kept for the screens and tests that use this name)."""
+        return self.postfix.mode
+
+    @postfix_mode.setter
+    def postfix_mode(self, value: str) -> None:
+        self.postfix.mode = value
 
     # --- derived ---------------------------------------------------------
     def features(self) -> list[str]:
@@ -167,7 +234,7 @@ class Answers:
             if self.auth.backend in ("ldap", "sql"):
                 out.append(self.auth.backend)
         out.append("postfix")
-        if self.raw.get("postfix", {}).get("virtual_alias_source") == "ldap":
+        if self.postfix.mode == "internet-site" and self.postfix.virtual_alias_source == "ldap":
             out.append("postfix-ldap")
         return out
 
@@ -194,7 +261,7 @@ class Answers:
             data["lmtp"] = _section_out(self.lmtp)
             data["mailboxes"] = {m.name: {k: v for k, v in (("special_use", m.special_use), ("auto", m.auto)) if v}
                                  for m in self.mailboxes}
-        data.setdefault("postfix", {})["mode"] = self.postfix_mode
+        data["postfix"] = _postfix_out(self.postfix)
         data.setdefault("firewall", {})["manage"] = self.firewall_manage
         return tomli_w.dumps(strip_secrets(data))
 
@@ -208,6 +275,20 @@ def strip_secrets(data):
     if isinstance(data, list):
         return [strip_secrets(v) for v in data]
     return data
+
+
+def _postfix_out(p: Postfix) -> dict:
+    out = _section_out(p, skip=("ldap_aliases", "limits", "virtual_aliases", "virtual_alias_domains"))
+    for key in ("virtual_alias_domains",):
+        if getattr(p, key):
+            out[key] = list(getattr(p, key))
+    if p.virtual_aliases:
+        out["virtual_aliases"] = dict(p.virtual_aliases)
+    if p.virtual_alias_source == "ldap" or any(vars(p.ldap_aliases).values()):
+        out["ldap_aliases"] = _section_out(p.ldap_aliases)
+    if p.limits:
+        out["limits"] = dict(p.limits)
+    return out
 
 
 def _section_out(obj, skip: tuple[str, ...] = ()) -> dict:
@@ -285,15 +366,69 @@ def parse(text: str) -> tuple[Answers, list[Problem]]:
     if not isinstance(a.dovecot_enabled, bool):
         problems.append(Problem("dovecot.enabled", f"must be true or false, not {a.dovecot_enabled!r}"))
         a.dovecot_enabled = True
-    postfix = data.get("postfix", {})
-    mode = postfix.get("mode", "internet-site") if isinstance(postfix, dict) else "internet-site"
-    a.postfix_mode = mode if isinstance(mode, str) else "internet-site"
+    _fill_postfix(a.postfix, data.get("postfix", {}), problems)
     firewall = data.get("firewall", {})
     manage = firewall.get("manage", True) if isinstance(firewall, dict) else True
     a.firewall_manage = manage if isinstance(manage, bool) else True
     if a.postfix_mode == "null-client" and "dovecot" not in data:
         a.dovecot_enabled = False
     return a, problems
+
+
+def _fill_postfix(p: Postfix, section, problems: list[Problem]) -> None:
+    """[postfix] with its subtables; keys whose type _fill cannot infer are checked here."""
+    special = ("inet_interfaces", "virtual_mailboxes", "tls_loglevel", "virtual_aliases", "ldap_aliases", "limits")
+    _fill(p, section, "postfix", problems, skip=special)
+    if not isinstance(section, dict):
+        return
+    if "inet_interfaces" in section:
+        value = section["inet_interfaces"]
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            p.inet_interfaces = ", ".join(value)
+        elif isinstance(value, str):
+            p.inet_interfaces = value
+        else:
+            problems.append(Problem("postfix.inet_interfaces", f"must be \"all\", \"loopback-only\" or a list of "
+                                    f"addresses, not {value!r}"))
+    if "virtual_mailboxes" in section:
+        value = section["virtual_mailboxes"]
+        if isinstance(value, bool):
+            p.virtual_mailboxes = value
+        else:
+            problems.append(Problem("postfix.virtual_mailboxes", f"must be true or false, not {value!r}"))
+    if "tls_loglevel" in section:
+        value = section["tls_loglevel"]
+        if isinstance(value, int) and not isinstance(value, bool):
+            p.tls_loglevel = value
+        else:
+            problems.append(Problem("postfix.tls_loglevel", f"must be a whole number 0-4, not {value!r}"))
+    aliases = section.get("virtual_aliases", {})
+    if isinstance(aliases, dict):
+        for key, value in aliases.items():
+            if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+                value = ", ".join(value)
+            if not isinstance(value, str):
+                problems.append(Problem("postfix.virtual_aliases", f"{key}: the destination must be an address "
+                                        f"or a list of addresses, not {value!r}"))
+                continue
+            p.virtual_aliases[key] = value
+    else:
+        problems.append(Problem("postfix.virtual_aliases", "must be a table of \"alias\" = \"destination\""))
+    _fill(p.ldap_aliases, section.get("ldap_aliases", {}), "postfix.ldap_aliases", problems)
+    limits = section.get("limits", {})
+    if not isinstance(limits, dict):
+        problems.append(Problem("postfix.limits", "must be a [postfix.limits] table"))
+        return
+    for key, value in limits.items():
+        if key not in LIMIT_DEFAULTS:
+            problems.append(Problem(f"postfix.limits.{key}", "is not one of the limits the wizard sets: "
+                                    + ", ".join(LIMIT_DEFAULTS)))
+        elif isinstance(LIMIT_DEFAULTS[key], int) and (not isinstance(value, int) or isinstance(value, bool)):
+            problems.append(Problem(f"postfix.limits.{key}", f"must be a whole number, not {value!r}"))
+        elif isinstance(LIMIT_DEFAULTS[key], str) and not isinstance(value, str):
+            problems.append(Problem(f"postfix.limits.{key}", f"must be a string in quotes, not {value!r}"))
+        else:
+            p.limits[key] = value
 
 
 def load(path: str) -> tuple[Answers, list[Problem]]:
@@ -359,8 +494,7 @@ def validate(a: Answers) -> list[Problem]:
                                 "warning"))
     if a.auth.backend not in ("pam", "ldap", "sql"):
         problems.append(Problem("auth.backend", f"{a.auth.backend!r} is not one of pam, ldap, sql"))
-    if a.postfix_mode not in ("internet-site", "null-client"):
-        problems.append(Problem("postfix.mode", f"{a.postfix_mode!r} is not one of internet-site, null-client"))
+    problems += validate_postfix(a)
     if a.dovecot_enabled:
         for key, what in (("cert", "server certificate"), ("key", "private key")):
             if msg := check_path(getattr(a.tls, key), what):
@@ -376,3 +510,260 @@ def validate(a: Answers) -> list[Problem]:
             problems.append(Problem("protocols", "enable at least one of imap, pop3, lmtp, "
                                     "or set [dovecot] enabled = false"))
     return problems
+
+
+# --- [postfix] ---------------------------------------------------------------
+
+_LOCALPART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+$")
+_ATTR = re.compile(r"^[A-Za-z][A-Za-z0-9-]*$")
+_TIME = re.compile(r"^[0-9]+[smhdw]?$")
+
+
+def _ip(value: str):
+    try:
+        return ipaddress.ip_address(value)
+    except ValueError:
+        return None
+
+
+def unsafe_text(value: str) -> str | None:
+    """Why `value` cannot go into main.cf/master.cf/a map file as it is, or None."""
+    if any(c in value for c in "\n\r\0") or any(ord(c) < 32 and c != "\t" for c in value):
+        return "contains a line break or control character"
+    if value.lstrip().startswith("#"):
+        return "starts with # (Postfix would read a comment)"
+    return None
+
+
+def check_network(value: str) -> str | None:
+    """None when `value` is one mynetworks entry (IPv4 CIDR or address, IPv6 in brackets), else why not."""
+    if msg := unsafe_text(value):
+        return f"{value!r} {msg}"
+    v = value.strip()
+    if v.startswith("["):
+        addr, _, rest = v[1:].partition("]")
+        if _ip(addr) is None or _ip(addr).version != 6:
+            return f"{value!r}: brackets are for IPv6 addresses, e.g. [2001:db8:1::]/64"
+        if rest and not re.fullmatch(r"/[0-9]{1,3}", rest):
+            return f"{value!r}: after the brackets comes /prefix, e.g. [2001:db8:1::]/64"
+        text = addr + (rest or "/128")
+    elif ":" in v:
+        return f"{value!r}: write an IPv6 network in brackets, e.g. [{v.split('/')[0]}]/{v.partition('/')[2] or 128}"
+    else:
+        text = v if "/" in v else v + "/32"
+        if _ip(text.split("/")[0]) is None or _ip(text.split("/")[0]).version != 4:
+            return f"{value!r} is not an IPv4 address or network, e.g. 192.0.2.0/24"
+    try:
+        net = ipaddress.ip_network(text, strict=True)
+    except ValueError:
+        try:
+            fixed = ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            return f"{value!r} has an impossible prefix length"
+        shown = f"[{fixed.network_address}]/{fixed.prefixlen}" if fixed.version == 6 else str(fixed)
+        return f"{value!r} has host bits set: the network is {shown}"
+    if net.prefixlen == 0:
+        return f"{value!r} is the whole internet: Postfix would relay for anyone (an open relay)"
+    return None
+
+
+def check_host(value: str, what: str = "host") -> str | None:
+    """None when `value` is a host name or an IP address."""
+    if _ip(value) is not None:
+        return None
+    return check_fqdn(value) and f"{value!r} is not a {what} name or IP address, e.g. relay.example.com"
+
+
+def check_relayhost(value: str) -> str | None:
+    m = re.fullmatch(r"\[([^\]]+)\](?::([0-9]+))?|([^\[\]:]+)(?::([0-9]+))?", value.strip())
+    if not m:
+        return f"{value!r} is not a relay host: write [relay.example.com] or [192.0.2.1]:587"
+    host = m.group(1) or m.group(3)
+    port = m.group(2) or m.group(4)
+    if host.lower().startswith("ipv6:") and _ip(host[5:]) is not None:
+        pass
+    elif msg := check_host(host, "relay host"):
+        return msg
+    if port and not 1 <= int(port) <= 65535:
+        return f"{value!r}: {port} is not a TCP port"
+    return None
+
+
+def relayhost_value(value: str) -> str:
+    """The guide's form: the host in square brackets (no MX lookup)."""
+    value = value.strip()
+    if value.startswith("["):
+        return value
+    host, _, port = value.partition(":")
+    return f"[{host}]" + (f":{port}" if port else "")
+
+
+def check_address(value: str, catch_all: bool = False) -> str | None:
+    local, at, domain = value.strip().rpartition("@")
+    if not at:
+        local, domain = value.strip(), ""
+    if local == "" and catch_all and domain:
+        return check_domain(domain)
+    if not local or not _LOCALPART.match(local) or local.startswith(".") or ".." in local:
+        return f"{value!r} is not an e-mail address, e.g. info@example.com"
+    if domain and check_domain(domain):
+        return f"{value!r}: {domain!r} is not a domain name"
+    return None
+
+
+def validate_postfix(a: Answers) -> list[Problem]:
+    """Problems of the [postfix] answers, each at its key."""
+    p = a.postfix
+    out: list[Problem] = []
+
+    def bad(key: str, message: str, severity: str = "error") -> None:
+        out.append(Problem(f"postfix.{key}", message, severity))
+
+    if p.mode not in ("internet-site", "null-client"):
+        bad("mode", f"{p.mode!r} is not one of internet-site, null-client")
+        return out
+    null = p.mode == "null-client"
+    tokens = [t for t in re.split(r"[\s,]+", p.inet_interfaces.strip()) if t]
+    for t in tokens:
+        if t in ("all", "loopback-only", "localhost") and len(tokens) > 1:
+            bad("inet_interfaces", f"{t} stands alone: give it, or a list of addresses")
+        elif t not in ("all", "loopback-only", "localhost") and _ip(t.strip("[]")) is None:
+            bad("inet_interfaces", f"{t!r} is not an address of this host: give all, loopback-only, "
+                                   "or addresses such as 192.0.2.1, [2001:db8:1::1]")
+    if null and p.inet_interfaces and p.inet_interfaces != "loopback-only":
+        bad("inet_interfaces", "a null client listens on loopback only (guide 2.3); this value is not used",
+            "warning")
+    for net in p.mynetworks:
+        if msg := check_network(net):
+            bad("mynetworks", msg)
+    if not p.mynetworks and not null:
+        bad("mynetworks", "is empty: give at least 127.0.0.0/8 and [::1]/128 (this host)")
+    if p.myorigin not in ("$mydomain", "$myhostname") and (msg := check_domain(p.myorigin)):
+        bad("myorigin", f"must be $mydomain, $myhostname or a domain name; {msg}")
+    if null:
+        if not p.relayhost:
+            bad("relayhost", "a null client forwards all mail to a relay host: give it, e.g. [relay.example.com]")
+        elif msg := check_relayhost(p.relayhost):
+            bad("relayhost", msg)
+        for key in ("submission", "virtual_alias_source"):
+            if getattr(p, key):
+                bad(key, "is not used by a null client, which receives no mail", "warning")
+        return out + _validate_limits(p)
+    if p.relayhost and (msg := check_relayhost(p.relayhost)):
+        bad("relayhost", msg)
+    if p.delivery not in ("lmtp", "local"):
+        bad("delivery", f"{p.delivery!r} is not one of lmtp (to Dovecot) or local (Postfix's local delivery)")
+    elif p.delivery == "lmtp":
+        if p.lmtp_host:
+            if msg := check_host(p.lmtp_host, "Dovecot host"):
+                bad("lmtp_host", msg)
+            if not 1 <= p.lmtp_port <= 65535:
+                bad("lmtp_port", f"{p.lmtp_port} is not a TCP port; LMTP's is 24")
+        elif not a.dovecot_enabled:
+            bad("delivery", "delivery to Dovecot over LMTP needs Dovecot on this host, or postfix.lmtp_host")
+        elif not a.protocols.lmtp:
+            bad("delivery", "delivery to Dovecot on this host needs its LMTP service: set [protocols] lmtp = true")
+    if p.submission and not p.sasl_host and not a.dovecot_enabled:
+        bad("submission", "authenticated submission asks Dovecot to check passwords: enable Dovecot here, "
+                          "or set postfix.sasl_host to the Dovecot host")
+    if p.sasl_host:
+        if msg := check_host(p.sasl_host, "Dovecot host"):
+            bad("sasl_host", msg)
+        if not 1 <= p.sasl_port <= 65535:
+            bad("sasl_port", f"{p.sasl_port} is not a TCP port")
+    if p.sender_login_mismatch not in ("", "reject", "reject-authenticated"):
+        bad("sender_login_mismatch", f"{p.sender_login_mismatch!r} is not one of reject, reject-authenticated "
+                                     "or empty (off)")
+    elif p.sender_login_mismatch and not p.submission:
+        bad("sender_login_mismatch", "checks the sender of logged-in users: it needs submission = true")
+    if p.virtual_alias_source not in ("", "file", "ldap"):
+        bad("virtual_alias_source", f"{p.virtual_alias_source!r} is not one of file, ldap or empty (none)")
+    if p.virtual_alias_source == "file" and not p.virtual_aliases:
+        bad("virtual_aliases", "is empty: add lines such as \"info@example.com\" = \"user22@example.net\"",
+            "warning")
+    for alias, dest in p.virtual_aliases.items():
+        if msg := check_address(alias, catch_all=True):
+            bad("virtual_aliases", msg)
+        if msg := unsafe_text(dest):
+            bad("virtual_aliases", f"{alias}: {dest!r} {msg}")
+            continue
+        for target in [t for t in re.split(r"[\s,]+", dest) if t] or [""]:
+            if msg := check_address(target):
+                bad("virtual_aliases", f"{alias}: {msg}")
+    for domain in p.virtual_alias_domains:
+        if msg := check_domain(domain):
+            bad("virtual_alias_domains", msg)
+    if p.virtual_alias_source == "ldap":
+        out += _validate_ldap_aliases(p.ldap_aliases)
+    for key, what in (("tls_cert", "certificate for Postfix"), ("tls_key", "private key for Postfix")):
+        if getattr(p, key) and (msg := check_path(getattr(p, key), what)):
+            bad(key, msg)
+    if not a.dovecot_enabled and not (p.tls_cert and p.tls_key):
+        bad("tls_cert", "an internet site needs a certificate: give postfix.tls_cert and postfix.tls_key "
+                        "(or [tls] with Dovecot)")
+    if p.tls_loglevel is not None and not 0 <= p.tls_loglevel <= 4:
+        bad("tls_loglevel", f"{p.tls_loglevel} is not a log level 0-4; the guide's note uses 1")
+    return out + _validate_limits(p)
+
+
+def _validate_ldap_aliases(ldap: LdapAliases) -> list[Problem]:
+    out: list[Problem] = []
+
+    def bad(key: str, message: str) -> None:
+        out.append(Problem(f"postfix.ldap_aliases.{key}", message))
+
+    hosts = [h for h in re.split(r"[\s,]+", ldap.server_host) if h]
+    if not hosts:
+        bad("server_host", "is empty: give the LDAP server, e.g. ldap.example.com")
+    for h in hosts:
+        m = re.fullmatch(r"(?:(ldaps?)://)?([^/:\s]+)(?::([0-9]+))?/?", h)
+        if not m or check_host(m.group(2)) or (m.group(3) and not 1 <= int(m.group(3)) <= 65535):
+            bad("server_host", f"{h!r} is not an LDAP server: give ldap.example.com, "
+                               "ldap://ldap.example.com:389 or ldaps://ldap.example.com")
+    if not ldap.search_base:
+        bad("search_base", "is empty: give the base DN, e.g. dc=example,dc=com")
+    elif unsafe_text(ldap.search_base) or "=" not in ldap.search_base:
+        bad("search_base", f"{ldap.search_base!r} is not a DN, e.g. dc=example,dc=com")
+    f = ldap.query_filter
+    if f:
+        depth, ok = 0, True
+        for c in f:
+            depth += (c == "(") - (c == ")")
+            ok = ok and depth >= 0
+        if unsafe_text(f) or not ok or depth or "%" not in f:
+            bad("query_filter", f"{f!r} is not an LDAP filter with the looked-up address (%s), "
+                                "e.g. (mail=%s)")
+    for attr in [x for x in re.split(r"[\s,]+", ldap.result_attribute) if x]:
+        if not _ATTR.match(attr):
+            bad("result_attribute", f"{attr!r} is not an LDAP attribute name, e.g. maildrop")
+    return out
+
+
+def _validate_limits(p: Postfix) -> list[Problem]:
+    out: list[Problem] = []
+    limits = {**LIMIT_DEFAULTS, **p.limits}
+    for key, value in p.limits.items():
+        if isinstance(value, int) and value < 0:
+            out.append(Problem(f"postfix.limits.{key}", f"{value} is negative"))
+    unit = str(limits["anvil_rate_time_unit"])
+    if not _TIME.match(unit):
+        out.append(Problem("postfix.limits.anvil_rate_time_unit", f"{unit!r} is not a time, e.g. 60s"))
+    exceptions = str(limits["smtpd_client_event_limit_exceptions"])
+    if msg := unsafe_text(exceptions):
+        out.append(Problem("postfix.limits.smtpd_client_event_limit_exceptions", msg))
+    if p.limits.get("default_process_limit", 1) == 0:
+        out.append(Problem("postfix.limits.default_process_limit", "0 would let no Postfix process run"))
+    size, minfree = int(limits["message_size_limit"]), int(limits["queue_minfree"])
+    if size and minfree and minfree < 1.5 * size:
+        out.append(Problem("postfix.limits.queue_minfree",
+                           f"{minfree} is less than 1.5 × message_size_limit ({size}): use at least "
+                           f"{int(size * 1.5)}, or 0 for Postfix's own 1.5 × rule"))
+    if size > MAILBOX_SIZE_LIMIT:
+        out.append(Problem("postfix.limits.message_size_limit",
+                           f"{size} exceeds Postfix's mailbox_size_limit ({MAILBOX_SIZE_LIMIT}); its local "
+                           "delivery agent would refuse to start: stay at or below it"))
+    if size and int(limits["header_size_limit"]) > size:
+        out.append(Problem("postfix.limits.header_size_limit",
+                           f"is larger than message_size_limit ({size}): a header alone could exceed a message",
+                           "warning"))
+    return out

@@ -1,4 +1,9 @@
-"""The Textual wizard: Welcome/preflight -> Install -> TLS -> Review -> Apply -> Report.
+"""The Textual wizard: Welcome/preflight -> Install -> TLS -> Mail store -> Authentication ->
+PAM, LDAP or MariaDB -> Protocols -> Mailboxes -> LMTP -> Review -> Apply -> Report.
+
+Screens whose steps do not apply are left out (all of Dovecot's when it is
+disabled, LMTP when the protocol is off), and of the three authentication
+forms only the chosen backend's is shown.
 
 `create_app(session, structural, resume=False)` builds the app for the command
 line and for the tests alike; `app.run()` returns the exit code:
@@ -11,7 +16,8 @@ line and for the tests alike; `app.run()` returns the exit code:
 Keys (shown in the footer): ctrl+n Next, Esc Back, F1 help (also `?` when the
 focus is not in a text field), Tab/Shift+Tab move between fields, ctrl+q quit,
 ctrl+c asks before quitting and, while applying, asks whether to stop after
-the current change.
+the current change. Screens add their own: ctrl+t Test connection (LDAP,
+MariaDB), F7/F8 add and remove a mailbox (Mailboxes).
 
 The screens own no logic: they edit `session.answers` and show what the
 session plans, does and checks; long work runs in thread workers that post
@@ -43,13 +49,28 @@ EXIT_OK, EXIT_FAILED = 0, 1
 
 SCREENS: list[tuple[str, str]] = [
     ("welcome", "Welcome"), ("install", "Install"), ("tls", "TLS"),
+    ("mailstore", "Mail store"), ("auth", "Authentication"),
+    ("auth_pam", "PAM"), ("auth_ldap", "LDAP"), ("auth_sql", "MariaDB"),
+    ("protocols", "Protocols"), ("mailboxes", "Mailboxes"), ("lmtp", "LMTP"),
     ("review", "Review"), ("apply", "Apply"), ("report", "Report"),
 ]
+# a screen that edits a step's answers is shown only while one of its steps applies
+# (none of them when Dovecot is disabled, LMTP only while the protocol is on)
+SCREEN_STEPS = {"tls": ("tls",), "mailstore": ("vmail",), "auth": ("auth",), "auth_pam": ("auth",),
+                "auth_ldap": ("auth",), "auth_sql": ("auth",), "protocols": ("protocols", "firewall"),
+                "mailboxes": ("mailboxes",), "lmtp": ("lmtp",)}
+# the form of the authentication backend chosen on the Authentication screen
+BACKEND_SCREENS = {"auth_pam": "pam", "auth_ldap": "ldap", "auth_sql": "sql"}
 # where a resumed wizard opens: the screen of the first step not yet verified
-RESUME_AT = {"preflight": "welcome", "install": "install", "tls": "tls", "services": "review"}
+RESUME_AT = {"preflight": "welcome", "install": "install", "tls": "tls", "vmail": "mailstore",
+             "auth": "auth", "protocols": "protocols", "mailboxes": "mailboxes", "lmtp": "lmtp",
+             "firewall": "protocols", "services": "review"}
 
 
 SCREEN_CLASSES = {"welcome": "WelcomeScreen", "install": "InstallScreen", "tls": "TLSScreen",
+                  "mailstore": "MailStoreScreen", "auth": "AuthScreen", "auth_pam": "PamScreen",
+                  "auth_ldap": "LdapScreen", "auth_sql": "SqlScreen", "protocols": "ProtocolsScreen",
+                  "mailboxes": "MailboxesScreen", "lmtp": "LmtpScreen",
                   "review": "ReviewScreen", "apply": "ApplyScreen", "report": "ReportScreen"}
 
 
@@ -124,9 +145,10 @@ class MailWizard(App[int]):
     # --- the order of the screens ------------------------------------------------
     def screen_keys(self) -> list[str]:
         active = {s.name for s in self.session.active_steps()}
-        keys = [k for k, _ in SCREENS]
-        if "tls" not in active:
-            keys.remove("tls")
+        backend = self.session.answers.auth.backend
+        keys = [k for k, _ in SCREENS
+                if (k not in SCREEN_STEPS or active.intersection(SCREEN_STEPS[k]))
+                and BACKEND_SCREENS.get(k, backend) == backend]
         if self.session.dry_run:
             keys = keys[: keys.index("review") + 1]
         return keys

@@ -113,6 +113,19 @@ def comment_out_include(text: str, include: str) -> str:
     return "\n".join(out) + "\n"
 
 
+def enable_include(text: str, include: str) -> str:
+    """Uncomment `#!include NAME` (the guide's "enable ... by uncommenting"); add it when absent."""
+    lines = text.splitlines()
+    name = re.escape(include)
+    if any(re.match(rf"^\s*!include\s+{name}\s*$", line) for line in lines):
+        return "\n".join(lines) + "\n"
+    for i, line in enumerate(lines):
+        if m := re.match(rf"^(\s*)#\s*(!include\s+{name})\s*$", line):
+            lines[i] = m.group(1) + m.group(2)
+            return "\n".join(lines) + "\n"
+    return "\n".join([*lines, f"!include {include}"]) + "\n"
+
+
 Setting = tuple[tuple[str, ...], str, str]  # (section, key, value)
 
 
@@ -148,3 +161,9 @@ def edit_dovecot(ctx, path: str, settings: list[Setting] | None = None, *, trans
         group=ctx.host.group_name(meta.gid) if meta else "root",
         service="dovecot", summary=summary, validate_with=ctx.profile.dovecot_dir,
         noop_reason=noop_reason)
+
+
+def doveconf_n(host) -> tuple[bool, str]:
+    """The running configuration's non-default settings (`doveconf -n`): (ok, output)."""
+    result = host.run(["doveconf", "-n"])
+    return result.ok, result.output

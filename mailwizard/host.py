@@ -365,17 +365,26 @@ class FakeHost(Host):
         state.default_database_type = str(facts.get("default_database_type", profile.map_type))
         host = cls(root, state)
         host.fresh = fresh
+        if facts.get("postfix_main_cf_shipped") is False:  # Debian's "No configuration": no main.cf
+            host.unshipped = {"etc/postfix/main.cf"}
         return host
 
     fresh: Path | None = None
-    # package -> the configuration directory it ships (simulated from the fresh-install copy)
-    SHIPS = {"dovecot": "etc/dovecot", "dovecot-core": "etc/dovecot", "postfix": "etc/postfix"}
+    unshipped: set[str] = set()  # fixture files the real package does not install
+    # package -> the directories it ships (simulated from the fresh-install copy)
+    SHIPS = {"dovecot": ("etc/dovecot",), "dovecot-core": ("etc/dovecot",),
+             "postfix": ("etc/postfix", "usr/share/postfix")}
 
     def _unpack(self, package: str) -> None:
-        rel = self.SHIPS.get(package)
-        if not rel or self.fresh is None or not (self.fresh / rel).is_dir():
+        for rel in self.SHIPS.get(package, ()):
+            self._unpack_dir(rel)
+
+    def _unpack_dir(self, rel: str) -> None:
+        if self.fresh is None or not (self.fresh / rel).is_dir():
             return
         for src in (self.fresh / rel).rglob("*"):
+            if str(src.relative_to(self.fresh)) in self.unshipped:
+                continue
             dst = self.root / src.relative_to(self.fresh)
             if src.is_dir():
                 dst.mkdir(parents=True, exist_ok=True)
@@ -478,17 +487,68 @@ class FakeHost(Host):
         if cmd == "getsebool":
             on = s.selinux_booleans.get(argv[-1], False)
             return 0, f"{argv[-1]} --> {'on' if on else 'off'}\n"
-        if cmd in ("restorecon", "mkdir", "postmap", "newaliases", "sievec"):
+        if cmd in ("postmap", "postalias"):
+            return self._postmap(argv)
+        if cmd in ("restorecon", "mkdir", "newaliases", "sievec"):
             return 0, ""
         if cmd == "dovecot" and argv[1:] == ["--version"]:
             return 0, s.dovecot_version
         if cmd == "postconf" and argv[1:] == ["-h", "default_database_type"]:
             return 0, s.default_database_type + "\n"
+        if cmd == "postconf":
+            return self._postconf(argv)
         if cmd == "openssl" and argv[1] == "dhparam" and "-out" in argv:
             out = argv[argv.index("-out") + 1]
             self.real(out).parent.mkdir(parents=True, exist_ok=True)
             self.real(out).write_bytes(b"-----BEGIN DH PARAMETERS-----\nFAKE\n-----END DH PARAMETERS-----\n")
             return 0, "Generating DH parameters, 4096 bit long safe prime\n"
+        return 0, ""
+
+    def _postconf(self, argv: list[str]) -> tuple[int, str]:
+        """postconf's edits (-e -X -# -M -P) done by mailwizard's emulation; queries read main.cf."""
+        from mailwizard import postfix_conf
+
+        directory = self.real("/etc/postfix")
+        files = {n: (directory / n).read_text() if (directory / n).exists() else "" for n in ("main.cf", "master.cf")}
+        args = [a for a in argv[1:]]
+        if args and args[0] in ("-e", "-X", "-#", "-M", "-P") and len(args) > 1:
+            try:
+                new = postfix_conf.emulate(files, argv)
+            except postfix_conf.PostconfError as exc:
+                return 1, f"postconf: fatal: {exc}"
+            for name, text in new.items():
+                if text != files[name]:
+                    (directory / name).write_text(text)
+            return 0, ""
+        if args == ["-M"]:
+            return 0, "".join(" ".join(e) + "\n" for e in postfix_conf.master_entries(files["master.cf"]).values())
+        values = postfix_conf.main_values(files["main.cf"])
+        if args[:1] == ["-n"]:
+            return 0, "".join(f"{k} = {v}\n" for k, v in sorted(values.items()))
+        hide = args[:1] == ["-h"]
+        names = [a for a in args if not a.startswith("-")]
+        return 0, "".join((f"{values.get(n, '')}\n" if hide else f"{n} = {values.get(n, '')}\n") for n in names)
+
+    def _postmap(self, argv: list[str]) -> tuple[int, str]:
+        """postmap/postalias TYPE:FILE makes FILE's indexed copy; -q looks a key up in the source."""
+        from mailwizard import postfix_conf
+
+        args = argv[1:]
+        if args[:1] == ["-q"]:
+            key, table = args[1], args[2]
+            kind, _, path = table.partition(":")
+            text = self.read_text(path) or ""
+            for line in text.splitlines():
+                fields = line.split(None, 1)
+                if len(fields) == 2 and not line.startswith(("#", " ")) and fields[0] == key:
+                    return 0, fields[1] + "\n"
+            return 1, ""
+        table = args[-1]
+        kind, _, path = table.rpartition(":")
+        kind = kind or self.state.default_database_type
+        if self.read(path) is None:
+            return 1, f"{argv[0]}: fatal: open {path}: No such file or directory"
+        self.real(path + postfix_conf.map_suffix(kind)).write_bytes(b"(indexed map)")
         return 0, ""
 
     def _firewall(self, args: list[str]) -> tuple[int, str]:

@@ -407,7 +407,7 @@ class ServiceState(Change):
         for argv in self.commands():
             on_line("$ " + " ".join(argv))
             host.run(argv, on_line=on_line, check=True)
-        journal.service_done(self.name, started="start" in " ".join(self.actions))
+        journal.service_done(self.name, started=any(a in ("start", "enable and start") for a in self.actions))
 
 
 def service_enabled(host: Host, profile: "Profile", name: str) -> bool:

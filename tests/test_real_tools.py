@@ -9,8 +9,6 @@ from support import fake_session
 from mailwizard import validators
 from mailwizard.host import Host
 
-pytestmark = pytest.mark.skipif(shutil.which("doveconf") is None,
-                                reason="needs Dovecot installed (the README's test command installs it)")
 
 
 def doveconf_n(root):

@@ -16,18 +16,32 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, Static
 
 from mailwizard.answers import Problem, validate
-from mailwizard.widgets import Field, StepBar
+from mailwizard.widgets import Field, FieldMessages, ResultView, StepBar, field_id
 
 if TYPE_CHECKING:
     from mailwizard.app import MailWizard
     from mailwizard.engine import Session
 
-# keys a screen shows, by screen
+# keys a screen shows, by screen ("x." covers every key below x)
 WELCOME_KEYS = ("server.", "platform", "ports", "disk", "existing")
 TLS_KEYS = ("tls.",)
+MAILSTORE_KEYS = ("mailbox.",)
+AUTH_KEYS = ("auth.backend", "auth.mechanisms")
+PAM_KEYS = ("auth.first_valid_uid", "auth.last_valid_uid")
+LDAP_KEYS = ("auth.ldap.",)
+SQL_KEYS = ("auth.sql.",)
+PROTOCOLS_KEYS = ("protocols", "protocols.", "firewall.")
+MAILBOXES_KEYS = ("mailboxes", "mailboxes.")
+LMTP_KEYS = ("lmtp.",)
+
+# the screen (its key in app.SCREENS) that owns each group of keys
+OWNERS = {"welcome": WELCOME_KEYS, "tls": TLS_KEYS, "mailstore": MAILSTORE_KEYS, "auth": AUTH_KEYS,
+          "auth_pam": PAM_KEYS, "auth_ldap": LDAP_KEYS, "auth_sql": SQL_KEYS,
+          "protocols": PROTOCOLS_KEYS, "mailboxes": MAILBOXES_KEYS, "lmtp": LMTP_KEYS}
 
 
 def key_matches(key: str, prefixes: tuple[str, ...]) -> bool:
@@ -36,10 +50,12 @@ def key_matches(key: str, prefixes: tuple[str, ...]) -> bool:
 
 def owner_screen(key: str) -> str | None:
     """The title of the screen where the administrator fixes `key`, or None (answers file only)."""
-    if key_matches(key, WELCOME_KEYS):
-        return "Welcome"
-    if key_matches(key, TLS_KEYS):
-        return "TLS"
+    from mailwizard.app import SCREENS
+
+    titles = dict(SCREENS)
+    for screen, prefixes in OWNERS.items():
+        if key_matches(key, prefixes):
+            return titles[screen]
     return None
 
 
@@ -66,6 +82,16 @@ def problems_for(session: "Session", prefixes: tuple[str, ...], steps: tuple[str
             if step.name in steps:
                 mine += [p for p in step.validate(session.answers, ctx) if key_matches(p.key, prefixes)]
     return sorted(mine, key=lambda p: p.severity != "error")
+
+
+def displayed(widget: Widget) -> bool:
+    """Whether the widget and all its containers are displayed (a hidden part of a form is not)."""
+    node = widget
+    while isinstance(node, Widget):
+        if not node.display:
+            return False
+        node = node.parent
+    return True
 
 
 class ProblemsChecked(Message):
@@ -172,15 +198,40 @@ class FormScreen(WizardScreen):
     PREFIXES: ClassVar[tuple[str, ...]] = ()
     STEPS: ClassVar[tuple[str, ...]] = ()
 
+    # what collect() could not put into the answers (a port that is no number): refused at the field
+    input_problems: list[Problem] = []
+
     def fields(self) -> list[Field]:
         return list(self.query(Field))
 
     def collect(self) -> None:
         """Write the fields into session.answers."""
 
+    def _collect(self) -> None:
+        self.input_problems = []
+        self.collect()
+
+    def number(self, key: str, current: int | None, optional: bool = False) -> int | None:
+        """The whole number typed into the field of `key`; if it is none, the current value stays
+        and the field is refused. `optional`: an empty field is None."""
+        text = self.query_one(f"#field-{field_id(key)}", Field).value
+        if not text and optional:
+            return None
+        try:
+            return int(text)
+        except ValueError:
+            self.input_problems.append(Problem(key, f"{text!r} is not a whole number" if text else
+                                               "is empty: give a whole number"))
+            return current
+
     def show_problems(self, problems: list[Problem]) -> None:
+        """Each problem under its field; those of keys no visible field shows under #form-messages."""
         for f in self.fields():
             f.show(problems)
+        rest = self.query("#form-messages")
+        if rest:
+            shown = {f.key for f in self.fields() if displayed(f)}
+            rest.first(FieldMessages).show([p for p in problems if p.key not in shown])
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -189,23 +240,24 @@ class FormScreen(WizardScreen):
     def action_next(self) -> None:
         if self.query_one("#next", Button).disabled:
             return  # still checking
-        self.collect()
+        self._collect()
         self.query_one("#next", Button).disabled = True
         self.set_status("Checking...")
         self.check(advance=True)
 
     def action_back(self) -> None:
-        self.collect()  # kept, not checked: they are checked on the way forward
+        self._collect()  # kept, not checked: they are checked on the way forward
         super().action_back()
 
     @work(thread=True, exclusive=True, group="check")
     def check(self, advance: bool) -> None:
+        typed = list(self.input_problems)
         try:
             problems = problems_for(self.session, self.PREFIXES, self.STEPS)
         except Exception as exc:  # shown to the admin, never a traceback
             problems = [Problem(self.PREFIXES[0].rstrip("."), f"could not be checked: {type(exc).__name__}: {exc}")]
         problems += [p for p in from_answers_file(self.wizard.structural) if key_matches(p.key, self.PREFIXES)]
-        self.post_message(ProblemsChecked(problems, advance))
+        self.post_message(ProblemsChecked(typed + problems, advance))
 
     @on(ProblemsChecked)
     def _checked(self, message: ProblemsChecked) -> None:
@@ -219,7 +271,8 @@ class FormScreen(WizardScreen):
         if not message.advance:
             return
         if errors:
-            invalid = list(self.query("Input.-invalid"))
+            invalid = [w for w in self.query("Input.-invalid, RadioSet.-invalid, Checkbox.-invalid")
+                       if displayed(w)]
             if invalid:
                 invalid[0].focus()
             return
@@ -229,7 +282,7 @@ class FormScreen(WizardScreen):
     def _left_field(self) -> None:
         """Leaving a field checks the screen again, so a corrected field loses its error at once."""
         if self.is_current and not self._leaving:
-            self.collect()
+            self._collect()
             self.check(advance=False)
 
     @on(Input.Submitted)
@@ -237,3 +290,76 @@ class FormScreen(WizardScreen):
         """Enter in a field moves on to the next field (ctrl+n moves on to the next screen)."""
         event.stop()
         self.focus_next()
+
+
+class ConnectionTested(Message):
+    """A Test connection finished (posted from its thread worker)."""
+
+    def __init__(self, ok: bool, lines: list[str]) -> None:
+        super().__init__()
+        self.ok = ok
+        self.lines = lines
+
+
+class ConnectionTestScreen(FormScreen):
+    """A backend's form with a Test connection action (button and ctrl+t).
+
+    The test runs `backend_test()`'s function in a thread worker with a copy
+    of the answers, so the screen stays usable while a server takes its time
+    to answer (or not); the lines that come back are shown as they are,
+    the server's own error included.
+    """
+
+    BINDINGS = [Binding("ctrl+t", "test_connection", "Test connection")]
+    TESTING = "Testing the connection..."
+    TEST_LABEL = "Test connection (ctrl+t)"
+
+    testing = False
+
+    def compose_test(self, intro: str) -> ComposeResult:
+        """The heading of the Test connection part of the form, and what the test does;
+        the screen's test fields (a test user...) follow, then compose_test_button()."""
+        yield Static("Test connection", classes="section")
+        yield Static(intro, classes="intro")
+
+    def compose_test_button(self) -> ComposeResult:
+        """The Test connection button and, under it, the result."""
+        with Horizontal(classes="test-row"):
+            yield Button(self.TEST_LABEL, id="test-connection", compact=True)
+        yield ResultView(id="test-result")
+
+    def backend_test(self):
+        """A function without arguments that runs the test and returns a backends.TestResult;
+        called after the fields went into the answers, run in a thread."""
+        raise NotImplementedError
+
+    @on(Button.Pressed, "#test-connection")
+    def _test_pressed(self) -> None:
+        self.action_test_connection()
+
+    def action_test_connection(self) -> None:
+        if self.testing:
+            return
+        self._collect()
+        self.check(advance=False)  # the problems shown follow what the test uses
+        self.testing = True  # the button keeps the focus; pressed again while testing, it does nothing
+        self.query_one("#test-connection", Button).label = "Testing..."
+        result = self.query_one("#test-result", ResultView)
+        result.running(self.TESTING)
+        self._run_test(self.backend_test())
+
+    @work(thread=True, exclusive=True, group="test-connection", exit_on_error=False)
+    def _run_test(self, test) -> None:
+        try:
+            outcome = test()
+            ok, lines = bool(outcome.ok), [str(line) for line in outcome.lines]
+        except Exception as exc:  # shown to the admin, never a traceback
+            ok, lines = False, [f"the test could not run: {type(exc).__name__}: {exc}"]
+        self.post_message(ConnectionTested(ok, lines))
+
+    @on(ConnectionTested)
+    def _tested(self, message: ConnectionTested) -> None:
+        self.testing = False
+        self.query_one("#test-connection", Button).label = self.TEST_LABEL
+        result = self.query_one("#test-result", ResultView)
+        result.show(message.ok, message.lines, "the connection works" if message.ok else "the test failed")

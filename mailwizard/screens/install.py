@@ -26,8 +26,9 @@ the Review screen shows exactly what the wizard would change in them
 guide's note says).
 
 The install runs on the Apply screen, with its output as a live log.
-Choosing protocols (IMAP, POP3, LMTP, Sieve) comes in a later version;
-the answers file's `[protocols]` are used.
+The list follows your choices on the later screens (protocols, the
+authentication backend, Postfix's LDAP lookups): going back here after
+changing them shows the new list.
 """
 
 

@@ -20,7 +20,7 @@ from mailwizard.widgets import ProblemList
 
 HELP = """\
 Everything the wizard would do, in order, grouped by step, before anything
-changes (the steps follow guide sections 2.1, 1.1.1, 1.1.2 and 1.1.5):
+changes; each step's heading names the guide sections it follows:
 
 - `+` a change: what it does; `$` each command as the exact argv it runs
   (shell-quoted); for a file, the unified diff (`-` removed, `+` added lines).

@@ -1,12 +1,47 @@
-"""Services (guide 1.1.5 step 3): Dovecot enabled at boot and running the configuration just written."""
+"""Services (guide 1.1.5 step 3, 2.1 step 5): Dovecot and Postfix enabled at boot and running
+the configuration just written.
+
+Postfix is reloaded after configuration changes (`systemctl reload postfix`,
+or `service postfix reload` where PID 1 is not systemd) and restarted when
+`inet_interfaces` changed, which a reload does not put in force.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from mailwizard.answers import Answers
 from mailwizard.host import Host
-from mailwizard.plan import Check, PlanContext, ServiceState
+from mailwizard.plan import Change, Check, PlanContext, ServiceState
 from mailwizard.platform import Profile
 from mailwizard.steps import Step
+
+
+@dataclass(eq=False)
+class PostfixState(ServiceState):
+    """Postfix running its new configuration: reloaded, or restarted for a new inet_interfaces.
+
+    A change that needs the restart names the service "postfix:restart" (see
+    postfix_conf.RESTART_KEYS), which the journal keeps pending like a reload,
+    so a resumed run still restarts.
+    """
+
+    @property
+    def restart_marker(self) -> str:
+        return f"{self.name}:restart"
+
+    def check(self, ctx: PlanContext) -> str | None:
+        restart = self.restart_marker in ctx.dirty or self.restart_marker in ctx.pending_reloads
+        if restart:
+            ctx.dirty.add(self.name)
+        reason = super().check(ctx)
+        if restart and "reload" in self.actions:
+            self.actions[self.actions.index("reload")] = "restart"
+        return reason
+
+    def apply(self, host: Host, journal, on_line) -> None:
+        super().apply(host, journal, on_line)
+        journal.service_done(self.restart_marker, started=False)
 
 
 def expected_ports(answers: Answers) -> dict[int, str]:
@@ -19,16 +54,28 @@ def expected_ports(answers: Answers) -> dict[int, str]:
     return ports
 
 
-def plan(answers: Answers, ctx: PlanContext) -> list[ServiceState]:
-    if not answers.dovecot_enabled:
-        return []
-    return [ServiceState("dovecot", ctx.profile)]
+def postfix_ports(answers: Answers, profile: Profile) -> dict[int, str]:
+    p = answers.postfix
+    ports = {25: "SMTP"}
+    if p.mode == "internet-site" and p.submission:
+        ports[587] = "submission"
+        if p.smtps:
+            ports[465] = "submissions"
+    return ports
+
+
+def plan(answers: Answers, ctx: PlanContext) -> list[Change]:
+    changes: list[Change] = []
+    if answers.dovecot_enabled:
+        changes.append(ServiceState("dovecot", ctx.profile))
+    changes.append(PostfixState("postfix", ctx.profile))
+    return changes
 
 
 def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:
+    checks = verify_postfix(answers, host, profile)
     if not answers.dovecot_enabled:
-        return []
-    checks = []
+        return checks
     running = host.run(profile.service_argv("status", "dovecot"))
     checks.append(Check("services", "dovecot running", "pass" if running.ok else "fail",
                         running.output.strip()[-200:], "" if running.ok else
@@ -43,4 +90,19 @@ def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:
     return checks
 
 
-STEP = Step("services", "Services", "1.1.5", plan=plan, verify=verify, applies=lambda a: a.dovecot_enabled)
+def verify_postfix(answers: Answers, host: Host, profile: Profile) -> list[Check]:
+    running = host.run(profile.service_argv("status", "postfix"))
+    checks = [Check("services", "postfix running", "pass" if running.ok else "fail",
+                    running.output.strip()[-200:], "" if running.ok else
+                    " ".join(profile.service_argv("start", "postfix")))]
+    listening = host.listening()
+    for port, label in postfix_ports(answers, profile).items():
+        owner = listening.get(port)
+        ok = owner is not None and owner in ("master", "smtpd")
+        checks.append(Check("services", f"Postfix {label} listening on {port}", "pass" if ok else "fail",
+                            f"held by {owner}" if owner else "nothing listens",
+                            "" if ok else "see `postconf -M` and Postfix's log"))
+    return checks
+
+
+STEP = Step("services", "Services", "1.1.5, 2.1", plan=plan, verify=verify)

@@ -10,16 +10,23 @@ from __future__ import annotations
 from textual.widgets import Input
 
 from mailwizard.app import create_app
-from tui_support import press, settle
+from tui_support import make_session, press, settle, walk_to
 
 SIZE = (80, 24)
 
 
 def walk(*keys: str):
-    """Press the keys, let the workers finish, and stop the text cursor blinking (a steady picture)."""
+    """Press the keys, let the workers finish, and stop the text cursor blinking (a steady picture).
+
+    A key ">NameScreen" stands for ctrl+n until that screen is shown.
+    """
     async def run_before(pilot) -> None:
         await settle(pilot)
-        await press(pilot, *keys)
+        for key in keys:
+            if key.startswith(">"):
+                await walk_to(pilot, key[1:])
+            else:
+                await press(pilot, key)
         await settle(pilot)
         for screen in pilot.app.screen_stack:
             for field in screen.query(Input):
@@ -47,22 +54,22 @@ def test_snapshot_tls(snap_compare, session):
 
 def test_snapshot_review(snap_compare, session):
     assert snap_compare(create_app(session, []), terminal_size=SIZE,
-                        run_before=walk("ctrl+n", "ctrl+n", "ctrl+n"))
+                        run_before=walk(">ReviewScreen"))
 
 
 def test_snapshot_review_dry_run(snap_compare, dry_session):
     assert snap_compare(create_app(dry_session, []), terminal_size=SIZE,
-                        run_before=walk("ctrl+n", "ctrl+n", "ctrl+n"))
+                        run_before=walk(">ReviewScreen"))
 
 
 def test_snapshot_apply_confirm(snap_compare, session):
     assert snap_compare(create_app(session, []), terminal_size=SIZE,
-                        run_before=walk("ctrl+n", "ctrl+n", "ctrl+n", "ctrl+n"))
+                        run_before=walk(">ReviewScreen", "ctrl+n"))
 
 
 def test_snapshot_apply(snap_compare, session):
     assert snap_compare(create_app(session, []), terminal_size=SIZE,
-                        run_before=walk("ctrl+n", "ctrl+n", "ctrl+n", "ctrl+n", "y"))
+                        run_before=walk(">ReviewScreen", "ctrl+n", "y"))
 
 
 def test_snapshot_report(snap_compare, session, monkeypatch):
@@ -70,9 +77,69 @@ def test_snapshot_report(snap_compare, session, monkeypatch):
     monkeypatch.setattr("mailwizard.steps.tls.handshake",
                         lambda host, port, version, timeout=5.0: (False, "[Errno 111] Connection refused"))
     assert snap_compare(create_app(session, []), terminal_size=SIZE,
-                        run_before=walk("ctrl+n", "ctrl+n", "ctrl+n", "ctrl+n", "y", "ctrl+n"))
+                        run_before=walk(">ReviewScreen", "ctrl+n", "y", "ctrl+n"))
 
 
 def test_snapshot_help(snap_compare, session):
     assert snap_compare(create_app(session, []), terminal_size=SIZE,
                         run_before=walk("ctrl+n", "ctrl+n", "f1"))
+
+
+# --- the Dovecot screens -----------------------------------------------------------------
+
+def dovecot_session(tmp_path, answers: str, platform: str = "debian12"):
+    """A session for `answers` whose secret files and CA certificates exist on the fake host,
+    so that the forms show the answers as an administrator would see them on a prepared host."""
+    session = make_session(tmp_path / "root", answers=answers, platform=platform)
+    for path, data in (("/root/dovecot-ldap.pass", "ldap-pass\n"), ("/root/dovecot-sql.pass", "sql-pass\n"),
+                       ("/etc/pki/tls/certs/ca.crt", "CA\n")):
+        real = session.host.real(path)
+        real.parent.mkdir(parents=True, exist_ok=True)
+        real.write_text(data)
+    return session
+
+
+def test_snapshot_mail_store(snap_compare, session):
+    assert snap_compare(create_app(session, []), terminal_size=SIZE, run_before=walk(">MailStoreScreen"))
+
+
+def test_snapshot_auth(snap_compare, session):
+    assert snap_compare(create_app(session, []), terminal_size=SIZE, run_before=walk(">AuthScreen"))
+
+
+def test_snapshot_auth_pam(snap_compare, session):
+    assert snap_compare(create_app(session, []), terminal_size=SIZE, run_before=walk(">PamScreen"))
+
+
+def test_snapshot_auth_ldap(snap_compare, tmp_path):
+    app = create_app(dovecot_session(tmp_path, "ldap-search.toml", "rhel10"), [])
+    assert snap_compare(app, terminal_size=SIZE, run_before=walk(">LdapScreen"))
+
+
+def test_snapshot_auth_ldap_test_failed(snap_compare, tmp_path, monkeypatch):
+    from mailwizard.backends import TestResult
+
+    monkeypatch.setattr("mailwizard.backends.test_ldap", lambda *args, **kwargs: TestResult(False, [
+        "ldap://LDAP-srv.example.com: connected, STARTTLS, server certificate verified",
+        "bind as cn=dovecot_LDAP,dc=example,dc=com: invalid credentials (wrong password, or no such entry)"]))
+    app = create_app(dovecot_session(tmp_path, "ldap-search.toml", "rhel10"), [])
+    assert snap_compare(app, terminal_size=SIZE, run_before=walk(">LdapScreen", "ctrl+t"))
+
+
+def test_snapshot_auth_sql(snap_compare, tmp_path):
+    app = create_app(dovecot_session(tmp_path, "sql.toml", "rhel10"), [])
+    assert snap_compare(app, terminal_size=SIZE, run_before=walk(">SqlScreen"))
+
+
+def test_snapshot_protocols(snap_compare, session):
+    assert snap_compare(create_app(session, []), terminal_size=SIZE, run_before=walk(">ProtocolsScreen"))
+
+
+def test_snapshot_mailboxes(snap_compare, tmp_path):
+    app = create_app(dovecot_session(tmp_path, "full.toml", "rhel10"), [])
+    assert snap_compare(app, terminal_size=SIZE, run_before=walk(">MailboxesScreen"))
+
+
+def test_snapshot_lmtp_tcp(snap_compare, tmp_path):
+    app = create_app(dovecot_session(tmp_path, "full.toml", "rhel10"), [])
+    assert snap_compare(app, terminal_size=SIZE, run_before=walk(">LmtpScreen"))

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import threading
 from pathlib import Path
+
+from rich.console import Console
+from textual.widgets import Input
 
 from mailwizard import answers as answers_mod
 from mailwizard.engine import Session
 from mailwizard.host import FakeHost
 from mailwizard.platform import profile_for
+from mailwizard.widgets import FieldMessages, field_id
 
 REPO = Path(__file__).resolve().parents[2]
 ANSWERS = REPO.parent / "shared" / "answers"
@@ -66,5 +71,45 @@ async def press(pilot, *keys: str) -> None:
         await settle(pilot)
 
 
+def text_of(widget) -> str:
+    """The plain text a Static (or Label) shows, without line wrapping."""
+    content = widget.content
+    if isinstance(content, str):
+        return content
+    console = Console(width=400, file=io.StringIO(), color_system=None)
+    with console.capture() as capture:
+        console.print(content)
+    return capture.get()
+
+
+def field_message(app, key: str) -> str:
+    field = app.screen.query_one(f"#field-{field_id(key)}")
+    return text_of(field.query_one(FieldMessages))
+
+
+async def replace_input(pilot, selector: str, value: str) -> None:
+    """Focus an Input by keyboard-equivalent focus, clear it and type `value`."""
+    field = pilot.app.screen.query_one(selector, Input)
+    field.focus()
+    await pilot.pause()
+    await pilot.press("end", "ctrl+u")
+    await pilot.press(*value)
+
+
 def screen_name(app) -> str:
     return type(app.screen).__name__
+
+
+async def walk_to(pilot, name: str, limit: int = 20) -> list[str]:
+    """Press ctrl+n until the screen named `name` (a class name) is shown; returns the screens passed.
+
+    Fails when a screen refuses to move on (a problem on it) or `name` never comes.
+    """
+    passed = [screen_name(pilot.app)]
+    while passed[-1] != name:
+        assert len(passed) <= limit, f"{name} never came: {passed}"
+        await press(pilot, "ctrl+n")
+        here = screen_name(pilot.app)
+        assert here != passed[-1], f"{here} refused to move on towards {name}"
+        passed.append(here)
+    return passed

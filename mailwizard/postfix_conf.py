@@ -1,0 +1,826 @@
+"""Postfix's own files, edited with Postfix's own tools: `postconf -e/-X/-#` for main.cf,
+`postconf -M/-P` for master.cf, `postmap` (and `postalias`) for indexed maps.
+
+A `Postconf` or `MasterService` change plans the exact postconf argv; its review
+diff is main.cf/master.cf before and after, made by running the real
+`postconf -c COPYDIR ...` on a scratch copy when this machine has postconf and
+the file is really there, and otherwise (a host before Postfix is installed,
+`--platform` planning, the fake host) by the Python emulation below, which
+follows postconf's source (postconf_edit.c, postconf_master.c) line for line
+in what it does to the text. tests/test_real_postfix.py proves the two agree
+on every platform's fresh files for the settings the wizard writes.
+
+Order of appended settings: Postfix 3.7 appends the new parameters of one
+`postconf -e` in hash-table order, which is seeded randomly (later versions
+sort them). So settings already in main.cf are changed in one `postconf -e`,
+and each new one is appended by its own `postconf -e`, in the plan's order:
+the file after apply is the file the review showed.
+
+Apply: the files are backed up into the journal, the commands run on the live
+configuration, then `postfix check` and `postconf -n` must pass; if either
+fails, the files are put back as they were and the change fails with
+Postfix's own message.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mailwizard.host import CommandFailed, FileMeta, Host, LineSink
+from mailwizard.plan import Change, PlanContext
+
+BLANKS = " \t\r\n"
+LINE_LIMIT = 80
+INDENT = "    "
+COLUMN_GOAL = (0, 11, 17, 25, 33, 41, 49, 57)
+MIN_FIELDS = 8
+MASTER_TYPES = ("unix", "unix-dgram", "fifo", "inet", "pass")
+DEFAULT_DIR = "/etc/postfix"
+# the file postmap/postalias makes for a map type
+MAP_SUFFIX = {"hash": ".db", "btree": ".db", "lmdb": ".lmdb", "cdb": ".cdb", "dbm": ".pag", "sdbm": ".pag"}
+_NAME = re.compile(r"^[A-Za-z0-9_]+$")
+_SERVICE = re.compile(r"^[A-Za-z0-9_.:\[\]-]+$")
+
+
+class PostconfError(ValueError):
+    """What real postconf would refuse (its own fatal message)."""
+
+
+# --- emulation: main.cf -------------------------------------------------------
+
+def _lines(text: str) -> list[str]:
+    """The file's lines, each ending in a newline (postconf adds a missing last one)."""
+    out = text.splitlines(keepends=True)
+    return [line if line.endswith("\n") else line + "\n" for line in out]
+
+
+def _content_start(line: str) -> int | None:
+    """Index of the first non-blank character, or None for a comment, blank or empty line."""
+    stripped = line.lstrip(BLANKS)
+    if stripped == "" or stripped.startswith("#"):
+        return None
+    return len(line) - len(stripped)
+
+
+def split_nameval(text: str) -> tuple[str, str]:
+    """Postfix's split_nameval(): `name = value`, blanks around both trimmed."""
+    name, eq, value = text.partition("=")
+    name = name.strip(BLANKS)
+    if not eq:
+        raise PostconfError(f'missing \'=\' after attribute name: "{text}"')
+    if not name:
+        raise PostconfError(f'missing attribute name: "{text}"')
+    return name, value.strip(BLANKS)
+
+
+def edit_main(text: str, mode: str, args: list[str]) -> str:
+    """What `postconf -e|-X|-# ARGS` does to main.cf's text (mode "e", "X" or "#")."""
+    table: dict[str, str | None] = {}
+    for arg in args:
+        if "\n" in arg:
+            raise PostconfError("-e, -X, or -# accepts no multi-line input")
+        arg = arg.lstrip(BLANKS)
+        if arg.startswith("#"):
+            raise PostconfError("-e, -X, or -# accepts no comment input")
+        if mode == "e":
+            name, value = split_nameval(arg)
+        else:
+            if "=" in arg:
+                raise PostconfError("-X or -# requires parameter names without value")
+            name, value = arg.rstrip(BLANKS), None
+            if not name:
+                raise PostconfError("-X or -# requires non-blank parameter names")
+        table.pop(name, None)
+        table[name] = value
+    found: set[str] = set()
+    out: list[str] = []
+    interesting = False
+    for line in _lines(text):
+        start = _content_start(line)
+        if start is None:
+            out.append(line)
+        elif start > 0:  # continued text
+            if not interesting:
+                out.append(line)
+            elif mode == "#":
+                out.append("#" + line)
+        else:
+            key = re.split(r"[ \t\r\n=]", line, maxsplit=1)[0]
+            interesting = key in table
+            if interesting:
+                found.add(key)
+                if mode == "e":
+                    out.append(f"{key} = {table[key]}\n")
+                elif mode == "#":
+                    out.append("#" + line)
+            else:
+                out.append(line)
+    if mode == "e":
+        for key, value in table.items():  # one new key per command: order is the plan's
+            if key not in found:
+                out.append(f"{key} = {value}\n")
+    return "".join(out)
+
+
+def main_values(text: str) -> dict[str, str]:
+    """main.cf's settings as postconf reads them: logical lines joined, the last one wins."""
+    values: dict[str, str] = {}
+    key = None
+    for line in _lines(text or ""):
+        start = _content_start(line)
+        if start is None:
+            continue
+        if start > 0 and key is not None:
+            values[key] = (values[key] + " " + line.strip(BLANKS)).strip()
+            continue
+        try:
+            key, value = split_nameval(line)
+        except PostconfError:
+            key = None
+            continue
+        values[key] = value
+    return values
+
+
+# --- emulation: master.cf -----------------------------------------------------
+
+def _split_master(text: str) -> list[str]:
+    """argv_splitq(): split on blanks, keeping {...} together (braces still on)."""
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        while i < n and text[i] in BLANKS:
+            i += 1
+        if i >= n:
+            break
+        start = i
+        depth = 0
+        while i < n and (depth > 0 or text[i] not in BLANKS):
+            if text[i] == "{":
+                depth += 1
+            elif text[i] == "}" and depth:
+                depth -= 1
+            i += 1
+        out.append(text[start:i])
+    return out
+
+
+def _extract(arg: str) -> str:
+    """extpar(): the text inside {}, blanks around it trimmed."""
+    if arg.startswith("{") and arg.endswith("}"):
+        return arg[1:-1].strip(BLANKS)
+    return arg
+
+
+def _normalize_args(argv: list[str]) -> list[str]:
+    """pcf_normalize_daemon_args(): `-oname=value` as `-o` `name=value`, {} taken off."""
+    argv = list(argv)
+    field_ = MIN_FIELDS
+    while field_ < len(argv):
+        arg = argv[field_]
+        if not arg.startswith("-") or arg == "--":
+            break
+        for pos in range(2, len(arg)):
+            if arg[pos] == "o":  # "-vo..." becomes "-v" "-o..."
+                argv.insert(field_ + 1, "-" + arg[pos:])
+                arg = argv[field_] = arg[:pos]
+                break
+        if len(arg) < 2 or arg[1] != "o":
+            field_ += 1
+            continue
+        if len(arg) > 2:
+            argv.insert(field_ + 1, arg[2:])
+            argv[field_] = "-o"
+            field_ += 1
+        elif field_ + 1 < len(argv):
+            field_ += 1
+        else:
+            field_ += 1
+            continue
+        if argv[field_].startswith("{"):
+            value = _extract(argv[field_])
+            name, value = split_nameval(value)
+            argv[field_] = f"{name}={value}"
+        field_ += 1
+    while field_ < len(argv):
+        if argv[field_].startswith("{"):
+            argv[field_] = _extract(argv[field_])
+        field_ += 1
+    return argv
+
+
+def parse_entry(text: str) -> list[str]:
+    """pcf_parse_master_entry(): a whole master.cf entry as its normalised fields."""
+    argv = _split_master(text)
+    if len(argv) < MIN_FIELDS:
+        raise PostconfError("bad field count")
+    if argv[1] not in MASTER_TYPES:
+        raise PostconfError(f'invalid type field "{argv[1]}" in "{text}"')
+    for value in argv[2:5]:
+        if len(value) != 1 or value not in "yn-":
+            raise PostconfError(f'invalid private/unpriv/chroot field "{value}" in "{text}"')
+    wakeup = argv[5].rstrip("?") if argv[5].endswith("?") else argv[5]
+    if wakeup != "-" and not wakeup.isdigit():
+        raise PostconfError(f'invalid wakeup field "{argv[5]}" in "{text}"')
+    if argv[6] != "-" and not argv[6].isdigit():
+        raise PostconfError(f'invalid maxproc field "{argv[6]}" in "{text}"')
+    return _normalize_args(argv)
+
+
+def format_entry(argv: list[str]) -> str:
+    """pcf_print_master_entry() with line folding, as postconf -M/-P writes an entry."""
+    out = ""
+    line_len = 0
+    for i in range(MIN_FIELDS):
+        if line_len > 0:
+            while True:
+                out += " "
+                line_len += 1
+                if line_len >= COLUMN_GOAL[i]:
+                    break
+        out += argv[i]
+        line_len += len(argv[i])
+    in_options = True
+    i = MIN_FIELDS
+    while i < len(argv):
+        arg = argv[i]
+        arg_len = len(arg)
+        aval = None
+        parens = False
+        if in_options:
+            if not arg.startswith("-") or arg == "--":
+                in_options = False
+            elif len(arg) > 1 and arg[1] == "o" and i + 1 < len(argv):
+                aval = argv[i + 1]
+                line_len = LINE_LIMIT
+                arg_len += len(aval) + 3
+                parens = any(c in BLANKS for c in aval)
+                if parens:
+                    arg_len += 2
+        if not in_options:
+            parens = any(c in BLANKS for c in arg)
+        if line_len > len(INDENT):
+            if line_len + 1 + arg_len < LINE_LIMIT:
+                out += " "
+                line_len += 1
+            else:
+                out += "\n" + INDENT
+                line_len = len(INDENT)
+        if not in_options and parens:
+            out += "{"
+            line_len += 1
+        out += arg
+        line_len += len(arg)
+        if not in_options and parens:
+            out += "}"
+            line_len += 1
+        if aval is not None:
+            out += " " + ("{" if parens else "") + aval + ("}" if parens else "")
+            i += 1
+            line_len = LINE_LIMIT
+        i += 1
+    return out + "\n"
+
+
+def _pattern(text: str, parts: int) -> list[str]:
+    bits = text.split("/", parts - 1)
+    if len(bits) != parts or not all(bits):
+        raise PostconfError(f"requires {'/'.join(['service_name', 'type', 'parameter'][:parts])}")
+    return bits
+
+
+def edit_master(text: str, mode: str, args: list[str]) -> str:
+    """What `postconf -M name/type=ENTRY ...` (mode "M") or `-P name/type/param=value ...`
+    (mode "P") does to master.cf's text."""
+    reqs = []
+    for arg in args:
+        if "\n" in arg:
+            raise PostconfError("-Me, -Fe, -Pe, -X, or -# accept no multi-line input")
+        pattern, value = split_nameval(arg.lstrip(BLANKS))
+        if mode == "M":
+            name, type_ = _pattern(pattern, 2)
+            reqs.append({"name": name, "type": type_, "entry": parse_entry(value), "count": 0})
+        else:
+            name, type_, param = _pattern(pattern, 3)
+            if any(c in BLANKS for c in value):
+                raise PostconfError("-Pe does not accept whitespace in parameter value")
+            reqs.append({"name": name, "type": type_, "param": param, "value": value, "count": 0})
+    lines = _lines(text)
+    out: list[str] = []
+    matched = False
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        i += 1
+        start = _content_start(line)
+        if start is None:
+            out.append(line)
+            continue
+        if start > 0:
+            if not matched:
+                out.append(line)
+            continue
+        matched = False
+        words = line.split()
+        if len(words) < 2:
+            raise PostconfError("specify service name and type on the same line")
+        name, type_ = words[0], words[1]
+        new_entry = None
+        for req in reqs:
+            tentative = req.get("entry")
+            use = False
+            if (req["name"], req["type"]) == (name, type_):
+                matched = True
+                req["count"] += 1
+                if mode == "P":
+                    if new_entry is None:  # gobble the continuation lines, pass comments through
+                        full = line
+                        while i < len(lines) and (lines[i][:1] == "#" or lines[i][:1] in BLANKS):
+                            nxt = lines[i]
+                            i += 1
+                            if _content_start(nxt) is None:
+                                out.append(nxt)
+                            else:
+                                full += nxt
+                        new_entry = parse_entry(full)
+                    new_entry = _set_param(new_entry, req["param"], req["value"])
+                elif req["count"] == 1:
+                    use = True
+            elif tentative is not None and (tentative[0], tentative[1]) == (name, type_):
+                matched = True
+                req["count"] += 1
+                use = req["count"] == 1
+            if use:
+                new_entry = list(tentative)
+        if new_entry is not None:
+            out.append(format_entry(new_entry))
+        elif not matched:
+            out.append(line)
+    for req in reqs:
+        if req["count"] == 0 and mode == "M":
+            out.append(format_entry(req["entry"]))
+    return "".join(out)
+
+
+def _set_param(argv: list[str], param: str, value: str) -> list[str]:
+    """pcf_edit_master_param(): replace `-o param=...`, or add it after the other options."""
+    argv = list(argv)
+    i = MIN_FIELDS
+    found = False
+    while i < len(argv):
+        arg = argv[i]
+        if not arg.startswith("-") or arg == "--":
+            break
+        if len(arg) > 1 and arg[1] == "o" and i + 1 < len(argv):
+            if arg == "-o" and argv[i + 1].startswith(param + "="):
+                argv[i + 1] = f"{param}={value}"
+                found = True
+            i += 1
+        i += 1
+    if not found:
+        argv[i:i] = ["-o", f"{param}={value}"]
+    return argv
+
+
+def master_entries(text: str) -> dict[tuple[str, str], list[str]]:
+    """Every active master.cf entry, normalised, by (service, type)."""
+    entries: dict[tuple[str, str], list[str]] = {}
+    current: list[str] = []
+
+    def flush():
+        if current:
+            try:
+                argv = parse_entry("".join(current))
+            except PostconfError:
+                return
+            entries.setdefault((argv[0], argv[1]), argv)
+
+    for line in _lines(text or ""):
+        start = _content_start(line)
+        if start is None:
+            continue
+        if start > 0:
+            current.append(line)
+            continue
+        flush()
+        current = [line]
+    flush()
+    return entries
+
+
+def entry_params(argv: list[str]) -> dict[str, str]:
+    """The `-o name=value` parameters of a normalised entry."""
+    out = {}
+    i = MIN_FIELDS
+    while i < len(argv) and argv[i].startswith("-") and argv[i] != "--":
+        if argv[i] == "-o" and i + 1 < len(argv):
+            name, _, value = argv[i + 1].partition("=")
+            out[name] = value
+            i += 1
+        i += 1
+    return out
+
+
+def emulate(files: dict[str, str], argv: list[str]) -> dict[str, str]:
+    """Run one `postconf` edit command on {"main.cf": text, "master.cf": text}; returns the new files."""
+    if not argv or argv[0] != "postconf":
+        raise PostconfError(f"not a postconf command: {argv}")
+    args = list(argv[1:])
+    if args[:1] == ["-c"]:
+        args = args[2:]
+    option, rest = args[0], args[1:]
+    files = dict(files)
+    if option in ("-e", "-X", "-#"):
+        files["main.cf"] = edit_main(files.get("main.cf") or "", option[1], rest)
+    elif option in ("-M", "-P"):
+        files["master.cf"] = edit_master(files.get("master.cf") or "", option[1], rest)
+    else:
+        raise PostconfError(f"postconf {option} is not an edit this emulation knows")
+    return files
+
+
+# --- values going into main.cf / master.cf --------------------------------------
+
+def unsafe_value(value: str) -> str | None:
+    """Why `value` cannot be written safely as a Postfix setting's value, or None."""
+    if any(c in value for c in "\n\r\0"):
+        return "contains a line break"
+    if any(ord(c) < 32 and c != "\t" for c in value):
+        return "contains a control character"
+    if value.lstrip().startswith("#"):
+        return "starts with # (Postfix would read a comment)"
+    return None
+
+
+def check_setting(key: str, value: str) -> None:
+    if not _NAME.match(key):
+        raise ValueError(f"{key!r} is not a Postfix parameter name")
+    if why := unsafe_value(value):
+        raise ValueError(f"{key} = {value!r} {why}")
+
+
+# --- the changes --------------------------------------------------------------
+
+def config_args(host: Host, config_dir: str) -> list[str]:
+    """`-c DIR` when the live configuration is not where postconf looks by default."""
+    real = str(host.real(config_dir))
+    if host.fake:
+        return []
+    if real != DEFAULT_DIR:
+        return ["-c", real]
+    return []
+
+
+def with_config(argv: list[str], extra: list[str]) -> list[str]:
+    return [argv[0], *extra, *argv[1:]] if extra else list(argv)
+
+
+def postfix_check(host: Host, config_dir: str = DEFAULT_DIR, on_line: LineSink | None = None) -> str | None:
+    """Postfix's complaint about the live configuration (`postfix check`, `postconf -n`), or None."""
+    extra = config_args(host, config_dir)
+    check = host.run(["postfix", *extra, "check"])
+    parse = host.run(["postconf", *extra, "-n"])
+    if on_line:
+        for line in check.output.splitlines():
+            on_line(line)
+    if check.ok and parse.ok:
+        return None
+    # without a syslog daemon `postfix check` says nothing; postconf's warnings tell why
+    said = [line for line in (check.output + parse.output).splitlines()
+            if "warning" in line or "fatal" in line or "error" in line.lower()]
+    failed = "postfix check" if not check.ok else "postconf -n"
+    return f"`{failed}` failed:\n" + ("\n".join(dict.fromkeys(said)) or check.output.strip())[-1500:]
+
+
+def _quote_items(items: list[tuple[str, str]]) -> str:
+    return ", ".join(f"{k} = {v}" if v != "" else f"{k} =" for k, v in items)
+
+
+class _PostfixEdit(Change):
+    """Shared verbs: commands computed against the planned file, diff, apply with check and restore."""
+
+    files: tuple[str, ...] = ("main.cf",)
+    restart = False  # a setting only a restart (not a reload) puts in force, e.g. inet_interfaces
+
+    def _init_state(self) -> None:
+        self.argvs: list[list[str]] = []
+        self.before: dict[str, str | None] = {}
+        self.after: dict[str, str] = {}
+        self.tool = ""  # "postconf" (on a copy) or "emulation": how the diff was made
+
+    def path(self, name: str) -> str:
+        return f"{self.config_dir}/{name}"
+
+    def commands(self) -> list[list[str]]:
+        return [list(a) for a in self.argvs]
+
+    def describe(self) -> str:
+        return self.summary
+
+    def plan_argvs(self, current: dict[str, str]) -> tuple[list[list[str]], str]:
+        """(the commands, the no-op reason when there are none)."""
+        raise NotImplementedError
+
+    def check(self, ctx: PlanContext) -> str | None:
+        current = {name: ctx.read_text(self.path(name)) for name in ("main.cf", "master.cf")}
+        self.before = {name: current[name] for name in self.files}
+        self.argvs, reason = self.plan_argvs({k: v or "" for k, v in current.items()})
+        if not self.argvs:
+            self.after = {name: current[name] or "" for name in self.files}
+            return reason
+        self.after, self.tool = compute_after(ctx, self.config_dir, current, self.argvs)
+        for name in self.files:
+            meta = ctx.stat(self.path(name)) or FileMeta(0o644, 0, 0)
+            ctx.stage(self.path(name), self.after[name].encode("utf-8", "surrogateescape"), meta)
+        if all(self.after[n] == (self.before[n] or "") for n in self.files):
+            return reason
+        if self.restart and self.service == "postfix":
+            self.service = "postfix:restart"  # marked pending in the journal: a resumed run restarts too
+        return None
+
+    def diff(self) -> str:
+        out = []
+        for name in self.files:
+            old = (self.before.get(name) or "").splitlines(keepends=True)
+            new = self.after.get(name, "").splitlines(keepends=True)
+            path = self.path(name)
+            out.append("".join(difflib.unified_diff(old, new, f"a{path}", f"b{path}")))
+        return "".join(out)
+
+    def apply(self, host: Host, journal, on_line: LineSink) -> None:
+        paths = [self.path(n) for n in self.files]
+        saved = {}
+        for path in paths:
+            journal.backup(path)
+            saved[path] = (host.read(path), host.stat(path))
+        for name, path in zip(self.files, paths):
+            if saved[path][0] is not None and saved[path][0].decode("utf-8", "surrogateescape") != \
+                    (self.before.get(name) or ""):
+                on_line(f"{path} differs from the file the plan was made from; "
+                        "the planned postconf edits were made to it")
+        extra = config_args(host, self.config_dir)
+        complaint = None
+        try:
+            for argv in self.argvs:
+                on_line("$ " + " ".join(argv))
+                host.run(with_config(argv, extra), on_line=on_line, check=True)
+            complaint = postfix_check(host, self.config_dir, on_line)
+        except CommandFailed as exc:
+            complaint = str(exc)
+        if complaint:
+            for path, (data, meta) in saved.items():
+                if data is not None and host.read(path) != data:
+                    host.write_atomic(path, data, mode=meta.mode, uid=meta.uid, gid=meta.gid)
+            raise RuntimeError(f"Postfix refuses the new configuration; "
+                               f"{' and '.join(paths)} put back as they were:\n{complaint}")
+        for path in paths:
+            journal.written(path)
+
+
+def compute_after(ctx: PlanContext, config_dir: str, current: dict[str, str | None],
+                  argvs: list[list[str]]) -> tuple[dict[str, str], str]:
+    """main.cf and master.cf after the commands: real postconf on a copy when possible, else the emulation."""
+    host = ctx.host
+    live = [f"{config_dir}/{n}" for n in ("main.cf", "master.cf")]
+    real_ok = (not ctx.offline and not host.fake and host.which("postconf") is not None
+               and all(host.exists(p) and p not in ctx.predicted for p in live))
+    if real_ok:
+        with tempfile.TemporaryDirectory(prefix="mailwizard-postconf-") as tmp:
+            for name in ("main.cf", "master.cf"):
+                Path(tmp, name).write_text(current.get(name) or "", encoding="utf-8", errors="surrogateescape")
+            ok = True
+            for argv in argvs:
+                result = host.run(["postconf", "-c", tmp, *argv[1:]])
+                if not result.ok:
+                    ok = False
+                    break
+            if ok:
+                return ({n: Path(tmp, n).read_text(encoding="utf-8", errors="surrogateescape")
+                         for n in ("main.cf", "master.cf")}, "postconf")
+    files = {n: current.get(n) or "" for n in ("main.cf", "master.cf")}
+    for argv in argvs:
+        files = emulate(files, argv)
+    return files, "emulation"
+
+
+@dataclass(eq=False)
+class Postconf(_PostfixEdit):
+    """main.cf settings with `postconf -e 'key=value' ...` (and `postconf -X key` to remove one)."""
+
+    settings: list[tuple[str, str]]
+    summary: str = ""
+    remove: list[str] = field(default_factory=list)
+    noop_reason: str = ""
+    service: str | None = "postfix"
+    config_dir: str = DEFAULT_DIR
+
+    kind = "postconf"
+    files = ("main.cf",)
+
+    def __post_init__(self):
+        self._init_state()
+        for key, value in self.settings:
+            check_setting(key, value)
+        for key in self.remove:
+            check_setting(key, "")
+        if not self.summary:
+            self.summary = "main.cf: " + _quote_items(self.settings)
+
+    def key(self) -> str:
+        return "postconf:" + ",".join([k for k, _ in self.settings] + [f"-{k}" for k in self.remove])
+
+    def plan_argvs(self, current: dict[str, str]) -> tuple[list[list[str]], str]:
+        values = main_values(current["main.cf"])
+        wanted = [(k, v) for k, v in self.settings if _norm(values.get(k)) != _norm(v)]
+        existing = [(k, v) for k, v in wanted if k in values]
+        new = [(k, v) for k, v in wanted if k not in values]
+        argvs = []
+        if existing:
+            argvs.append(["postconf", "-e", *[f"{k}={v}" for k, v in existing]])
+        argvs += [["postconf", "-e", f"{k}={v}"] for k, v in new]
+        self.restart = any(k in RESTART_KEYS for k, _ in wanted)
+        gone = [k for k in self.remove if k in values]
+        if gone:
+            argvs.append(["postconf", "-X", *gone])
+        reason = self.noop_reason or ("main.cf already has " + _quote_items(self.settings)
+                                      if self.settings else "main.cf has none of " + ", ".join(self.remove))
+        return argvs, reason
+
+
+def _norm(value: str | None) -> str | None:
+    return None if value is None else " ".join(value.split())
+
+
+@dataclass(eq=False)
+class MasterService(_PostfixEdit):
+    """A master.cf service: `postconf -M name/type='...'` when it is missing, then `postconf -P` its `-o`s."""
+
+    name: str
+    type: str
+    fields: tuple[str, ...]  # private unpriv chroot wakeup maxproc command [args]
+    params: list[tuple[str, str]] = field(default_factory=list)
+    summary: str = ""
+    noop_reason: str = ""
+    service: str | None = "postfix"
+    config_dir: str = DEFAULT_DIR
+
+    kind = "master.cf"
+    files = ("master.cf",)
+
+    def __post_init__(self):
+        self._init_state()
+        if not _SERVICE.match(self.name) or self.type not in MASTER_TYPES:
+            raise ValueError(f"{self.name}/{self.type} is not a master.cf service")
+        for key, value in self.params:
+            check_setting(key, value)
+            if any(c in value for c in BLANKS):
+                raise ValueError(f"-o {key}={value}: postconf -P takes no blanks in a value")
+
+    def key(self) -> str:
+        return f"master:{self.name}/{self.type}"
+
+    def entry(self) -> str:
+        return " ".join([self.name, self.type, *self.fields])
+
+    def plan_argvs(self, current: dict[str, str]) -> tuple[list[list[str]], str]:
+        entries = master_entries(current["master.cf"])
+        have = entries.get((self.name, self.type))
+        argvs = []
+        if have is None:
+            argvs.append(["postconf", "-M", f"{self.name}/{self.type}={self.entry()}"])
+            params = {}
+        else:
+            params = entry_params(have)
+        todo = [(k, v) for k, v in self.params if params.get(k) != v]
+        if todo:
+            argvs.append(["postconf", "-P", *[f"{self.name}/{self.type}/{k}={v}" for k, v in todo]])
+        reason = self.noop_reason or (f"master.cf already runs {self.name}/{self.type} with "
+                                      + " ".join(f"-o {k}={v}" for k, v in self.params))
+        return argvs, reason
+
+
+def map_suffix(map_type: str) -> str:
+    return MAP_SUFFIX.get(map_type, ".db")
+
+
+@dataclass(eq=False)
+class Postmap(Change):
+    """An indexed map rebuilt from its source file: `postmap TYPE:FILE` (or `postalias` for aliases)."""
+
+    source: str
+    map_type: str
+    tool: str = "postmap"
+    service: str | None = "postfix"
+    summary: str = ""
+
+    kind = "postmap"
+    reversible = True
+
+    @property
+    def indexed(self) -> str:
+        return self.source + map_suffix(self.map_type)
+
+    def key(self) -> str:
+        return f"{self.tool}:{self.source}"
+
+    def commands(self) -> list[list[str]]:
+        return [[self.tool, f"{self.map_type}:{self.source}"]]
+
+    def describe(self) -> str:
+        return self.summary or f"build {self.indexed} from {self.source} ({self.map_type})"
+
+    def check(self, ctx: PlanContext) -> str | None:
+        planned = ctx.read(self.source)
+        host = ctx.host
+        changed = planned != host.read(self.source)
+        if not changed and host.exists(self.indexed):
+            try:
+                fresh = host.real(self.indexed).stat().st_mtime >= host.real(self.source).stat().st_mtime
+            except OSError:
+                fresh = False
+            if fresh:
+                return f"{self.indexed} is up to date with {self.source}"
+        ctx.stage(self.indexed, b"(indexed map)", FileMeta(0o644, 0, 0))
+        return None
+
+    def apply(self, host: Host, journal, on_line: LineSink) -> None:
+        journal.backup(self.indexed)
+        argv = self.commands()[0]
+        on_line("$ " + " ".join(argv))
+        extra = config_args(host, DEFAULT_DIR)
+        if extra:  # a host rooted elsewhere (tests): the real paths
+            argv = [self.tool, *extra, f"{self.map_type}:{host.real(self.source)}"]
+        host.run(argv, on_line=on_line, check=True)
+        journal.written(self.indexed)
+
+
+def database_type(ctx: PlanContext) -> str:
+    """The map type for new tables: `postconf -h default_database_type`, else the platform's.
+
+    Never `hash:` by assumption: RHEL 10's Postfix has no Berkeley DB and uses lmdb.
+    """
+    def ask() -> str:
+        if not ctx.offline and ctx.host.which("postconf") and ctx.host.exists(f"{ctx.profile.postfix_dir}/main.cf"):
+            result = ctx.host.run(["postconf", "-h", "default_database_type"])
+            value = result.output.strip().splitlines()[-1:] if result.ok else []
+            if value and re.match(r"^[a-z0-9]+$", value[0]):
+                return value[0]
+        return ctx.profile.map_type
+    return ctx.fact("postfix:default_database_type", ask)
+
+
+
+
+# --- verification ------------------------------------------------------------
+
+def live_values(host: Host, keys: list[str]) -> tuple[bool, dict[str, str], str]:
+    """`postconf KEY...` on the live configuration: (ok, {key: value}, output)."""
+    result = host.run(["postconf", *keys])
+    values = {}
+    for line in result.output.splitlines():
+        key, sep, value = line.partition(" = ")
+        if not sep and line.endswith(" ="):
+            key, value = line[:-2], ""
+        values[key.strip()] = value.strip()
+    return result.ok, values, result.output
+
+
+def settings_check(host: Host, step: str, name: str, settings: list[tuple[str, str]]):
+    """One Check: `postconf` shows every one of `settings`."""
+    from mailwizard.plan import Check
+
+    if not settings:
+        return Check(step, name, "pass", "nothing to set")
+    ok, values, output = live_values(host, [k for k, _ in settings])
+    wrong = [(k, v) for k, v in settings if _norm(values.get(k)) != _norm(v)]
+    if ok and not wrong:
+        return Check(step, name, "pass", _quote_items(settings)[:300])
+    evidence = "; ".join(f"{k} = {values.get(k, '(missing)')}" for k, _ in wrong) or output.strip()[-300:]
+    return Check(step, name, "fail", evidence, "postconf -e " + " ".join(f"'{k}={v}'" for k, v in wrong))
+
+
+RESTART_KEYS = {"inet_interfaces", "inet_protocols"}
+
+
+def version_at_least(profile, wanted: tuple[int, int]) -> bool:
+    """Whether the platform's Postfix is at least `wanted` (e.g. `>=TLSv1.2` needs 3.6)."""
+    parts = re.findall(r"[0-9]+", profile.postfix_version or "0.0")
+    have = tuple(int(x) for x in (parts + ["0", "0"])[:2])
+    return have >= wanted
+
+
+def template(name: str, **values: str) -> bytes:
+    from importlib import resources
+    from string import Template
+
+    text = (resources.files("mailwizard") / "templates" / name).read_text()
+    return Template(text).substitute(values).encode()
+
+
+def will_install_postfix(ctx: PlanContext) -> bool:
+    """Whether the plan installs Postfix before this point (its files are then predicted)."""
+    return f"{ctx.profile.postfix_dir}/master.cf" in ctx.predicted

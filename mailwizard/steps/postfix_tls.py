@@ -1,0 +1,98 @@
+"""Postfix TLS (guide 2.2): the server's certificate, TLS 1.2 minimum, opportunistic TLS outbound.
+
+`smtpd_tls_cert_file` / `smtpd_tls_key_file` (Dovecot's certificate from
+[tls] unless [postfix] names another), `smtpd_tls_security_level = may`
+(STARTTLS offered), `smtpd_tls_auth_only = yes` (no AUTH before STARTTLS),
+`smtpd_tls_protocols` and `smtpd_tls_mandatory_protocols` at TLS 1.2 or newer
+(`>=TLSv1.2`; Postfix before 3.6, RHEL 9's 3.5, takes the exclusion list
+`!SSLv2, !SSLv3, !TLSv1, !TLSv1.1`), `smtp_tls_security_level = may`
+(opportunistic outbound), and the guide's optional `smtp_tls_loglevel`.
+A null client receives nothing: it only gets the outbound settings. Postfix
+reads the key as root before dropping privileges, so the 0600 root:root key
+of guide 1.1.2 serves both daemons.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+
+from mailwizard.answers import Answers, Problem
+from mailwizard.host import Host
+from mailwizard.plan import Change, Check, PlanContext
+from mailwizard.platform import Profile
+from mailwizard.postfix_conf import Postconf, settings_check, version_at_least
+from mailwizard.steps import Step
+
+
+def cert_paths(answers: Answers) -> tuple[str, str]:
+    p = answers.postfix
+    return (p.tls_cert or answers.tls.cert, p.tls_key or answers.tls.key)
+
+
+def protocols(profile: Profile) -> str:
+    return ">=TLSv1.2" if version_at_least(profile, (3, 6)) else "!SSLv2, !SSLv3, !TLSv1, !TLSv1.1"
+
+
+def tls_settings(answers: Answers, profile: Profile) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    if answers.postfix.mode == "internet-site":
+        cert, key = cert_paths(answers)
+        out += [("smtpd_tls_cert_file", cert), ("smtpd_tls_key_file", key),
+                ("smtpd_tls_security_level", "may"), ("smtpd_tls_auth_only", "yes"),
+                ("smtpd_tls_protocols", protocols(profile)),
+                ("smtpd_tls_mandatory_protocols", protocols(profile))]
+    out.append(("smtp_tls_security_level", "may"))
+    if answers.postfix.tls_loglevel is not None:
+        out.append(("smtp_tls_loglevel", str(answers.postfix.tls_loglevel)))
+    return out
+
+
+def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
+    p = answers.postfix
+    if p.mode != "internet-site" or not (p.tls_cert or p.tls_key):
+        return []  # Dovecot's pair is checked by the Dovecot TLS step
+    severity = "warning" if ctx.offline else "error"
+    problems = []
+    for key, path in (("tls_cert", cert_paths(answers)[0]), ("tls_key", cert_paths(answers)[1])):
+        if ctx.read(path) is None:
+            problems.append(Problem(f"postfix.{key}", f"{path} does not exist: copy it there first", severity))
+    return problems
+
+
+def plan(answers: Answers, ctx: PlanContext) -> list[Change]:
+    settings = tls_settings(answers, ctx.profile)
+    what = "outbound TLS when the peer offers it" if answers.postfix.mode == "null-client" else \
+        "STARTTLS with the certificate, TLS 1.2 minimum, AUTH only after STARTTLS, outbound TLS when offered"
+    return [Postconf(settings, summary=f"main.cf (2.2): {what}")]
+
+
+def starttls_probe(host: str = "127.0.0.1", port: int = 25, timeout: float = 10) -> tuple[bool, str]:
+    """STARTTLS on the SMTP port, pinned to TLS 1.2: (worked, evidence)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        with smtplib.SMTP(host, port, timeout=timeout) as smtp:
+            smtp.ehlo("mailwizard.verify")
+            if not smtp.has_extn("starttls"):
+                return False, "STARTTLS is not offered"
+            smtp.starttls(context=ctx)
+            version = smtp.sock.version()
+            smtp.ehlo("mailwizard.verify")
+            return True, f"{version}; after STARTTLS: {' '.join(sorted(smtp.esmtp_features))}"[:300]
+    except (OSError, smtplib.SMTPException, ssl.SSLError) as exc:
+        return False, str(exc)
+
+
+def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:
+    checks = [settings_check(host, "postfix_tls", "postconf shows the TLS settings", tls_settings(answers, profile))]
+    if answers.postfix.mode == "internet-site" and not host.fake:
+        ok, evidence = starttls_probe()
+        checks.append(Check("postfix_tls", "STARTTLS with TLS 1.2 on port 25", "pass" if ok else "fail",
+                            evidence, "" if ok else "is Postfix running? see its log"))
+    return checks
+
+
+STEP = Step("postfix_tls", "Postfix TLS", "2.2", plan=plan, verify=verify, validate=validate)
