@@ -135,6 +135,26 @@ sh("mount", "--make-rprivate", "/")
 
 # Mounts, then chroots into, the host's new root.
 _HOST_SETUP = r'''
+# Paths of this run that a fresh /tmp or /run would hide (a checkout or a
+# virtualenv under /tmp, as CI may have): held open now, bound back later.
+KEEP = []
+for p in cfg.get("keep", []):
+    try:
+        KEEP.append((p, os.open(p, os.O_PATH | os.O_DIRECTORY)))
+    except OSError:
+        pass
+
+
+def bind_kept(root):
+    for p, fd in KEEP:
+        os.makedirs(root + p, exist_ok=True)
+        # the fd is handed to mount itself: /proc here is the outer one, where our pid differs
+        r = subprocess.run(["mount", "--rbind", "/proc/self/fd/%d" % fd, root + p], pass_fds=(fd,),
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if r.returncode:
+            die("mount --rbind %s failed: %s" % (p, r.stdout.decode(errors="replace")), 1)
+        sh("mount", "-o", "remount,bind,ro", root + p)
+
 S = "/tmp"
 R = S + "/root"
 sh("mount", "-t", "tmpfs", "-o", "mode=0700,size=" + cfg["size"], "mw-throwaway", S)
@@ -201,6 +221,7 @@ os.mkdir(R + "/run/lock")
 os.chmod(R + "/run/lock", 0o1777)
 sh("mount", "-t", "tmpfs", "-o", "mode=1777,size=%s,nosuid,nodev" % cfg["tmp_size"],
    "mw-tmp", R + "/tmp")
+bind_kept(R)
 
 sh("ip", "link", "set", "lo", "up")
 socket.sethostname(cfg["hostname"])
@@ -225,8 +246,29 @@ with open("/etc/hosts", "w") as f:
 
 # A client: this machine's files read-only, a private /tmp.
 _PEER_SETUP = r'''
+# Paths of this run that a fresh /tmp or /run would hide (a checkout or a
+# virtualenv under /tmp, as CI may have): held open now, bound back later.
+KEEP = []
+for p in cfg.get("keep", []):
+    try:
+        KEEP.append((p, os.open(p, os.O_PATH | os.O_DIRECTORY)))
+    except OSError:
+        pass
+
+
+def bind_kept(root):
+    for p, fd in KEEP:
+        os.makedirs(root + p, exist_ok=True)
+        # the fd is handed to mount itself: /proc here is the outer one, where our pid differs
+        r = subprocess.run(["mount", "--rbind", "/proc/self/fd/%d" % fd, root + p], pass_fds=(fd,),
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if r.returncode:
+            die("mount --rbind %s failed: %s" % (p, r.stdout.decode(errors="replace")), 1)
+        sh("mount", "-o", "remount,bind,ro", root + p)
+
 sh("mount", "-o", "remount,bind,ro", "/")
 sh("mount", "-t", "tmpfs", "-o", "mode=1777,size=256m,nosuid,nodev", "mw-peer-tmp", "/tmp")
+bind_kept("")
 sh("ip", "link", "set", "lo", "up")
 socket.sethostname(cfg["hostname"])
 listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -692,6 +734,19 @@ class Peer:
         return self._init.pid
 
 
+def _kept_paths() -> list[str]:
+    """This run's checkout, shared/ and Python environment, where a fresh /tmp or /run would hide them."""
+    import site
+
+    repo = Path(__file__).resolve().parents[2]
+    candidates = {str(repo), str(repo.parent / "shared"), sys.prefix, *site.getsitepackages()}
+    masked = ("/tmp", "/run")
+    hidden = sorted(c for c in candidates
+                    if os.path.isdir(c) and any(c == m or c.startswith(m + "/") for m in masked))
+    # a path inside another kept one comes along with it (rbind)
+    return [c for c in hidden if not any(c.startswith(o + "/") for o in hidden)]
+
+
 class ThrowawayHost:
     """A fresh, disposable copy of this machine; see the module docstring.
 
@@ -707,7 +762,7 @@ class ThrowawayHost:
         if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?", hostname):
             raise ValueError(f"bad hostname {hostname!r}")
         self.hostname = hostname
-        self._cfg = {"hostname": hostname, "size": size, "tmp_size": tmp_size,
+        self._cfg = {"hostname": hostname, "keep": _kept_paths(), "size": size, "tmp_size": tmp_size,
                      "run_size": run_size, "shm_size": shm_size}
         self._init: _Init | None = None
         self._peers: dict[str, Peer] = {}
@@ -882,7 +937,7 @@ class ThrowawayHost:
         if host_addr == peer_addr:
             raise ValueError("host_addr and peer_addr must differ")
         peer = Peer(name, host_addr, peer_addr, prefixlen, f"mw-{name}", "eth0")
-        peer._init = _Init(_PEER_SETUP, {"hostname": name})
+        peer._init = _Init(_PEER_SETUP, {"hostname": name, "keep": _kept_paths()})
         self._peers[name] = peer
         try:
             if prefixlen == 24:
