@@ -1,9 +1,11 @@
 """The Textual wizard: Welcome/preflight -> Install -> TLS -> Mail store -> Authentication ->
-PAM, LDAP or MariaDB -> Protocols -> Mailboxes -> LMTP -> Review -> Apply -> Report.
+PAM, LDAP or MariaDB -> Protocols -> Mailboxes -> LMTP -> Postfix (mode) -> Aliases ->
+Submission -> Limits -> Review -> Apply -> Report.
 
 Screens whose steps do not apply are left out (all of Dovecot's when it is
 disabled, LMTP when the protocol is off), and of the three authentication
-forms only the chosen backend's is shown.
+forms only the chosen backend's is shown. A Postfix null client has no Dovecot
+screens, and no Aliases or Submission screens (SCREEN_WHEN).
 
 `create_app(session, structural, resume=False)` builds the app for the command
 line and for the tests alike; `app.run()` returns the exit code:
@@ -17,7 +19,7 @@ Keys (shown in the footer): ctrl+n Next, Esc Back, F1 help (also `?` when the
 focus is not in a text field), Tab/Shift+Tab move between fields, ctrl+q quit,
 ctrl+c asks before quitting and, while applying, asks whether to stop after
 the current change. Screens add their own: ctrl+t Test connection (LDAP,
-MariaDB), F7/F8 add and remove a mailbox (Mailboxes).
+MariaDB), F7/F8 add and remove a mailbox (Mailboxes) or an alias (Aliases).
 
 The screens own no logic: they edit `session.answers` and show what the
 session plans, does and checks; long work runs in thread workers that post
@@ -52,6 +54,8 @@ SCREENS: list[tuple[str, str]] = [
     ("mailstore", "Mail store"), ("auth", "Authentication"),
     ("auth_pam", "PAM"), ("auth_ldap", "LDAP"), ("auth_sql", "MariaDB"),
     ("protocols", "Protocols"), ("mailboxes", "Mailboxes"), ("lmtp", "LMTP"),
+    ("postfix_mode", "Postfix"), ("postfix_aliases", "Aliases"),
+    ("postfix_submission", "Submission"), ("postfix_limits", "Limits"),
     ("review", "Review"), ("apply", "Apply"), ("report", "Report"),
 ]
 # a screen that edits a step's answers is shown only while one of its steps applies
@@ -59,18 +63,26 @@ SCREENS: list[tuple[str, str]] = [
 SCREEN_STEPS = {"tls": ("tls",), "mailstore": ("vmail",), "auth": ("auth",), "auth_pam": ("auth",),
                 "auth_ldap": ("auth",), "auth_sql": ("auth",), "protocols": ("protocols", "firewall"),
                 "mailboxes": ("mailboxes",), "lmtp": ("lmtp",)}
+# a Postfix screen shown only in some modes (its step may not apply yet: the screen is where it is chosen)
+SCREEN_WHEN = {"postfix_aliases": lambda a: a.postfix.mode == "internet-site",
+               "postfix_submission": lambda a: a.postfix.mode == "internet-site"}
 # the form of the authentication backend chosen on the Authentication screen
 BACKEND_SCREENS = {"auth_pam": "pam", "auth_ldap": "ldap", "auth_sql": "sql"}
 # where a resumed wizard opens: the screen of the first step not yet verified
 RESUME_AT = {"preflight": "welcome", "install": "install", "tls": "tls", "vmail": "mailstore",
              "auth": "auth", "protocols": "protocols", "mailboxes": "mailboxes", "lmtp": "lmtp",
-             "firewall": "protocols", "services": "review"}
+             "firewall": "protocols", "services": "review",
+             "postfix": "postfix_mode", "postfix_tls": "review", "postfix_aliases": "postfix_aliases",
+             "postfix_delivery": "postfix_submission", "postfix_submission": "postfix_submission",
+             "postfix_limits": "postfix_limits", "postfix_hardening": "review"}
 
 
 SCREEN_CLASSES = {"welcome": "WelcomeScreen", "install": "InstallScreen", "tls": "TLSScreen",
                   "mailstore": "MailStoreScreen", "auth": "AuthScreen", "auth_pam": "PamScreen",
                   "auth_ldap": "LdapScreen", "auth_sql": "SqlScreen", "protocols": "ProtocolsScreen",
                   "mailboxes": "MailboxesScreen", "lmtp": "LmtpScreen",
+                  "postfix_mode": "PostfixModeScreen", "postfix_aliases": "PostfixAliasesScreen",
+                  "postfix_submission": "PostfixSubmissionScreen", "postfix_limits": "PostfixLimitsScreen",
                   "review": "ReviewScreen", "apply": "ApplyScreen", "report": "ReportScreen"}
 
 
@@ -110,6 +122,8 @@ class MailWizard(App[int]):
         self.checks: list[Check] | None = None
         self.applying = False
         self.dh_status = ""
+        # what only an internet site uses, set aside while the Postfix screen says null client
+        self.postfix_site_only: dict | None = None
         self._dh_cancel = threading.Event()
         self._dh_started = False
 
@@ -148,7 +162,8 @@ class MailWizard(App[int]):
         backend = self.session.answers.auth.backend
         keys = [k for k, _ in SCREENS
                 if (k not in SCREEN_STEPS or active.intersection(SCREEN_STEPS[k]))
-                and BACKEND_SCREENS.get(k, backend) == backend]
+                and BACKEND_SCREENS.get(k, backend) == backend
+                and SCREEN_WHEN.get(k, lambda a: True)(self.session.answers)]
         if self.session.dry_run:
             keys = keys[: keys.index("review") + 1]
         return keys

@@ -37,11 +37,21 @@ SQL_KEYS = ("auth.sql.",)
 PROTOCOLS_KEYS = ("protocols", "protocols.", "firewall.")
 MAILBOXES_KEYS = ("mailboxes", "mailboxes.")
 LMTP_KEYS = ("lmtp.",)
+POSTFIX_MODE_KEYS = ("postfix.mode", "postfix.inet_interfaces", "postfix.mynetworks", "postfix.myorigin",
+                     "postfix.relayhost")
+POSTFIX_ALIASES_KEYS = ("postfix.virtual_alias_source", "postfix.virtual_aliases", "postfix.virtual_alias_domains",
+                        "postfix.ldap_aliases.")
+POSTFIX_SUBMISSION_KEYS = ("postfix.submission", "postfix.smtps", "postfix.sender_login_mismatch",
+                           "postfix.sasl_host", "postfix.sasl_port", "postfix.delivery", "postfix.lmtp_host",
+                           "postfix.lmtp_port")
+POSTFIX_LIMITS_KEYS = ("postfix.limits", "postfix.limits.")
 
 # the screen (its key in app.SCREENS) that owns each group of keys
 OWNERS = {"welcome": WELCOME_KEYS, "tls": TLS_KEYS, "mailstore": MAILSTORE_KEYS, "auth": AUTH_KEYS,
           "auth_pam": PAM_KEYS, "auth_ldap": LDAP_KEYS, "auth_sql": SQL_KEYS,
-          "protocols": PROTOCOLS_KEYS, "mailboxes": MAILBOXES_KEYS, "lmtp": LMTP_KEYS}
+          "protocols": PROTOCOLS_KEYS, "mailboxes": MAILBOXES_KEYS, "lmtp": LMTP_KEYS,
+          "postfix_mode": POSTFIX_MODE_KEYS, "postfix_aliases": POSTFIX_ALIASES_KEYS,
+          "postfix_submission": POSTFIX_SUBMISSION_KEYS, "postfix_limits": POSTFIX_LIMITS_KEYS}
 
 
 def key_matches(key: str, prefixes: tuple[str, ...]) -> bool:

@@ -340,8 +340,13 @@ async def test_protocols_toggles_and_the_lmtp_screen_follows(session):
         await tick(pilot, "#protocols-imap")
         assert "LMTP" not in str(screen.query_one(StepBar).render())
         assert "LMTP" not in [title for _, title in app.step_titles()]
-        passed = await walk_to(pilot, "ReviewScreen")
-        assert passed == ["ProtocolsScreen", "MailboxesScreen", "ReviewScreen"]
+        passed = await walk_to(pilot, "PostfixSubmissionScreen")
+        assert passed == ["ProtocolsScreen", "MailboxesScreen", "PostfixModeScreen", "PostfixAliasesScreen",
+                          "PostfixSubmissionScreen"]
+        # Postfix still delivers over LMTP: the Submission screen (delivery) says what is missing
+        await press(pilot, "ctrl+n")
+        assert screen_name(app) == "PostfixSubmissionScreen"
+        assert "needs its LMTP service" in text_of(app.screen.query_one("#form-messages", FieldMessages))
     protocols = session.answers.protocols
     assert (protocols.imap, protocols.pop3, protocols.lmtp) == (True, False, False)
 
@@ -442,7 +447,8 @@ async def test_lmtp_over_tcp_with_an_allowed_address(tmp_path):
         assert app.focused is screen.query_one("#lmtp-allow_from")
         await replace_input(pilot, "#lmtp-allow_from", "192.0.2.1/32, 2001:db8:2::1/128")
         await replace_input(pilot, "#lmtp-port", "2424")
-        await forward(pilot, "ReviewScreen")
+        await forward(pilot, "PostfixModeScreen")
+        await walk_to(pilot, "ReviewScreen")
         plan = text_of(app.screen.query_one("#plan", Static))
         assert 'source address="192.0.2.1/32" port protocol="tcp" port="2424" accept' in plan
         assert "semanage port -a -t lmtp_port_t -p tcp 2424" in plan
@@ -457,8 +463,10 @@ async def test_a_null_client_skips_every_dovecot_screen(tmp_path):
     app = create_app(session, [])
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        assert [title for _, title in app.step_titles()] == ["Welcome", "Install", "Review", "Apply", "Report"]
-        assert await walk_to(pilot, "ReviewScreen") == ["WelcomeScreen", "InstallScreen", "ReviewScreen"]
+        assert [title for _, title in app.step_titles()] == ["Welcome", "Install", "Postfix", "Limits", "Review",
+                                                             "Apply", "Report"]
+        assert await walk_to(pilot, "ReviewScreen") == ["WelcomeScreen", "InstallScreen", "PostfixModeScreen",
+                                                        "PostfixLimitsScreen", "ReviewScreen"]
 
 
 @pytest.mark.parametrize("answers, titles", [
@@ -469,7 +477,8 @@ async def test_a_null_client_skips_every_dovecot_screen(tmp_path):
 def test_only_the_chosen_backend_has_a_form(tmp_path, answers, titles):
     app = create_app(make_session(tmp_path / "root", answers=answers), [])
     shown = [title for _, title in app.step_titles()]
-    assert shown[shown.index("TLS") + 1:shown.index("Review")] == titles
+    assert shown[shown.index("TLS") + 1:shown.index("Postfix")] == titles
+    assert shown[shown.index("Postfix"):shown.index("Review")] == ["Postfix", "Aliases", "Submission", "Limits"]
 
 
 @pytest.mark.parametrize("verified, screen", [
@@ -503,5 +512,11 @@ def test_review_names_the_screen_that_fixes_a_key():
     assert owner_screen("protocols") == "Protocols"
     assert owner_screen("mailboxes.Important Emails.auto") == "Mailboxes"
     assert owner_screen("lmtp.allow_from") == "LMTP"
-    assert owner_screen("postfix.mode") is None
+    assert owner_screen("postfix.mode") == "Postfix"
+    assert owner_screen("postfix.mynetworks") == "Postfix"
+    assert owner_screen("postfix.virtual_aliases") == "Aliases"
+    assert owner_screen("postfix.ldap_aliases.search_base") == "Aliases"
+    assert owner_screen("postfix.sender_login_mismatch") == "Submission"
+    assert owner_screen("postfix.limits.queue_minfree") == "Limits"
+    assert owner_screen("postfix.tls_cert") is None
 

@@ -143,3 +143,44 @@ def test_snapshot_mailboxes(snap_compare, tmp_path):
 def test_snapshot_lmtp_tcp(snap_compare, tmp_path):
     app = create_app(dovecot_session(tmp_path, "full.toml", "rhel10"), [])
     assert snap_compare(app, terminal_size=SIZE, run_before=walk(">LmtpScreen"))
+
+
+# --- the Postfix screens -----------------------------------------------------------------
+
+def test_snapshot_postfix_mode(snap_compare, tmp_path):
+    app = create_app(dovecot_session(tmp_path, "full.toml", "rhel10"), [])
+    assert snap_compare(app, terminal_size=SIZE, run_before=walk(">PostfixModeScreen"))
+
+
+def test_snapshot_postfix_mode_null_client(snap_compare, tmp_path):
+    app = create_app(dovecot_session(tmp_path, "null-client.toml", "rhel10"), [])
+    assert snap_compare(app, terminal_size=SIZE, run_before=walk(">PostfixModeScreen"))
+
+
+def test_snapshot_postfix_mode_bad_network(snap_compare, tmp_path):
+    session = dovecot_session(tmp_path, "full.toml", "rhel10")
+    session.answers.postfix.mynetworks = ["127.0.0.0/8", "2001:db8::/32"]
+    app = create_app(session, [])
+    assert snap_compare(app, terminal_size=SIZE, run_before=walk(">PostfixModeScreen", "ctrl+n"))
+
+
+def test_snapshot_postfix_aliases(snap_compare, tmp_path):
+    app = create_app(dovecot_session(tmp_path, "full.toml", "rhel10"), [])
+    assert snap_compare(app, terminal_size=SIZE, run_before=walk(">PostfixAliasesScreen"))
+
+
+def test_snapshot_postfix_aliases_ldap(snap_compare, tmp_path):
+    app = create_app(dovecot_session(tmp_path, "ldap.toml", "rhel10"), [])
+    assert snap_compare(app, terminal_size=SIZE, run_before=walk(">PostfixAliasesScreen"))
+
+
+def test_snapshot_postfix_submission(snap_compare, tmp_path):
+    app = create_app(dovecot_session(tmp_path, "full.toml", "rhel10"), [])
+    assert snap_compare(app, terminal_size=SIZE, run_before=walk(">PostfixSubmissionScreen"))
+
+
+def test_snapshot_postfix_limits_refused(snap_compare, tmp_path):
+    session = dovecot_session(tmp_path, "full.toml", "rhel10")
+    session.answers.postfix.limits["queue_minfree"] = 10000000
+    app = create_app(session, [])
+    assert snap_compare(app, terminal_size=SIZE, run_before=walk(">PostfixLimitsScreen", "ctrl+n"))
