@@ -134,7 +134,7 @@ sh("mount", "--make-rprivate", "/")
 '''
 
 # Mounts, then chroots into, the host's new root.
-_HOST_SETUP = r'''
+_KEEP = r'''
 # Paths of this run that a fresh /tmp or /run would hide (a checkout or a
 # virtualenv under /tmp, as CI may have): held open now, bound back later.
 KEEP = []
@@ -155,6 +155,9 @@ def bind_kept(root):
             die("mount --rbind %s failed: %s" % (p, r.stdout.decode(errors="replace")), 1)
         sh("mount", "-o", "remount,bind,ro", root + p)
 
+'''
+
+_HOST_SETUP = _KEEP + r'''
 S = "/tmp"
 R = S + "/root"
 sh("mount", "-t", "tmpfs", "-o", "mode=0700,size=" + cfg["size"], "mw-throwaway", S)
@@ -245,27 +248,7 @@ with open("/etc/hosts", "w") as f:
 '''
 
 # A client: this machine's files read-only, a private /tmp.
-_PEER_SETUP = r'''
-# Paths of this run that a fresh /tmp or /run would hide (a checkout or a
-# virtualenv under /tmp, as CI may have): held open now, bound back later.
-KEEP = []
-for p in cfg.get("keep", []):
-    try:
-        KEEP.append((p, os.open(p, os.O_PATH | os.O_DIRECTORY)))
-    except OSError:
-        pass
-
-
-def bind_kept(root):
-    for p, fd in KEEP:
-        os.makedirs(root + p, exist_ok=True)
-        # the fd is handed to mount itself: /proc here is the outer one, where our pid differs
-        r = subprocess.run(["mount", "--rbind", "/proc/self/fd/%d" % fd, root + p], pass_fds=(fd,),
-                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        if r.returncode:
-            die("mount --rbind %s failed: %s" % (p, r.stdout.decode(errors="replace")), 1)
-        sh("mount", "-o", "remount,bind,ro", root + p)
-
+_PEER_SETUP = _KEEP + r'''
 sh("mount", "-o", "remount,bind,ro", "/")
 sh("mount", "-t", "tmpfs", "-o", "mode=1777,size=256m,nosuid,nodev", "mw-peer-tmp", "/tmp")
 bind_kept("")
