@@ -555,27 +555,21 @@ class FakeHost(Host):
         s = self.state
         if args == ["--reload"] or args == ["--state"]:
             return 0, "success" if args == ["--reload"] else "running"
+        kinds = {"service": s.firewall_services, "rich-rule": s.firewall_rich_rules, "port": s.firewall_ports}
         rc = 0
         for arg in args:
             opt, _, value = arg.partition("=")
-            if opt == "--add-service":
-                s.firewall_services.add(value)
-            elif opt == "--remove-service":
-                s.firewall_services.discard(value)
-            elif opt == "--query-service":
-                rc = 0 if value in s.firewall_services else 1
-            elif opt == "--add-rich-rule":
-                s.firewall_rich_rules.add(value)
-            elif opt == "--remove-rich-rule":
-                s.firewall_rich_rules.discard(value)
-            elif opt == "--query-rich-rule":
-                rc = 0 if value in s.firewall_rich_rules else 1
-            elif opt == "--add-port":
-                s.firewall_ports.add(value)
-            elif opt == "--query-port":
-                rc = 0 if value in s.firewall_ports else 1
-            elif opt == "--list-services":
+            if opt == "--list-services":
                 return 0, " ".join(sorted(s.firewall_services)) + "\n"
+            verb, _, kind = opt.removeprefix("--").partition("-")
+            if kind not in kinds:
+                continue
+            if verb == "add":
+                kinds[kind].add(value)
+            elif verb == "remove":
+                kinds[kind].discard(value)
+            elif verb == "query":
+                rc = 0 if value in kinds[kind] else 1
         return rc, "yes" if rc == 0 else "no"
 
     def which(self, name: str) -> str | None:
