@@ -131,6 +131,30 @@ class Lmtp:
 
 
 @dataclass
+class Sieve:
+    """[sieve] (guide 1.8): ManageSieve is `protocols.sieve`; this is what runs on delivery."""
+
+    lmtp_plugin: bool = True  # run the users' scripts when LMTP delivers (the guide stops at ManageSieve)
+    spam_filter: bool = True  # the administrator's global filter: X-Spam-Flag: YES -> spam_folder
+    spam_folder: str = "Junk"
+    port: int = 4190
+
+
+@dataclass
+class Replication:
+    """[replication] (guide 1.4): two-way dsync replication with one partner server."""
+
+    enabled: bool = False
+    partner: str = ""  # host name or address of the other server (mail_replica = tcp:PARTNER:PORT)
+    port: int = 12345
+    password_file: str = ""  # doveadm_password, read from this file (never written anywhere else)
+    password: str = ""  # typed on the screen; never saved
+    max_conns: int = 10
+    partner_addresses: list[str] = field(default_factory=list)  # only these may connect (firewalld rich rules)
+    partner_answers: str = ""  # where to write the partner's answers file ("" = beside the journal)
+
+
+@dataclass
 class MailboxDef:
     """One mailbox of the inbox namespace (guide 1.5)."""
 
@@ -212,6 +236,8 @@ class Answers:
     mailboxes: list[MailboxDef] = field(default_factory=default_mailboxes)
     dovecot_enabled: bool = True
     postfix: Postfix = field(default_factory=Postfix)
+    sieve: Sieve = field(default_factory=Sieve)
+    replication: Replication = field(default_factory=Replication)
     firewall_manage: bool = True
     raw: dict = field(default_factory=dict)  # the whole file, for sections owned by later steps
 
@@ -231,6 +257,8 @@ class Answers:
         if self.dovecot_enabled:
             out.append("dovecot")
             out += [p for p in ("imap", "pop3", "lmtp", "sieve") if getattr(self.protocols, p)]
+            if self.replication.enabled:
+                out.append("replication")
             if self.auth.backend in ("ldap", "sql"):
                 out.append(self.auth.backend)
         out.append("postfix")
@@ -259,6 +287,8 @@ class Answers:
                 auth["sql"] = _section_out(self.auth.sql)
             data["auth"] = auth
             data["lmtp"] = _section_out(self.lmtp)
+            data["sieve"] = _section_out(self.sieve)
+            data["replication"] = _section_out(self.replication)
             data["mailboxes"] = {m.name: {k: v for k, v in (("special_use", m.special_use), ("auto", m.auto)) if v}
                                  for m in self.mailboxes}
         data["postfix"] = _postfix_out(self.postfix)
@@ -367,6 +397,8 @@ def parse(text: str) -> tuple[Answers, list[Problem]]:
         problems.append(Problem("dovecot.enabled", f"must be true or false, not {a.dovecot_enabled!r}"))
         a.dovecot_enabled = True
     _fill_postfix(a.postfix, data.get("postfix", {}), problems)
+    _fill(a.sieve, data.get("sieve", {}), "sieve", problems)
+    _fill(a.replication, data.get("replication", {}), "replication", problems)
     firewall = data.get("firewall", {})
     manage = firewall.get("manage", True) if isinstance(firewall, dict) else True
     a.firewall_manage = manage if isinstance(manage, bool) else True
