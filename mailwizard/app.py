@@ -1,5 +1,5 @@
 """The Textual wizard: Welcome/preflight -> Install -> TLS -> Mail store -> Authentication ->
-PAM, LDAP or MariaDB -> Protocols -> Mailboxes -> LMTP -> Postfix (mode) -> Aliases ->
+PAM, LDAP or MariaDB -> Protocols -> Mailboxes -> LMTP -> Sieve -> Replication -> Postfix (mode) -> Aliases ->
 Submission -> Limits -> Review -> Apply -> Report.
 
 Screens whose steps do not apply are left out (all of Dovecot's when it is
@@ -54,6 +54,7 @@ SCREENS: list[tuple[str, str]] = [
     ("mailstore", "Mail store"), ("auth", "Authentication"),
     ("auth_pam", "PAM"), ("auth_ldap", "LDAP"), ("auth_sql", "MariaDB"),
     ("protocols", "Protocols"), ("mailboxes", "Mailboxes"), ("lmtp", "LMTP"),
+    ("sieve", "Sieve"), ("replication", "Replication"),
     ("postfix_mode", "Postfix"), ("postfix_aliases", "Aliases"),
     ("postfix_submission", "Submission"), ("postfix_limits", "Limits"),
     ("review", "Review"), ("apply", "Apply"), ("report", "Report"),
@@ -62,7 +63,8 @@ SCREENS: list[tuple[str, str]] = [
 # (none of them when Dovecot is disabled, LMTP only while the protocol is on)
 SCREEN_STEPS = {"tls": ("tls",), "mailstore": ("vmail",), "auth": ("auth",), "auth_pam": ("auth",),
                 "auth_ldap": ("auth",), "auth_sql": ("auth",), "protocols": ("protocols", "firewall"),
-                "mailboxes": ("mailboxes",), "lmtp": ("lmtp",)}
+                "mailboxes": ("mailboxes",), "lmtp": ("lmtp",),
+                "sieve": ("sieve",), "replication": ("replication",)}
 # a Postfix screen shown only in some modes (its step may not apply yet: the screen is where it is chosen)
 SCREEN_WHEN = {"postfix_aliases": lambda a: a.postfix.mode == "internet-site",
                "postfix_submission": lambda a: a.postfix.mode == "internet-site"}
@@ -71,7 +73,7 @@ BACKEND_SCREENS = {"auth_pam": "pam", "auth_ldap": "ldap", "auth_sql": "sql"}
 # where a resumed wizard opens: the screen of the first step not yet verified
 RESUME_AT = {"preflight": "welcome", "install": "install", "tls": "tls", "vmail": "mailstore",
              "auth": "auth", "protocols": "protocols", "mailboxes": "mailboxes", "lmtp": "lmtp",
-             "firewall": "protocols", "services": "review",
+             "sieve": "sieve", "replication": "replication", "firewall": "protocols", "services": "review",
              "postfix": "postfix_mode", "postfix_tls": "review", "postfix_aliases": "postfix_aliases",
              "postfix_delivery": "postfix_submission", "postfix_submission": "postfix_submission",
              "postfix_limits": "postfix_limits", "postfix_hardening": "review"}
@@ -81,6 +83,7 @@ SCREEN_CLASSES = {"welcome": "WelcomeScreen", "install": "InstallScreen", "tls":
                   "mailstore": "MailStoreScreen", "auth": "AuthScreen", "auth_pam": "PamScreen",
                   "auth_ldap": "LdapScreen", "auth_sql": "SqlScreen", "protocols": "ProtocolsScreen",
                   "mailboxes": "MailboxesScreen", "lmtp": "LmtpScreen",
+                  "sieve": "SieveScreen", "replication": "ReplicationScreen",
                   "postfix_mode": "PostfixModeScreen", "postfix_aliases": "PostfixAliasesScreen",
                   "postfix_submission": "PostfixSubmissionScreen", "postfix_limits": "PostfixLimitsScreen",
                   "review": "ReviewScreen", "apply": "ApplyScreen", "report": "ReportScreen"}
