@@ -114,6 +114,11 @@ class Auth:
     first_valid_uid: int = 1000
     last_valid_uid: int | None = None
     mechanisms: list[str] = field(default_factory=lambda: ["plain"])
+    # Dovecot SASL for Postfix (guide 2.9.3): the socket for Postfix on this host, and with "inet" also a
+    # TCP listener for a Postfix on another host, admitted by firewalld from sasl_allow_from alone
+    sasl_listener: str = "unix"  # unix or inet
+    sasl_port: int = 12345
+    sasl_allow_from: list[str] = field(default_factory=list)
     ldap: LdapAuth = field(default_factory=LdapAuth)
     sql: SqlAuth = field(default_factory=SqlAuth)
 
@@ -152,6 +157,15 @@ class Replication:
     max_conns: int = 10
     partner_addresses: list[str] = field(default_factory=list)  # only these may connect (firewalld rich rules)
     partner_answers: str = ""  # where to write the partner's answers file ("" = beside the journal)
+
+
+@dataclass
+class Dns:
+    """[dns] (beyond the guide): the records a mail server needs, shown and checked in the report."""
+
+    addresses: list[str] = field(default_factory=list)  # public addresses; [] = the host's global ones
+    optional: bool = True  # also suggest TLS-RPT and MTA-STS
+    check: bool = True  # ask DNS what is published (offline: a warning, never a failure)
 
 
 @dataclass
@@ -204,6 +218,7 @@ class Postfix:
     lmtp_host: str = ""  # Dovecot on another host (2.8): lmtp:inet:HOST:PORT
     lmtp_port: int = 24
     virtual_mailboxes: bool | None = None  # None: virtual unless Dovecot's users are system (PAM) users
+    virtual_mailbox_domains: list[str] = field(default_factory=list)  # [] = $mydomain (virtual mailboxes only)
     submission: bool = False  # 587 (STARTTLS) and, with smtps, 465 (implicit TLS) for authenticated users
     smtps: bool = True
     sasl_host: str = ""  # Dovecot SASL on another host (2.9.3): smtpd_sasl_path = inet:HOST:PORT
@@ -238,6 +253,7 @@ class Answers:
     postfix: Postfix = field(default_factory=Postfix)
     sieve: Sieve = field(default_factory=Sieve)
     replication: Replication = field(default_factory=Replication)
+    dns: Dns = field(default_factory=Dns)
     firewall_manage: bool = True
     raw: dict = field(default_factory=dict)  # the whole file, for sections owned by later steps
 
@@ -280,18 +296,20 @@ class Answers:
         data["dovecot"] = {**data.get("dovecot", {}), "enabled": self.dovecot_enabled}
         if self.dovecot_enabled:
             data["mailbox"] = _section_out(self.mailbox)
-            auth = _section_out(self.auth, skip=("ldap", "sql"))
+            tcp = () if self.auth.sasl_listener == "inet" else ("sasl_port", "sasl_allow_from")
+            auth = _section_out(self.auth, skip=("ldap", "sql", *tcp))
             if self.auth.backend == "ldap":
                 auth["ldap"] = _section_out(self.auth.ldap)
             elif self.auth.backend == "sql":
                 auth["sql"] = _section_out(self.auth.sql)
-            data["auth"] = auth
+            data["auth"] = {**{k: v for k, v in data.get("auth", {}).items() if k not in ("ldap", "sql")}, **auth}
             data["lmtp"] = _section_out(self.lmtp)
             data["sieve"] = _section_out(self.sieve)
             data["replication"] = _section_out(self.replication)
             data["mailboxes"] = {m.name: {k: v for k, v in (("special_use", m.special_use), ("auto", m.auto)) if v}
                                  for m in self.mailboxes}
         data["postfix"] = _postfix_out(self.postfix)
+        data["dns"] = _section_out(self.dns)
         data.setdefault("firewall", {})["manage"] = self.firewall_manage
         return tomli_w.dumps(strip_secrets(data))
 
@@ -308,8 +326,9 @@ def strip_secrets(data):
 
 
 def _postfix_out(p: Postfix) -> dict:
-    out = _section_out(p, skip=("ldap_aliases", "limits", "virtual_aliases", "virtual_alias_domains"))
-    for key in ("virtual_alias_domains",):
+    out = _section_out(p, skip=("ldap_aliases", "limits", "virtual_aliases", "virtual_alias_domains",
+                                "virtual_mailbox_domains"))
+    for key in ("virtual_alias_domains", "virtual_mailbox_domains"):
         if getattr(p, key):
             out[key] = list(getattr(p, key))
     if p.virtual_aliases:
@@ -399,6 +418,7 @@ def parse(text: str) -> tuple[Answers, list[Problem]]:
     _fill_postfix(a.postfix, data.get("postfix", {}), problems)
     _fill(a.sieve, data.get("sieve", {}), "sieve", problems)
     _fill(a.replication, data.get("replication", {}), "replication", problems)
+    _fill(a.dns, data.get("dns", {}), "dns", problems)
     firewall = data.get("firewall", {})
     manage = firewall.get("manage", True) if isinstance(firewall, dict) else True
     a.firewall_manage = manage if isinstance(manage, bool) else True
@@ -526,7 +546,15 @@ def validate(a: Answers) -> list[Problem]:
                                 "warning"))
     if a.auth.backend not in ("pam", "ldap", "sql"):
         problems.append(Problem("auth.backend", f"{a.auth.backend!r} is not one of pam, ldap, sql"))
+    if a.dovecot_enabled:
+        problems += validate_sasl_listener(a)
     problems += validate_postfix(a)
+    for value in a.dns.addresses:
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            problems.append(Problem("dns.addresses", f"{value!r} is not an IPv4 or IPv6 address "
+                                    "(give this host's public addresses, e.g. 192.0.2.10)"))
     if a.dovecot_enabled:
         for key, what in (("cert", "server certificate"), ("key", "private key")):
             if msg := check_path(getattr(a.tls, key), what):
@@ -541,6 +569,46 @@ def validate(a: Answers) -> list[Problem]:
         if not any((a.protocols.imap, a.protocols.pop3, a.protocols.lmtp)):
             problems.append(Problem("protocols", "enable at least one of imap, pop3, lmtp, "
                                     "or set [dovecot] enabled = false"))
+    return problems
+
+
+def check_source(value: str) -> str | None:
+    """None when `value` is an address or network a firewall may admit (192.0.2.1/32, 2001:db8::/64)."""
+    try:
+        ipaddress.ip_network(value.strip(), strict=True)
+        return None
+    except ValueError:
+        pass
+    try:
+        hint = f": did you mean {ipaddress.ip_network(value.strip(), strict=False)}, or the host " \
+               f"{value.split('/')[0]}/{32 if ':' not in value else 128}?"
+    except ValueError:
+        hint = ", e.g. 192.0.2.1/32 or 2001:db8:2::1/128"
+    return f"{value!r} is not an address or network{hint}"
+
+
+def validate_sasl_listener(a: Answers) -> list[Problem]:
+    """[auth] sasl_listener, sasl_port, sasl_allow_from: Dovecot SASL over TCP (guide 2.9.3 step 1b)."""
+    auth = a.auth
+    if auth.sasl_listener not in ("unix", "inet"):
+        return [Problem("auth.sasl_listener", f"{auth.sasl_listener!r} is not one of unix (Postfix on this "
+                        "host) or inet (also a TCP listener for Postfix on another host)")]
+    if auth.sasl_listener != "inet":
+        return []
+    problems: list[Problem] = []
+    port = auth.sasl_port
+    if not 1 <= port <= 65535:
+        problems.append(Problem("auth.sasl_port", f"{port} is not a TCP port (1-65535); the guide's example "
+                                "is 12345"))
+    elif a.lmtp.listener == "inet" and a.protocols.lmtp and port == a.lmtp.port:
+        problems.append(Problem("auth.sasl_port", f"{port} is already LMTP's port ([lmtp] port): choose "
+                                "another, e.g. 12345"))
+    elif a.replication.enabled and port == a.replication.port:
+        problems.append(Problem("auth.sasl_port", f"{port} is already the replication port ([replication] "
+                                "port): choose another, e.g. 12346"))
+    for value in auth.sasl_allow_from:
+        if msg := check_source(value):
+            problems.append(Problem("auth.sasl_allow_from", msg))
     return problems
 
 
@@ -725,14 +793,22 @@ def validate_postfix(a: Answers) -> list[Problem]:
     for domain in p.virtual_alias_domains:
         if msg := check_domain(domain):
             bad("virtual_alias_domains", msg)
+    for domain in p.virtual_mailbox_domains:
+        if domain not in ("$mydomain", "$myhostname") and (msg := check_domain(domain)):
+            bad("virtual_mailbox_domains", f"{msg} (or $mydomain)")
+        elif domain.lower() in (d.lower() for d in p.virtual_alias_domains):
+            bad("virtual_mailbox_domains", f"{domain} is also a virtual alias domain: Postfix takes a domain "
+                                           "in one list only")
     if p.virtual_alias_source == "ldap":
         out += _validate_ldap_aliases(p.ldap_aliases)
     for key, what in (("tls_cert", "certificate for Postfix"), ("tls_key", "private key for Postfix")):
         if getattr(p, key) and (msg := check_path(getattr(p, key), what)):
             bad(key, msg)
-    if not a.dovecot_enabled and not (p.tls_cert and p.tls_key):
-        bad("tls_cert", "an internet site needs a certificate: give postfix.tls_cert and postfix.tls_key "
-                        "(or [tls] with Dovecot)")
+    if not a.dovecot_enabled:  # no Dovecot certificate to share
+        for key, what in (("tls_cert", "certificate"), ("tls_key", "private key")):
+            if not getattr(p, key):
+                bad(key, f"an internet site needs a certificate: Dovecot is off, so give Postfix's {what} "
+                         f"(postfix.{key})")
     if p.tls_loglevel is not None and not 0 <= p.tls_loglevel <= 4:
         bad("tls_loglevel", f"{p.tls_loglevel} is not a log level 0-4; the guide's note uses 1")
     return out + _validate_limits(p)

@@ -1,11 +1,13 @@
 """The Textual wizard: Welcome/preflight -> Install -> TLS -> Mail store -> Authentication ->
-PAM, LDAP or MariaDB -> Protocols -> Mailboxes -> LMTP -> Sieve -> Replication -> Postfix (mode) -> Aliases ->
-Submission -> Limits -> Review -> Apply -> Report.
+PAM, LDAP or MariaDB -> Protocols -> Mailboxes -> LMTP -> Sieve -> Replication -> Postfix (mode) ->
+Postfix TLS -> Aliases -> Delivery -> Submission -> Limits (with the hardening notes) -> Review ->
+Apply -> Report.
 
 Screens whose steps do not apply are left out (all of Dovecot's when it is
 disabled, LMTP when the protocol is off), and of the three authentication
 forms only the chosen backend's is shown. A Postfix null client has no Dovecot
-screens, and no Aliases or Submission screens (SCREEN_WHEN).
+screens, and no Postfix TLS, Aliases, Delivery or Submission screens
+(SCREEN_WHEN): it receives no mail.
 
 `create_app(session, structural, resume=False)` builds the app for the command
 line and for the tests alike; `app.run()` returns the exit code:
@@ -55,8 +57,8 @@ SCREENS: list[tuple[str, str]] = [
     ("auth_pam", "PAM"), ("auth_ldap", "LDAP"), ("auth_sql", "MariaDB"),
     ("protocols", "Protocols"), ("mailboxes", "Mailboxes"), ("lmtp", "LMTP"),
     ("sieve", "Sieve"), ("replication", "Replication"),
-    ("postfix_mode", "Postfix"), ("postfix_aliases", "Aliases"),
-    ("postfix_submission", "Submission"), ("postfix_limits", "Limits"),
+    ("postfix_mode", "Postfix"), ("postfix_tls", "Postfix TLS"), ("postfix_aliases", "Aliases"),
+    ("postfix_delivery", "Delivery"), ("postfix_submission", "Submission"), ("postfix_limits", "Limits"),
     ("review", "Review"), ("apply", "Apply"), ("report", "Report"),
 ]
 # a screen that edits a step's answers is shown only while one of its steps applies
@@ -66,16 +68,16 @@ SCREEN_STEPS = {"tls": ("tls",), "mailstore": ("vmail",), "auth": ("auth",), "au
                 "mailboxes": ("mailboxes",), "lmtp": ("lmtp",),
                 "sieve": ("sieve",), "replication": ("replication",)}
 # a Postfix screen shown only in some modes (its step may not apply yet: the screen is where it is chosen)
-SCREEN_WHEN = {"postfix_aliases": lambda a: a.postfix.mode == "internet-site",
-               "postfix_submission": lambda a: a.postfix.mode == "internet-site"}
+SCREEN_WHEN = {key: lambda a: a.postfix.mode == "internet-site"
+               for key in ("postfix_tls", "postfix_aliases", "postfix_delivery", "postfix_submission")}
 # the form of the authentication backend chosen on the Authentication screen
 BACKEND_SCREENS = {"auth_pam": "pam", "auth_ldap": "ldap", "auth_sql": "sql"}
 # where a resumed wizard opens: the screen of the first step not yet verified
 RESUME_AT = {"preflight": "welcome", "install": "install", "tls": "tls", "vmail": "mailstore",
              "auth": "auth", "protocols": "protocols", "mailboxes": "mailboxes", "lmtp": "lmtp",
              "sieve": "sieve", "replication": "replication", "firewall": "protocols", "services": "review",
-             "postfix": "postfix_mode", "postfix_tls": "review", "postfix_aliases": "postfix_aliases",
-             "postfix_delivery": "postfix_submission", "postfix_submission": "postfix_submission",
+             "postfix": "postfix_mode", "postfix_tls": "postfix_tls", "postfix_aliases": "postfix_aliases",
+             "postfix_delivery": "postfix_delivery", "postfix_submission": "postfix_submission",
              "postfix_limits": "postfix_limits", "postfix_hardening": "review"}
 
 
@@ -84,7 +86,8 @@ SCREEN_CLASSES = {"welcome": "WelcomeScreen", "install": "InstallScreen", "tls":
                   "auth_ldap": "LdapScreen", "auth_sql": "SqlScreen", "protocols": "ProtocolsScreen",
                   "mailboxes": "MailboxesScreen", "lmtp": "LmtpScreen",
                   "sieve": "SieveScreen", "replication": "ReplicationScreen",
-                  "postfix_mode": "PostfixModeScreen", "postfix_aliases": "PostfixAliasesScreen",
+                  "postfix_mode": "PostfixModeScreen", "postfix_tls": "PostfixTlsScreen",
+                  "postfix_aliases": "PostfixAliasesScreen", "postfix_delivery": "PostfixDeliveryScreen",
                   "postfix_submission": "PostfixSubmissionScreen", "postfix_limits": "PostfixLimitsScreen",
                   "review": "ReviewScreen", "apply": "ApplyScreen", "report": "ReportScreen"}
 

@@ -130,7 +130,9 @@ def run_unattended(session, structural, args) -> int:
     checks = session.verify()
     session.record_verified(checks)
     out["report"] = [c.to_json() for c in checks]
-    print(json.dumps(out, indent=2) if args.json else report.render_text(checks))
+    out["dns_records"] = report.dns_records_json(session)
+    print(json.dumps(out, indent=2) if args.json else
+          report.dns_records_text(session) + "\n" + report.render_text(checks))
     return EXIT_FAILED if any(c.status == "fail" for c in checks) else EXIT_OK
 
 
@@ -138,7 +140,8 @@ def run_verify(session, args) -> int:
     from mailwizard import report
 
     checks = session.verify()
-    print(json.dumps([c.to_json() for c in checks], indent=2) if args.json else report.render_text(checks))
+    print(json.dumps([c.to_json() for c in checks], indent=2) if args.json else
+          report.dns_records_text(session) + "\n" + report.render_text(checks))
     return EXIT_FAILED if any(c.status == "fail" for c in checks) else EXIT_OK
 
 

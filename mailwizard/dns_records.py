@@ -8,7 +8,8 @@ MTA-STS and TLS reporting are optional.
 `records()` computes them from the host name, the domain and the public
 addresses; `zone_snippet()` renders them for the administrator to copy;
 `check()` asks a resolver what is published and says, record by record, what
-differs. When no DNS server answers (an offline host), it says so once: that
+differs: a record not yet published is a warning (a new server's to-do), an
+MX, address or PTR published with another value is a failure. When no DNS server answers (an offline host), it says so once: that
 is a warning, never a failure. dnspython is imported only when checking.
 """
 
@@ -130,7 +131,8 @@ def check(recs: list[Record], resolve: Resolve) -> list[Check]:
         if ok:
             checks.append(Check(STEP, title, "pass", f"published: {want}"))
             continue
-        status = "fail" if r.required and r.type in ("MX", "A", "AAAA", "PTR") else "warn"
+        # not yet published is a to-do (a new server); published differently is an error
+        status = "fail" if got and r.required and r.type in ("MX", "A", "AAAA", "PTR") else "warn"
         if r.type == "PTR" and not got:
             fix = f"ask whoever owns the address to set its reverse name to {r.value}"
         else:
@@ -160,7 +162,7 @@ def resolver(nameserver: str | None = None, port: int = 53, timeout: float = 3.0
             answer = res.resolve(name, rtype)
         except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
             return []
-        except (dns.resolver.NoNameservers, dns.exception.Timeout) as exc:
+        except (dns.resolver.NoNameservers, dns.exception.Timeout, OSError) as exc:
             raise DnsUnavailable(f"no DNS server answered ({exc.__class__.__name__})") from exc
         if rtype == "TXT":
             return [b"".join(r.strings).decode("utf-8", "replace") for r in answer]

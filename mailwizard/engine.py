@@ -151,6 +151,27 @@ class Session:
         with self.journal() as journal:
             journal.save_state(verified=verified, status="verified" if not failed else "applied")
 
+    def save_answers_copy(self, path: str) -> str | None:
+        """Write the answers (secrets left out) to `path`, 0600 root; an error message, or None when saved."""
+        import posixpath
+
+        from mailwizard.answers import check_path
+
+        if msg := check_path(path, "answers file", "/root/mailwizard-answers.toml"):
+            return msg
+        parent = posixpath.dirname(path)
+        directory = self.host.stat(parent)
+        if directory is None or not directory.is_dir:
+            return f"the directory {parent} does not exist"
+        meta = self.host.stat(path)
+        if meta is not None and meta.is_dir:
+            return f"{path} is a directory: give a file name in it"
+        try:
+            self.host.write_atomic(path, self.answers.to_toml().encode(), mode=0o600, uid=0, gid=0)
+        except OSError as exc:
+            return f"could not write {path}: {exc.strerror or exc}"
+        return None
+
     def first_unverified(self) -> str | None:
         """The first step a resumed wizard should open at."""
         verified = set(self.journal().state["verified"])

@@ -308,14 +308,29 @@ class Host:
                     name = psutil.Process(c.pid).name()
                 except (psutil.NoSuchProcess, psutil.AccessDenied):
                     pass
-            ports.setdefault(c.laddr.port, name)
+            # Dovecot's and Postfix's masters pass their listening sockets to the children that serve
+            # them (imap-login, lmtp, smtpd): name the master, whichever process psutil lists first
+            if ports.get(c.laddr.port) not in MASTERS:
+                ports[c.laddr.port] = name
         return ports
+
+    def addresses(self) -> list[str]:
+        """Every IP address on this host's interfaces (loopback included; callers filter)."""
+        import socket
+
+        import psutil
+
+        return [a.address for addrs in psutil.net_if_addrs().values() for a in addrs
+                if a.family in (socket.AF_INET, socket.AF_INET6)]
 
     def free_bytes(self, path: str) -> int:
         p = self.real(path)
         while not p.exists():
             p = p.parent
         return shutil.disk_usage(p).free
+
+
+MASTERS = ("dovecot", "master")  # the daemons that own the mail ports
 
 
 @dataclass
@@ -332,6 +347,7 @@ class FakeState:
     dovecot_version: str = "2.3.21"
     default_database_type: str = "hash"
     listening: dict[int, str] = field(default_factory=dict)
+    addresses: list[str] = field(default_factory=lambda: ["127.0.0.1", "::1", "192.0.2.10"])
     failing: set[str] = field(default_factory=set)  # argv[0]s that fail
     firewall_services: set[str] = field(default_factory=set)
     firewall_rich_rules: set[str] = field(default_factory=set)
@@ -489,6 +505,9 @@ class FakeHost(Host):
             return 0, f"{argv[-1]} --> {'on' if on else 'off'}\n"
         if cmd in ("postmap", "postalias"):
             return self._postmap(argv)
+        if cmd == "sievec" and len(argv) == 2:  # SCRIPT.sieve -> SCRIPT.svbin beside it
+            self.real(argv[1].removesuffix(".sieve") + ".svbin").write_bytes(b"(compiled sieve script)")
+            return 0, ""
         if cmd in ("restorecon", "mkdir", "newaliases", "sievec"):
             return 0, ""
         if cmd == "dovecot" and argv[1:] == ["--version"]:
@@ -616,6 +635,9 @@ class FakeHost(Host):
 
     def listening(self) -> dict[int, str]:
         return dict(self.state.listening)
+
+    def addresses(self) -> list[str]:
+        return list(self.state.addresses)
 
     def free_bytes(self, path: str) -> int:
         return 50 * 2**30

@@ -26,3 +26,21 @@ def render_text(checks: list[Check]) -> str:
             out.append(f"        fix: {c.fix}")
     out.append(summary(checks))
     return "\n".join(out)
+
+
+def dns_records_text(session) -> str:
+    """The DNS records to publish, as zone-file lines under a heading ("" for a null client)."""
+    from mailwizard.steps import dns
+
+    if not dns.STEP.applies(session.answers):
+        return ""
+    return "== DNS records to publish (zone-file lines)\n" + dns.snippet(session.answers, session.host)
+
+
+def dns_records_json(session) -> list[dict]:
+    from mailwizard.steps import dns
+
+    if not dns.STEP.applies(session.answers):
+        return []
+    return [dict(name=r.name, type=r.type, value=r.value, why=r.why, required=r.required)
+            for r in dns.records(session.answers, session.host)]

@@ -400,6 +400,33 @@ class ProblemList(Static):
         self.display = bool(grid.row_count)
 
 
+class CheckList(Static):
+    """Checks read from the host, each led by PASS, WARN or FAIL, with its evidence and, for a problem,
+    the fix (the Report screen's words, for a few checks shown on a form)."""
+
+    DEFAULT_CSS = """
+    CheckList {
+        height: auto;
+        width: 1fr;
+        padding: 0 1;
+    }
+    """
+
+    WORDS = {"pass": ("PASS", "bold green"), "warn": ("WARN", "bold yellow"), "fail": ("FAIL", "bold red")}
+
+    def show(self, checks) -> None:
+        grid = Table.grid(expand=True)
+        grid.add_column(width=6, no_wrap=True)
+        grid.add_column(ratio=1)
+        for check in checks:
+            word, style = self.WORDS.get(check.status, (check.status.upper(), "bold"))
+            body = Text.assemble((check.name, "bold"), f": {check.evidence}" if check.evidence else "")
+            if check.fix:
+                body.append(f"\nfix: {check.fix}")
+            grid.add_row(Text(word, style=style), body)
+        self.update(grid)
+
+
 class _Marked:
     """A toggle drawn as [X]/[ ] or (*)/( ): the state is a character, the brackets plain text,
     so it reads the same in every theme, on 8 colours and without colour."""

@@ -141,7 +141,8 @@ def test_check_says_what_differs(tiny_dns):
     assert ptr.status == "fail" and "host-10.isp.example" in ptr.evidence
     spf = by_name["TXT example.com"]
     assert spf.status == "warn" and "v=spf1 a -all" in spf.evidence and "replacing" in spf.fix
-    assert by_name["TXT _dmarc.example.com"].evidence.endswith("not published")
+    dmarc = by_name["TXT _dmarc.example.com"]
+    assert dmarc.status == "warn" and dmarc.evidence.endswith("not published")
     assert by_name["TXT _mta-sts.example.com"].status == "warn"
     assert by_name["TXT _mta-sts.example.com"].fix.startswith("optional")
 
@@ -154,3 +155,38 @@ def test_offline_is_one_warning_not_a_failure():
     finally:
         silent.close()
     assert len(checks) == 1 and checks[0].status == "warn" and "not checked" in checks[0].evidence
+
+
+def test_a_new_server_with_nothing_published_gets_warnings_only(tiny_dns):
+    server = tiny_dns({("example.com", "NS"): ["ns.example.com."]})
+    checks = d.check(RECS, d.resolver("127.0.0.1", server.port))
+    assert {c.status for c in checks} == {"warn"} and len(checks) == len(RECS)
+    assert all(c.evidence.endswith("not published") and c.fix for c in checks)
+
+
+def test_dns_step_prefers_the_answers_addresses_and_warns_without_any(tmp_path):
+    from support import fake_session
+
+    from mailwizard.steps import dns as dns_step
+
+    session = fake_session(tmp_path, "rhel10", "pam.toml")
+    a, host = session.answers, session.host
+    assert dns_step.addresses(a, host) == ["192.0.2.10"]  # the fake host's one global address
+    a.dns.addresses = ["203.0.113.25", "2001:db8::25"]
+    text = dns_step.snippet(a, host)
+    assert "203.0.113.25" in text and "2001:db8::25" in text and "192.0.2.10" not in text
+    a.dns.addresses = []
+    host.state.addresses = ["127.0.0.1", "10.0.0.5"]  # behind NAT
+    assert "no public address" in dns_step.snippet(a, host)
+    checks = dns_step.verify(a, host, session.profile)
+    assert checks[0].name == "public address known" and checks[0].status == "warn"
+    assert checks[-1].evidence == "not checked: a simulated host"
+
+
+def test_bad_dns_address_is_named_at_its_key(tmp_path):
+    from support import fake_session
+
+    session = fake_session(tmp_path, "debian12", "pam.toml")
+    session.answers.dns.addresses = ["mail.example.com"]
+    problems = [p for p in session.problems() if p.key == "dns.addresses"]
+    assert problems and problems[0].severity == "error" and "'mail.example.com'" in problems[0].message

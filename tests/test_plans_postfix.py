@@ -42,7 +42,7 @@ def test_postfix_steps_come_after_dovecot_and_before_services():
     names = [s.name for s in all_steps()]
     assert names.index("firewall") < names.index("postfix")
     assert [n for n in names if n.startswith("postfix")] == list(POSTFIX_STEPS)
-    assert names[-1] == "services"
+    assert names.index("services") > max(names.index(n) for n in POSTFIX_STEPS)  # later steps may follow
 
 
 @pytest.mark.parametrize("platform", ["rhel10", "debian12"])
@@ -241,6 +241,7 @@ def test_lmtp_to_another_host(tmp_path):
     assert postconf_settings(session.plan())["mailbox_transport"] == "lmtp:inet:192.0.2.10:24"
     session.answers.postfix.lmtp_host = "2001:db8::10"
     assert postconf_settings(session.plan())["mailbox_transport"] == "lmtp:inet:[2001:db8::10]:24"
+    assert "lmtp_tls_security_level" not in postconf_settings(fake_session(tmp_path / "b", "rhel10").plan())
 
 
 def test_switching_to_virtual_mailboxes_removes_mailbox_transport(tmp_path):
@@ -430,3 +431,144 @@ def test_database_type_asks_postconf(tmp_path):
     ctx = PlanContext(session.host, session.profile)
     assert P.database_type(ctx) == "lmdb"
     assert ["postconf", "-h", "default_database_type"] in session.host.commands
+
+
+# --- unknown virtual users refused at RCPT (address verification through Dovecot's LMTP) ---------------
+
+@pytest.mark.parametrize("platform, verify_map", [("rhel10", "lmdb:$data_directory/verify_cache"),
+                                                  ("debian12", None)])
+@pytest.mark.parametrize("name", ["ldap.toml", "sql.toml"])
+def test_unknown_virtual_users_are_refused_at_rcpt(tmp_path, platform, verify_map, name):
+    session = fake_session(tmp_path, platform, name)
+    s = postconf_settings(session.plan())
+    assert s["smtpd_recipient_restrictions"] == "permit_mynetworks, reject_unverified_recipient"
+    assert s["unverified_recipient_reject_code"] == "550"
+    # RHEL 10's Postfix has no Berkeley DB: the verify cache cannot be Postfix's default btree:
+    assert s.get("address_verify_map") == verify_map
+    assert session.apply(session.plan()).status == "applied"
+    assert not [c.describe() for c in active(session.plan()) if c.step == "postfix_delivery"]
+    check = next(c for c in session.verify() if c.name == "unknown users are refused at RCPT")
+    assert check.status == "pass", check.evidence
+
+
+def test_authenticated_senders_are_not_probed_and_system_users_need_no_probe(tmp_path):
+    session = fake_session(tmp_path, "debian12", "ldap.toml")
+    session.answers.postfix.submission = True
+    s = postconf_settings(session.plan())
+    assert s["smtpd_recipient_restrictions"] == \
+        "permit_mynetworks, permit_sasl_authenticated, reject_unverified_recipient"
+    pam = postconf_settings(fake_session(tmp_path / "pam", "rhel10", "pam.toml").plan())
+    assert "smtpd_recipient_restrictions" not in pam and "unverified_recipient_reject_code" not in pam
+
+
+# --- Dovecot SASL over TCP for a Postfix on another host (2.9.3 step 1b) -------------------------------
+
+def sasl_over_tcp(answers, *sources: str) -> None:
+    answers.auth.sasl_listener = "inet"
+    answers.auth.sasl_allow_from = list(sources)
+
+
+def dovecot_added(plan, name: str) -> list[str]:
+    out = []
+    for c in active(plan):
+        if c.key() == f"file:/etc/dovecot/conf.d/{name}":
+            out += [line[1:] for line in c.diff().splitlines() if line.startswith("+") and not line.startswith("+++")]
+    return out
+
+
+def test_sasl_tcp_listener_on_rhel10_with_rich_rules_and_selinux(tmp_path):
+    session = fake_session(tmp_path, "rhel10", "pam.toml")
+    sasl_over_tcp(session.answers, "192.0.2.25/32", "2001:db8:2::25/128")
+    assert [p for p in session.problems() if p.key.startswith("auth.")] == []
+    plan = session.plan()
+    lines = dovecot_added(plan, "10-master.conf")
+    at = lines.index("  inet_listener {")
+    assert lines[at + 1].strip() == "port = 12345"
+    cmds = [argv for c in active(plan) if c.step == "auth" for argv in c.commands()]
+    rule = 'rule family="{}" source address="{}" port protocol="tcp" port="12345" accept'
+    assert cmds[-4:] == [
+        ["setsebool", "-P", "nis_enabled", "on"],
+        ["firewall-cmd", "--permanent", "--zone=public", "--add-rich-rule=" + rule.format("ipv4", "192.0.2.25/32")],
+        ["firewall-cmd", "--permanent", "--zone=public",
+         "--add-rich-rule=" + rule.format("ipv6", "2001:db8:2::25/128")],
+        ["firewall-cmd", "--reload"]]
+    assert session.apply(plan).status == "applied"
+    text = session.host.read_text("/etc/dovecot/conf.d/10-master.conf")
+    from mailwizard.dovecot_conf import get_setting
+    assert get_setting(text, "port", ("service auth", "inet_listener")) == "12345"
+    assert [c.describe() for c in active(session.plan()) if c.step == "auth"] == []
+    checks = [c for c in session.verify() if c.name.startswith("firewall admits")]
+    assert [c.status for c in checks] == ["pass", "pass"]
+    # back to the socket alone: the listener gets port 0 (Dovecot opens none)
+    session.answers.auth.sasl_listener = "unix"
+    assert session.apply(session.plan()).status == "applied"
+    text = session.host.read_text("/etc/dovecot/conf.d/10-master.conf")
+    assert get_setting(text, "port", ("service auth", "inet_listener")) == "0"
+
+
+def test_sasl_tcp_listener_on_debian12_warns_that_nothing_filters_the_port(tmp_path):
+    session = fake_session(tmp_path, "debian12", "pam.toml")
+    sasl_over_tcp(session.answers, "192.0.2.25/32")
+    warnings = [p for p in session.problems() if p.key == "auth.sasl_allow_from"]
+    assert [p.severity for p in warnings] == ["warning"]
+    assert "this host has no firewalld" in warnings[0].message and "192.0.2.25/32" in warnings[0].message
+    plan = session.plan()
+    assert "    port = 12345" in dovecot_added(plan, "10-master.conf")
+    cmds = [argv[0] for c in active(plan) if c.step == "auth" for argv in c.commands()]
+    assert "firewall-cmd" not in cmds and "setsebool" not in cmds
+
+
+def test_a_remote_postfix_names_dovecots_tcp_listeners(tmp_path):
+    session = fake_session(tmp_path, "rhel10", "full.toml")
+    session.answers.postfix.submission = True
+    session.answers.postfix.sasl_host = "192.0.2.10"
+    session.answers.postfix.lmtp_host = "192.0.2.10"
+    session.answers.postfix.sasl_port = 12345
+    s = postconf_settings(session.plan())
+    assert s["smtpd_sasl_path"] == "inet:192.0.2.10:12345"  # 2.9.3 step 2c
+    transport = s.get("virtual_transport") or s["mailbox_transport"]
+    assert transport == "lmtp:inet:192.0.2.10:24"  # 2.8
+    assert s["lmtp_tls_security_level"] == "may"  # over the network: STARTTLS when Dovecot offers it
+    session.answers.postfix.sasl_host = "2001:db8::10"
+    assert postconf_settings(session.plan())["smtpd_sasl_path"] == "inet:[2001:db8::10]:12345"
+
+
+@pytest.mark.parametrize("edit, key, fragment", [
+    (dict(sasl_listener="tcp"), "auth.sasl_listener", "not one of unix"),
+    (dict(sasl_listener="inet", sasl_port=0), "auth.sasl_port", "not a TCP port"),
+    (dict(sasl_listener="inet", sasl_allow_from=["192.0.2.1/24"]), "auth.sasl_allow_from",
+     "did you mean 192.0.2.0/24, or the host 192.0.2.1/32?"),
+    (dict(sasl_listener="inet", sasl_allow_from=["postfix.example.com"]), "auth.sasl_allow_from",
+     "not an address or network, e.g. 192.0.2.1/32"),
+    (dict(sasl_listener="inet", sasl_port=24), "auth.sasl_port", "already LMTP's port"),
+])
+def test_bad_sasl_listener_answers_are_refused_at_the_key(edit, key, fragment):
+    a = load_answers("pam.toml")
+    a.lmtp.listener = "inet"
+    for k, v in edit.items():
+        setattr(a.auth, k, v)
+    problems = [p for p in A.validate(a) if p.key == key and p.severity == "error"]
+    assert problems and fragment in problems[0].message, [str(p) for p in A.validate(a)]
+
+
+def test_sasl_listener_answers_round_trip_and_type_errors():
+    a = load_answers("pam.toml")
+    import tomllib
+    assert set(tomllib.loads(a.to_toml())["auth"]) & {"sasl_port", "sasl_allow_from"} == set()  # socket alone
+    sasl_over_tcp(a, "192.0.2.25/32")
+    b, problems = A.parse(a.to_toml())
+    assert problems == [] and (b.auth.sasl_listener, b.auth.sasl_port, b.auth.sasl_allow_from) == \
+        ("inet", 12345, ["192.0.2.25/32"])
+    _, problems = A.parse('[auth]\nsasl_port = "12345"\nsasl_allow_from = "192.0.2.1/32"\n')
+    assert {p.key for p in problems} == {"auth.sasl_port", "auth.sasl_allow_from"}
+
+
+def test_sasl_port_must_not_be_the_replication_port():
+    a = load_answers("pam.toml")
+    sasl_over_tcp(a, "192.0.2.25/32")
+    a.replication.enabled = True
+    a.replication.port = 12345  # the guide uses 12345 for both examples
+    problems = [p for p in A.validate(a) if p.key == "auth.sasl_port"]
+    assert problems and "already the replication port" in problems[0].message
+    a.auth.sasl_port = 12346
+    assert not [p for p in A.validate(a) if p.key == "auth.sasl_port"]

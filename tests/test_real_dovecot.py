@@ -40,7 +40,7 @@ def test_doveconf_accepts_and_shows_the_settings(tmp_path, platform, name):
     a = session.answers
     text = doveconf(root, "-n")
     assert "Error" not in text and "Warning" not in text
-    want = " ".join(p for p in ("imap", "pop3", "lmtp") if getattr(a.protocols, p))
+    want = " ".join(p for p in ("imap", "pop3", "lmtp", "sieve") if getattr(a.protocols, p))
     assert doveconf(root, "-h", "protocols").split() == want.split()
     assert doveconf(root, "-h", "mail_location").strip() == f"sdbox:{a.mailbox.root}/%n/"
     for box in a.mailboxes:

@@ -207,3 +207,35 @@ def test_ldap_table_parses_with_postfix_ldap(tmp_path):
     out = postmap(conf, "-q", "@example.com", f"ldap:{path}", timeout=60)
     assert "unsupported dictionary type" not in out.stderr  # postfix-ldap is installed
     assert out.returncode != 0 and "Can't contact LDAP server" in out.stderr, out.stderr
+
+
+@pytest.mark.parametrize("platform", ["debian12", "rhel10"])
+@pytest.mark.parametrize("name", ["ldap.toml", "sql.toml"])
+def test_virtual_users_refused_unknown_at_rcpt_real_postconf(tmp_path, platform, name):
+    session = fake_session(tmp_path, platform, name)
+    session.answers.postfix.submission = True
+    assert session.apply(session.plan()).status == "applied"
+    conf = tmp_path / "root/etc/postfix"
+    if platform == "debian12":
+        check = run("postfix", "-c", str(conf), "check")
+        assert check.returncode == 0, check.stdout + check.stderr
+    shown = run("postconf", "-c", str(conf), "-n")
+    assert shown.returncode == 0 and "unused parameter" not in shown.stderr, shown.stderr
+    lines = set(shown.stdout.splitlines())
+    assert "smtpd_recipient_restrictions = permit_mynetworks, permit_sasl_authenticated, " \
+           "reject_unverified_recipient" in lines
+    assert "unverified_recipient_reject_code = 550" in lines
+    assert ("address_verify_map = lmdb:$data_directory/verify_cache" in lines) == (platform == "rhel10")
+
+
+@pytest.mark.parametrize("platform", ["debian12", "rhel10"])
+def test_doveconf_accepts_the_sasl_tcp_listener(tmp_path, platform):
+    from mailwizard.dovecot_conf import get_setting
+
+    session = fake_session(tmp_path, platform, "pam.toml")
+    session.answers.auth.sasl_listener = "inet"
+    session.answers.auth.sasl_allow_from = ["192.0.2.25/32"]
+    assert session.apply(session.plan()).status == "applied"
+    out = run("doveconf", "-c", str(tmp_path / "root/etc/dovecot/dovecot.conf"), "-n")
+    assert out.returncode == 0 and "Warning" not in out.stdout + out.stderr, out.stderr
+    assert get_setting(out.stdout, "port", ("service auth", "inet_listener")) == "12345"

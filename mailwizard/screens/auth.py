@@ -1,9 +1,13 @@
-"""Authentication (guide 1.1.4, 1.2.4, 1.3.4): PAM, LDAP or MariaDB; the next screen is that backend's form."""
+"""Authentication (guide 1.1.4, 1.2.4, 1.3.4, 2.9.3): PAM, LDAP or MariaDB, and Dovecot SASL for Postfix.
+
+The next screen is the chosen backend's form.
+"""
 
 from __future__ import annotations
 
 from textual import on
 from textual.app import ComposeResult
+from textual.containers import Vertical
 from textual.widgets import RadioSet, Static
 
 from mailwizard.screens.base import AUTH_KEYS, FormScreen
@@ -32,7 +36,19 @@ the mail user of the Mail store screen.
 TLS: Dovecot refuses plaintext authentication without it. PAM can only
 check plaintext mechanisms.
 
-`Up`/`Down` move between the backends, `Space` or `Enter` chooses one.
+**SASL for Postfix** (`auth.sasl_listener`, guide 2.9.3 step 1): Postfix
+asks Dovecot to check the passwords of users sending mail (submission).
+
+- *unix socket* (`unix`): Postfix runs on this host and uses the socket
+  `/var/spool/postfix/private/auth` (0660 postfix:postfix).
+- *TCP* (`inet`): Postfix runs on another host and connects to
+  `service auth { inet_listener { port = 12345 } }` (`auth.sasl_port`). The
+  passwords cross that link unencrypted, so keep it on a trusted network:
+  firewalld admits only the **Allowed from** addresses
+  (`auth.sasl_allow_from`, e.g. `192.0.2.1/32`), and SELinux's
+  `nis_enabled` boolean lets Dovecot listen on the port.
+
+`Up`/`Down` move between the choices, `Space` or `Enter` chooses one.
 """
 
 BACKENDS = [
@@ -40,6 +56,8 @@ BACKENDS = [
     ("ldap", "LDAP: users in a directory (guide 1.2)"),
     ("sql", "MariaDB: users in an SQL table (guide 1.3)"),
 ]
+SASL_LISTENERS = [("unix", "unix socket: Postfix runs on this host"),
+                  ("inet", "TCP: Postfix runs on another host")]
 
 
 class AuthScreen(FormScreen):
@@ -55,11 +73,23 @@ class AuthScreen(FormScreen):
         yield ChoiceField("auth.backend", "Backend", BACKENDS, auth.backend, vertical=True)
         yield Field("auth.mechanisms", "Mechanisms", " ".join(auth.mechanisms), placeholder="plain login")
         yield Static("", id="auth-next", classes="derived")
+        yield Static("SASL for Postfix (2.9.3)", classes="section")
+        yield ChoiceField("auth.sasl_listener", "Listener", SASL_LISTENERS, auth.sasl_listener, vertical=True)
+        with Vertical(id="auth-sasl-inet", classes="subform"):
+            yield Field("auth.sasl_port", "Port", str(auth.sasl_port), placeholder="12345")
+            yield Field("auth.sasl_allow_from", "Allowed from", " ".join(auth.sasl_allow_from),
+                        placeholder="192.0.2.1/32 2001:db8:2::1/128")
 
     def on_mount(self) -> None:
         super().on_mount()
         self.query_one("#auth-backend").focus()
         self.show_next()
+        self.show_sasl_listener()
+
+    @on(RadioSet.Changed, "#auth-sasl_listener")
+    def show_sasl_listener(self) -> None:
+        inet = self.query_one("#field-auth-sasl_listener", ChoiceField).value == "inet"
+        self.query_one("#auth-sasl-inet").display = inet
 
     @on(RadioSet.Changed, "#auth-backend")
     def _backend_changed(self) -> None:
@@ -77,3 +107,7 @@ class AuthScreen(FormScreen):
         auth = self.session.answers.auth
         auth.backend = self.query_one("#field-auth-backend", ChoiceField).value
         auth.mechanisms = [m.lower() for m in self.query_one("#field-auth-mechanisms", Field).words]
+        auth.sasl_listener = self.query_one("#field-auth-sasl_listener", ChoiceField).value
+        if auth.sasl_listener == "inet":  # the port and sources of a hidden listener stay as they were
+            auth.sasl_port = self.number("auth.sasl_port", auth.sasl_port)
+            auth.sasl_allow_from = self.query_one("#field-auth-sasl_allow_from", Field).words

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 WELCOME_KEYS = ("server.", "platform", "ports", "disk", "existing")
 TLS_KEYS = ("tls.",)
 MAILSTORE_KEYS = ("mailbox.",)
-AUTH_KEYS = ("auth.backend", "auth.mechanisms")
+AUTH_KEYS = ("auth.backend", "auth.mechanisms", "auth.sasl_listener", "auth.sasl_port", "auth.sasl_allow_from")
 PAM_KEYS = ("auth.first_valid_uid", "auth.last_valid_uid")
 LDAP_KEYS = ("auth.ldap.",)
 SQL_KEYS = ("auth.sql.",)
@@ -41,16 +41,21 @@ POSTFIX_MODE_KEYS = ("postfix.mode", "postfix.inet_interfaces", "postfix.mynetwo
                      "postfix.relayhost")
 POSTFIX_ALIASES_KEYS = ("postfix.virtual_alias_source", "postfix.virtual_aliases", "postfix.virtual_alias_domains",
                         "postfix.ldap_aliases.")
-POSTFIX_SUBMISSION_KEYS = ("postfix.submission", "postfix.smtps", "postfix.sender_login_mismatch",
-                           "postfix.sasl_host", "postfix.sasl_port", "postfix.delivery", "postfix.lmtp_host",
-                           "postfix.lmtp_port")
+POSTFIX_TLS_KEYS = ("postfix.tls_cert", "postfix.tls_key", "postfix.tls_loglevel")
+POSTFIX_DELIVERY_KEYS = ("postfix.delivery", "postfix.virtual_mailboxes", "postfix.virtual_mailbox_domains",
+                         "postfix.lmtp_host", "postfix.lmtp_port", "postfix.sasl_host", "postfix.sasl_port")
+POSTFIX_SUBMISSION_KEYS = ("postfix.submission", "postfix.smtps", "postfix.sender_login_mismatch")
 POSTFIX_LIMITS_KEYS = ("postfix.limits", "postfix.limits.")
+SIEVE_KEYS = ("sieve.",)
+REPLICATION_KEYS = ("replication.",)
 
 # the screen (its key in app.SCREENS) that owns each group of keys
 OWNERS = {"welcome": WELCOME_KEYS, "tls": TLS_KEYS, "mailstore": MAILSTORE_KEYS, "auth": AUTH_KEYS,
           "auth_pam": PAM_KEYS, "auth_ldap": LDAP_KEYS, "auth_sql": SQL_KEYS,
           "protocols": PROTOCOLS_KEYS, "mailboxes": MAILBOXES_KEYS, "lmtp": LMTP_KEYS,
-          "postfix_mode": POSTFIX_MODE_KEYS, "postfix_aliases": POSTFIX_ALIASES_KEYS,
+          "sieve": SIEVE_KEYS, "replication": REPLICATION_KEYS,
+          "postfix_mode": POSTFIX_MODE_KEYS, "postfix_tls": POSTFIX_TLS_KEYS,
+          "postfix_aliases": POSTFIX_ALIASES_KEYS, "postfix_delivery": POSTFIX_DELIVERY_KEYS,
           "postfix_submission": POSTFIX_SUBMISSION_KEYS, "postfix_limits": POSTFIX_LIMITS_KEYS}
 
 

@@ -88,8 +88,8 @@ class PostfixModeScreen(FormScreen):
                     "and has no Dovecot: the Dovecot screens are left out.")
         elif not self.dovecot_before:
             note = ("Receives mail for its domains. Dovecot is off ([dovecot] enabled = false in the "
-                    "answers file): give postfix.tls_cert and tls_key and a Dovecot host "
-                    "(postfix.lmtp_host) in the answers file.")
+                    "answers file): give Postfix a certificate (Postfix TLS screen) and a Dovecot host "
+                    "or local delivery (Delivery screen).")
         else:
             note = ("Receives mail for its domains and delivers it to Dovecot; relays for the "
                     "trusted networks and, on Submission, for users who log in.")

@@ -1,4 +1,7 @@
-"""Submission (guide 2.6, 2.9.3) and delivery to Dovecot (2.7, 2.8): ports 587 and 465 for users who log in."""
+"""Submission (guide 2.6, 2.9.3): ports 587 and 465 for users who log in, and the sender check.
+
+Where Dovecot checks their passwords (SASL on this host or another) is set on
+the Delivery screen, with the rest of what concerns Dovecot's place."""
 
 from __future__ import annotations
 
@@ -29,11 +32,8 @@ passwords over SASL, `smtpd_sasl_type = dovecot`).
   logged-in* checks only the users who log in
   (`reject_authenticated_sender_login_mismatch`).
 
-**Delivery** (guide 2.7, 2.8): Postfix hands mail for your users to
-Dovecot over LMTP, as set on the LMTP screen: `virtual_transport` for
-virtual users (LDAP, MariaDB) or `mailbox_transport` for system users
-(PAM). A Dovecot on another host (`postfix.lmtp_host`) is an answers-file
-setting.
+A Dovecot on another host that checks the passwords (`postfix.sasl_host`,
+`smtpd_sasl_path = inet:HOST:PORT`) is set on the **Delivery** screen.
 """
 
 MISMATCH = [("", "off"), ("reject", "reject"), ("reject-authenticated", "reject logged-in")]
@@ -41,11 +41,11 @@ MISMATCH = [("", "off"), ("reject", "reject"), ("reject-authenticated", "reject 
 
 class PostfixSubmissionScreen(FormScreen):
     KEY = "postfix_submission"
-    HEADING = "Submission and delivery"
-    GUIDE = "2.6, 2.7, 2.9.3"
+    HEADING = "Submission for users who log in"
+    GUIDE = "2.6, 2.9.3"
     HELP = HELP
     PREFIXES = POSTFIX_SUBMISSION_KEYS
-    STEPS = ("postfix_submission", "postfix_delivery")
+    STEPS = ("postfix_submission",)
 
     def compose_body(self) -> ComposeResult:
         p = self.session.answers.postfix
@@ -55,23 +55,6 @@ class PostfixSubmissionScreen(FormScreen):
         yield TickField("postfix.smtps", "Port 465", "also port 465 (implicit TLS)", p.smtps)
         yield ChoiceField("postfix.sender_login_mismatch", "Sender check", MISMATCH, p.sender_login_mismatch)
         yield Static("", id="submission-note", classes="derived")
-        yield Static("Delivery to Dovecot", classes="section")
-        yield Static(self.delivery_note(), id="delivery-note", classes="derived")
-
-    def delivery_note(self) -> str:
-        from mailwizard.steps.postfix_site import virtual_mailboxes
-
-        answers = self.session.answers
-        p = answers.postfix
-        if p.delivery != "lmtp":
-            return "Postfix delivers mail itself (delivery = local): Dovecot's LMTP is not used."
-        setting = "virtual_transport" if virtual_mailboxes(answers) else "mailbox_transport"
-        if p.lmtp_host:
-            where = f"lmtp:inet:{p.lmtp_host}:{p.lmtp_port} (Dovecot on another host, guide 2.8)"
-        else:
-            where = "Dovecot's LMTP socket on this host (guide 2.7; see the LMTP screen)"
-        users = "virtual users" if setting == "virtual_transport" else "system users"
-        return f"{setting} = {where}, for {users}."
 
     def submission_note(self) -> str:
         p = self.session.answers.postfix
@@ -79,6 +62,7 @@ class PostfixSubmissionScreen(FormScreen):
             return "Off: users cannot send through this server; it only receives mail (port 25)."
         ports = "587 and 465" if p.smtps else "587"
         sasl = f"Dovecot on {p.sasl_host}:{p.sasl_port}" if p.sasl_host else "Dovecot on this host"
+        sasl += " (Delivery screen)"
         return f"Ports {ports}; passwords checked by {sasl}; no relaying for anyone else."
 
     def on_mount(self) -> None:

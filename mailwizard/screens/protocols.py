@@ -1,4 +1,4 @@
-"""Protocols (guide 1.1.5, 1.7): IMAP, POP3 and LMTP, and opening their ports in firewalld."""
+"""Protocols (guide 1.1.5, 1.7, 1.8): IMAP, POP3, LMTP and ManageSieve, and opening their ports in firewalld."""
 
 from __future__ import annotations
 
@@ -19,7 +19,11 @@ protocol you do not need is one less open door.
 - **LMTP** (`protocols.lmtp`): how the MTA (Postfix) delivers mail to Dovecot,
   through a socket or a TCP port: the LMTP screen sets which (guide 1.6).
 
-At least one must be on. ManageSieve is set up with Sieve filtering, apart.
+- **ManageSieve** (`protocols.sieve`, guide 1.8): users upload their own
+  mail filters (Sieve scripts) on port 4190, over TLS only; the Sieve screen
+  that follows sets the filtering on delivery and the global spam filter.
+
+At least one of IMAP, POP3 and LMTP must be on.
 
 **Firewall** (`firewall.manage`): on hosts with firewalld, open the services
 of the enabled protocols (guide 1.1.5 step 2):
@@ -33,7 +37,8 @@ ports to allow in its own firewall.
 
 PROTOCOLS = [("imap", "IMAP", "mail clients read mail: ports 143 and 993 (IMAPS)"),
              ("pop3", "POP3", "mail clients download mail: ports 110 and 995 (POP3S)"),
-             ("lmtp", "LMTP", "the MTA (Postfix) delivers mail to Dovecot")]
+             ("lmtp", "LMTP", "the MTA (Postfix) delivers mail to Dovecot"),
+             ("sieve", "ManageSieve", "users upload their own mail filters: port 4190, TLS only")]
 
 
 class ProtocolsScreen(FormScreen):
@@ -74,7 +79,7 @@ class ProtocolsScreen(FormScreen):
 
     @on(Checkbox.Changed)
     def _toggled(self) -> None:
-        """LMTP on or off adds or removes the LMTP screen: the step bar (and the firewall note) follow."""
+        """LMTP or ManageSieve on or off adds or removes its screen: the step bar (and the firewall note) follow."""
         self._collect()
         self.query_one(StepBar).set_steps(self.wizard.step_titles())
         self.query_one("#firewall-note", Static).update(self.firewall_note())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Button, DataTable, Static
 
@@ -23,6 +24,13 @@ evidence, and for a problem how to fix it; move through the rows with the
 arrow keys to read a row in full below the table. Steps that pass are
 recorded, so `sudo mailwizard --resume` opens at the first step that did
 not.
+
+**d** shows the DNS records this server needs (MX, A/AAAA, PTR, SPF,
+DMARC, optionally TLS-RPT and MTA-STS) as zone-file lines to copy; the DNS
+rows of the table say which are already published. **s** saves a copy of
+the answers (secrets left out, only their files named) for rebuilding this
+server on another host; the wizard also keeps them in
+/var/lib/mailwizard/answers.toml.
 
 Run the same checks any time with `sudo mailwizard verify`. Quit leaves with
 exit code 1 if any check failed, else 0.
@@ -45,10 +53,12 @@ class ReportScreen(WizardScreen):
     HELP = HELP
     SCROLL_BODY = False
     NEXT_LABEL = "Quit"
+    BINDINGS = [Binding("d", "dns_records", "DNS records"), Binding("s", "save_answers", "Save answers")]
 
     def __init__(self) -> None:
         super().__init__()
         self.checks: list[Check] = []
+        self.saved_path = ""  # where the answers were last saved: offered again
 
     def compose_body(self) -> ComposeResult:
         yield Static("Running the checks...", id="summary")
@@ -123,3 +133,34 @@ class ReportScreen(WizardScreen):
     def action_next(self) -> None:
         if not self.query_one("#next", Button).disabled:
             self.wizard.exit(self.wizard.exit_code())
+
+    def action_dns_records(self) -> None:
+        from mailwizard import report as report_mod
+        from mailwizard.screens.report_dialogs import DnsRecordsScreen
+
+        text = report_mod.dns_records_text(self.session)
+        self.app.push_screen(DnsRecordsScreen(text.split("\n", 1)[1] if text else
+                                              "; a null client receives no mail: no records to publish\n"))
+
+    def action_save_answers(self, error: str = "", path: str | None = None) -> None:
+        from mailwizard.screens.report_dialogs import DEFAULT_ANSWERS_COPY, SaveAnswersScreen
+
+        def save(path: str) -> None:
+            if (msg := self.session.save_answers_copy(path)) is not None:
+                self.action_save_answers(msg, path)  # ask again, with the reason
+            else:
+                self.saved_path = path
+                self.set_status(f"answers saved to {path} (0600; secrets left out)", "-ok")
+
+        def chosen(path: str | None) -> None:
+            if not path:
+                return
+            if self.session.host.exists(path):
+                from mailwizard.screens.confirm import ConfirmScreen
+
+                self.app.push_screen(ConfirmScreen("Replace the file?", f"{path} exists; its contents would be "
+                                                   "replaced by the answers.", yes="Replace", no="Keep it"),
+                                     lambda yes: save(path) if yes else self.action_save_answers("", path))
+            else:
+                save(path)
+        self.app.push_screen(SaveAnswersScreen(error, path or self.saved_path or DEFAULT_ANSWERS_COPY), chosen)

@@ -6,10 +6,13 @@ uncommented, the other two commented out, exactly as the guide's step 1/2 do
 it). PAM's own settings are planned here too: `first_valid_uid` /
 `last_valid_uid` in 10-mail.conf, `override_fields` in the `userdb {}` of
 auth-system.conf.ext, and `auth_username_format = %Ln` inside
-`protocol lmtp {}`, because Postfix hands LMTP the full address and system
-users have none. LDAP and SQL are planned by steps/auth_ldap.py and
-steps/auth_sql.py, called from here; their files come before the include
-switch, so the backend is complete when 10-auth.conf names it.
+`protocol lmtp {}` for every backend, because Postfix hands LMTP the full
+address and the guide's users (system accounts, the LDAP uid, the SQL
+username, mailboxes at /var/mail/%n) have no domain. LDAP and SQL are
+planned by steps/auth_ldap.py and steps/auth_sql.py, called from here; their
+files come before the include switch, so the backend is complete when
+10-auth.conf names it. Dovecot SASL over TCP for a Postfix on another host
+is steps/auth_sasl.py, also called from here.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from mailwizard.dovecot_conf import comment_out_include, edit_dovecot, enable_in
 from mailwizard.host import Host
 from mailwizard.plan import Change, Check, PlanContext
 from mailwizard.platform import Profile
-from mailwizard.steps import Step, auth_ldap, auth_sql
+from mailwizard.steps import Step, auth_ldap, auth_sasl, auth_sql
 from mailwizard.steps.vmail import mail_conf, mail_root
 
 INCLUDES = {"pam": "auth-system.conf.ext", "ldap": "auth-ldap.conf.ext", "sql": "auth-sql.conf.ext"}
@@ -74,7 +77,7 @@ def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
     backend = BACKENDS.get(auth.backend)
     if backend is not None:
         problems += backend.validate(answers, ctx)
-    return problems
+    return problems + auth_sasl.validate(answers, ctx)
 
 
 def _switch_includes(backend: str):
@@ -111,13 +114,13 @@ def plan(answers: Answers, ctx: PlanContext) -> list[Change]:
                                 summary=f"auth_mechanisms = {mechanisms(answers)}; include only {include}",
                                 noop_reason=f"{include} is the only backend included, "
                                             f"auth_mechanisms = {mechanisms(answers)}"))
-    if auth.backend == "pam" and answers.protocols.lmtp:
+    if answers.protocols.lmtp:
         changes.append(edit_dovecot(ctx, conf(profile, "20-lmtp.conf"),
                                     [(("protocol lmtp",), "auth_username_format", "%Ln")],
                                     summary="protocol lmtp { auth_username_format = %Ln }: Postfix hands LMTP "
-                                            "user@domain, system users are looked up without the domain",
+                                            "user@domain, users log in (and are looked up) without the domain",
                                     noop_reason="LMTP already looks users up without the domain"))
-    return changes
+    return changes + auth_sasl.plan(answers, ctx)
 
 
 def _doveconf(host: Host, *keys: str) -> tuple[bool, list[str]]:
@@ -191,6 +194,7 @@ def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:
     backend = BACKENDS.get(auth.backend)
     if backend is not None:
         checks += backend.verify(answers, host, profile)
+    checks += auth_sasl.verify(answers, host, profile)
     checks.append(user_listing(answers, host))
     creds = given_test_login(answers, host)
     if creds is not None:

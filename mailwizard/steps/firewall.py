@@ -19,8 +19,8 @@ from mailwizard.plan import Change, Check, Command, PlanContext
 from mailwizard.platform import Profile
 from mailwizard.steps import Step
 
-SERVICES = {"imap": ("imaps", "imap"), "pop3": ("pop3s", "pop3")}
-PORTS = {"imaps": 993, "imap": 143, "pop3s": 995, "pop3": 110}
+SERVICES = {"imap": ("imaps", "imap"), "pop3": ("pop3s", "pop3"), "sieve": ("managesieve",)}
+PORTS = {"imaps": 993, "imap": 143, "pop3s": 995, "pop3": 110, "managesieve": 4190}
 
 
 def managed(answers: Answers, profile: Profile) -> bool:

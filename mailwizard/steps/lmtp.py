@@ -17,6 +17,9 @@
   guide) and a reload; on SELinux hosts a port other than 24 gets the
   `lmtp_port_t` label. Going back to the socket alone sets that listener's
   `port = 0`, which Dovecot takes as "no listener".
+
+The rich rules, their checks and the firewall warnings are the admit_*
+helpers, shared with Dovecot SASL's TCP listener (steps/auth_sasl.py).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from mailwizard.answers import Answers, Problem
+from mailwizard.answers import Answers, Problem, check_source
 from mailwizard.dovecot_conf import doveconf_n, edit_dovecot, get_setting
 from mailwizard.host import Host
 from mailwizard.plan import Change, Check, Command, PlanContext
@@ -61,8 +64,15 @@ def postfix_transport(ctx: PlanContext) -> str:
     return "lmtp:unix:private/dovecot-lmtp" if postfix_chrooted(ctx) else f"lmtp:unix:{SOCKET}"
 
 
-def sources(answers: Answers) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    return [ipaddress.ip_network(a.strip(), strict=True) for a in answers.lmtp.allow_from]
+def networks(values: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """The valid entries of an allow_from list (validation reports the others)."""
+    out = []
+    for value in values:
+        try:
+            out.append(ipaddress.ip_network(value.strip(), strict=True))
+        except ValueError:
+            pass
+    return out
 
 
 def rich_rule(net, port: int) -> str:
@@ -93,26 +103,57 @@ def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
     if not 1 <= lmtp.port <= 65535:
         problems.append(Problem("lmtp.port", f"{lmtp.port} is not a TCP port (1-65535); LMTP's is 24"))
     for value in lmtp.allow_from:
-        try:
-            ipaddress.ip_network(value.strip(), strict=True)
-        except ValueError:
-            try:
-                hint = f": did you mean {ipaddress.ip_network(value.strip(), strict=False)}, or the host " \
-                       f"{value.split('/')[0]}/{32 if ':' not in value else 128}?"
-            except ValueError:
-                hint = ", e.g. 192.0.2.1/32 or 2001:db8:2::1/128"
-            problems.append(Problem("lmtp.allow_from", f"{value!r} is not an address or network{hint}"))
+        if msg := check_source(value):
+            problems.append(Problem("lmtp.allow_from", msg))
+    return problems + admit_problems(answers, ctx, "lmtp.allow_from", lmtp.port, lmtp.allow_from,
+                                     "LMTP", "takes mail for any user", "the MTA")
+
+
+# --- a TCP listener admitted from a few sources by firewalld rich rules (also used by steps/auth_sasl.py) --
+
+def admit_problems(answers: Answers, ctx: PlanContext, key: str, port: int, allow_from: list[str],
+                   service: str, danger: str, client: str) -> list[Problem]:
+    """Warnings when no source is admitted, or when the wizard cannot restrict who reaches `port`."""
     if managed(answers, ctx.profile):
-        if not lmtp.allow_from:
-            problems.append(Problem("lmtp.allow_from", f"no source is admitted: the firewall keeps port "
-                                    f"{lmtp.port} closed to every MTA; list the MTA's address", "warning"))
-    else:
-        why = "this host has no firewalld" if ctx.profile.firewall != "firewalld" else \
-            "the wizard does not manage the firewall here"
-        problems.append(Problem("lmtp.allow_from", f"{why}: LMTP on port {lmtp.port} takes mail for any "
-                                "user from every host that reaches it; admit only "
-                                f"{', '.join(lmtp.allow_from) or 'the MTA'} in your firewall", "warning"))
-    return problems
+        if allow_from:
+            return []
+        return [Problem(key, f"no source is admitted: the firewall keeps port {port} closed to every "
+                        f"client; list {client}'s address", "warning")]
+    why = "this host has no firewalld" if ctx.profile.firewall != "firewalld" else \
+        "the wizard does not manage the firewall here"
+    return [Problem(key, f"{why}: {service} on port {port} {danger} from every host that reaches it; admit "
+                    f"only {', '.join(allow_from) or client} in your firewall", "warning")]
+
+
+def admit_changes(answers: Answers, ctx: PlanContext, allow_from: list[str], port: int,
+                  service: str) -> list[Change]:
+    """The guide's rich rules (1.4 step 4): one per source, then a reload; nothing without firewalld."""
+    if not managed(answers, ctx.profile):
+        return []
+    rules = []
+    for net in networks(allow_from):
+        rule = rich_rule(net, port)
+        present = query(ctx, ["--permanent", "--zone=public", f"--query-rich-rule={rule}"])
+        rules.append(Command(
+            argv=["firewall-cmd", "--permanent", "--zone=public", f"--add-rich-rule={rule}"],
+            summary=f"admit {service} (TCP {port}) from {net} only",
+            noop_reason=f"the firewall already admits {net} to port {port}" if present else None,
+            undo_hint=f"firewall-cmd --permanent --zone=public --remove-rich-rule='{rule}'"))
+    return [*rules, reload_change(rules)] if rules else []
+
+
+def admit_checks(answers: Answers, host: Host, profile: Profile, step: str, allow_from: list[str],
+                 port: int) -> list[Check]:
+    if not managed(answers, profile):
+        return []
+    checks = []
+    for net in networks(allow_from):
+        rule = rich_rule(net, port)
+        present = host.run(["firewall-cmd", "--permanent", "--zone=public", f"--query-rich-rule={rule}"]).ok
+        checks.append(Check(step, f"firewall admits {net} to port {port}", "pass" if present else "fail", rule,
+                            "" if present else f"firewall-cmd --permanent --zone=public "
+                            f"--add-rich-rule='{rule}'; firewall-cmd --reload"))
+    return checks
 
 
 def listener_settings(answers: Answers, ctx: PlanContext) -> list[tuple[tuple[str, ...], str, str]]:
@@ -165,19 +206,7 @@ def plan(answers: Answers, ctx: PlanContext) -> list[Change]:
             summary=f"label TCP port {lmtp.port} lmtp_port_t for SELinux, so Dovecot may listen on it",
             noop_reason=f"port {lmtp.port} is already labelled lmtp_port_t" if label == "lmtp_port_t" else None,
             undo_hint=f"semanage port -d -t lmtp_port_t -p tcp {lmtp.port}"))
-    if managed(answers, profile):
-        rules = []
-        for net in sources(answers):
-            rule = rich_rule(net, lmtp.port)
-            present = query(ctx, ["--permanent", "--zone=public", f"--query-rich-rule={rule}"])
-            rules.append(Command(
-                argv=["firewall-cmd", "--permanent", "--zone=public", f"--add-rich-rule={rule}"],
-                summary=f"admit LMTP (TCP {lmtp.port}) from {net} only",
-                noop_reason=f"the firewall already admits {net} to port {lmtp.port}" if present else None,
-                undo_hint=f"firewall-cmd --permanent --zone=public --remove-rich-rule='{rule}'"))
-        changes += rules
-        changes.append(reload_change(rules))
-    return changes
+    return changes + admit_changes(answers, ctx, lmtp.allow_from, lmtp.port, "LMTP")
 
 
 def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:
@@ -208,15 +237,7 @@ def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:
         checks.append(Check("lmtp", f"LMTP listens on TCP {lmtp.port}", "pass" if good else "fail",
                             f"held by {owner}" if owner else "nothing listens",
                             "" if good else f"inet_listener lmtp {{ port = {lmtp.port} }} in {master_conf(profile)}"))
-        if managed(answers, profile):
-            for net in sources(answers):
-                rule = rich_rule(net, lmtp.port)
-                present = host.run(["firewall-cmd", "--permanent", "--zone=public",
-                                    f"--query-rich-rule={rule}"]).ok
-                checks.append(Check("lmtp", f"firewall admits {net} to port {lmtp.port}",
-                                    "pass" if present else "fail", rule,
-                                    "" if present else f"firewall-cmd --permanent --zone=public "
-                                    f"--add-rich-rule='{rule}'; firewall-cmd --reload"))
+        checks += admit_checks(answers, host, profile, "lmtp", lmtp.allow_from, lmtp.port)
     return checks
 
 

@@ -38,7 +38,8 @@ LDAP_CF = "/etc/postfix/ldap-aliases.cf"
 
 def local_domains(answers: Answers) -> set[str]:
     s = answers.server
-    return {s.domain.lower(), s.hostname.lower(), "localhost", f"localhost.{s.domain.lower()}"}
+    return {s.domain.lower(), s.hostname.lower(), "localhost", f"localhost.{s.domain.lower()}",
+            *(d.lower() for d in answers.postfix.virtual_mailbox_domains)}
 
 
 def alias_domains(answers: Answers) -> list[str]:

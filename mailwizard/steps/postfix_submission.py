@@ -30,6 +30,7 @@ firewalld services `submission` and `smtps` are opened with `smtp`
 from __future__ import annotations
 
 import re
+import socket
 
 from mailwizard.answers import Answers, Problem
 from mailwizard.dovecot_conf import edit_dovecot
@@ -131,9 +132,37 @@ def plan(answers: Answers, ctx: PlanContext) -> list[Change]:
     return changes
 
 
+def sasl_greeting(address: str, port: int, timeout: float = 5) -> tuple[bool, str]:
+    """Dovecot's auth service over TCP greets every client with VERSION and its MECH lines, then DONE."""
+    try:
+        with socket.create_connection((address, port), timeout=timeout) as sock:
+            data = b""
+            while b"\nDONE\n" not in data and len(data) < 65536:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+    except OSError as exc:
+        return False, f"cannot connect: {exc.strerror or exc}"
+    lines = data.decode("utf-8", "replace").splitlines()
+    mechs = [line.split("\t")[1] for line in lines if line.startswith("MECH\t")]
+    if not lines or not lines[0].startswith("VERSION\t1\t"):
+        return False, "not Dovecot's auth protocol: " + (lines[0][:80] if lines else "no greeting")
+    return True, "mechanisms: " + (" ".join(mechs) or "none")
+
+
 def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:
     checks = [settings_check(host, "postfix_submission", "postconf shows the SASL settings",
                              sasl_settings(answers))]
+    p = answers.postfix
+    if p.sasl_host and not host.fake:
+        # unreachable, it costs more than logins: smtpd exits after STARTTLS ("no SASL authentication
+        # mechanisms"), so even other MTAs' TLS sessions on port 25 are dropped
+        ok, evidence = sasl_greeting(p.sasl_host, p.sasl_port)
+        checks.append(Check("postfix_submission", f"Dovecot SASL at {sasl_path(answers)} answers",
+                            "pass" if ok else "fail", evidence,
+                            "" if ok else f"on {p.sasl_host}: [auth] sasl_listener = \"inet\", sasl_port = "
+                            f"{p.sasl_port}, and admit this host in its firewall"))
     result = host.run(["postconf", "-M"])
     entries = master_entries(result.output)
     from mailwizard.postfix_conf import entry_params

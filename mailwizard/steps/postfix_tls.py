@@ -17,6 +17,7 @@ from __future__ import annotations
 import smtplib
 import ssl
 
+from mailwizard import certs
 from mailwizard.answers import Answers, Problem
 from mailwizard.host import Host
 from mailwizard.plan import Change, Check, PlanContext
@@ -52,11 +53,20 @@ def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
     p = answers.postfix
     if p.mode != "internet-site" or not (p.tls_cert or p.tls_key):
         return []  # Dovecot's pair is checked by the Dovecot TLS step
+    if not (p.tls_cert and p.tls_key):  # half of Postfix's own pair, half of Dovecot's: never a pair
+        missing = "tls_key" if p.tls_cert else "tls_cert"
+        return [Problem(f"postfix.{missing}", "give Postfix's own certificate and its key together "
+                                              "(or neither, for Dovecot's pair)")]
     severity = "warning" if ctx.offline else "error"
     problems = []
-    for key, path in (("tls_cert", cert_paths(answers)[0]), ("tls_key", cert_paths(answers)[1])):
-        if ctx.read(path) is None:
-            problems.append(Problem(f"postfix.{key}", f"{path} does not exist: copy it there first", severity))
+    cert_path, key_path = cert_paths(answers)
+    cert, key = ctx.read(cert_path), ctx.read(key_path)
+    for field, path, data in (("tls_cert", cert_path, cert), ("tls_key", key_path, key)):
+        if data is None:
+            problems.append(Problem(f"postfix.{field}", f"{path} does not exist: copy it there first", severity))
+    if cert is not None:  # the checks of guide 1.1.2's pair: the key matches, the certificate names this host
+        for field, msg in certs.check_pair(cert, key, answers.server.hostname):
+            problems.append(Problem(f"postfix.tls_{field}", msg))
     return problems
 
 

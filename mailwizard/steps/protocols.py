@@ -7,7 +7,8 @@ that appends itself (`protocols = $protocols imap`) through
 `!include_try /usr/share/dovecot/protocols.d/*.protocol`. An explicit line
 placed right after that include replaces what the files added, so Debian gets
 exactly the chosen protocols too (a package installed later cannot silently
-open another port). ManageSieve (`sieve`) is added by its own step.
+open another port). ManageSieve (`sieve`) is added by its own step (steps/sieve.py),
+which also gives this step the edit that turns it off again.
 
 The firewall services of a disabled protocol are removed by the firewall step.
 """
@@ -22,6 +23,7 @@ from mailwizard.host import Host
 from mailwizard.plan import Change, Check, PlanContext
 from mailwizard.platform import Profile
 from mailwizard.steps import Step
+from mailwizard.steps.sieve import turned_off
 
 NAMES = ("imap", "pop3", "lmtp")
 LABELS = {"imap": "IMAP", "pop3": "POP3", "lmtp": "LMTP"}
@@ -60,7 +62,8 @@ def plan(answers: Answers, ctx: PlanContext) -> list[Change]:
         return set_protocols(data.decode("utf-8", "surrogateescape"), value).encode("utf-8", "surrogateescape")
 
     return [edit_dovecot(ctx, dovecot_conf(ctx.profile), transform=transform,
-                         summary=f"protocols = {value}", noop_reason=f"protocols = {value} already set")]
+                         summary=f"protocols = {value}", noop_reason=f"protocols = {value} already set"),
+            *turned_off(answers, ctx)]
 
 
 def lmtp_port(answers: Answers) -> int | None:
@@ -70,7 +73,7 @@ def lmtp_port(answers: Answers) -> int | None:
 def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:
     if not answers.dovecot_enabled:
         return []
-    value = " ".join(wanted(answers))
+    value = " ".join(wanted(answers) + (["sieve"] if answers.protocols.sieve else []))  # sieve: steps/sieve.py
     result = host.run(["doveconf", "-h", "protocols"])
     got = " ".join(result.output.split())
     checks = [Check("protocols", "doveconf shows the protocols", "pass" if result.ok and got == value else "fail",

@@ -8,13 +8,11 @@ The key is set to 0600 root:root with the guide's chown/chmod, the four
 
 from __future__ import annotations
 
-import socket
 import ssl
-import warnings
 from dataclasses import dataclass
 from importlib import resources
 
-from mailwizard import certs
+from mailwizard import certs, probes
 from mailwizard.answers import Answers, Problem
 from mailwizard.dovecot_conf import edit_dovecot
 from mailwizard.host import FileMeta, Host, LineSink
@@ -216,25 +214,9 @@ def plan(answers: Answers, ctx: PlanContext) -> list[Change]:
 
 
 def handshake(host: str, port: int, version: ssl.TLSVersion, timeout: float = 5.0) -> tuple[bool, str]:
-    """Try a TLS handshake pinned to one protocol version; (succeeded, evidence)."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    try:
-        with warnings.catch_warnings():  # probing an old version on purpose
-            warnings.simplefilter("ignore", DeprecationWarning)
-            ctx.minimum_version = version
-            ctx.maximum_version = version
-        if version < ssl.TLSVersion.TLSv1_2:
-            ctx.set_ciphers("ALL:@SECLEVEL=0")
-    except (ValueError, ssl.SSLError) as exc:
-        return False, f"client cannot offer {version.name}: {exc}"
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
-            with ctx.wrap_socket(sock, server_hostname=host) as tls:
-                return True, f"{tls.version()} {tls.cipher()[0]}"
-    except (OSError, ssl.SSLError) as exc:
-        return False, str(exc)
+    """A TLS handshake on an implicit-TLS port pinned to one protocol version; (succeeded, evidence)."""
+    got = probes.tls(host, port, "imap", True, version=version, timeout=timeout)
+    return got.ok, f"{got.version} {got.cipher}" if got.ok else got.error
 
 
 def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:

@@ -174,8 +174,11 @@ access to * by * read
 """
 
 
-def start_slapd(host, ca: TestCA, users: list[LdapUser], search_password: str) -> None:
-    """slapd for dc=example,dc=com on ldap://:389 (STARTTLS) and ldaps://:636, named LDAP-srv."""
+def start_slapd(host, ca: TestCA, users: list[LdapUser], search_password: str, extra_ldif: str = "") -> None:
+    """slapd for dc=example,dc=com on ldap://:389 (STARTTLS) and ldaps://:636, named LDAP-srv.
+
+    `extra_ldif`: more entries (LDIF, blank-line separated) loaded with the others.
+    """
     key, cert = ca.issue(LDAP_HOST)
     put(host, f"{LDAP_CONF_DIR}/ca.crt", ca.pem)
     put(host, f"{LDAP_CONF_DIR}/server.crt", cert)
@@ -195,6 +198,8 @@ def start_slapd(host, ca: TestCA, users: list[LdapUser], search_password: str) -
             f"objectClass: posixAccount\ncn: {u.uid}\nsn: {u.uid}\nuid: {u.uid}\n"
             f"uidNumber: {u.number}\ngidNumber: {u.number}\nhomeDirectory: /home/{u.uid}\n"
             f"userPassword{_ldif_value(ssha(u.password))}\n")
+    if extra_ldif:
+        entries.append(extra_ldif)
     put(host, f"{LDAP_CONF_DIR}/data.ldif", "\n".join(entries), 0o600)
     out = host.run(["slapadd", "-f", f"{LDAP_CONF_DIR}/slapd.conf", "-l", f"{LDAP_CONF_DIR}/data.ldif"])
     assert out.returncode == 0, out.stdout + out.stderr

@@ -244,3 +244,32 @@ def test_timeout_and_full_tmpfs_still_clean_up():
         host.popen(["sleep", "1007"], stdout=subprocess.DEVNULL)
         pids = [p.outer_pid for p in host.processes()]
     assert_gone(host, init_pid, pids, mounts_before)
+
+
+def test_two_linked_hosts_reach_each_other_by_name():
+    needs_root()
+    with ThrowawayHost("server1.example.com") as one, ThrowawayHost("server2.example.com") as two:
+        one.link(two, "198.51.100.11", "198.51.100.12")
+        server = two.popen(
+            ["python3", "-c",
+             "import socket\n"
+             "s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+             "s.bind(('198.51.100.12', 2526)); s.listen(); print('ready', flush=True)\n"
+             "c, a = s.accept(); c.sendall(('hello ' + a[0]).encode()); c.close()\n"],
+            stdout=subprocess.PIPE)
+        assert server.stdout.readline() == "ready\n"
+        r = one.run(["python3", "-c",
+                     "import socket\n"
+                     "s = socket.create_connection(('server2.example.com', 2526), timeout=5)\n"
+                     "print(s.recv(100).decode())\n"], timeout=20)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.strip() == "hello 198.51.100.11"
+        assert server.wait(timeout=5) == 0
+        for host, other, addr in ((one, "server2", "198.51.100.12"), (two, "server1", "198.51.100.11")):
+            got = host.run(["getent", "hosts", other]).stdout.split()
+            assert got[:1] == [addr] and f"{other}.example.com" in got
+        # the pair lives in the throwaways' namespaces only
+        real = subprocess.run(["ip", "-o", "addr"], capture_output=True, text=True).stdout
+        assert "198.51.100." not in real and "mw-link" not in real
+        with pytest.raises(ValueError):
+            one.link(two, "10.0.0.1", "10.0.0.2", ifname="mw-other")

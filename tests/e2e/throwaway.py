@@ -966,6 +966,42 @@ class ThrowawayHost:
                 raise ThrowawayError(f"the veth link to peer {peer.name!r} did not come up")
             time.sleep(0.02)
 
+    def link(self, other: "ThrowawayHost", host_addr: str = "198.51.100.11",
+             other_addr: str = "198.51.100.12", *, ifname: str = "mw-link") -> None:
+        """Link this throwaway host to ``other`` by a veth pair: two servers that reach each other.
+
+        This host gets ``host_addr``/24 and ``other`` gets ``other_addr``/24 on
+        an interface called ``ifname`` on both sides; both addresses must be in
+        198.51.100.0/24.  Each host's name (and its first label) goes into both
+        hosts' ``/etc/hosts``, so ``server2.example.com`` resolves on server1
+        and the other way round.  The pair goes when either host closes.
+        """
+        self._check()
+        other._check()
+        if other is self:
+            raise ValueError("a host cannot be linked to itself")
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,14}", ifname):
+            raise ValueError(f"bad interface name {ifname!r}")
+        _check_test_net(host_addr, other_addr)
+        if host_addr == other_addr:
+            raise ValueError("host_addr and other_addr must differ")
+        # Created inside this throwaway's network namespace, its peer end moved into the other's.
+        self._ip(self._init.pid,
+                 ["link", "add", ifname, "type", "veth", "peer", "name", ifname, "netns", str(other.init_pid)],
+                 ["addr", "add", f"{host_addr}/24", "dev", ifname], ["link", "set", ifname, "up"])
+        self._ip(other.init_pid, ["addr", "add", f"{other_addr}/24", "dev", ifname], ["link", "set", ifname, "up"])
+        deadline = time.monotonic() + 10
+        while not all("LOWER_UP" in self._ip(pid, ["-o", "link", "show", ifname])[0]
+                      for pid in (self.init_pid, other.init_pid)):
+            if time.monotonic() > deadline:
+                raise ThrowawayError(f"the veth link {ifname} between the two hosts did not come up")
+            time.sleep(0.02)
+        lines = "".join(f"{addr}\t{name} {name.split('.')[0]}\n" if "." in name else f"{addr}\t{name}\n"
+                        for addr, name in ((host_addr, self.hostname), (other_addr, other.hostname)))
+        for host in (self, other):
+            with open(host.path("/etc/hosts"), "a") as f:
+                f.write(lines)
+
     def peer(self, name: str | None = None) -> Peer:
         """The peer called ``name``, or the only one."""
         self._check()

@@ -358,9 +358,10 @@ async def test_firewall_toggle_on_a_firewalld_platform(tmp_path):
         await settle(pilot)
         await walk_to(pilot, "ProtocolsScreen")
         note = app.screen.query_one("#firewall-note", Static)
-        assert text_of(note).strip() == "opens: imaps imap pop3s pop3 (TCP 993, 143, 995, 110)"
+        # ManageSieve is off in pam.toml: its service is closed too (steps/sieve.py)
+        assert text_of(note).strip() == "opens: imaps imap pop3s pop3 (TCP 993, 143, 995, 110); closes: managesieve"
         await tick(pilot, "#protocols-pop3")
-        assert text_of(note).strip() == "opens: imaps imap (TCP 993, 143); closes: pop3s pop3"
+        assert text_of(note).strip() == "opens: imaps imap (TCP 993, 143); closes: pop3s pop3 managesieve"
         await tick(pilot, "#firewall-manage")
         assert "left alone: allow TCP 993, 143 yourself" in text_of(note)
         await forward(pilot, "MailboxesScreen")
@@ -454,6 +455,32 @@ async def test_lmtp_over_tcp_with_an_allowed_address(tmp_path):
         assert "semanage port -a -t lmtp_port_t -p tcp 2424" in plan
     lmtp = session.answers.lmtp
     assert (lmtp.listener, lmtp.port, lmtp.allow_from) == ("inet", 2424, ["192.0.2.1/32", "2001:db8:2::1/128"])
+
+
+async def test_sasl_over_tcp_for_a_postfix_on_another_host(tmp_path):
+    session = make_session(tmp_path / "root", platform="rhel10")
+    app = create_app(session, [])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await walk_to(pilot, "AuthScreen")
+        screen = app.screen
+        assert screen.query_one("#auth-sasl-inet").display is False
+        await choose(pilot, "#auth-sasl_listener", 1)  # TCP
+        assert screen.query_one("#auth-sasl-inet").display is True
+        await replace_input(pilot, "#auth-sasl_port", "70000")
+        await replace_input(pilot, "#auth-sasl_allow_from", "192.0.2.1/24")
+        await forward(pilot, "AuthScreen")
+        assert "is not a TCP port" in field_message(app, "auth.sasl_port")
+        assert "did you mean 192.0.2.0/24" in field_message(app, "auth.sasl_allow_from")
+        await replace_input(pilot, "#auth-sasl_port", "12345")
+        await replace_input(pilot, "#auth-sasl_allow_from", "192.0.2.1/32")
+        await forward(pilot, "PamScreen")
+        await walk_to(pilot, "ReviewScreen")
+        plan = text_of(app.screen.query_one("#plan", Static))
+        assert 'source address="192.0.2.1/32" port protocol="tcp" port="12345" accept' in plan
+        assert "setsebool -P nis_enabled on" in plan
+    auth = session.answers.auth
+    assert (auth.sasl_listener, auth.sasl_port, auth.sasl_allow_from) == ("inet", 12345, ["192.0.2.1/32"])
 
 
 # --- which screens, and where a resumed run opens --------------------------------------------

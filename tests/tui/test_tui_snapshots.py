@@ -184,3 +184,45 @@ def test_snapshot_postfix_limits_refused(snap_compare, tmp_path):
     session.answers.postfix.limits["queue_minfree"] = 10000000
     app = create_app(session, [])
     assert snap_compare(app, terminal_size=SIZE, run_before=walk(">PostfixLimitsScreen", "ctrl+n"))
+
+
+def test_snapshot_postfix_tls(snap_compare, tmp_path):
+    app = create_app(dovecot_session(tmp_path, "ldap.toml", "rhel10"), [])
+    assert snap_compare(app, terminal_size=SIZE, run_before=walk(">PostfixTlsScreen"))
+
+
+def test_snapshot_postfix_tls_own_pair_refused(snap_compare, tmp_path):
+    session = dovecot_session(tmp_path, "ldap.toml", "rhel10")
+    session.answers.postfix.tls_cert = "/etc/pki/tls/certs/postfix.pem"  # not copied to the host
+    app = create_app(session, [])
+    assert snap_compare(app, terminal_size=SIZE, run_before=walk(">PostfixTlsScreen", "ctrl+n"))
+
+
+def test_snapshot_postfix_delivery(snap_compare, tmp_path):
+    app = create_app(dovecot_session(tmp_path, "ldap.toml", "rhel10"), [])
+    assert snap_compare(app, terminal_size=SIZE, run_before=walk(">PostfixDeliveryScreen"))
+
+
+def test_snapshot_postfix_delivery_remote_refused(snap_compare, tmp_path):
+    session = dovecot_session(tmp_path, "pam.toml")
+    session.answers.postfix.lmtp_host, session.answers.postfix.lmtp_port = "dovecot..example", 70000
+    app = create_app(session, [])
+    assert snap_compare(app, terminal_size=SIZE, run_before=walk(">PostfixDeliveryScreen", "ctrl+n"))
+
+
+def test_snapshot_postfix_limits_hardening_notes(snap_compare, tmp_path):
+    session = dovecot_session(tmp_path, "pam.toml")
+    for path, data in (("/etc/passwd", "root:x:0:0::/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/bash\n"),
+                       ("/proc/mounts", "/dev/sda1 / ext4 rw 0 0\nnfs:/spool /var/spool nfs4 rw 0 0\n")):
+        real = session.host.real(path)
+        real.parent.mkdir(parents=True, exist_ok=True)
+        real.write_text(data)
+    walk_there = walk(">PostfixLimitsScreen")
+
+    async def run_before(pilot) -> None:
+        await walk_there(pilot)
+        pilot.app.screen.query_one("#body").scroll_end(animate=False)
+        await settle(pilot)
+
+    app = create_app(session, [])
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

@@ -45,8 +45,9 @@ async def test_walk_to_report_by_keyboard(session):
         assert isinstance(app.screen, TLSScreen)
         passed = await walk_to(pilot, "ReviewScreen")
         assert passed == ["TLSScreen", "MailStoreScreen", "AuthScreen", "PamScreen", "ProtocolsScreen",
-                          "MailboxesScreen", "LmtpScreen", "PostfixModeScreen", "PostfixAliasesScreen",
-                          "PostfixSubmissionScreen", "PostfixLimitsScreen", "ReviewScreen"]
+                          "MailboxesScreen", "LmtpScreen", "PostfixModeScreen", "PostfixTlsScreen",
+                          "PostfixAliasesScreen", "PostfixDeliveryScreen", "PostfixSubmissionScreen",
+                          "PostfixLimitsScreen", "ReviewScreen"]
         assert "change(s)" in text_of(app.screen.query_one("#summary", Static))
         await press(pilot, "ctrl+n")  # Apply... asks first
         assert isinstance(app.screen, ConfirmScreen)
@@ -301,13 +302,15 @@ async def test_the_linux_console_gets_the_ansi_theme(session, monkeypatch, term,
 
 
 async def test_review_refuses_to_plan_while_an_answer_is_wrong(session):
-    session.answers.postfix.tls_loglevel = 9  # no screen edits it: fixed in the answers file
     app = create_app(session, [])
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
+        await walk_to(pilot, "PostfixLimitsScreen")
+        session.answers.postfix.tls_loglevel = 9  # behind the Postfix TLS screen's back
         await walk_to(pilot, "ReviewScreen")
         listed = text_of(app.screen.query_one("#plan-problems", Static))
-        assert "ERROR" in listed and "postfix.tls_loglevel" in listed and "fix it in the answers file" in listed
+        assert "ERROR" in listed and "postfix.tls_loglevel" in listed
+        assert "fix it on the Postfix TLS screen" in listed
         assert app.screen.query_one("#next", Button).disabled
         await press(pilot, "ctrl+n")
         assert isinstance(app.screen, ReviewScreen), "nothing is applied while an answer is wrong"

@@ -48,6 +48,11 @@ def make_session(root: Path, *, dry_run: bool = False, platform: str = "debian12
     a = load_answers(answers)
     a.tls.self_signed = self_signed
     host = host_class.from_profile(profile, root, hostname=a.server.hostname)
+    if a.replication.enabled and a.replication.password_file:  # copied there first, as guide 1.4 asks
+        secret = host.real(a.replication.password_file)
+        secret.parent.mkdir(parents=True, exist_ok=True)
+        secret.write_text("doveadm-secret\n")
+        secret.chmod(0o600)
     return Session(a, host, profile, dry_run=dry_run, journal_dir=JOURNAL)
 
 
