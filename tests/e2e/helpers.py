@@ -8,6 +8,7 @@ import os
 import stat
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -28,9 +29,12 @@ def put(host, path: str, data: bytes, mode: int = 0o644) -> None:
 
 
 def prepare(host, answers: str = "pam.toml", certs: bool = True, extra: str = "") -> str:
-    """Put the answers file (and a certificate whose key is still 0644) into the host."""
+    """Put the answers file (and a certificate whose key is still 0644, and a replication password) into the host."""
     text = (ANSWERS_DIR / answers).read_text() + extra
     put(host, "/root/answers.toml", text.encode(), 0o600)
+    replication = tomllib.loads(text).get("replication", {})
+    if replication.get("enabled") and replication.get("password_file"):  # full.toml's doveadm password
+        put(host, replication["password_file"], b"Replication-s3cret\n", 0o600)
     if certs:
         key, cert = cached_cert("mail.example.com")
         put(host, CERT, cert)

@@ -340,13 +340,14 @@ async def test_protocols_toggles_and_the_lmtp_screen_follows(session):
         await tick(pilot, "#protocols-imap")
         assert "LMTP" not in str(screen.query_one(StepBar).render())
         assert "LMTP" not in [title for _, title in app.step_titles()]
-        passed = await walk_to(pilot, "PostfixSubmissionScreen")
-        assert passed == ["ProtocolsScreen", "MailboxesScreen", "PostfixModeScreen", "PostfixAliasesScreen",
-                          "PostfixSubmissionScreen"]
-        # Postfix still delivers over LMTP: the Submission screen (delivery) says what is missing
+        passed = await walk_to(pilot, "PostfixDeliveryScreen")
+        assert passed == ["ProtocolsScreen", "MailboxesScreen", "PostfixModeScreen", "PostfixTlsScreen",
+                          "PostfixAliasesScreen", "PostfixDeliveryScreen"]
+        # Postfix still delivers over LMTP: the Delivery screen says what is missing
         await press(pilot, "ctrl+n")
-        assert screen_name(app) == "PostfixSubmissionScreen"
-        assert "needs its LMTP service" in text_of(app.screen.query_one("#form-messages", FieldMessages))
+        assert screen_name(app) == "PostfixDeliveryScreen"
+        field = app.screen.query_one("#field-postfix-delivery")
+        assert "needs its LMTP service" in text_of(field.query_one(FieldMessages))
     protocols = session.answers.protocols
     assert (protocols.imap, protocols.pop3, protocols.lmtp) == (True, False, False)
 
@@ -505,7 +506,8 @@ def test_only_the_chosen_backend_has_a_form(tmp_path, answers, titles):
     app = create_app(make_session(tmp_path / "root", answers=answers), [])
     shown = [title for _, title in app.step_titles()]
     assert shown[shown.index("TLS") + 1:shown.index("Postfix")] == titles
-    assert shown[shown.index("Postfix"):shown.index("Review")] == ["Postfix", "Aliases", "Submission", "Limits"]
+    assert shown[shown.index("Postfix"):shown.index("Review")] == ["Postfix", "Postfix TLS", "Aliases", "Delivery",
+                                                                   "Submission", "Limits"]
 
 
 @pytest.mark.parametrize("verified, screen", [
@@ -545,5 +547,6 @@ def test_review_names_the_screen_that_fixes_a_key():
     assert owner_screen("postfix.ldap_aliases.search_base") == "Aliases"
     assert owner_screen("postfix.sender_login_mismatch") == "Submission"
     assert owner_screen("postfix.limits.queue_minfree") == "Limits"
-    assert owner_screen("postfix.tls_cert") is None
+    assert owner_screen("postfix.tls_cert") == "Postfix TLS"
+    assert owner_screen("postfix.lmtp_host") == "Delivery"
 
