@@ -24,7 +24,7 @@ import uuid
 
 from mailwizard import certs, probes
 from mailwizard.answers import Answers
-from mailwizard.host import Host
+from mailwizard.host import MASTERS, Host
 from mailwizard.plan import Check
 from mailwizard.platform import Profile
 from mailwizard.steps import Step
@@ -217,10 +217,37 @@ def _account_checks(answers: Answers, host: Host) -> list[Check]:
     return checks
 
 
+def chosen_ports(answers: Answers, profile: Profile) -> set[int]:
+    """Every TCP port the answers open for Postfix and Dovecot."""
+    from mailwizard.steps.services import expected_ports, postfix_ports
+
+    ports = set(postfix_ports(answers, profile)) | {port for port, _ in tls_ports(answers)}
+    if answers.dovecot_enabled:
+        ports |= set(expected_ports(answers))
+        if answers.protocols.lmtp and answers.lmtp.listener == "inet":
+            ports.add(answers.lmtp.port)
+        if answers.auth.sasl_listener == "inet":
+            ports.add(answers.auth.sasl_port)
+        if answers.replication.enabled:
+            ports.add(answers.replication.port)
+    return ports
+
+
+def _unchosen_listeners(answers: Answers, host: Host, profile: Profile) -> Check:
+    chosen = chosen_ports(answers, profile)
+    extra = sorted((port, name) for port, name in host.listening().items()
+                   if name in MASTERS and port not in chosen)
+    return Check(NAME, "nothing listening that was not chosen", "warn" if extra else "pass",
+                 ", ".join(f"{port} held by {name}" for port, name in extra) if extra else
+                 "Postfix and Dovecot listen on " + ", ".join(str(p) for p in sorted(chosen)),
+                 "close what nobody uses (postconf -M for Postfix, the service's inet_listener for Dovecot)"
+                 if extra else "")
+
+
 def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:
     if host.fake:
         return [Check(NAME, "live checks", "warn", "not run: a simulated host")]
-    checks = []
+    checks = [_unchosen_listeners(answers, host, profile)]
     for port, what in tls_ports(answers):
         checks += _tls_checks(answers, port, what)
     if answers.dovecot_enabled:

@@ -62,6 +62,8 @@ def test_live_checks_pass_then_fail_for_what_was_broken(throwaway):
     host.run(["postconf", "-P", "submission/inet/smtpd_tls_security_level=may",
               "submission/inet/smtpd_tls_auth_only=no",  # and plaintext mechanisms allowed without TLS:
               "submission/inet/smtpd_sasl_security_options=noanonymous"], check=True)
+    # and a listener nobody chose: an smtpd on 2525
+    host.run(["postconf", "-M", "2525/inet=2525 inet n - y - - smtpd"], check=True)
     host.run(["postfix", "reload"], check=True)
     time.sleep(2)  # let Postfix's new smtpd processes take over
     out = wizard(host, "verify")
@@ -71,6 +73,8 @@ def test_live_checks_pass_then_fail_for_what_was_broken(throwaway):
     assert {"IMAPS (993): TLS 1.1 refused", "POP3S (995): TLS 1.1 refused", "no open relay",
             "submission (587): no AUTH before STARTTLS"} <= failing, {n: checks[n]["evidence"] for n in failing}
     assert "SMTP (25): TLS 1.1 refused" not in failing
+    extra = checks["nothing listening that was not chosen"]
+    assert extra["status"] == "warn" and extra["evidence"] == "2525 held by master", extra
     assert "250" in checks["no open relay"]["evidence"]
     assert checks["no open relay"]["fix"].startswith("smtpd_relay_restrictions")
     assert "AUTH" in checks["submission (587): no AUTH before STARTTLS"]["evidence"]

@@ -30,7 +30,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from helpers import ANSWERS_DIR, CA, CERT, KEY, WIZARD, cached_cert, put  # noqa: E402
-from throwaway import ThrowawayHost  # noqa: E402
+from throwaway import ThrowawayHost, _kept_paths  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 
@@ -132,6 +132,8 @@ def poll(what, done, timeout: float = WAIT) -> str:
 
 
 def files_holding(host: ThrowawayHost, secret: bytes) -> list[str]:
+    """Files inside the host holding `secret`; this run's checkout and Python (bound in under /tmp) left out."""
+    kept = tuple(str(host.path(k)) + "/" for k in _kept_paths())
     found = []
     walks = [os.walk(host.path(top)) for top in SEARCHED]
     root = host.path("/root")
@@ -140,6 +142,8 @@ def files_holding(host: ThrowawayHost, secret: bytes) -> list[str]:
         for dirpath, _, names in walk:
             for name in names:
                 real = os.path.join(dirpath, name)
+                if real.startswith(kept):
+                    continue
                 try:
                     if os.path.isfile(real) and not os.path.islink(real) and secret in Path(real).read_bytes():
                         found.append("/" + os.path.relpath(real, host.path("/")))

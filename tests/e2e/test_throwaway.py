@@ -139,6 +139,12 @@ def test_installed_packages_and_checkout_are_visible(throwaway):
     assert throwaway.run(["test", "-f", here]).returncode == 0
     r = throwaway.run(["python3", "-c", "import sys; print(sys.executable)"])
     assert r.stdout.strip() == sys.executable
+    # a peer sees them too, with this run's Python environment (even when it lives under /tmp)
+    throwaway.add_peer()
+    for argv in (["test", "-f", here], ["python3", "-c", "import sys, pytest; print(sys.prefix)"]):
+        r = throwaway.run_peer(argv)
+        assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == sys.prefix
 
 
 def test_peer_reaches_a_server_on_test_net(throwaway):

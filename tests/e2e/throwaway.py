@@ -148,8 +148,10 @@ for p in cfg.get("keep", []):
 def bind_kept(root):
     for p, fd in KEEP:
         os.makedirs(root + p, exist_ok=True)
-        # the fd is handed to mount itself: /proc here is the outer one, where our pid differs
-        r = subprocess.run(["mount", "--rbind", "/proc/self/fd/%d" % fd, root + p], pass_fds=(fd,),
+        # the fd is handed to mount itself: /proc here is the outer one, where our pid differs; and mount
+        # must not canonicalize it to its path name, which a fresh /tmp may already hide (the peer's)
+        r = subprocess.run(["mount", "--no-canonicalize", "--rbind", "/proc/self/fd/%d" % fd, root + p],
+                           pass_fds=(fd,),
                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         if r.returncode:
             die("mount --rbind %s failed: %s" % (p, r.stdout.decode(errors="replace")), 1)
