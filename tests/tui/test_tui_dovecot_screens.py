@@ -17,24 +17,12 @@ from mailwizard.answers import parse
 from mailwizard.app import create_app
 from mailwizard.backends import TestResult
 from mailwizard.widgets import FieldMessages, ResultView, StepBar
-from tui_support import (field_message, make_session, press, replace_input, screen_name, settle, text_of,
-                         walk_to)
+from tui_support import (choose, field_message, forward, make_session, press, replace_input, screen_name, settle,
+                         text_of, tick, walk_to)
 
 SIZE = (80, 24)
 
 
-async def choose(pilot, selector: str, moves: int) -> None:
-    """In a radio set: focus it, move the cursor `moves` down (or up when negative) and choose."""
-    pilot.app.screen.query_one(selector, RadioSet).focus()
-    await pilot.pause()
-    await pilot.press(*(["down"] * moves if moves >= 0 else ["up"] * -moves), "enter")
-    await settle(pilot)
-
-
-async def tick(pilot, selector: str) -> None:
-    pilot.app.screen.query_one(selector).focus()
-    await pilot.pause()
-    await press(pilot, "space")
 
 
 async def to_backend_form(pilot, moves: int, form: str) -> None:
@@ -43,11 +31,6 @@ async def to_backend_form(pilot, moves: int, form: str) -> None:
     await choose(pilot, "#auth-backend", moves)
     await forward(pilot, form)
 
-
-async def forward(pilot, expected: str) -> None:
-    """ctrl+n, and the screen that is then shown: the next one, or the same one when it refused."""
-    await press(pilot, "ctrl+n")
-    assert screen_name(pilot.app) == expected
 
 
 async def until(pilot, condition, seconds: float = 5) -> None:

@@ -6,11 +6,12 @@ null client leaving Dovecot's screens and those of receiving mail out."""
 from __future__ import annotations
 
 import pytest
-from textual.widgets import Input, RadioSet
+from textual.widgets import Input
 
 from mailwizard.app import create_app
 from mailwizard.widgets import StepBar
-from tui_support import field_message, make_session, press, replace_input, screen_name, settle, text_of, walk_to
+from tui_support import (choose, field_message, forward, make_session, press, replace_input, screen_name, settle,
+                         text_of, tick, walk_to)
 
 SIZE = (80, 24)
 DOVECOT_SCREENS = {"tls", "mailstore", "auth", "auth_pam", "auth_ldap", "auth_sql", "protocols",
@@ -19,17 +20,6 @@ DOVECOT_SCREENS = {"tls", "mailstore", "auth", "auth_pam", "auth_ldap", "auth_sq
 RECEIVING_SCREENS = {"postfix_tls", "postfix_aliases", "postfix_delivery", "postfix_submission"}
 
 
-async def choose(pilot, selector: str, moves: int) -> None:
-    """In a radio set: focus it, move the cursor `moves` right/down (left/up when negative), choose."""
-    pilot.app.screen.query_one(selector, RadioSet).focus()
-    await pilot.pause()
-    await pilot.press(*(["down"] * moves if moves >= 0 else ["up"] * -moves), "enter")
-    await settle(pilot)
-
-
-async def forward(pilot, expected: str) -> None:
-    await press(pilot, "ctrl+n")
-    assert screen_name(pilot.app) == expected
 
 
 def shown(app) -> str:
@@ -190,11 +180,6 @@ async def test_postfix_help_names_the_guide_sections(session):
 
 
 # --- Submission --------------------------------------------------------------------------------
-
-async def tick(pilot, selector: str) -> None:
-    pilot.app.screen.query_one(selector).focus()
-    await pilot.pause()
-    await press(pilot, "space")
 
 
 async def test_submission_by_keyboard(session):

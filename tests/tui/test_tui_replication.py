@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from mailwizard.app import create_app
 from mailwizard.widgets import CheckList
-from tui_support import field_message, make_session, press, replace_input, screen_name, settle, text_of, walk_to
+from tui_support import field_message, forward, make_session, replace_input, settle, text_of, walk_to
 
 SIZE = (80, 24)
 TYPED = "Typed-doveadm-pw"
@@ -19,10 +19,6 @@ TYPED = "Typed-doveadm-pw"
 def full_session(tmp_path, platform="debian12"):
     return make_session(tmp_path / "root", platform=platform, answers="full.toml")
 
-
-async def forward(pilot, expected: str) -> None:
-    await press(pilot, "ctrl+n")
-    assert screen_name(pilot.app) == expected
 
 
 def drawn(app) -> str:

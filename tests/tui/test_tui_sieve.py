@@ -13,7 +13,7 @@ from textual.widgets import Input, Static
 from mailwizard.answers import parse
 from mailwizard.app import create_app
 from mailwizard.widgets import TickField
-from tui_support import field_message, make_session, press, replace_input, screen_name, settle, text_of, walk_to
+from tui_support import field_message, forward, make_session, replace_input, settle, text_of, tick, walk_to
 
 SIZE = (80, 24)
 
@@ -24,15 +24,6 @@ def sieve_session(tmp_path, platform="debian12"):
     return session
 
 
-async def forward(pilot, expected: str) -> None:
-    await press(pilot, "ctrl+n")
-    assert screen_name(pilot.app) == expected
-
-
-async def tick(pilot, selector: str) -> None:
-    pilot.app.screen.query_one(selector).focus()
-    await pilot.pause()
-    await press(pilot, "space")
 
 
 async def test_the_screen_is_shown_only_while_managesieve_is_on(tmp_path):

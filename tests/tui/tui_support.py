@@ -118,3 +118,27 @@ async def walk_to(pilot, name: str, limit: int = 20) -> list[str]:
         assert here != passed[-1], f"{here} refused to move on towards {name}"
         passed.append(here)
     return passed
+
+
+async def choose(pilot, selector: str, moves: int) -> None:
+    """In a radio set: focus it, move the cursor `moves` down (or up when negative) and choose."""
+    from textual.widgets import RadioSet
+
+    pilot.app.screen.query_one(selector, RadioSet).focus()
+    await pilot.pause()
+    await pilot.press(*(["down"] * moves if moves >= 0 else ["up"] * -moves), "enter")
+    await settle(pilot)
+
+
+async def tick(pilot, selector: str) -> None:
+    """Focus a checkbox and toggle it with the space bar."""
+    pilot.app.screen.query_one(selector).focus()
+    await pilot.pause()
+    await press(pilot, "space")
+
+
+async def forward(pilot, expected: str) -> None:
+    """ctrl+n, and the screen that is then shown: the next one, or the same one when it refused."""
+    await press(pilot, "ctrl+n")
+    assert screen_name(pilot.app) == expected
+
