@@ -119,6 +119,10 @@ class Auth:
     sasl_listener: str = "unix"  # unix or inet
     sasl_port: int = 12345
     sasl_allow_from: list[str] = field(default_factory=list)
+    # a test account for the report's logins; the password typed on the Report screen lives only in memory
+    test_user: str = ""
+    test_password_file: str = ""
+    test_password: str = ""  # typed on the Report screen; never saved
     ldap: LdapAuth = field(default_factory=LdapAuth)
     sql: SqlAuth = field(default_factory=SqlAuth)
 
@@ -311,10 +315,17 @@ class Answers:
         data["postfix"] = _postfix_out(self.postfix)
         data["dns"] = _section_out(self.dns)
         data.setdefault("firewall", {})["manage"] = self.firewall_manage
+        # one order whatever the file's (or the host's) order was: the same answers save to the same bytes
+        known = [k for k in SECTION_ORDER if k in data]
+        data = {k: data[k] for k in known + [k for k in data if k not in known]}
         return tomli_w.dumps(strip_secrets(data))
 
 
-SECRET_KEYS = {"password", "dnpass", "doveadm_password", "bind_password"}
+SECTION_ORDER = ("server", "tls", "protocols", "dovecot", "mailbox", "auth", "lmtp", "sieve",
+                 "replication", "mailboxes", "postfix", "dns", "firewall")
+
+
+SECRET_KEYS = {"password", "dnpass", "doveadm_password", "bind_password", "test_password"}
 
 
 def strip_secrets(data):
@@ -336,8 +347,13 @@ def _postfix_out(p: Postfix) -> dict:
     if p.virtual_alias_source == "ldap" or any(vars(p.ldap_aliases).values()):
         out["ldap_aliases"] = _section_out(p.ldap_aliases)
     if p.limits:
-        out["limits"] = dict(p.limits)
+        out["limits"] = {k: p.limits[k] for k in sorted(p.limits, key=_limit_order)}
     return out
+
+
+def _limit_order(key: str) -> int:
+    order = list(LIMIT_DEFAULTS)
+    return order.index(key) if key in order else len(order)
 
 
 def _section_out(obj, skip: tuple[str, ...] = ()) -> dict:
@@ -422,6 +438,10 @@ def parse(text: str) -> tuple[Answers, list[Problem]]:
     firewall = data.get("firewall", {})
     manage = firewall.get("manage", True) if isinstance(firewall, dict) else True
     a.firewall_manage = manage if isinstance(manage, bool) else True
+    if not isinstance(firewall, dict) or not isinstance(manage, bool):
+        problems.append(Problem("firewall.manage" if isinstance(firewall, dict) else "firewall",
+                                f"must be true or false, not {manage!r}" if isinstance(firewall, dict)
+                                else "must be a [firewall] table"))
     if a.postfix_mode == "null-client" and "dovecot" not in data:
         a.dovecot_enabled = False
     return a, problems
@@ -875,3 +895,13 @@ def _validate_limits(p: Postfix) -> list[Problem]:
                            f"is larger than message_size_limit ({size}): a header alone could exceed a message",
                            "warning"))
     return out
+
+
+def in_file(raw: dict, key: str) -> bool:
+    """Whether the answers file itself held `key` (dotted: auth.ldap.uris), not a default."""
+    node = raw
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True

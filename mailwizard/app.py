@@ -9,8 +9,8 @@ forms only the chosen backend's is shown. A Postfix null client has no Dovecot
 screens, and no Postfix TLS, Aliases, Delivery or Submission screens
 (SCREEN_WHEN): it receives no mail.
 
-`create_app(session, structural, resume=False)` builds the app for the command
-line and for the tests alike; `app.run()` returns the exit code:
+`create_app(session, structural, resume=False, answers_file=False)` builds the app
+for the command line and for the tests alike; `app.run()` returns the exit code:
 
 - 0: nothing was changed (quit before applying, or a dry run reviewed), or
   the plan was applied and no check failed (warnings allowed);
@@ -21,7 +21,16 @@ Keys (shown in the footer): ctrl+n Next, Esc Back, F1 help (also `?` when the
 focus is not in a text field), Tab/Shift+Tab move between fields, ctrl+q quit,
 ctrl+c asks before quitting and, while applying, asks whether to stop after
 the current change. Screens add their own: ctrl+t Test connection (LDAP,
-MariaDB), F7/F8 add and remove a mailbox (Mailboxes) or an alias (Aliases).
+MariaDB), F7/F8 add and remove a mailbox (Mailboxes) or an alias (Aliases),
+t Test account, d DNS records and s Save answers (Report).
+
+Prefilled from an answers file (`mailwizard --answers FILE`), the wizard asks
+only for what is missing or invalid: it opens at the first screen (in SCREENS
+order) whose answers have an error, whose key the file held with a wrong type,
+or which lacks a key the file must hold itself (screens/base.py REQUIRED); Next
+goes on to the next such screen, and Review follows when none is left. The
+screens passed over are still there with Back. A complete, valid file opens at
+Review, where the plan is shown before anything is done.
 
 The screens own no logic: they edit `session.answers` and show what the
 session plans, does and checks; long work runs in thread workers that post
@@ -39,7 +48,8 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.message import Message
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Static
 
 from mailwizard.answers import Problem
 from mailwizard.engine import ApplyResult
@@ -109,6 +119,29 @@ class DhProgress(Message):
         self.done = done  # None while running, then True (ready) or False (failed)
 
 
+class ScreenChosen(Message):
+    """The screen to show next, chosen by a thread worker from the answers (a wizard started with --answers)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__()
+        self.key = key
+
+
+class ReadingAnswers(Screen):
+    """Shown for the moment the answers file's answers are being checked, before the first screen."""
+
+    def compose(self):
+        yield Static("Checking the answers file...", id="reading-answers")
+
+
+def screen_steps(key: str) -> tuple[str, ...]:
+    """The steps whose host checks the screen of `key` shows (its class's STEPS)."""
+    import importlib
+
+    module = importlib.import_module(f"mailwizard.screens.{key}")
+    return getattr(getattr(module, SCREEN_CLASSES[key]), "STEPS", ())
+
+
 class MailWizard(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "mailwizard"
@@ -118,11 +151,14 @@ class MailWizard(App[int]):
         Binding("ctrl+c", "interrupt", "Quit", show=False, priority=True),
     ]
 
-    def __init__(self, session: "Session", structural: list[Problem] | None = None, resume: bool = False):
+    def __init__(self, session: "Session", structural: list[Problem] | None = None, resume: bool = False,
+                 answers_file: bool = False):
         super().__init__()
         self.session = session
         self.structural = list(structural or [])
         self.resume = resume
+        self.answers_file = answers_file and not resume  # started with --answers: ask only what it lacks
+        self.answered: set[str] = set()  # screens the administrator moved on from with Next
         self.plan: Plan | None = None
         self.result: ApplyResult | None = None
         self.checks: list[Check] | None = None
@@ -189,6 +225,11 @@ class MailWizard(App[int]):
         return keys[i + 1] if 0 <= i < len(keys) - 1 else None
 
     def forward(self, key: str) -> None:
+        keys = self.screen_keys()
+        if self.answers_file and key in keys and "review" in keys and keys.index(key) < keys.index("review"):
+            self.answered.add(key)
+            self._choose_screen(key)  # the next screen that still needs an answer, else Review
+            return
         nxt = self.following(key)
         if nxt is None:
             self.exit(self.exit_code())
@@ -210,10 +251,61 @@ class MailWizard(App[int]):
         key = RESUME_AT.get(step or "", "review")
         return key if key in self.screen_keys() else "review"
 
+    # --- started with --answers: only the screens whose answers are missing or invalid ------------
+    def unanswered(self, key: str) -> list[str]:
+        """The keys the answers file should have held for screen `key`, until the admin moves on from it."""
+        from mailwizard.screens.base import missing_from_file
+
+        if not self.answers_file or key in self.answered:
+            return []
+        return missing_from_file(key, self.session.answers.raw)
+
+    def first_to_ask(self, after: str | None = None) -> str:
+        """The first screen after `after` (from the start when None) that needs an answer, else Review.
+
+        Runs the answers' checks (host checks too): call it from a thread worker.
+        """
+        from mailwizard.answers import validate
+        from mailwizard.screens.base import OWNERS, key_matches, problems_for
+
+        keys = self.screen_keys()
+        end = keys.index("review")
+        start = keys.index(after) + 1 if after in keys else 0
+        session = self.session
+        everything = None if any(p.severity == "error" for p in validate(session.answers)) else session.problems()
+        for key in keys[start:end]:
+            prefixes = OWNERS.get(key)
+            if prefixes is None:  # nothing to answer there (Install)
+                continue
+            if self.unanswered(key):
+                return key
+            if key not in self.answered and any(key_matches(p.key, prefixes) for p in self.structural):
+                return key  # the file's value had the wrong type: the default replaced it
+            problems = [p for p in everything if key_matches(p.key, prefixes)] if everything is not None \
+                else problems_for(session, prefixes, screen_steps(key))
+            if any(p.severity == "error" for p in problems):
+                return key
+        return "review"
+
+    @work(thread=True, exclusive=True, group="prefill", exit_on_error=False)
+    def _choose_screen(self, after: str | None) -> None:
+        try:
+            key = self.first_to_ask(after)
+        except Exception:  # the checks themselves failed: go on in order, each screen shows its problems
+            key = (self.following(after) if after else None) or "welcome"
+        self.post_message(ScreenChosen(key))
+
+    def on_screen_chosen(self, message: ScreenChosen) -> None:
+        self.switch_screen(make_screen(message.key))
+
     # --- life ----------------------------------------------------------------------
     def on_mount(self) -> None:
         if self.console.color_system in ("standard", "windows"):
             self.theme = "ansi-dark"
+        if self.answers_file:
+            self.push_screen(ReadingAnswers())
+            self._choose_screen(None)
+            return
         self.push_screen(make_screen(self.start_screen()))
 
     def exit_code(self) -> int:
@@ -254,6 +346,8 @@ class MailWizard(App[int]):
                          lambda yes: self.exit(self.exit_code()) if yes else None)
 
 
-def create_app(session: "Session", structural: list[Problem] | None = None, resume: bool = False) -> MailWizard:
-    """The wizard for `session`; `structural` are the answers file's type problems (shown as warnings)."""
-    return MailWizard(session, structural, resume=resume)
+def create_app(session: "Session", structural: list[Problem] | None = None, resume: bool = False,
+               answers_file: bool = False) -> MailWizard:
+    """The wizard for `session`; `structural` are the answers file's type problems (shown as warnings);
+    `answers_file`: the answers came from `--answers FILE`, so only the screens needing an answer are shown."""
+    return MailWizard(session, structural, resume=resume, answers_file=answers_file)

@@ -1,7 +1,8 @@
 """The command line: parse arguments, build the session, run the TUI or the unattended path.
 
-Exit codes: 0 done (or plan printed), 1 apply or a check failed, 2 invalid
-answers or usage, 3 root needed.
+Exit codes: 0 done (or plan printed), 1 apply or a check failed (or stopped
+before a file the administrator edited: --on-conflict), 2 invalid answers or
+usage, 3 root needed.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="stop at the review; change nothing")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from its journal")
     p.add_argument("--json", action="store_true", help="print the plan and the report as JSON")
+    p.add_argument("--on-conflict", choices=["keep", "take", "stop"], default=None,
+                   help="when a re-run (--unattended) or rollback would change a file you edited since "
+                        "mailwizard wrote it: keep yours, take mailwizard's, or stop and change nothing "
+                        "(the default; on a terminal, rollback asks file by file, showing the diff)")
     p.add_argument("--platform", choices=["rhel10", "rhel9", "debian12"],
                    help="plan for another platform, from its fresh-install facts (implies --dry-run)")
     p.add_argument("--state-dir", default=None, help=argparse.SUPPRESS)
@@ -42,6 +47,7 @@ def build_session(args):
     """The Session for these arguments (raises Usage with a message naming the problem)."""
     from mailwizard import answers as answers_mod
     from mailwizard.engine import Session
+    from mailwizard.existing import prefill_session
     from mailwizard.host import FakeHost, Host
     from mailwizard.journal import DEFAULT_DIR, Journal
     from mailwizard.platform import UnsupportedPlatform, detect, profile_for
@@ -77,6 +83,7 @@ def build_session(args):
         host = FakeHost.from_profile(profile, tmp, hostname=answers.server.hostname)
     session = Session(answers, host, profile, offline=bool(args.platform),
                       dry_run=args.dry_run or bool(args.platform), journal_dir=state_dir)
+    prefill_session(session, given=bool(args.answers or args.resume or args.command))
     return session, problems
 
 
@@ -87,6 +94,7 @@ def _print_problems(problems) -> None:
 
 def run_unattended(session, structural, args) -> int:
     from mailwizard import report
+    from mailwizard.conflicts import in_session
 
     problems = structural + session.problems()
     errors = [p for p in problems if p.severity == "error"]
@@ -100,6 +108,21 @@ def run_unattended(session, structural, args) -> int:
             print(f"{len(errors)} problem(s) in the answers; nothing was changed", file=sys.stderr)
         return EXIT_USAGE
     plan = session.plan()
+    conflicts = in_session(session, plan)
+    if conflicts:
+        out["conflicts"] = [c.to_json() for c in conflicts]
+    if conflicts and not session.dry_run:
+        from mailwizard.conflicts import STOP, ConflictStop, advice, fixed, resolve_plan
+        try:
+            resolve_plan(plan, conflicts, fixed(args.on_conflict or STOP))
+        except ConflictStop as exc:
+            out["plan"] = plan.to_json()
+            again = "mailwizard --resume --unattended" if args.resume else \
+                f"mailwizard --answers {args.answers} --unattended"
+            if args.json:
+                print(json.dumps(out, indent=2))
+            print(advice(exc.conflicts, "sudo " + again), file=sys.stderr)
+            return EXIT_FAILED
     out["plan"] = plan.to_json()
     if session.dry_run:
         print(json.dumps(out, indent=2) if args.json else plan.render_text(), end="" if not args.json else "\n")
@@ -146,18 +169,30 @@ def run_verify(session, args) -> int:
 
 
 def run_rollback(session, args) -> int:
+    from mailwizard.conflicts import STOP, ConflictStop, advice, ask_terminal, fixed
     from mailwizard.journal import JournalLocked
 
     journal = session.journal()
     if not journal.exists():
         print(f"nothing to roll back: {session.journal_dir} holds no run", file=sys.stderr)
         return EXIT_OK
+    if args.on_conflict:
+        decide = fixed(args.on_conflict)
+    elif sys.stdin.isatty() and sys.stdout.isatty() and not args.json:
+        decide = ask_terminal()  # as dpkg does: the diff, then keep / take / stop
+    else:
+        decide = fixed(STOP)
     try:
         with journal:
-            report = journal.rollback(session.profile, on_line=lambda line: None)
+            report = journal.rollback(session.profile, on_line=lambda line: None, decide=decide)
     except JournalLocked as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_USAGE
+    except ConflictStop as exc:
+        if args.json:
+            print(json.dumps({"stopped": [c.to_json() for c in exc.conflicts]}, indent=2))
+        print(advice(exc.conflicts, "sudo mailwizard rollback"), file=sys.stderr)
+        return EXIT_FAILED
     print(json.dumps(vars(report), indent=2) if args.json else report.render(), end="")
     return EXIT_OK
 
@@ -170,8 +205,9 @@ def main(argv: list[str] | None = None) -> int:
             print("mailwizard: --platform plans only; verify, rollback and --resume act on this host",
                   file=sys.stderr)
             return EXIT_USAGE
-    if args.unattended and not (args.answers or args.resume):
-        print("mailwizard: --unattended needs --answers FILE (or --resume)", file=sys.stderr)
+    if args.unattended and not (args.answers or args.resume or args.dry_run):
+        print("mailwizard: --unattended needs --answers FILE (or --resume); with --dry-run it plans from this "
+              "host's own configuration", file=sys.stderr)
         return EXIT_USAGE
     needs_root = not (args.dry_run or args.platform)
     if needs_root and os.geteuid() != 0:
@@ -198,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_USAGE
     from mailwizard.app import create_app
 
-    app = create_app(session, structural, resume=args.resume)
+    app = create_app(session, structural, resume=args.resume, answers_file=bool(args.answers))
     code = app.run()
     if isinstance(code, int):
         return code

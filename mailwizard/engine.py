@@ -3,10 +3,20 @@
 Progress is reported through plain event objects passed to a callback, so a
 TUI worker can turn them into messages and the command line can print them;
 a threading.Event passed to apply() stops the run between two changes.
+
+Fault injection for the interruption harness (tests/e2e/test_kill_resume.py,
+bench/kill_points.py) and nothing else: MAILWIZARD_KILL_AFTER=K makes the
+process SIGKILL itself right after change K (0-based, among the applied ones)
+is journalled done; MAILWIZARD_KILL_IN_WRITE=K kills it inside change K's
+file write, after the temp file is written and before it is renamed. Unset,
+they cost one dictionary lookup per run.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
 import threading
 from dataclasses import dataclass, field
 from typing import Callable
@@ -54,6 +64,27 @@ class ApplyResult:
 
 Events = Callable[[object], None]
 
+KILL_AFTER = "MAILWIZARD_KILL_AFTER"
+KILL_IN_WRITE = "MAILWIZARD_KILL_IN_WRITE"
+
+
+def _kill_point(name: str) -> int | None:
+    value = os.environ.get(name, "")
+    return int(value) if value.isdigit() else None
+
+
+def _die(*_args) -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def describe_os_error(exc: OSError) -> str:
+    """`PATH: reason` (e.g. "No space left on device"), the way an administrator reads it."""
+    if isinstance(exc, shutil.Error) and exc.args and isinstance(exc.args[0], list) and exc.args[0]:
+        src, dst, why = exc.args[0][0]  # copytree's list of (source, destination, error text)
+        return f"cannot copy {src} to {dst}: {why}"
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return f"{exc.filename}: {reason}" if exc.filename else reason
+
 
 def _ignore(event: object) -> None:
     pass
@@ -68,6 +99,7 @@ class Session:
     dry_run: bool = False
     journal_dir: str = DEFAULT_DIR
     steps: list[Step] = field(default_factory=all_steps)
+    prefilled: list[str] = field(default_factory=list)  # answers keys read from this host (existing.py)
 
     def active_steps(self) -> list[Step]:
         return [s for s in self.steps if s.applies(self.answers)]
@@ -108,8 +140,18 @@ class Session:
     def apply(self, plan: Plan, on_event: Events = _ignore,
               cancel: threading.Event | None = None) -> ApplyResult:
         """Apply the plan's changes in order, journalled; stop between changes when cancelled."""
+        done = [0]
+        try:
+            return self._apply(plan, on_event, cancel, done)
+        except OSError as exc:  # the journal itself cannot be written (disk full, read-only): say so, no traceback
+            error = f"cannot keep the journal in {self.journal_dir}: {describe_os_error(exc)}"
+            return ApplyResult("failed", done[0], error, "journal")
+
+    def _apply(self, plan: Plan, on_event: Events, cancel: threading.Event | None,
+               done: list[int]) -> ApplyResult:
         active = plan.active()
         total = len(active)
+        kill_after, kill_in_write = _kill_point(KILL_AFTER), _kill_point(KILL_IN_WRITE)
         with self.journal() as journal:
             journal.save_answers(self.answers.to_toml())
             journal.save_state(status="applying", platform=self.profile.name, verified=[])
@@ -123,15 +165,21 @@ class Session:
                 journal.record("begin", key=change.key(), step=change.step)
                 if change.service:
                     journal.mark_pending(change.service)
+                if index == kill_in_write:
+                    self.host.before_rename = _die
                 try:
                     change.apply(self.host, journal, lambda line: on_event(OutputLine(line)))
                 except Exception as exc:  # reported to the admin, journal kept for --resume
-                    error = str(exc) or type(exc).__name__
+                    error = describe_os_error(exc) if isinstance(exc, OSError) else str(exc) or type(exc).__name__
                     journal.record("failed", key=change.key(), error=error[-2000:])
                     journal.save_state(status="failed")
                     on_event(ChangeFailed(change, error))
                     return ApplyResult("failed", index, error, change.describe())
+                self.host.before_rename = None
                 journal.record("done", key=change.key())
+                done[0] = index + 1
+                if index == kill_after:
+                    _die()
                 on_event(ChangeDone(index, total, change))
             journal.save_state(status="applied")
         return ApplyResult("applied", total)

@@ -11,6 +11,7 @@ administrator ever becomes shell syntax.
 
 from __future__ import annotations
 
+import glob
 import grp
 import os
 import pwd
@@ -202,7 +203,13 @@ class Host:
         """
         target = self.real(path)
         directory = target.parent
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TMP_SUFFIX, dir=directory)
+        # a temp file of this very path left by a killed run (the journal's lock keeps other writers out)
+        for stale in directory.glob(f".{glob.escape(target.name)}.*{TMP_SUFFIX}"):
+            stale.unlink(missing_ok=True)
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TMP_SUFFIX, dir=directory)
+        except OSError as exc:  # named after the file being written, not the temp file
+            raise OSError(exc.errno, exc.strerror, path) from exc
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
@@ -211,12 +218,17 @@ class Host:
             self._set_owner(tmp, uid, gid)
             os.chmod(tmp, mode)
             self._copy_selinux_context(target, Path(tmp))
+            hook = getattr(self, "before_rename", None)  # the interruption harness's kill point (engine.py)
+            if hook is not None:
+                hook(tmp)
             os.replace(tmp, target)
-        except BaseException:
+        except BaseException as exc:
             try:
                 os.unlink(tmp)
             except FileNotFoundError:
                 pass
+            if isinstance(exc, OSError) and exc.filename in (None, tmp):  # e.g. a full disk: name the file
+                raise OSError(exc.errno, exc.strerror, path) from exc
             raise
         dfd = os.open(directory, os.O_DIRECTORY)
         try:
@@ -352,9 +364,13 @@ class FakeState:
     firewall_services: set[str] = field(default_factory=set)
     firewall_rich_rules: set[str] = field(default_factory=set)
     firewall_ports: set[str] = field(default_factory=set)
+    # the running firewall where it differs from the permanent sets above (None: the permanent rules are loaded)
+    firewall_running: dict[str, set[str]] | None = None
     selinux_fcontexts: dict[str, str] = field(default_factory=dict)  # spec -> type
     selinux_ports: dict[str, str] = field(default_factory=dict)  # "tcp/24" -> type
     selinux_booleans: dict[str, bool] = field(default_factory=dict)
+    selinux_mode: str = "Enforcing"  # what getenforce says
+    selinux_labels: dict[str, str] = field(default_factory=dict)  # path -> type it carries, when set by hand
 
 
 class FakeHost(Host):
@@ -508,7 +524,13 @@ class FakeHost(Host):
         if cmd == "sievec" and len(argv) == 2:  # SCRIPT.sieve -> SCRIPT.svbin beside it
             self.real(argv[1].removesuffix(".sieve") + ".svbin").write_bytes(b"(compiled sieve script)")
             return 0, ""
-        if cmd in ("restorecon", "mkdir", "newaliases", "sievec"):
+        if cmd == "getenforce":
+            return 0, s.selinux_mode + "\n"
+        if cmd == "matchpathcon":
+            return 0, "".join(f"{p}\tsystem_u:object_r:{self._policy_type(p)}:s0\n" for p in argv[1:])
+        if cmd == "restorecon":
+            return self._restorecon(argv[1:])
+        if cmd in ("mkdir", "newaliases", "sievec"):
             return 0, ""
         if cmd == "dovecot" and argv[1:] == ["--version"]:
             return 0, s.dovecot_version
@@ -570,11 +592,48 @@ class FakeHost(Host):
         self.real(path + postfix_conf.map_suffix(kind)).write_bytes(b"(indexed map)")
         return 0, ""
 
+    # the policy's types for the trees a fresh RHEL labels (the rest is default_t), before local fcontext rules
+    POLICY = {"/var/mail": "mail_spool_t", "/var/spool/mail": "mail_spool_t", "/etc/pki": "cert_t",
+              "/etc/dovecot": "dovecot_etc_t", "/root": "admin_home_t", "/srv": "var_t", "/var": "var_t"}
+
+    def _policy_type(self, path: str) -> str:
+        """The type `matchpathcon` gives: a local `semanage fcontext` rule, else the closest labelled tree."""
+        import re
+
+        for spec, type_ in self.state.selinux_fcontexts.items():
+            if re.fullmatch(spec, path):
+                return type_
+        tree = max((t for t in self.POLICY if path == t or path.startswith(t + "/")), key=len, default=None)
+        return self.POLICY[tree] if tree else "default_t"
+
+    def _restorecon(self, args: list[str]) -> tuple[int, str]:
+        """Labels set by hand (state.selinux_labels) differ from the policy: -n says so, otherwise they are reset."""
+        paths = [a for a in args if not a.startswith("-")]
+        recursive, dry = "-R" in args or any(a.startswith("-") and "R" in a for a in args), "-n" in args
+        lines = []
+        for path, actual in sorted(self.state.selinux_labels.items()):
+            under = any(path == p or (recursive and path.startswith(p.rstrip("/") + "/")) for p in paths)
+            want = self._policy_type(path)
+            if not under or actual == want:
+                continue
+            lines.append(f"{'Would relabel' if dry else 'Relabeled'} {path} from system_u:object_r:{actual}:s0 "
+                         f"to system_u:object_r:{want}:s0\n")
+            if not dry:
+                self.state.selinux_labels[path] = want
+        return 0, "".join(lines) if "-v" in args or any(a.startswith("-") and "v" in a for a in args) else ""
+
     def _firewall(self, args: list[str]) -> tuple[int, str]:
         s = self.state
-        if args == ["--reload"] or args == ["--state"]:
-            return 0, "success" if args == ["--reload"] else "running"
+        if args == ["--reload"]:
+            s.firewall_running = None
+            return 0, "success"
+        if args == ["--state"]:
+            return 0, "running"
         kinds = {"service": s.firewall_services, "rich-rule": s.firewall_rich_rules, "port": s.firewall_ports}
+        if any(a.startswith(("--add-", "--remove-")) for a in args) and s.firewall_running is None:
+            s.firewall_running = {kind: set(rules) for kind, rules in kinds.items()}  # from now on they differ
+        if "--permanent" not in args and s.firewall_running is not None:
+            kinds = s.firewall_running
         rc = 0
         for arg in args:
             opt, _, value = arg.partition("=")

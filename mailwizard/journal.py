@@ -5,7 +5,8 @@ wizard first changes it, and every change is recorded before and after it is
 applied. Because a plan is recomputed from the host's facts, a run killed at
 any instant resumes by planning again: finished changes are then no-ops and
 the pending service reloads are remembered here. Rollback puts the backups
-back. Secrets never enter the journal.
+back (a file the administrator edited since is theirs to decide: conflicts.py)
+and then removes the journal itself. Secrets never enter the journal.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
+from mailwizard.conflicts import KEEP, STOP, Conflict, ConflictStop, derived_source, edited
 from mailwizard.host import TMP_SUFFIX, Host
 from mailwizard.plan import sha
 
@@ -216,6 +219,8 @@ class Journal:
         meta = self.host.stat(path)
         data = self.host.read(path) if content and meta is not None and not meta.is_dir else None
         entry: dict = {"kind": "file", "existed": meta is not None}
+        if secret:
+            entry["secret"] = True  # a conflict's diff never shows it
         if meta is not None:
             entry.update(mode=meta.mode, uid=meta.uid, gid=meta.gid)
         if data is not None:
@@ -239,11 +244,19 @@ class Journal:
         self.index["order"].append(path)
         self._save_index()
 
+    def writing(self, path: str, content: bytes) -> None:
+        """Remember what the wizard is about to write: a run killed before written() still knows it."""
+        entry = self.index["files"].get(path)
+        if entry is not None:
+            entry["pending_sha"] = sha(content)
+            self._save_index()
+
     def written(self, path: str) -> None:
         """Remember what the wizard wrote, to recognise an administrator's later edit."""
         entry = self.index["files"].get(path)
         if entry is not None:
             entry["wizard_sha"] = sha(self.host.read(path))
+            entry.pop("pending_sha", None)
             self._save_index()
 
     def original(self, path: str) -> bytes | None:
@@ -257,23 +270,60 @@ class Journal:
         return None
 
     # --- rollback ----------------------------------------------------------
-    def rollback(self, profile, on_line=lambda line: None) -> RollbackReport:
+    def rollback_conflicts(self) -> list[Conflict]:
+        """Files edited by the administrator since mailwizard wrote them, which rollback would change."""
+        files = self.index["files"]
+        out = []
+        for path in reversed(self.index["order"]):
+            entry = files[path]
+            if entry["kind"] != "file" or derived_source(path, files):
+                continue
+            current = self.host.read(path)
+            if not edited(entry, current):
+                continue
+            target = self.original(path) if entry["existed"] else None
+            if current == target:
+                continue  # already back to the original: nothing to decide
+            out.append(Conflict(path, current, target,
+                                "restore the original" if entry["existed"] else "remove it (it created it)",
+                                secret=bool(entry.get("secret") or "beside" in entry)))
+        return out
+
+    def rollback(self, profile, on_line=lambda line: None,
+                 decide: Callable[[Conflict], str] | None = None) -> RollbackReport:
+        """Put every file back; an administrator's later edit is kept unless `decide` says TAKE.
+
+        `decide` answers each conflict (conflicts.KEEP/TAKE/STOP); any STOP raises
+        ConflictStop before anything is changed. Without it, every edit is kept.
+        """
+        conflicts = self.rollback_conflicts()
+        decisions = {c.path: decide(c) if decide else KEEP for c in conflicts}
+        stopped = [c for c in conflicts if decisions[c.path] == STOP]
+        if stopped:
+            raise ConflictStop(stopped)
+        kept = {path for path, choice in decisions.items() if choice == KEEP}
         report = RollbackReport()
         host = self.host
+        # first, while their configuration is still there: Debian's init scripts do nothing without it
+        for name in self.state["started"]:
+            result = host.run(profile.service_argv("stop", name), on_line=on_line)
+            report.services.append(f"stopped {name} (started by mailwizard)" if result.ok else
+                                   f"could not stop {name}: {result.output.strip()[-200:]}")
+        files = self.index["files"]
         order = list(reversed(self.index["order"]))
         for path in order:
-            entry = self.index["files"][path]
+            entry = files[path]
             if entry["kind"] == "dir":
                 continue
-            current = host.read(path)
-            if "wizard_sha" in entry and current is not None and sha(current) != entry["wizard_sha"] \
-                    and sha(current) != entry.get("sha"):
+            if path in kept or derived_source(path, files) in kept:
                 report.kept.append(path)
                 continue
+            current = host.read(path)
             if not entry["existed"]:
                 if host.exists(path):
                     host.remove(path)
                     report.removed.append(path)
+                    on_line(f"removed {path}")
                 continue
             original = self.original(path)
             if original is not None and current != original:
@@ -284,22 +334,29 @@ class Journal:
             report.restored.append(path)
             on_line(f"restored {path}")
         for path in order:  # directories it created, innermost first, once emptied
-            if self.index["files"][path]["kind"] == "dir" and host.exists(path) and not host.listdir(path):
+            if files[path]["kind"] == "dir" and host.exists(path) and not host.listdir(path):
                 host.remove(path)
                 report.removed.append(path)
-        for entry in self.index["files"].values():
+        for entry in files.values():
             if "beside" in entry and self.host.exists(entry["beside"]):
                 self.host.remove(entry["beside"])
-        for name in self.state["started"]:
-            argv = profile.service_argv("stop", name)
-            host.run(argv, on_line=on_line)
-            report.services.append(f"stopped {name} (started by mailwizard)")
         report.irreversible = list(self.state["irreversible"])
-        self.record("rollback", restored=report.restored, removed=report.removed, kept=report.kept)
-        for name in list((self.dir / "backups").iterdir()):
-            name.unlink()
-        for name in ("state.json", "answers.toml"):
-            (self.dir / name).unlink(missing_ok=True)
+        self._remove_own_files()
         self._index = None
         self._state = None
         return report
+
+    def _remove_own_files(self) -> None:
+        """After a rollback the journal itself goes too: the last thing the wizard created.
+
+        Only its own files are removed, then the directory if that left it empty
+        (the lock file goes while held: the lock dies with its descriptor anyway).
+        """
+        for sub in ("backups", "scratch"):
+            shutil.rmtree(self.dir / sub, ignore_errors=True)
+        for name in ("state.json", "answers.toml", "journal.jsonl", "lock"):
+            (self.dir / name).unlink(missing_ok=True)
+        try:
+            self.dir.rmdir()
+        except OSError:
+            pass  # something else lives there: left alone

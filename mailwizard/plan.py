@@ -95,6 +95,7 @@ class Change:
     kind = "change"
     step = ""
     noop: str | None = None
+    conflict: str | None = None  # the administrator edited a file this change rewrites (conflicts.py)
     service: str | None = None  # the service that must reload after this change
     reversible = True
 
@@ -124,7 +125,8 @@ class Change:
     def to_json(self) -> dict:
         return {"step": self.step, "kind": self.kind, "key": self.key(),
                 "description": self.describe(), "commands": self.commands(), "stdin": self.stdin(),
-                "diff": self.diff(), "noop": self.noop, "reversible": self.reversible}
+                "diff": self.diff(), "noop": self.noop, "reversible": self.reversible,
+                "conflict": self.conflict}
 
 
 def _mode_str(mode: int) -> str:
@@ -203,6 +205,7 @@ class WriteFile(Change):
         uid, gid = host.uid(self.owner), host.gid(self.group)
         if uid is None or gid is None:
             raise RuntimeError(f"cannot write {self.path}: user {self.owner} or group {self.group} does not exist")
+        journal.writing(self.path, content)
         host.write_atomic(self.path, content, mode=self.mode, uid=uid, gid=gid)
         journal.written(self.path)
 
@@ -388,7 +391,10 @@ class ServiceState(Change):
 
     def check(self, ctx: PlanContext) -> str | None:
         host, profile = ctx.host, self.profile
-        running = host.run(profile.service_argv("status", self.name)).ok
+        status = host.run(profile.service_argv("status", self.name))
+        # Debian's /etc/init.d/postfix exits 0 silently while main.cf is missing: only "running" said counts
+        running = status.ok and (profile.service_manager == "systemd"
+                                 or ("running" in status.output and "not running" not in status.output))
         enabled = service_enabled(host, profile, self.name)
         dirty = self.name in ctx.pending_reloads or self.name in ctx.dirty
         self.actions = []
@@ -446,6 +452,8 @@ class Plan:
                 out.append(f"  = {c.describe()}  (no-op: {c.noop})")
                 continue
             out.append(f"  + {c.describe()}")
+            if c.conflict:
+                out.append(f"    ! {c.conflict}: your edit or mailwizard's? (--on-conflict keep|take|stop)")
             for argv in c.commands():
                 out.append("    $ " + " ".join(_shell_quote(a) for a in argv))
             if c.stdin():

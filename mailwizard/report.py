@@ -7,11 +7,26 @@ from mailwizard.plan import Check
 MARK = {"pass": "PASS", "warn": "WARN", "fail": "FAIL"}
 
 
+def counts(checks: list[Check]) -> dict[str, int]:
+    """How many checks passed, warned and failed."""
+    return {s: sum(1 for c in checks if c.status == s) for s in MARK}
+
+
+def worst(checks: list[Check]) -> str:
+    """The worst status among `checks` (fail over warn over pass)."""
+    statuses = {c.status for c in checks}
+    return next((s for s in ("fail", "warn") if s in statuses), "pass")
+
+
+def verdict(checks: list[Check]) -> str:
+    n = counts(checks)
+    return "the server is not working as planned" if n["fail"] else "all checks passed" \
+        if not n["warn"] else "working, with warnings"
+
+
 def summary(checks: list[Check]) -> str:
-    counts = {s: sum(1 for c in checks if c.status == s) for s in MARK}
-    verdict = "the server is not working as planned" if counts["fail"] else "all checks passed" \
-        if not counts["warn"] else "working, with warnings"
-    return f"{counts['pass']} passed, {counts['warn']} warnings, {counts['fail']} failed: {verdict}"
+    n = counts(checks)
+    return f"{n['pass']} passed, {n['warn']} warnings, {n['fail']} failed: {verdict(checks)}"
 
 
 def render_text(checks: list[Check]) -> str:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import socket
+import subprocess
+import time
 from pathlib import Path
 
 from mailwizard import answers as answers_mod
@@ -44,3 +48,28 @@ def fake_session(tmp_path: Path, platform: str, answers_name: str = "pam.toml",
         if answers.tls.ca:
             host.real(answers.tls.ca).write_bytes(cert)
     return Session(answers, host, profile, offline=offline)
+
+
+@contextlib.contextmanager
+def openssl_server(tmp_path: Path, *flags: str, fqdn: str = "mail.example.com"):
+    """A TLS server (`openssl s_server -www`) on a free loopback port with a cached pair for `fqdn`; yields the port."""
+    key, cert = cached_cert(fqdn)
+    (tmp_path / "k.pem").write_bytes(key)
+    (tmp_path / "c.pem").write_bytes(cert)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(["openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-cert", "c.pem", "-key",
+                             "k.pem", *flags, "-www"], cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield port
+    finally:
+        proc.kill()
+        proc.wait()

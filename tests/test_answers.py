@@ -81,3 +81,20 @@ def test_saved_answers_round_trip_without_secrets():
     assert again.tls == a.tls and again.server == a.server and again.protocols == a.protocols
     # sections owned by later steps survive
     assert tomllib.loads(saved)["replication"]["password_file"] == "/root/doveadm.pass"
+
+
+def test_the_test_account_is_read_and_its_typed_password_never_saved():
+    a, problems = A.parse((ANSWERS_DIR / "pam.toml").read_text().replace(
+        "[auth]\n", '[auth]\ntest_user = "alice"\ntest_password_file = "/root/alice.pass"\n', 1))
+    assert problems == []
+    assert (a.auth.test_user, a.auth.test_password_file, a.auth.test_password) == ("alice", "/root/alice.pass", "")
+    a.auth.test_password = "Typed-s3cret"  # what the Report screen's prompt sets
+    saved = a.to_toml()
+    assert "Typed-s3cret" not in saved and "test_password =" not in saved
+    again, problems = A.parse(saved)
+    assert problems == [] and (again.auth.test_user, again.auth.test_password_file) == ("alice", "/root/alice.pass")
+
+
+def test_a_test_user_of_the_wrong_type_is_named():
+    _, problems = A.parse('[server]\nhostname = "mail.example.com"\n[auth]\ntest_user = 7\n')
+    assert [p.key for p in problems] == ["auth.test_user"]

@@ -64,7 +64,7 @@ def test_missing_answers_file_exit_2(capsys):
 
 
 def test_unattended_needs_answers(capsys):
-    assert cli.main(["--unattended", "--dry-run"]) == 2
+    assert cli.main(["--unattended"]) == 2
     assert "--answers" in capsys.readouterr().err
 
 

@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -224,3 +225,319 @@ def test_secrets_stay_out_of_the_journal_and_rollback_still_restores_them(host):
     assert host.real("/etc/secret.conf").read_bytes() == b"dnpass = hunter2-secret\n"
     assert not beside.exists()
     assert host.real("/etc/k.key").read_bytes() == b"PRIVATE KEY BYTES"
+
+
+# --- interruption: the engine's fault-injection points (engine.py) ----------------------------------
+
+class Killed(BaseException):
+    """Stands in for SIGKILL inside this process: nothing after the kill point runs."""
+
+
+def _fake_state(session) -> dict:
+    """Every file of a fake host (bytes, owner, mode) plus its simulated packages, services and users."""
+    root = session.host.root
+    files = {}
+    for real in sorted(root.rglob("*")):
+        path = "/" + str(real.relative_to(root))
+        if path.startswith("/var/lib/mailwizard/"):
+            continue  # the journal's own records hold timestamps; its backups are compared by rollback tests
+        meta = session.host.stat(path)
+        files[path] = (None if real.is_dir() else real.read_bytes(), meta.mode, meta.uid, meta.gid)
+    st = session.host.state
+    return {"files": files, "installed": sorted(st.installed), "running": sorted(st.running),
+            "enabled": sorted(st.enabled), "users": dict(st.users)}
+
+
+def _resumed(session):
+    """The session `--resume` builds: the answers the journal kept, on the same host."""
+    from mailwizard import answers as answers_mod
+    from mailwizard.engine import Session
+
+    answers, problems = answers_mod.parse(session.journal().load_answers())
+    assert problems == []
+    return Session(answers, session.host, session.profile)
+
+
+def _fast(monkeypatch):
+    """Durability is not what these tests check, nor key parsing: skip the fsyncs, parse the key once.
+
+    (Every plan checks that the key matches the certificate; parsing an RSA key takes 0.6 s here.)
+    """
+    from cryptography.hazmat.primitives import serialization
+
+    monkeypatch.setattr(os, "fsync", lambda fd: None)
+    load, parsed = serialization.load_pem_private_key, {}
+
+    def load_once(data, password=None, **kwargs):
+        if (data, password) not in parsed:
+            parsed[data, password] = load(data, password=password, **kwargs)
+        return parsed[data, password]
+
+    monkeypatch.setattr(serialization, "load_pem_private_key", load_once)
+
+
+@pytest.mark.parametrize("platform", ["rhel10", "debian12"])
+def test_a_run_killed_after_any_change_resumes_to_the_uninterrupted_end_state(tmp_path, monkeypatch, platform):
+    from mailwizard import engine
+
+    def die(*_args):
+        raise Killed
+
+    monkeypatch.setattr(engine, "_die", die)
+    _fast(monkeypatch)
+    reference = fake_session(tmp_path / "ref", platform, "full.toml")
+    total = len(reference.plan().active())
+    assert reference.apply(reference.plan()).status == "applied"
+    expected = _fake_state(reference)
+    assert total > 20
+    for k in range(total):
+        session = fake_session(tmp_path / str(k), platform, "full.toml")
+        monkeypatch.setenv(engine.KILL_AFTER, str(k))
+        with pytest.raises(Killed):
+            session.apply(session.plan())
+        monkeypatch.delenv(engine.KILL_AFTER)
+        done = [r for r in session.journal().records() if r["event"] == "done"]
+        assert len(done) == k + 1
+        resumed = _resumed(session)
+        plan = resumed.plan()
+        assert len(plan.active()) < total - k + 2, f"kill after {k}: finished changes planned again"
+        assert resumed.apply(plan).status == "applied", f"kill after {k}"
+        assert resumed.plan().active() == [], f"kill after {k}: a third run still has work"
+        assert _fake_state(resumed) == expected, f"kill after {k}"
+
+
+def test_a_kill_inside_a_write_keeps_the_old_file_and_resume_finishes(tmp_path, monkeypatch):
+    from mailwizard import engine
+
+    path = "/etc/dovecot/conf.d/10-ssl.conf"
+    seen = {}
+
+    def die(tmp):
+        seen["tmp"], seen["old"] = Path(tmp).read_bytes(), session.host.read(path)
+        raise Killed
+
+    monkeypatch.setattr(engine, "_die", die)
+    _fast(monkeypatch)
+    reference = fake_session(tmp_path / "ref", "debian12", "full.toml")
+    reference.apply(reference.plan())
+    session = fake_session(tmp_path / "run", "debian12", "full.toml")
+    active = session.plan().active()
+    k = next(i for i, c in enumerate(active) if c.key() == f"file:{path}")
+    monkeypatch.setenv(engine.KILL_IN_WRITE, str(k))
+    with pytest.raises(Killed):
+        session.apply(session.plan())
+    monkeypatch.delenv(engine.KILL_IN_WRITE)
+    assert seen["tmp"] == reference.host.read(path)  # the new content was complete in the temp file...
+    assert session.host.read(path) == seen["old"] != seen["tmp"]  # ...and never renamed over the old one
+    assert getattr(session.host, "before_rename", None) is not None  # killed inside that very write
+    session.host.before_rename = None  # a new process starts without it
+    resumed = _resumed(session)
+    assert resumed.apply(resumed.plan()).status == "applied"
+    assert _fake_state(resumed) == _fake_state(reference)
+
+
+def test_the_kill_hook_fires_between_the_temp_file_and_the_rename(host, tmp_path):
+    """A real SIGKILL inside write_atomic: the old file stays whole, the full temp file is left, open() removes it."""
+    host.real("/etc/a.conf").write_bytes(b"old\n")
+    with Journal(host) as j:
+        j.backup("/etc/a.conf")
+    code = ("import sys\nfrom mailwizard.engine import _die\nfrom mailwizard.host import Host\n"
+            f"h = Host({str(tmp_path)!r})\nh.before_rename = _die\n"
+            "h.write_atomic('/etc/a.conf', b'new\\n' * 1000, mode=0o644, uid=0, gid=0)\n"
+            "print('not killed')\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == -signal.SIGKILL, proc.stdout + proc.stderr
+    assert host.real("/etc/a.conf").read_bytes() == b"old\n"
+    leftovers = list(host.real("/etc").glob(".a.conf.*.mailwizard-tmp"))
+    assert len(leftovers) == 1 and leftovers[0].read_bytes() == b"new\n" * 1000
+    with Journal(host):
+        assert list(host.real("/etc").glob(".a.conf.*.mailwizard-tmp")) == []
+    assert host.real("/etc/a.conf").read_bytes() == b"old\n"
+
+
+def test_kill_points_are_off_unless_set(monkeypatch):
+    from mailwizard import engine
+
+    monkeypatch.delenv(engine.KILL_AFTER, raising=False)
+    assert engine._kill_point(engine.KILL_AFTER) is None
+    monkeypatch.setenv(engine.KILL_AFTER, "not a number")
+    assert engine._kill_point(engine.KILL_AFTER) is None
+    monkeypatch.setenv(engine.KILL_AFTER, "7")
+    assert engine._kill_point(engine.KILL_AFTER) == 7
+
+
+# --- broken environments: clear failures, never a traceback -----------------------------------------
+
+def test_a_full_disk_during_a_write_names_the_file_and_leaves_the_old_one(host, monkeypatch):
+    import errno
+
+    host.real("/etc/a.conf").write_bytes(b"old\n")
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError) as caught:
+        host.write_atomic("/etc/a.conf", b"new\n", mode=0o644, uid=os.getuid(), gid=os.getgid())
+    assert caught.value.errno == errno.ENOSPC and caught.value.filename == "/etc/a.conf"
+    assert host.real("/etc/a.conf").read_bytes() == b"old\n"
+    assert sorted(p.name for p in host.real("/etc").iterdir()) == ["a.conf"]  # no temp file left
+
+
+def test_a_directory_that_cannot_take_a_temp_file_names_the_target(host):
+    with pytest.raises(OSError) as caught:
+        host.write_atomic("/etc/missing-dir/a.conf", b"x", mode=0o644, uid=os.getuid(), gid=os.getgid())
+    assert caught.value.filename == "/etc/missing-dir/a.conf"
+
+
+def test_a_change_failing_on_a_full_disk_is_reported_with_its_path(tmp_path, monkeypatch):
+    import errno
+
+    session = fake_session(tmp_path, "debian12", "pam.toml")
+    plan = session.plan()
+    real_write = type(session.host).write_atomic
+
+    def write(self, path, data, **kw):
+        if path == "/etc/dovecot/conf.d/10-ssl.conf":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+        return real_write(self, path, data, **kw)
+
+    monkeypatch.setattr(type(session.host), "write_atomic", write)
+    result = session.apply(plan)
+    assert result.status == "failed"
+    assert result.error == "/etc/dovecot/conf.d/10-ssl.conf: No space left on device"
+    records = session.journal().records()
+    assert records[-1]["event"] == "failed" and records[-1]["key"] == "file:/etc/dovecot/conf.d/10-ssl.conf"
+    monkeypatch.setattr(type(session.host), "write_atomic", real_write)  # space freed
+    assert session.apply(session.plan()).status == "applied"
+    assert session.plan().active() == []
+
+
+def test_a_journal_that_cannot_be_written_fails_the_run_with_a_message(tmp_path, monkeypatch):
+    import errno
+
+    session = fake_session(tmp_path, "debian12", "pam.toml")
+    plan = session.plan()
+    real_record = Journal.record
+    begun = []
+
+    def record(self, event, **data):
+        if event == "begin":
+            begun.append(data["key"])
+            if len(begun) == 3:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.dir / "journal.jsonl"))
+        return real_record(self, event, **data)
+
+    monkeypatch.setattr(Journal, "record", record)
+    result = session.apply(plan)  # no exception escapes
+    assert result.status == "failed" and result.done == 2
+    assert result.error.startswith("cannot keep the journal in /var/lib/mailwizard: ")
+    assert result.error.endswith("journal.jsonl: No space left on device")
+    monkeypatch.setattr(Journal, "record", real_record)
+    assert session.apply(session.plan()).status == "applied"  # resumable once there is room
+
+
+def test_rollback_lists_what_it_cannot_undo_and_removes_the_journal(tmp_path):
+    session = fake_session(tmp_path, "rhel10", "full.toml")
+    assert session.apply(session.plan()).status == "applied"
+    with session.journal() as journal:
+        report = journal.rollback(session.profile)
+    said = report.render()
+    install = "install dovecot, dovecot-pigeonhole, postfix, postfix-lmdb " \
+              "(remove with dnf remove -y dovecot dovecot-pigeonhole postfix postfix-lmdb)"
+    assert f"not undone (do it by hand if you want it gone):\n  - {install}\n" in said
+    assert any("semanage fcontext -d '/srv/vmail(/.*)?'" in item for item in report.irreversible)
+    assert "removed /srv/vmail" in said and "restored /etc/dovecot/conf.d/10-ssl.conf" in said
+    assert not session.host.exists("/var/lib/mailwizard")  # the journal was the last thing it created
+    assert not any(p.endswith(".mailwizard-orig") for p in session.host.listdir("/etc/pki/dovecot/private"))
+
+
+@pytest.mark.parametrize("platform", ["rhel10", "debian12"])
+@pytest.mark.parametrize("name", ["full.toml", "ldap.toml", "ldap-search.toml", "sql.toml", "null-client.toml"])
+def test_the_answers_kept_in_the_journal_plan_exactly_what_the_original_answers_plan(tmp_path, platform, name):
+    """--resume plans from the journal's answers.toml: the same changes, commands and diffs, in the same order."""
+    session = fake_session(tmp_path, platform, name)
+    with session.journal() as journal:
+        journal.save_answers(session.answers.to_toml())
+    original = [(c.key(), c.commands(), c.diff()) for c in session.plan().changes]
+    assert [(c.key(), c.commands(), c.diff()) for c in _resumed(session).plan().changes] == original
+
+
+def test_a_service_whose_status_says_nothing_is_started_and_remembered(tmp_path, monkeypatch):
+    """Debian's postfix init script exits 0 silently while main.cf is missing: not running, so started (and
+    recorded, for rollback to stop it) -- an uninterrupted run and a resumed one then keep the same journal."""
+    from mailwizard.host import FakeHost
+    from mailwizard.plan import PlanContext, ServiceState
+
+    session = fake_session(tmp_path, "debian12", "pam.toml")
+    simulate = FakeHost._simulate
+
+    def silent_status(self, argv, input):
+        if argv[:1] == ["service"] and argv[2:] == ["status"] and argv[1] not in self.state.running:
+            return 0, ""
+        return simulate(self, argv, input)
+
+    monkeypatch.setattr(FakeHost, "_simulate", silent_status)
+    change = ServiceState("postfix", session.profile)
+    assert change.check(PlanContext(session.host, session.profile)) is None
+    assert change.actions == ["enable and start"]
+    with session.journal() as journal:
+        change.apply(session.host, journal, lambda line: None)
+        assert journal.state["started"] == ["postfix"]
+    assert change.check(PlanContext(session.host, session.profile)) is not None  # now running: nothing to do
+
+
+def test_a_kill_inside_the_backup_of_a_secret_file_leaves_no_temp_file_after_resume(host, tmp_path):
+    """The copy kept beside a secret file is itself written atomically: killed mid-way, the retry cleans up."""
+    host.real("/etc/secret.conf").write_bytes(b"dnpass = original\n")
+    code = ("from mailwizard.engine import _die\nfrom mailwizard.host import Host\n"
+            "from mailwizard.journal import Journal\n"
+            f"h = Host({str(tmp_path)!r})\nj = Journal(h).open()\nh.before_rename = _die\n"
+            "j.backup('/etc/secret.conf', secret=True)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == -signal.SIGKILL, proc.stdout + proc.stderr
+    assert len(list(host.real("/etc").glob(".secret.conf.mailwizard-orig.*.mailwizard-tmp"))) == 1
+    with Journal(host) as j:  # the path is not in the index yet: the retried backup removes the leftover
+        j.backup("/etc/secret.conf", secret=True)
+        assert j.original("/etc/secret.conf") == b"dnpass = original\n"
+    assert sorted(p.name for p in host.real("/etc").iterdir()) == ["secret.conf", "secret.conf.mailwizard-orig"]
+
+
+def test_os_errors_read_as_path_and_reason():
+    import errno
+    import shutil
+
+    from mailwizard.engine import describe_os_error
+
+    assert describe_os_error(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "/etc/x")) == \
+        "/etc/x: No space left on device"
+    assert describe_os_error(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))) == "No space left on device"
+    copy = shutil.Error([("/etc/dovecot/dh.pem", "/var/lib/mailwizard/scratch/c/dh.pem",
+                          "[Errno 28] No space left on device")])
+    assert describe_os_error(copy) == ("cannot copy /etc/dovecot/dh.pem to /var/lib/mailwizard/scratch/c/dh.pem: "
+                                       "[Errno 28] No space left on device")
+
+
+def test_rollback_stops_the_services_it_started_while_their_configuration_is_there(tmp_path):
+    # Debian's init scripts exit 0 and do nothing once their configuration is gone (no main.cf)
+    session = fake_session(tmp_path, "debian12", "pam.toml")
+    assert session.apply(session.plan()).status == "applied"
+    started = session.journal().state["started"]
+    assert "dovecot" in started
+    configs = {"dovecot": "/etc/dovecot/conf.d/10-ssl.conf", "postfix": "/etc/postfix/main.cf"}
+    wrote = {path: session.host.read(path) for path in configs.values()}
+    stops, run = [], session.host.run
+
+    stop_argvs = {tuple(session.profile.service_argv("stop", name)): name for name in configs}
+
+    def watching(argv, **kwargs):
+        if tuple(argv) in stop_argvs:
+            stops.append((stop_argvs[tuple(argv)], all(session.host.read(p) == wrote[p] for p in wrote)))
+        return run(argv, **kwargs)
+
+    session.host.run = watching
+    with session.journal() as journal:
+        report = journal.rollback(session.profile)
+    assert sorted(name for name, _ in stops) == sorted(started)
+    assert all(still_configured for _, still_configured in stops), stops
+    assert "stopped dovecot (started by mailwizard)" in report.services

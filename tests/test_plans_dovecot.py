@@ -381,7 +381,7 @@ def test_auth_test_takes_the_password_on_stdin_only(tmp_path):
     session = fake_session(tmp_path, "debian12", "pam.toml")
     host = session.host
     assert auth.given_test_login(session.answers, host) is None
-    session.answers.raw["auth"] = {"test_user": "alice", "test_password_file": "/root/test.pass"}
+    session.answers.auth.test_user, session.answers.auth.test_password_file = "alice", "/root/test.pass"
     host.real("/root").mkdir(parents=True)
     host.real("/root/test.pass").write_text("s3cret pass\n")
     user, password = auth.given_test_login(session.answers, host)

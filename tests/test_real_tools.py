@@ -84,33 +84,13 @@ def test_background_dh_generation_with_real_openssl(tmp_path):
 
 def test_tls_probe_can_tell_an_old_protocol_server(tmp_path):
     """The 'TLS 1.1 refused' check is meaningful: our client does speak TLS 1.1 when a server allows it."""
-    import socket
     import ssl
-    import time
 
-    from support import cached_cert
+    from support import openssl_server
     from mailwizard.steps.tls import handshake
 
-    key, cert = cached_cert("mail.example.com")
-    (tmp_path / "k.pem").write_bytes(key)
-    (tmp_path / "c.pem").write_bytes(cert)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen(["openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-cert", "c.pem",
-                               "-key", "k.pem", "-tls1_1", "-cipher", "ALL:@SECLEVEL=0", "-www"],
-                              cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+    with openssl_server(tmp_path, "-tls1_1", "-cipher", "ALL:@SECLEVEL=0") as port:
         old_ok, evidence = handshake("127.0.0.1", port, ssl.TLSVersion.TLSv1_1)
         assert old_ok and evidence.startswith("TLSv1.1")
         new_ok, _ = handshake("127.0.0.1", port, ssl.TLSVersion.TLSv1_2)
         assert not new_ok
-    finally:
-        server.kill()
-        server.wait()

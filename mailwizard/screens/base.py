@@ -19,7 +19,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, Static
 
-from mailwizard.answers import Problem, validate
+from mailwizard.answers import Problem, in_file, validate
 from mailwizard.widgets import Field, FieldMessages, ResultView, StepBar, field_id
 
 if TYPE_CHECKING:
@@ -57,6 +57,28 @@ OWNERS = {"welcome": WELCOME_KEYS, "tls": TLS_KEYS, "mailstore": MAILSTORE_KEYS,
           "postfix_mode": POSTFIX_MODE_KEYS, "postfix_tls": POSTFIX_TLS_KEYS,
           "postfix_aliases": POSTFIX_ALIASES_KEYS, "postfix_delivery": POSTFIX_DELIVERY_KEYS,
           "postfix_submission": POSTFIX_SUBMISSION_KEYS, "postfix_limits": POSTFIX_LIMITS_KEYS}
+
+
+# What an answers file must hold itself for its screen to be skipped (`mailwizard --answers FILE`): each
+# entry lists alternatives, any one of which will do. Every other key has a default that is right for
+# most servers (the mail store vmail:/var/mail in sdbox, IMAP+POP3+LMTP, PAM's uid 1000, the special-use
+# mailboxes, LMTP on its unix socket, Sieve's port 4190, no replication, Postfix's TLS from Dovecot's
+# certificate, loopback as mynetworks, no aliases, Postfix's own limits); where a default cannot be
+# right (an LDAP or SQL server, a relay host, a replication partner), validation refuses it and the
+# screen is asked for anyway. What must come from the administrator: the host name, the certificate
+# (or a self-signed one), which backend checks passwords, and what Postfix is (internet site or null client).
+REQUIRED: dict[str, tuple[tuple[str, ...], ...]] = {
+    "welcome": (("server.hostname",),),
+    "tls": (("tls.cert", "tls.self_signed"), ("tls.key", "tls.self_signed")),
+    "auth": (("auth.backend",),),
+    "postfix_mode": (("postfix.mode",),),
+}
+
+
+def missing_from_file(screen: str, raw: dict) -> list[str]:
+    """The keys `screen` needs that the answers file does not hold."""
+    return [alternatives[0] for alternatives in REQUIRED.get(screen, ())
+            if not any(in_file(raw, key) for key in alternatives)]
 
 
 def key_matches(key: str, prefixes: tuple[str, ...]) -> bool:
@@ -281,6 +303,8 @@ class FormScreen(WizardScreen):
         errors = [p for p in message.problems if p.severity == "error"]
         if errors:
             self.set_status(f"{len(errors)} problem(s) to fix", "-error")
+        elif missing := self.wizard.unanswered(self.KEY):
+            self.set_status(f"answers file lacks {', '.join(missing)}: check, then Next", "-warning")
         else:
             self.set_status("")
         if not message.advance:

@@ -1,4 +1,4 @@
-"""The Report's two dialogs: the DNS records to publish, and saving a copy of the answers."""
+"""The Report's dialogs: the DNS records to publish, saving a copy of the answers, and the test account."""
 
 from __future__ import annotations
 
@@ -81,4 +81,82 @@ class SaveAnswersScreen(ModalScreen[str | None]):
         self.dismiss(self.query_one("#path", Input).value.strip() if event.button.id == "save" else None)
 
     def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class AccountPromptScreen(ModalScreen[tuple[str, str] | None]):
+    """Asks for a mail account and its password to test logins with; dismissed with (user, password),
+    or None when skipped. The password Input is masked and its value goes nowhere but the result."""
+
+    DEFAULT_CSS = """
+    AccountPromptScreen { align: center middle; }
+    AccountPromptScreen .account-row { height: 1; margin: 0 0 1 0; }
+    AccountPromptScreen .account-label { width: 12; text-style: bold; }
+    AccountPromptScreen Input { width: 1fr; }
+    """
+    BINDINGS = [Binding("escape", "skip", "Skip")]
+
+    def __init__(self, user: str = "", intro: str = "") -> None:
+        super().__init__()
+        self.user = user
+        self.intro = intro
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="account-dialog"):
+            yield Static("Test an account", classes="dialog-title")
+            yield Static(self.intro or "Name a mail account and type its password: the report logs in as it "
+                         "over IMAP, POP3 and submission, and sends it a message on port 25 that it reads back "
+                         "and deletes. The password stays in memory: it is never saved, logged or shown.",
+                         classes="dialog-text")
+            with Horizontal(classes="account-row"):
+                yield Static("User", classes="account-label")
+                yield Input(self.user, placeholder="alice", id="test-user", compact=True)
+            with Horizontal(classes="account-row"):
+                yield Static("Password", classes="account-label")
+                yield Input("", password=True, id="test-password", compact=True)
+            yield Static("", id="account-error", classes="dialog-text -error", markup=False)
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Skip (Esc)", id="skip", compact=True)
+                yield Button("Test", id="test", variant="primary", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#account-error", Static).display = False
+        self.query_one("#test-password" if self.user else "#test-user", Input).focus()
+
+    def refuse(self, message: str, field: str) -> None:
+        error = self.query_one("#account-error", Static)
+        error.update(message)
+        error.display = True
+        self.query_one(field, Input).focus()
+
+    def submit(self) -> None:
+        user = self.query_one("#test-user", Input).value.strip()
+        password = self.query_one("#test-password", Input).value
+        if not user:
+            self.refuse("User: give the account's login name, e.g. alice (or Skip)", "#test-user")
+        elif any(c.isspace() or ord(c) < 32 for c in user):
+            self.refuse(f"User: {user!r} contains a space or control character: give the login name alone",
+                        "#test-user")
+        elif not password:
+            self.refuse("Password: type the account's password (or Skip)", "#test-password")
+        elif any(c in password for c in "\r\n\0"):
+            self.refuse("Password: contains a line break or NUL, which no login can carry", "#test-password")
+        else:
+            self.dismiss((user, password))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if event.input.id == "test-user" and not self.query_one("#test-password", Input).value:
+            self.query_one("#test-password", Input).focus()
+        else:
+            self.submit()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "test":
+            self.submit()
+        else:
+            self.dismiss(None)
+
+    def action_skip(self) -> None:
         self.dismiss(None)

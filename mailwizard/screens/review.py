@@ -13,6 +13,7 @@ from textual.message import Message
 from textual.widgets import Button, Static
 
 from mailwizard.answers import Problem
+from mailwizard.conflicts import STOP, Conflict, in_session, resolve_plan
 from mailwizard.plan import Plan
 from mailwizard.screens.base import WizardScreen, from_answers_file, owner_screen
 from mailwizard.screens.confirm import ConfirmScreen
@@ -27,6 +28,10 @@ changes; each step's heading names the guide sections it follows:
 - `=` a no-op: already done, with the reason (for example "ssl_key already
   set"). A second run of a finished wizard shows only no-ops.
 - WARNING lines at the top: worth knowing, not stopping.
+- `!` under a change: it rewrites a file you (or a script) edited since
+  mailwizard wrote it. Before anything changes, Apply shows you that file's
+  diff and asks, as dpkg does: keep mine (every change to that file is
+  skipped), take mailwizard's, or stop (nothing is changed).
 
 Scroll with the arrow keys, PgUp/PgDn, Home/End. **Apply** asks once more,
 then changes this host exactly as shown. With `--dry-run` this is the end:
@@ -35,11 +40,13 @@ nothing was changed, and Quit leaves with exit code 0.
 
 
 class PlanReady(Message):
-    def __init__(self, plan: Plan | None, problems: list[Problem], error: str = "") -> None:
+    def __init__(self, plan: Plan | None, problems: list[Problem], error: str = "",
+                 conflicts: list[Conflict] | None = None) -> None:
         super().__init__()
         self.plan = plan
         self.problems = problems
         self.error = error
+        self.conflicts = conflicts or []
 
 
 def quote(argv: list[str]) -> str:
@@ -91,6 +98,10 @@ def render_plan(plan: Plan, titles: dict[str, tuple[str, str]]) -> Group:
             parts.append(indented(6, "", Text(f"no-op: {change.noop}")))
             continue
         parts.append(indented(4, Text(" + ", style="bold green"), Text(change.describe(), style="bold")))
+        if change.conflict:
+            parts.append(indented(6, Text("! ", style="bold yellow"),
+                                  Text(f"{change.conflict}: Apply asks you first (keep mine / take "
+                                       "mailwizard's / stop)", style="bold yellow")))
         for argv in change.commands():
             parts.append(indented(6, "", Text("$ " + quote(argv), style="cyan")))
         for line in change.stdin().splitlines():
@@ -112,6 +123,7 @@ class ReviewScreen(WizardScreen):
     def __init__(self) -> None:
         super().__init__()
         self.plan: Plan | None = None
+        self.conflicts: list[Conflict] = []
 
     @property
     def NEXT_LABEL(self) -> str:  # type: ignore[override]
@@ -137,10 +149,11 @@ class ReviewScreen(WizardScreen):
                 self.post_message(PlanReady(None, problems))
                 return
             plan = session.plan()
+            conflicts = in_session(session, plan)
         except Exception as exc:  # shown on the screen, never a traceback
             self.post_message(PlanReady(None, [], f"{type(exc).__name__}: {exc}"))
             return
-        self.post_message(PlanReady(plan, problems))
+        self.post_message(PlanReady(plan, problems, conflicts=conflicts))
 
     @on(PlanReady)
     def _ready(self, message: PlanReady) -> None:
@@ -162,19 +175,29 @@ class ReviewScreen(WizardScreen):
             return
         plan = self.plan = message.plan
         self.wizard.plan = plan
+        self.conflicts = message.conflicts
+        warnings = [Problem(*w.split(": ", 1), "warning") if ": " in w else Problem("plan", w, "warning")
+                    for w in plan.warnings]
+        listed.show(warnings + structural)
+        self._show_plan()
+        self.query_one("#next", Button).disabled = False
+
+    def _show_plan(self) -> None:
+        plan = self.plan
+        assert plan is not None
         active = len(plan.active())
         noops = len(plan.changes) - active
         head = Text(f"Plan for {self.session.profile.label}: ", style="bold")
         head.append(f"{active} change(s), {noops} already done (no-op)", style="bold")
+        if self.conflicts:
+            head.append(f"\n{len(self.conflicts)} file(s) you edited since mailwizard wrote them (marked !)"
+                        + ("" if self.session.dry_run else ": Apply shows each diff and asks first."),
+                        style="bold yellow")
         if self.session.dry_run:
             head.append("\nDry run: nothing will be changed.", style="green")
-        summary.update(head)
-        warnings = [Problem(*w.split(": ", 1), "warning") if ": " in w else Problem("plan", w, "warning")
-                    for w in plan.warnings]
-        listed.show(warnings + structural)
+        self.query_one("#summary", Static).update(head)
         titles = {s.name: (s.title, s.guide) for s in self.session.steps}
         self.query_one("#plan", Static).update(render_plan(plan, titles))
-        self.query_one("#next", Button).disabled = False
         self.set_status(f"{active} to change" if not self.session.dry_run else "")
 
     @staticmethod
@@ -190,6 +213,35 @@ class ReviewScreen(WizardScreen):
             return
         if self.plan is None:
             return
+        if self.conflicts:
+            self._ask(0, {})
+            return
+        self._confirm()
+
+    def _ask(self, index: int, decisions: dict[str, str]) -> None:
+        """One conflict after another; the plan is changed only once all are answered."""
+        from mailwizard.screens.conflict import ConflictScreen
+
+        if index == len(self.conflicts):
+            assert self.plan is not None
+            resolve_plan(self.plan, self.conflicts, lambda c: decisions[c.path])
+            self.conflicts = []
+            self._show_plan()
+            self._confirm()
+            return
+        conflict = self.conflicts[index]
+
+        def answered(choice: str | None) -> None:
+            if choice in (None, STOP):
+                self.set_status("stopped: nothing was changed", "-error")
+                return
+            decisions[conflict.path] = choice
+            self._ask(index + 1, decisions)
+
+        self.app.push_screen(ConflictScreen(conflict, index + 1, len(self.conflicts)), answered)
+
+    def _confirm(self) -> None:
+        assert self.plan is not None
         active = len(self.plan.active())
         self.app.push_screen(
             ConfirmScreen("Apply the plan?",

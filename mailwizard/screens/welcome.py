@@ -22,6 +22,11 @@ for example `mail.example.com`. It must be the name the host itself reports
 **Mail domain** (`server.domain`): the domain of the mail addresses, for
 example `example.com`. Postfix uses it for `mydomain` and `myorigin`.
 
+**Start**: on a host whose Postfix or Dovecot is already configured (and
+without `--answers`), every screen starts from the settings in place
+(`postconf -n`, `doveconf -n`), so a re-run changes only what you change.
+Passwords written into configuration files are not taken: type them again.
+
 **Preflight** (guide 2.1, prerequisites and step 1) checks this host: a
 supported platform and Dovecot 2.3, the host name, that ports 25, 110, 143,
 993 and 995 are free or held by Postfix/Dovecot, free disk space under /var,
@@ -31,6 +36,9 @@ An ERROR keeps you on this screen until it is fixed; a WARNING does not.
 **Keys**: `ctrl+n` Next, `Esc` Back, `F1` or `?` this help, `Tab` next field,
 `ctrl+q` quit.
 """
+
+
+PREFILLED_NOTE = "prefilled from this host's current configuration"
 
 
 class WelcomeScreen(FormScreen):
@@ -54,6 +62,9 @@ class WelcomeScreen(FormScreen):
                 about.append(" (facts of a fresh install)")
         else:
             about.append("changes this host after you review and confirm them")
+        if session.prefilled:
+            about.append("\nStart     ", style="bold")
+            about.append(f"{PREFILLED_NOTE} ({len(session.prefilled)} settings)")
         yield Static(about, id="about")
         server = session.answers.server
         yield Field("server.hostname", "Host name", server.hostname, placeholder="mail.example.com")

@@ -35,13 +35,13 @@ class Step:
 
 
 def all_steps() -> list[Step]:
-    from mailwizard.steps import (auth, dns, firewall, install, live, lmtp, mailboxes, postfix_aliases,
+    from mailwizard.steps import (auth, dns, files, firewall, install, live, lmtp, mailboxes, postfix_aliases,
                                   postfix_delivery, postfix_security, postfix_site, postfix_submission, postfix_tls,
-                                  preflight, protocols, replication, services, sieve, tls, vmail)
+                                  preflight, protocols, replication, selinux, services, sieve, tls, vmail)
 
     return [preflight.STEP, install.STEP, tls.STEP, vmail.STEP, auth.STEP, protocols.STEP,
             mailboxes.STEP, lmtp.STEP, sieve.STEP, replication.STEP, firewall.STEP,
             # Postfix (guide chapter 2)
             postfix_site.STEP, postfix_tls.STEP, postfix_aliases.STEP, postfix_delivery.STEP,
             postfix_submission.STEP, postfix_security.LIMITS, postfix_security.HARDENING,
-            services.STEP, live.STEP, dns.STEP]
+            services.STEP, files.STEP, selinux.STEP, live.STEP, dns.STEP]

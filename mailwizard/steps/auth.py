@@ -158,15 +158,19 @@ def auth_test(host: Host, user: str, password: str) -> Check:
 
 
 def given_test_login(answers: Answers, host: Host) -> tuple[str, str] | None:
-    """A test login the administrator gave: [auth] test_user and test_password_file (read on the host)."""
-    section = answers.raw.get("auth", {}) if isinstance(answers.raw.get("auth"), dict) else {}
-    user, path = section.get("test_user"), section.get("test_password_file")
-    if not isinstance(user, str) or not isinstance(path, str) or not user:
+    """The test account the administrator gave: [auth] test_user with the password typed on the Report
+    screen (kept in memory only), else the one in test_password_file (read on the host); None without."""
+    auth = answers.auth
+    if not auth.test_user:
         return None
-    data = host.read(path)
+    if auth.test_password:
+        return auth.test_user, auth.test_password
+    if not auth.test_password_file:
+        return None
+    data = host.read(auth.test_password_file)
     if data is None:
         return None
-    return user, data.decode("utf-8", "replace").rstrip("\n")
+    return auth.test_user, data.decode("utf-8", "replace").rstrip("\n")
 
 
 def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:

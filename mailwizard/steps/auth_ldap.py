@@ -221,16 +221,6 @@ def override_check(host: Host, conf_path: str, answers: Answers, backend: str) -
                  "" if got == fields else f"set override_fields = {fields} in the userdb block of {conf_path}")
 
 
-def file_check(host: Host, path: str, mode: int = 0o600, group: str = "root") -> Check:
-    """A secret-bearing file with its owner and mode."""
-    meta = host.stat(path)
-    title = f"{path.rsplit('/', 1)[1]} is {mode:04o} root:{group}"
-    if meta is not None and meta.mode == mode and (meta.uid, meta.gid) == (0, host.gid(group)):
-        return Check("auth", title, "pass", path)
-    return Check("auth", title, "fail", f"{path}: {oct(meta.mode) if meta else 'missing'}",
-                 f"chown root:{group} {path}; chmod {mode:o} {path}")
-
-
 def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
     ldap = answers.auth.ldap
     problems: list[Problem] = []
@@ -373,8 +363,7 @@ def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:
     from mailwizard import backends
 
     ldap = answers.auth.ldap
-    checks = [file_check(host, args_path(profile)),
-              override_check(host, auth_conf_path(profile), answers, "LDAP")]
+    checks = [override_check(host, auth_conf_path(profile), answers, "LDAP")]
     if host.fake:
         return checks
     secret = None

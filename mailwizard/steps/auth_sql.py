@@ -35,7 +35,7 @@ from mailwizard.answers import Answers, Problem, SqlAuth, check_path
 from mailwizard.host import Host
 from mailwizard.plan import Change, Check, FileAttrs, PlanContext, RemoveFile, WriteFile
 from mailwizard.platform import Profile
-from mailwizard.steps.auth_ldap import (USER_VARIABLE, Unwritable, args_value, file_check, fill_template,
+from mailwizard.steps.auth_ldap import (USER_VARIABLE, Unwritable, args_value, fill_template,
                                         override_check, secret_problems, typed_or_file,
                                         userdb_override)
 
@@ -205,10 +205,7 @@ def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:
     from mailwizard import backends
 
     sql = answers.auth.sql
-    checks = [file_check(host, args_path(profile))]
-    if host.exists(option_file_path(profile)):
-        checks.append(file_check(host, option_file_path(profile), 0o640, OPTION_FILE_GROUP))
-    checks.append(override_check(host, auth_conf_path(profile), answers, "SQL"))
+    checks = [override_check(host, auth_conf_path(profile), answers, "SQL")]  # the files' modes: steps/files.py
     if host.fake:
         return checks
     secret, error = password(sql, host.read)

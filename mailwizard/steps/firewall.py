@@ -7,6 +7,12 @@ protocols), `--remove-service` for those of a disabled protocol, then
 the reload would undo; here both are permanent. On a host without firewalld
 (Debian's default) or with `[firewall] manage = false`, nothing is planned and
 the review says so, with the ports to open by hand.
+
+Verify: firewalld runs, and every service (and a ManageSieve port other than
+4190) is as planned both in the permanent configuration and in the running
+firewall; `rule_check` does the same for the rich rules of lmtp.admit_checks
+and Postfix's services. A permanent rule never loaded fails with
+`firewall-cmd --reload` as its fix.
 """
 
 from __future__ import annotations
@@ -113,20 +119,45 @@ def plan(answers: Answers, ctx: PlanContext) -> list[Change]:
     return changes
 
 
+def _state(host: Host, args: list[str]) -> tuple[bool, bool]:
+    """(in the permanent configuration, in the running firewall) for one `--query-...` argument."""
+    return (host.run(["firewall-cmd", "--permanent", *args]).ok, host.run(["firewall-cmd", *args]).ok)
+
+
+def rule_check(host: Host, step: str, title: str, args: list[str], want: bool, fix: str) -> Check:
+    """An allowance as planned both in the permanent configuration and in the running firewall.
+
+    `args` is the `--query-...` argument (with its zone); `fix` the permanent command that mends it.
+    """
+    permanent, running = _state(host, args)
+    good = permanent == want and running == want
+    evidence = f"permanent: {'yes' if permanent else 'no'}; running: {'yes' if running else 'no'}"
+    if good:
+        return Check(step, title, "pass", evidence)
+    if permanent == want:  # only the running firewall is behind: the permanent rule was never loaded
+        return Check(step, title, "fail", evidence, "firewall-cmd --reload")
+    return Check(step, title, "fail", evidence, f"{fix}; firewall-cmd --reload")
+
+
 def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:
     if not answers.dovecot_enabled or not managed(answers, profile):
         return []
+    state = host.run(["firewall-cmd", "--state"])
+    if not state.ok:
+        return [Check("firewall", "firewalld running", "fail", state.output.strip() or "no answer",
+                      "systemctl enable --now firewalld")]
     opened, closed = wanted(answers)
     checks = []
     for service in opened + closed:
-        allowed = host.run(["firewall-cmd", f"--query-service={service}"]).ok  # the running firewall
         want = service in opened
-        good = allowed == want
-        checks.append(Check("firewall", f"firewall {'allows' if want else 'blocks'} {service} "
-                            f"({PORTS[service]})", "pass" if good else "fail",
-                            "allowed" if allowed else "not allowed",
-                            "" if good else f"firewall-cmd --permanent --{'add' if want else 'remove'}-service="
-                            f"{service}; firewall-cmd --reload"))
+        title = f"firewall {'allows' if want else 'blocks'} {service} ({PORTS[service]})"
+        checks.append(rule_check(host, "firewall", title, [f"--query-service={service}"], want,
+                                 f"firewall-cmd --permanent --{'add' if want else 'remove'}-service={service}"))
+    from mailwizard.steps.sieve import STANDARD_PORT
+    port = answers.sieve.port
+    if answers.protocols.sieve and port != STANDARD_PORT:  # sieve.port_access opens it as a port
+        checks.append(rule_check(host, "firewall", f"firewall allows TCP {port} (ManageSieve)",
+                                 [f"--query-port={port}/tcp"], True, f"firewall-cmd --permanent --add-port={port}/tcp"))
     return checks
 
 

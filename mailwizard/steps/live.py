@@ -3,8 +3,9 @@ and with a test account ([auth] test_user, test_password_file) logins and a deli
 
 Nothing is planned. Each enabled port is probed over the network the way a
 client would (mailwizard.probes): the handshake works with TLS 1.2 or newer,
-TLS 1.1 is refused, the certificate names this host and has not expired, and
-SMTP offers AUTH only after STARTTLS. Relaying is asked for from one of this
+TLS 1.0 and 1.1 are refused, the certificate names this host and has not
+expired, and SMTP offers AUTH only after STARTTLS; a port nobody answers names
+the command that starts its service. Relaying is asked for from one of this
 host's own non-loopback addresses outside `mynetworks` (the kernel then uses
 that address as the source); when there is none, the report says that only
 loopback was available, where relaying is allowed by design. With a test
@@ -49,21 +50,27 @@ def tls_ports(answers: Answers) -> list[tuple[int, str]]:
     return out
 
 
-def _tls_checks(answers: Answers, port: int, what: str) -> list[Check]:
+OLD_VERSIONS = ((ssl.TLSVersion.TLSv1, "TLS 1.0"), (ssl.TLSVersion.TLSv1_1, "TLS 1.1"))
+
+
+def _tls_checks(answers: Answers, profile: Profile, port: int, what: str) -> list[Check]:
     proto, implicit = probes.PORTS.get(port, ("sieve", False))
     title = f"{what} ({port})"
     got = probes.tls("127.0.0.1", port, proto, implicit)
     if not got.ok:
-        return [Check(NAME, f"{title}: TLS", "fail", got.error, "is the service running with the certificate? "
-                      "see its log")]
+        service = "postfix" if proto == "smtp" else "dovecot"
+        return [Check(NAME, f"{title}: TLS", "fail", got.error,
+                      f"is {service} running? {' '.join(profile.service_argv('start', service))}; "
+                      "if it is, see its log and its certificate settings")]
     modern = got.version in ("TLSv1.2", "TLSv1.3")
     checks = [Check(NAME, f"{title}: TLS", "pass" if modern else "fail", f"{got.version} {got.cipher}",
                     "" if modern else "require TLS 1.2 or newer")]
-    old = probes.tls("127.0.0.1", port, proto, implicit, version=ssl.TLSVersion.TLSv1_1)
-    checks.append(Check(NAME, f"{title}: TLS 1.1 refused", "fail" if old.ok else "pass",
-                        old.version if old.ok else old.error[:160],
-                        "set the minimum protocol to TLS 1.2 (ssl_min_protocol, smtpd_tls_mandatory_protocols)"
-                        if old.ok else ""))
+    for version, label in OLD_VERSIONS:
+        old = probes.tls("127.0.0.1", port, proto, implicit, version=version)
+        checks.append(Check(NAME, f"{title}: {label} refused", "fail" if old.ok else "pass",
+                            old.version if old.ok else old.error[:160],
+                            "set the minimum protocol to TLS 1.2 (ssl_min_protocol, smtpd_tls_mandatory_protocols "
+                            "and smtpd_tls_protocols)" if old.ok else ""))
     if got.cert_pem:
         cert = certs.load_cert(got.cert_pem)
         names = certs.cert_names(cert)
@@ -199,7 +206,8 @@ def _account_checks(answers: Answers, host: Host) -> list[Check]:
     creds = given_test_login(answers, host)
     if creds is None:
         return [Check(NAME, "test account", "warn", "no test account given: logins and delivery not checked",
-                      "name one in the answers: [auth] test_user and test_password_file")]
+                      "press t on the Report screen, or name one in the answers: [auth] test_user and "
+                      "test_password_file")]
     user, password = creds
     address = user if "@" in user else f"{user}@{answers.server.domain}"
     fix = "check the account's password and Dovecot's log"
@@ -249,7 +257,7 @@ def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:
         return [Check(NAME, "live checks", "warn", "not run: a simulated host")]
     checks = [_unchosen_listeners(answers, host, profile)]
     for port, what in tls_ports(answers):
-        checks += _tls_checks(answers, port, what)
+        checks += _tls_checks(answers, profile, port, what)
     if answers.dovecot_enabled:
         got = host.run(["doveconf", "-h", "disable_plaintext_auth"])
         ok = got.ok and got.output.strip() == "yes"

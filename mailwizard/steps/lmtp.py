@@ -33,7 +33,7 @@ from mailwizard.host import Host
 from mailwizard.plan import Change, Check, Command, PlanContext
 from mailwizard.platform import Profile
 from mailwizard.steps import Step
-from mailwizard.steps.firewall import managed, query, reload_change
+from mailwizard.steps.firewall import managed, query, reload_change, rule_check
 
 STANDARD_PORT = 24  # labelled lmtp_port_t by the SELinux policy
 SOCKET = "/run/dovecot/lmtp"
@@ -146,14 +146,10 @@ def admit_checks(answers: Answers, host: Host, profile: Profile, step: str, allo
                  port: int) -> list[Check]:
     if not managed(answers, profile):
         return []
-    checks = []
-    for net in networks(allow_from):
-        rule = rich_rule(net, port)
-        present = host.run(["firewall-cmd", "--permanent", "--zone=public", f"--query-rich-rule={rule}"]).ok
-        checks.append(Check(step, f"firewall admits {net} to port {port}", "pass" if present else "fail", rule,
-                            "" if present else f"firewall-cmd --permanent --zone=public "
-                            f"--add-rich-rule='{rule}'; firewall-cmd --reload"))
-    return checks
+    return [rule_check(host, step, f"firewall admits {net} to port {port}",
+                       ["--zone=public", f"--query-rich-rule={rich_rule(net, port)}"], True,
+                       f"firewall-cmd --permanent --zone=public --add-rich-rule='{rich_rule(net, port)}'")
+            for net in networks(allow_from)]
 
 
 def listener_settings(answers: Answers, ctx: PlanContext) -> list[tuple[tuple[str, ...], str, str]]:

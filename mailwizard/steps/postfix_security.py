@@ -24,7 +24,10 @@ NO_LOGIN = {"nologin", "false", "sync", "shutdown", "halt"}
 
 
 def limit_settings(answers: Answers) -> list[tuple[str, str]]:
-    return [(k, str(v)) for k, v in answers.postfix.limits.items() if k in LIMIT_DEFAULTS]
+    # in LIMIT_DEFAULTS' order, not the answers file's: the journal's saved answers (to_toml) use that order,
+    # and each new key is appended in plan order, so a resumed run must plan them in the same order
+    limits = answers.postfix.limits
+    return [(k, str(limits[k])) for k in LIMIT_DEFAULTS if k in limits]
 
 
 def plan_limits(answers: Answers, ctx: PlanContext) -> list[Change]:

@@ -33,7 +33,7 @@ from mailwizard.platform import Profile
 from mailwizard.postfix_conf import (Postconf, Postmap, database_type, live_values, postfix_check,
                                      settings_check)
 from mailwizard.steps import Step
-from mailwizard.steps.firewall import Skipped, managed, query, reload_change
+from mailwizard.steps.firewall import Skipped, managed, query, reload_change, rule_check
 
 ALIASES = "/etc/aliases"
 ALIASES_TEXT = b"# See man 5 aliases for format\npostmaster:    root\n"
@@ -198,12 +198,9 @@ def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:
         checks.append(Check("postfix", "aliases database built", "pass" if built else "fail", db,
                             "" if built else f"newaliases (or postalias {db})"))
     if managed(answers, profile):
-        for service in firewall_services(answers):
-            allowed = host.run(["firewall-cmd", f"--query-service={service}"]).ok
-            checks.append(Check("postfix", f"firewall allows {service} ({PORTS[service]})",
-                                "pass" if allowed else "fail", "allowed" if allowed else "not allowed",
-                                "" if allowed else f"firewall-cmd --permanent --add-service={service}; "
-                                "firewall-cmd --reload"))
+        checks += [rule_check(host, "postfix", f"firewall allows {service} ({PORTS[service]})",
+                              [f"--query-service={service}"], True, f"firewall-cmd --permanent --add-service={service}")
+                   for service in firewall_services(answers)]
     return checks
 
 

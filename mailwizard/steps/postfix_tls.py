@@ -14,10 +14,9 @@ of guide 1.1.2 serves both daemons.
 
 from __future__ import annotations
 
-import smtplib
 import ssl
 
-from mailwizard import certs
+from mailwizard import certs, probes
 from mailwizard.answers import Answers, Problem
 from mailwizard.host import Host
 from mailwizard.plan import Change, Check, PlanContext
@@ -77,31 +76,13 @@ def plan(answers: Answers, ctx: PlanContext) -> list[Change]:
     return [Postconf(settings, summary=f"main.cf (2.2): {what}")]
 
 
-def starttls_probe(host: str = "127.0.0.1", port: int = 25, timeout: float = 10) -> tuple[bool, str]:
-    """STARTTLS on the SMTP port, pinned to TLS 1.2: (worked, evidence)."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_2
-    try:
-        with smtplib.SMTP(host, port, timeout=timeout) as smtp:
-            smtp.ehlo("mailwizard.verify")
-            if not smtp.has_extn("starttls"):
-                return False, "STARTTLS is not offered"
-            smtp.starttls(context=ctx)
-            version = smtp.sock.version()
-            smtp.ehlo("mailwizard.verify")
-            return True, f"{version}; after STARTTLS: {' '.join(sorted(smtp.esmtp_features))}"[:300]
-    except (OSError, smtplib.SMTPException, ssl.SSLError) as exc:
-        return False, str(exc)
-
-
 def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:
     checks = [settings_check(host, "postfix_tls", "postconf shows the TLS settings", tls_settings(answers, profile))]
     if answers.postfix.mode == "internet-site" and not host.fake:
-        ok, evidence = starttls_probe()
-        checks.append(Check("postfix_tls", "STARTTLS with TLS 1.2 on port 25", "pass" if ok else "fail",
-                            evidence, "" if ok else "is Postfix running? see its log"))
+        got = probes.tls("127.0.0.1", 25, "smtp", False, version=ssl.TLSVersion.TLSv1_2, timeout=10)
+        checks.append(Check("postfix_tls", "STARTTLS with TLS 1.2 on port 25", "pass" if got.ok else "fail",
+                            f"{got.version} {got.cipher}" if got.ok else got.error,
+                            "" if got.ok else "is Postfix running? see its log"))
     return checks
 
 

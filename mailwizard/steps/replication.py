@@ -30,7 +30,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 from dataclasses import dataclass
 
@@ -41,7 +40,7 @@ from mailwizard.host import Host
 from mailwizard.plan import Change, Check, Command, PlanContext, WriteFile
 from mailwizard.platform import Profile
 from mailwizard.steps import Step
-from mailwizard.steps.auth_ldap import args_value, file_check, fill_template, secret_problem, secret_problems
+from mailwizard.steps.auth_ldap import args_value, fill_template, secret_problem, secret_problems
 from mailwizard.steps.firewall import managed
 from mailwizard.steps.lmtp import admit_changes, admit_checks, admit_problems
 from mailwizard.steps.vmail import fcontext_present
@@ -357,7 +356,7 @@ def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:
     if not applies(answers):
         return []
     r = answers.replication
-    checks = [dataclasses.replace(file_check(host, conf_path(profile)), step="replication")]
+    checks = []  # 10-replication.conf's mode is checked with every secret-bearing file (steps/files.py)
     ok, text = doveconf_n(host)
     plugins = get_setting(text, "mail_plugins") or ""
     replica = get_setting(text, "mail_replica", ("plugin",))

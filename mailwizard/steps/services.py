@@ -3,7 +3,9 @@ the configuration just written.
 
 Postfix is reloaded after configuration changes (`systemctl reload postfix`,
 or `service postfix reload` where PID 1 is not systemd) and restarted when
-`inet_interfaces` changed, which a reload does not put in force.
+`inet_interfaces` changed, which a reload does not put in force. Verify:
+each service running and enabled at boot (the fix is the start or enable
+command of this host's service manager), and listening on its ports.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 
 from mailwizard.answers import Answers
 from mailwizard.host import Host
-from mailwizard.plan import Change, Check, PlanContext, ServiceState
+from mailwizard.plan import Change, Check, PlanContext, ServiceState, service_enabled
 from mailwizard.platform import Profile
 from mailwizard.steps import Step
 
@@ -72,14 +74,22 @@ def plan(answers: Answers, ctx: PlanContext) -> list[Change]:
     return changes
 
 
+def state_checks(host: Host, profile: Profile, name: str) -> list[Check]:
+    """The service runs now and starts at boot, each with the command that mends it."""
+    running = host.run(profile.service_argv("status", name))
+    enabled = service_enabled(host, profile, name)
+    return [Check("services", f"{name} running", "pass" if running.ok else "fail", running.output.strip()[-200:],
+                  "" if running.ok else " ".join(profile.service_argv("start", name))),
+            Check("services", f"{name} enabled at boot", "pass" if enabled else "fail",
+                  "enabled" if enabled else "not enabled: it will not start after a reboot",
+                  "" if enabled else " ".join(profile.service_argv("enable", name)))]
+
+
 def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:
     checks = verify_postfix(answers, host, profile)
     if not answers.dovecot_enabled:
         return checks
-    running = host.run(profile.service_argv("status", "dovecot"))
-    checks.append(Check("services", "dovecot running", "pass" if running.ok else "fail",
-                        running.output.strip()[-200:], "" if running.ok else
-                        " ".join(profile.service_argv("start", "dovecot"))))
+    checks += state_checks(host, profile, "dovecot")
     listening = host.listening()
     for port, label in expected_ports(answers).items():
         owner = listening.get(port)
@@ -91,10 +101,7 @@ def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:
 
 
 def verify_postfix(answers: Answers, host: Host, profile: Profile) -> list[Check]:
-    running = host.run(profile.service_argv("status", "postfix"))
-    checks = [Check("services", "postfix running", "pass" if running.ok else "fail",
-                    running.output.strip()[-200:], "" if running.ok else
-                    " ".join(profile.service_argv("start", "postfix")))]
+    checks = state_checks(host, profile, "postfix")
     listening = host.listening()
     for port, label in postfix_ports(answers, profile).items():
         owner = listening.get(port)

@@ -235,13 +235,6 @@ def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:
         checks.append(Check("tls", "doveconf shows the TLS settings", "fail",
                             result.output.strip()[-300:] or "no output",
                             f"check {profile.ssl_conf}: want " + ", ".join(f"{k} = {v}" for k, v in shown)))
-    meta = host.stat(answers.tls.key)
-    if meta and meta.mode == 0o600 and meta.uid == 0:
-        checks.append(Check("tls", "private key is 0600 root", "pass", answers.tls.key))
-    else:
-        checks.append(Check("tls", "private key is 0600 root", "fail",
-                            f"{answers.tls.key}: {oct(meta.mode) if meta else 'missing'}",
-                            f"chown root:root {answers.tls.key}; chmod 600 {answers.tls.key}"))
     cert = host.read(answers.tls.cert)
     if cert:
         left = certs.days_left(cert)

@@ -157,17 +157,10 @@ def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:
         return []
     user, root = answers.mailbox.user, mail_root(answers)
     checks: list[Check] = []
-    uid, gid = host.uid(user), host.gid(user)
+    uid = host.uid(user)  # the root's owner and mode are checked with the private files (steps/files.py)
     checks.append(Check("vmail", f"user {user} exists", "pass" if uid is not None else "fail",
                         f"uid {uid}" if uid is not None else "no such user",
                         "" if uid is not None else f"useradd --home-dir {root} --shell /usr/sbin/nologin {user}"))
-    meta = host.stat(root)
-    ok = meta is not None and meta.is_dir and meta.mode == 0o700 and uid is not None and \
-        (meta.uid, meta.gid) == (uid, gid)
-    evidence = (f"{meta.mode:o} {host.user_name(meta.uid)}:{host.group_name(meta.gid)}"
-                if meta else "missing")
-    checks.append(Check("vmail", f"{root} is 0700 {user}:{user}", "pass" if ok else "fail", evidence,
-                        "" if ok else f"chown {user}:{user} {root}; chmod 700 {root}"))
     want = mail_location(answers)
     result = host.run(["doveconf", "-h", "mail_location"])
     got = result.output.strip()

@@ -100,3 +100,56 @@ def wait_for_event(host, proc, predicate, timeout: float = 120) -> dict | None:
             return None
         time.sleep(0.002)
     return None
+
+
+# --- interruption, broken environments, secrets (issue 7) ------------------------------------------
+
+REPO = str(Path(__file__).resolve().parents[2])
+JOURNAL = "/var/lib/mailwizard"
+# the journal's files that differ between any two runs by design: timestamps, kill-specific records, the pid
+JOURNAL_VOLATILE = ("journal.jsonl", "lock")
+
+
+def wizard_here(host, *args: str, env: dict | None = None, timeout: float = 600):
+    """The wizard of this checkout (the machine's installed mailwizard may point at another)."""
+    return host.run([*WIZARD, *args], timeout=timeout, env={"PYTHONPATH": REPO, **(env or {})})
+
+
+def end_state(host) -> dict[str, tuple]:
+    """What a finished run leaves: /etc and /srv, every other path the journal backed up, the journal itself.
+
+    Each entry as `snapshot` has it (content hash, mode, owner); the journal's log
+    and lock are left out (JOURNAL_VOLATILE), its state, backups index and backups are not.
+    """
+    state = {f"/etc/{k}": v for k, v in snapshot(host, "/etc").items()}
+    state.update({f"/srv/{k}": v for k, v in snapshot(host, "/srv").items()})
+    journal = {f"{JOURNAL}/{k}": v for k, v in snapshot(host, JOURNAL).items()
+               if k not in JOURNAL_VOLATILE}
+    state.update(journal)
+    index = host.path(f"{JOURNAL}/backups/index.json")
+    if index.exists():  # what the wizard wrote into an indexed map differs by stray bytes too (see INDEXED)
+        data = json.loads(index.read_text())
+        for path, entry in data["files"].items():
+            if path.endswith(INDEXED) and "wizard_sha" in entry:
+                entry["wizard_sha"] = "indexed map"
+        digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+        state[f"{JOURNAL}/backups/index.json"] = ("index: " + digest, *state[f"{JOURNAL}/backups/index.json"][1:])
+    for path in json.loads(index.read_text())["order"] if index.exists() else []:
+        if not path.startswith(("/etc/", "/srv/")):
+            state.update(_entry(host, path))
+    return state
+
+
+def _entry(host, path: str) -> dict[str, tuple]:
+    """One file outside the snapshotted trees, described as `snapshot` describes its entries."""
+    real = host.path(path)
+    if not os.path.lexists(real):
+        return {path: ("absent",)}
+    st = os.lstat(real)
+    what = hashlib.sha256(real.read_bytes()).hexdigest() if stat.S_ISREG(st.st_mode) else "not a file"
+    return {path: (what, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid)}
+
+
+def statuses(report: list[dict]) -> dict[str, str]:
+    """A verify report (the JSON `report` list) as step/check name -> pass, warn or fail."""
+    return {f"{c['step']}/{c['name']}": c["status"] for c in report}

@@ -1,15 +1,19 @@
-"""Pilot tests of the Report's dialogs: the DNS records to publish, and saving a copy of the answers."""
+"""Pilot tests of the Report: its table, the test-account prompt, the DNS records and saving the answers."""
 
 from __future__ import annotations
 
-from textual.widgets import Static, TextArea
+import json
+import threading
+
+from textual.widgets import Button, DataTable, Input, Static, TextArea
 
 from mailwizard import answers as answers_mod
 from mailwizard.app import create_app
+from mailwizard.host import FakeHost, Result
 from mailwizard.screens.confirm import ConfirmScreen
 from mailwizard.screens.report import ReportScreen
-from mailwizard.screens.report_dialogs import DnsRecordsScreen, SaveAnswersScreen
-from tui_support import make_session, press, replace_input, settle, text_of, walk_to
+from mailwizard.screens.report_dialogs import AccountPromptScreen, DnsRecordsScreen, SaveAnswersScreen
+from tui_support import JOURNAL, make_session, press, replace_input, settle, text_of, walk_to
 
 SIZE = (80, 24)
 
@@ -18,7 +22,8 @@ async def to_report(pilot) -> None:
     await settle(pilot)
     await walk_to(pilot, "ReviewScreen")
     await press(pilot, "ctrl+n", "y", "ctrl+n")
-    await settle(pilot)
+    if isinstance(pilot.app.screen, AccountPromptScreen):
+        await press(pilot, "escape")  # no test account
     assert isinstance(pilot.app.screen, ReportScreen)
 
 
@@ -78,3 +83,188 @@ class TestSaveAnswers:
             assert isinstance(app.screen, SaveAnswersScreen)
             await press(pilot, "escape")
             assert saved.read_text() == "# the admin's own notes\n"
+
+
+# --- the test account -------------------------------------------------------------------------
+
+PASSWORD = "Right-pa55word"
+
+
+class AccountHost(FakeHost):
+    """A fake host whose `doveadm auth test` knows one account, alice, with PASSWORD; with `gate` set,
+    the test waits for it (the Report must stay usable meanwhile)."""
+
+    gate: threading.Event | None = None
+    started: threading.Event | None = None
+
+    def run(self, argv, **kwargs):
+        if list(argv[:5]) == ["setsid", "--wait", "doveadm", "auth", "test"]:
+            self.commands.append(list(argv))
+            if self.started is not None:
+                self.started.set()
+                self.gate.wait(timeout=30)
+            ok = argv[5] == "alice" and kwargs.get("input") == PASSWORD + "\n"
+            return Result(list(argv), 0 if ok else 77, f"passdb: {argv[5]} auth succeeded\n" if ok else
+                          f"passdb: {argv[5]} auth failed\nextra fields:\n  user={argv[5]}\n")
+        return super().run(argv, **kwargs)
+
+
+async def to_prompt(pilot) -> None:
+    await settle(pilot)
+    await walk_to(pilot, "ReviewScreen")
+    await press(pilot, "ctrl+n", "y", "ctrl+n")
+    assert isinstance(pilot.app.screen, AccountPromptScreen), "the Report asks before its checks run"
+
+
+async def type_account(pilot, user: str, password: str) -> None:
+    await pilot.press(*user, "enter")  # Enter in the user field moves to the password
+    await pilot.press(*password, "enter")
+    await settle(pilot)
+
+
+def account_checks(app) -> list:
+    return [c for c in app.checks if c.name.startswith("doveadm auth test")]
+
+
+def files_under(directory) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file())
+
+
+def summary(app) -> str:
+    return text_of(app.screen.query_one("#summary", Static))
+
+
+class TestAccountPrompt:
+    async def test_a_typed_account_is_tested_and_its_password_kept_nowhere(self, tmp_path):
+        session = make_session(tmp_path / "root", host_class=AccountHost)
+        session.host.real("/root").mkdir(mode=0o700, parents=True)
+        app = create_app(session, [])
+        async with app.run_test(size=SIZE) as pilot:
+            await to_prompt(pilot)
+            password = app.screen.query_one("#test-password", Input)
+            assert password.password, "the password is masked"
+            await type_account(pilot, "alice", PASSWORD)
+            assert isinstance(app.screen, ReportScreen)
+            [check] = account_checks(app)
+            assert (check.name, check.status) == ("doveadm auth test alice", "pass")
+            assert "test account: alice" in summary(app)
+            assert ["setsid", "--wait", "doveadm", "auth", "test", "alice"] in session.host.commands
+            assert not any(PASSWORD in " ".join(argv) for argv in session.host.commands)
+            await press(pilot, "s")  # a saved copy of the answers holds the user, never the password
+            await replace_input(pilot, "#path", "/root/copy.toml")
+            await press(pilot, "enter")
+            saved = session.host.real("/root/copy.toml").read_text()
+            assert 'test_user = "alice"' in saved and PASSWORD not in saved
+        assert PASSWORD not in json.dumps([c.to_json() for c in app.checks])
+        journal = files_under(session.host.real(JOURNAL))
+        assert journal and PASSWORD.encode() not in journal
+
+    async def test_a_wrong_password_is_a_failed_check_and_t_tries_again(self, tmp_path):
+        session = make_session(tmp_path / "root", host_class=AccountHost)
+        app = create_app(session, [])
+        async with app.run_test(size=SIZE) as pilot:
+            await to_prompt(pilot)
+            await type_account(pilot, "alice", "wrong-one")
+            [check] = account_checks(app)
+            assert check.status == "fail" and "auth failed" in check.evidence
+            assert "check the user's password" in check.fix
+            rows = app.screen.query_one("#checks", DataTable).row_count
+            before = [(c.step, c.name) for c in app.checks]
+            # t: the same user is offered, the password asked again; only the account's steps run again
+            host = session.host
+            host.gate, host.started = threading.Event(), threading.Event()
+            await press(pilot, "t")
+            assert isinstance(app.screen, AccountPromptScreen)
+            assert app.screen.query_one("#test-user", Input).value == "alice"
+            assert app.focused is app.screen.query_one("#test-password", Input)
+            await pilot.press(*PASSWORD, "enter")
+            for _ in range(200):
+                if host.started.is_set():
+                    break
+                await pilot.pause()
+            assert host.started.is_set()
+            await pilot.pause()
+            assert "Checking the test account: Authentication" in summary(app)
+            assert app.screen.query_one("#next", Button).disabled, "no Quit while the checks run"
+            host.gate.set()
+            await settle(pilot)
+            [check] = account_checks(app)
+            assert check.status == "pass"
+            assert [(c.step, c.name) for c in app.checks] == before, "the rows are replaced in place"
+            assert app.screen.query_one("#checks", DataTable).row_count == rows
+        assert "wrong-one" not in files_under(session.host.real(JOURNAL)).decode("utf-8", "replace")
+
+    async def test_skip_leaves_the_account_checks_out_with_a_note(self, tmp_path):
+        session = make_session(tmp_path / "root", host_class=AccountHost)
+        app = create_app(session, [])
+        async with app.run_test(size=SIZE) as pilot:
+            await to_prompt(pilot)
+            await press(pilot, "escape")
+            assert isinstance(app.screen, ReportScreen)
+            assert account_checks(app) == [] and app.checks
+            assert "test account skipped" in summary(app)
+            assert not any(argv[2:4] == ["doveadm", "auth"] for argv in session.host.commands)
+            # t then Skip again: nothing is run again
+            await press(pilot, "t", "escape")
+            assert account_checks(app) == []
+
+    async def test_an_empty_user_or_password_is_refused_in_the_dialog(self, tmp_path):
+        session = make_session(tmp_path / "root", host_class=AccountHost)
+        app = create_app(session, [])
+        async with app.run_test(size=SIZE) as pilot:
+            await to_prompt(pilot)
+            await press(pilot, "enter", "enter")  # Enter: on to the password field; Enter there: Test
+            error = text_of(app.screen.query_one("#account-error", Static))
+            assert isinstance(app.screen, AccountPromptScreen) and error.startswith("User: give")
+            await pilot.press(*"al ice", "tab", *"x", "enter")  # Enter in the password field: Test
+            await settle(pilot)
+            error = text_of(app.screen.query_one("#account-error", Static))
+            assert isinstance(app.screen, AccountPromptScreen) and "contains a space" in error
+            await replace_input(pilot, "#test-user", "alice")
+            await replace_input(pilot, "#test-password", "")
+            await press(pilot, "enter")
+            assert "Password: type" in text_of(app.screen.query_one("#account-error", Static))
+
+    async def test_an_account_in_the_answers_is_used_without_asking(self, tmp_path):
+        session = make_session(tmp_path / "root", host_class=AccountHost)
+        secret = session.host.real("/root/alice.pass")
+        secret.parent.mkdir(parents=True, exist_ok=True)
+        secret.write_text(PASSWORD + "\n")
+        session.answers.auth.test_user, session.answers.auth.test_password_file = "alice", "/root/alice.pass"
+        app = create_app(session, [])
+        async with app.run_test(size=SIZE) as pilot:
+            await to_report(pilot)
+            [check] = account_checks(app)
+            assert check.status == "pass" and "from the answers" in summary(app)
+
+
+class TestReportTable:
+    async def test_grouped_by_area_coloured_by_status_with_a_summary(self, tmp_path):
+        session = make_session(tmp_path / "root")
+        app = create_app(session, [])
+        async with app.run_test(size=SIZE) as pilot:
+            await to_report(pilot)
+            table = app.screen.query_one("#checks", DataTable)
+            rows = [table.get_row_at(i) for i in range(table.row_count)]
+            titles = {s.name: s.title for s in session.steps}
+            # the area's name on the first row of its group only, coloured by the group's worst status
+            for i, check in enumerate(app.checks):
+                status, area = rows[i][0], rows[i][1]
+                assert status.plain == check.status.upper() and STYLES[str(status.style)] == check.status
+                first = i == 0 or app.checks[i - 1].step != check.step
+                assert area.plain == (titles[check.step] if first else "")
+                if first:
+                    group = [c.status for c in app.checks if c.step == check.step]
+                    worst = "fail" if "fail" in group else "warn" if "warn" in group else "pass"
+                    assert STYLES[str(area.style)] == worst
+            n = {s: sum(c.status == s for c in app.checks) for s in ("pass", "warn", "fail")}
+            assert all(n.values()), "this fake host's report has passes, warnings and failures"
+            assert summary(app).startswith(f"{n['pass']} passed, {n['warn']} warnings, {n['fail']} failed: ")
+            line = app.screen.query_one("#summary", Static).content
+            spans = {line.plain[s.start:s.end]: str(s.style) for s in line.spans}
+            assert "green" in spans[f"{n['pass']} passed"] and "red" in spans[f"{n['fail']} failed"]
+            assert "yellow" in spans[f"{n['warn']} warnings"]
+
+
+STYLES = {"bold green": "pass", "bold yellow": "warn", "bold red": "fail", "green": "pass", "yellow": "warn",
+          "red": "fail"}

@@ -72,12 +72,34 @@ def test_snapshot_apply(snap_compare, session):
                         run_before=walk(">ReviewScreen", "ctrl+n", "y"))
 
 
-def test_snapshot_report(snap_compare, session, monkeypatch):
-    # the TLS probes connect to this machine's ports 993/995: keep their evidence fixed
+def fixed_tls_probes(monkeypatch) -> None:
+    """The TLS probes connect to this machine's ports 993/995: keep their evidence fixed."""
     monkeypatch.setattr("mailwizard.steps.tls.handshake",
                         lambda host, port, version, timeout=5.0: (False, "[Errno 111] Connection refused"))
+
+
+def test_snapshot_report(snap_compare, session, monkeypatch):
+    """The Report after the test account was skipped: passes, warnings and failures, the cursor on the
+    first warning (its evidence and fix below the table)."""
+    fixed_tls_probes(monkeypatch)
+    before = walk(">ReviewScreen", "ctrl+n", "y", "ctrl+n", "escape")
+
+    async def run_before(pilot) -> None:
+        await before(pilot)
+        checks = pilot.app.checks
+        assert {c.status for c in checks} == {"pass", "warn", "fail"}
+        first_warning = next(i for i, c in enumerate(checks) if c.status == "warn")
+        await pilot.press(*["down"] * first_warning)
+        await settle(pilot)
+
+    assert snap_compare(create_app(session, []), terminal_size=SIZE, run_before=run_before)
+
+
+def test_snapshot_report_test_account(snap_compare, session, monkeypatch):
+    """The Report's test-account prompt, the user typed and the password masked."""
+    fixed_tls_probes(monkeypatch)
     assert snap_compare(create_app(session, []), terminal_size=SIZE,
-                        run_before=walk(">ReviewScreen", "ctrl+n", "y", "ctrl+n"))
+                        run_before=walk(">ReviewScreen", "ctrl+n", "y", "ctrl+n", *"alice", "enter", *"s3cret"))
 
 
 def test_snapshot_help(snap_compare, session):

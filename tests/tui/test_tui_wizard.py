@@ -60,7 +60,7 @@ async def test_walk_to_report_by_keyboard(session):
         assert screen.query_one("#progress").percentage == 1
         assert len(screen.query_one("#log", RichLog).lines) > 0
         assert installs(session.host), "the install command ran on the (fake) host"
-        await press(pilot, "ctrl+n")
+        await press(pilot, "ctrl+n", "escape")  # the Report asks for a test account first: skipped
         assert isinstance(app.screen, ReportScreen)
         table = app.screen.query_one("#checks", DataTable)
         assert table.row_count == len(app.checks) > 0
@@ -322,7 +322,7 @@ async def test_report_rows_show_their_evidence_and_fix_below(session):
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await walk_to(pilot, "ReviewScreen")
-        await press(pilot, "ctrl+n", "y", "ctrl+n")
+        await press(pilot, "ctrl+n", "y", "ctrl+n", "escape")  # no test account
         assert isinstance(app.screen, ReportScreen)
         table = app.screen.query_one("#checks", DataTable)
         assert app.focused is table

@@ -1,0 +1,539 @@
+"""The mail configuration already on a host, read back into Answers (issue 7).
+
+On a host configured by hand (or by an earlier run) the wizard starts from
+what is there, so a re-run changes only what the administrator changes.
+Postfix is read with its own tools (`postconf -n`, `postconf -M`), Dovecot
+with `doveconf -n` (block-aware) plus `doveconf -h` for the values it hides;
+where doveconf prints no settings (no Dovecot binaries, or a FakeHost) the
+files are read directly, following `!include`. Files the steps own whole are
+read too: the LDAP/SQL args files, /etc/postfix/virtual, ldap-aliases.cf and
+the global Sieve filter.
+
+A program (Postfix, Dovecot) whose settings are all still those of the
+platform's fresh install (the same reader applied to platforms/fresh/<name>)
+prefills nothing, so a fresh host keeps the wizard's defaults; once one of
+them differs, all of that program's settings are taken as they are.
+Passwords found inline are never taken: a file reference (`<path`) becomes
+the `*_file` answer, an inline password is left for the administrator to
+type (a note says so). Settings without an answer equivalent are not read:
+the plan edits single settings, so they stay as they are.
+
+cli.build_session prefills only when no answers were given (no --answers,
+--resume, verify or rollback, no --platform): a given file is the whole
+truth, so re-runs with it behave as before. prefill() itself would let a
+file win key by key, should partial files be merged with the host later.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from mailwizard.answers import LIMIT_DEFAULTS, Answers, MailboxDef, default_mailboxes, in_file
+from mailwizard.host import Host
+from mailwizard.platform import Profile
+
+PROTOCOLS = ("imap", "pop3", "lmtp", "sieve")
+DOVECOT_DEFAULT_PROTOCOLS = "imap pop3 lmtp"  # Dovecot 2.3's built-in value
+HIDDEN = ("ssl_key", "ssl_dh", "doveadm_password")  # doveconf -n shows "# hidden" for these
+_OPEN = re.compile(r'^\s*([A-Za-z_][\w-]*)(?:\s+("[^"]*"|[^\s{]+))?\s*\{\s*$')
+_CLOSE = re.compile(r"^\s*\}\s*$")
+_SETTING = re.compile(r"^\s*([A-Za-z_][\w-]*)\s*=\s?(.*?)\s*$")
+_INCLUDE = re.compile(r"^\s*!include(_try)?\s+(\S+)\s*$")
+_LOCATION = re.compile(r"^(sdbox|mdbox):(/\S*?)/%n/?$|^maildir:(/\S*?)/%n/Maildir/?$")
+
+
+@dataclass
+class Found:
+    """What the host's configuration says, by answers key (`postfix.mynetworks`, `mailboxes`, ...)."""
+
+    values: dict[str, object] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # what was seen but not taken, and why
+
+
+# --- Dovecot's configuration as a tree ----------------------------------------
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        out, chars = [], iter(value[1:-1])
+        for ch in chars:
+            out.append(next(chars, "") if ch == "\\" else ch)
+        return "".join(out)
+    return value
+
+
+def parse_tree(text: str) -> dict:
+    """`doveconf -n`-style text as nested dicts: {setting: value, "service lmtp": {...}}.
+
+    A block named twice is merged and a later value wins, as Dovecot reads
+    named blocks; a quoted block name loses its quotes (`mailbox Sent Messages`).
+    """
+    root: dict = {}
+    stack = [root]
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if m := _OPEN.match(line):
+            header = m.group(1) + (f" {_unquote(m.group(2))}" if m.group(2) else "")
+            child = stack[-1].setdefault(header, {})
+            if not isinstance(child, dict):
+                child = stack[-1][header] = {}
+            stack.append(child)
+        elif _CLOSE.match(line):
+            if len(stack) > 1:
+                stack.pop()
+        elif m := _SETTING.match(line):
+            key, value = m.group(1), _unquote(m.group(2))
+            if key == "protocols" and len(stack) == 1:
+                base = stack[-1].get("protocols", "")
+                value = value.replace("$protocols", base)
+            stack[-1][key] = value
+    return root
+
+
+def flatten_files(host: Host, path: str, depth: int = 0) -> str:
+    """dovecot.conf with every `!include` replaced by the included files (sorted globs)."""
+    text = _read_text(host, path)
+    if text is None or depth > 10:
+        return ""
+    directory = path.rsplit("/", 1)[0]
+    out = []
+    for line in text.splitlines():
+        m = _INCLUDE.match(line)
+        if not m:
+            out.append(line)
+            continue
+        pattern = m.group(2) if m.group(2).startswith("/") else f"{directory}/{m.group(2)}"
+        folder, _, name = pattern.rpartition("/")
+        if "*" in name:
+            regex = re.compile("^" + re.escape(name).replace(r"\*", ".*") + "$")
+            try:
+                names = sorted(n for n in host.listdir(folder) if regex.match(n))
+            except OSError:
+                names = []
+        else:
+            names = [name]
+        for n in names:
+            out.append(flatten_files(host, f"{folder}/{n}", depth + 1))
+    return "\n".join(out)
+
+
+def dovecot_tree(host: Host, profile: Profile, use_doveconf: bool = True) -> dict:
+    """The Dovecot configuration in effect: `doveconf -n` (and -h for hidden values), else the files."""
+    if use_doveconf and not host.fake:
+        result = host.run(["doveconf", "-n"])
+        lines = [line for line in result.output.splitlines() if not line.startswith("doveconf:")]
+        tree = parse_tree("\n".join(lines)) if result.ok else {}
+        if tree:
+            hidden = [k for k in HIDDEN if str(tree.get(k, "")).startswith("# hidden")]
+            if hidden:
+                shown = host.run(["doveconf", "-h", *hidden])
+                values = shown.output.splitlines() if shown.ok else []
+                for key, value in zip(hidden, values):
+                    tree[key] = value
+                for key in hidden[len(values):]:
+                    tree.pop(key, None)
+            tree.setdefault("protocols", DOVECOT_DEFAULT_PROTOCOLS)  # -n leaves the default out
+            return tree
+    tree = parse_tree(flatten_files(host, f"{profile.dovecot_dir}/dovecot.conf"))
+    if tree:
+        tree.setdefault("protocols", DOVECOT_DEFAULT_PROTOCOLS)
+    return tree
+
+
+def _read_text(host: Host, path: str) -> str | None:
+    """A file's text, or None when it is missing or this user may not read it (a --dry-run without root)."""
+    try:
+        return host.read_text(path)
+    except OSError:
+        return None
+
+
+def _get(tree: dict, *path: str) -> str | None:
+    node = tree
+    for name in path[:-1]:
+        node = node.get(name)
+        if not isinstance(node, dict):
+            return None
+    value = node.get(path[-1])
+    return value if isinstance(value, str) else None
+
+
+def _file_ref(value: str | None) -> str | None:
+    return value[1:].strip() if value and value.startswith("<") else None
+
+
+def read_args_file(text: str) -> dict[str, str]:
+    """An LDAP/SQL args file as Dovecot 2.3 reads it: `key = value`, a quoted value taken literally."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        if line.lstrip().startswith("#"):
+            continue
+        if m := _SETTING.match(line):
+            out[m.group(1)] = _unquote(m.group(2))
+    return out
+
+
+# --- Dovecot -> answers --------------------------------------------------------
+
+def _dovecot(tree: dict, host: Host, profile: Profile, found: Found) -> None:
+    from mailwizard.steps import sieve as sieve_step
+    from mailwizard.steps.tls import ffdhe4096, is_generated_dh
+
+    v = found.values
+    for key, answer in (("ssl_cert", "tls.cert"), ("ssl_key", "tls.key"), ("ssl_ca", "tls.ca")):
+        if path := _file_ref(_get(tree, key)):
+            v[answer] = path
+    if dh := _file_ref(_get(tree, "ssl_dh")):
+        try:
+            data = host.read(dh)
+        except OSError:
+            data = None
+        if dh == profile.dh_path and data == ffdhe4096():
+            v["tls.dh"] = "ffdhe4096"
+        elif dh == profile.dh_path and is_generated_dh(data):
+            v["tls.dh"] = "generate"
+        else:
+            v["tls.dh"] = dh
+    enabled = set((_get(tree, "protocols") or "").split())
+    for name in PROTOCOLS:
+        v[f"protocols.{name}"] = name in enabled
+
+    if m := _LOCATION.match(_get(tree, "mail_location") or ""):
+        v["mailbox.format"] = m.group(1) or "maildir"
+        v["mailbox.root"] = m.group(2) or m.group(3)
+    overrides = dict(w.split("=", 1) for w in (_get(tree, "userdb", "override_fields") or "").split() if "=" in w)
+    if overrides.get("uid"):
+        v["mailbox.user"] = overrides["uid"]
+
+    driver = _get(tree, "passdb", "driver")
+    backend = {"pam": "pam", "ldap": "ldap", "sql": "sql"}.get(driver or "")
+    if backend:
+        v["auth.backend"] = backend
+    if mechs := _get(tree, "auth_mechanisms"):
+        v["auth.mechanisms"] = mechs.lower().split()
+    for key in ("first_valid_uid", "last_valid_uid"):
+        value = _get(tree, key)
+        if value and value.isdigit() and (key == "first_valid_uid" or int(value)):
+            v[f"auth.{key}"] = int(value)
+    port = _get(tree, "service auth", "inet_listener", "port")
+    if port and port.isdigit() and int(port):
+        v["auth.sasl_listener"] = "inet"
+        v["auth.sasl_port"] = int(port)
+    args = _get(tree, "passdb", "args")
+    if backend in ("ldap", "sql") and args and args.startswith("/"):
+        text = _read_text(host, args)
+        if text is not None:
+            (_ldap_args if backend == "ldap" else _sql_args)(read_args_file(text), found)
+
+    lmtp = ("service lmtp",)
+    port = _get(tree, *lmtp, "inet_listener lmtp", "port")
+    if port and port.isdigit() and int(port):
+        v["lmtp.listener"] = "inet"
+        v["lmtp.port"] = int(port)
+    for key in ("mode", "user", "group"):
+        if value := _get(tree, *lmtp, "unix_listener lmtp", key):
+            v[f"lmtp.socket_{key}"] = value
+
+    inbox = tree.get("namespace inbox")
+    if isinstance(inbox, dict):
+        boxes = []
+        for header, block in inbox.items():
+            if header.startswith("mailbox ") and isinstance(block, dict):
+                boxes.append(MailboxDef(header[len("mailbox "):], " ".join(block.get("special_use", "").split()),
+                                        block.get("auto", "no")))
+        usual = [b.name for b in default_mailboxes()]  # doveconf -n sorts blocks by name: the usual order first
+        v["mailboxes"] = sorted(boxes, key=lambda b: usual.index(b.name) if b.name in usual else len(usual))
+
+    if "sieve" in enabled:
+        port = _get(tree, "service managesieve-login", "inet_listener sieve", "port")
+        if port and port.isdigit():
+            v["sieve.port"] = int(port)
+        v["sieve.lmtp_plugin"] = "sieve" in (_get(tree, "protocol lmtp", "mail_plugins") or "").split()
+        on = _get(tree, "plugin", "sieve_before") == sieve_step.SPAM_SCRIPT
+        v["sieve.spam_filter"] = on
+        script = _read_text(host, sieve_step.SPAM_SCRIPT) if on else None
+        if script and (m := re.search(r'fileinto :create "((?:[^"\\]|\\.)*)"', script)):
+            v["sieve.spam_folder"] = m.group(1)
+
+    if m := re.match(r"^tcp:(\[[^\]]+\]|[^:]+):(\d+)$", _get(tree, "plugin", "mail_replica") or ""):
+        v["replication.enabled"] = True
+        v["replication.partner"] = m.group(1).strip("[]")
+        v["replication.port"] = int(m.group(2))
+        conns = _get(tree, "replication_max_conns")
+        if conns and conns.isdigit():
+            v["replication.max_conns"] = int(conns)
+        secret = _get(tree, "doveadm_password")
+        if path := _file_ref(secret):
+            v["replication.password_file"] = path
+        elif secret:
+            found.notes.append("replication.password: the doveadm password is written inline in Dovecot's "
+                               "configuration; type it (or give password_file)")
+
+
+def _ldap_args(args: dict[str, str], found: Found) -> None:
+    v = found.values
+    if "uris" in args:
+        v["auth.ldap.uris"] = args["uris"].split()
+    v["auth.ldap.starttls"] = args.get("tls", "no").lower() in ("yes", "true", "1")
+    for key, answer in (("base", "base"), ("scope", "scope"), ("auth_bind_userdn", "bind_userdn"), ("dn", "dn"),
+                        ("pass_filter", "pass_filter"), ("tls_require_cert", "tls_require_cert"),
+                        ("tls_ca_cert_file", "tls_ca_cert_file")):
+        if key in args:
+            v[f"auth.ldap.{answer}"] = args[key]
+    if args.get("dnpass"):
+        found.notes.append("auth.ldap.dnpass: the search account's password is in dovecot-ldap.conf.ext; "
+                           "type it on the LDAP screen (or give dnpass_file)")
+
+
+def _sql_args(args: dict[str, str], found: Found) -> None:
+    v = found.values
+    words = dict(w.split("=", 1) for w in args.get("connect", "").split() if "=" in w)
+    for key in ("host", "dbname", "user", "ssl_ca"):
+        if key in words:
+            v[f"auth.sql.{key}"] = words[key]
+    if words.get("port", "").isdigit():
+        v["auth.sql.port"] = int(words["port"])
+    elif "host" in words:
+        v["auth.sql.port"] = 3306
+    for key in ("default_pass_scheme", "user_query", "password_query", "iterate_query"):
+        if key in args:
+            v[f"auth.sql.{key}"] = args[key]
+    if "password" in words or "option_file" in words:
+        found.notes.append("auth.sql.password: the database password is in Dovecot's SQL configuration; "
+                           "type it on the SQL screen (or give password_file)")
+
+
+# --- Postfix -> answers ---------------------------------------------------------
+
+def postfix_values(host: Host) -> dict[str, str]:
+    """`postconf -n` as a dict (warnings left out); {} without a main.cf."""
+    result = host.run(["postconf", "-n"])
+    if not result.ok:
+        return {}
+    out = {}
+    for line in result.output.splitlines():
+        key, sep, value = line.partition(" = ")
+        if sep and re.fullmatch(r"[A-Za-z0-9_]+", key):
+            out[key] = value.strip()
+        elif line.endswith(" =") and re.fullmatch(r"[A-Za-z0-9_]+", line[:-2]):
+            out[line[:-2]] = ""
+    return out
+
+
+def postfix_services(host: Host) -> set[tuple[str, str]]:
+    """(service, type) of every active master.cf entry, from `postconf -M`."""
+    result = host.run(["postconf", "-M"])
+    if not result.ok:
+        return set()
+    return {tuple(line.split()[:2]) for line in result.output.splitlines()
+            if line and not line[0].isspace() and len(line.split()) >= 8 and not line.startswith("postconf:")}
+
+
+def _words(value: str) -> list[str]:
+    return [w for w in re.split(r"[\s,]+", value) if w]
+
+
+def _postfix(values: dict[str, str], services: set, host: Host, found: Found) -> None:
+    v = found.values
+    if "myhostname" in values:
+        v["server.hostname"] = values["myhostname"].lower().rstrip(".")
+    if "mydomain" in values:
+        v["server.domain"] = values["mydomain"].lower().rstrip(".")
+    if "myorigin" in values:
+        v["postfix.myorigin"] = values["myorigin"]
+    if values.get("relayhost"):
+        v["postfix.relayhost"] = values["relayhost"]
+    null = values.get("mydestination") == "" and bool(values.get("relayhost"))
+    v["postfix.mode"] = "null-client" if null else "internet-site"
+    if null:
+        return
+    if "inet_interfaces" in values:
+        v["postfix.inet_interfaces"] = ", ".join(_words(values["inet_interfaces"]))
+    if "mynetworks" in values:
+        v["postfix.mynetworks"] = _words(values["mynetworks"])
+    for key, virtual in (("virtual_transport", True), ("mailbox_transport", False)):
+        transport = values.get(key, "")
+        if not transport.startswith("lmtp:"):
+            continue
+        v["postfix.delivery"] = "lmtp"
+        v["postfix.virtual_mailboxes"] = virtual
+        if m := re.match(r"^lmtp:inet:(\[[^\]]+\]|[^:]+):(\d+)$", transport):
+            v["postfix.lmtp_host"] = m.group(1).strip("[]")
+            v["postfix.lmtp_port"] = int(m.group(2))
+        if virtual:
+            domains = _words(values.get("virtual_mailbox_domains", ""))
+            v["postfix.virtual_mailbox_domains"] = [] if domains == ["$mydomain"] else domains
+        break
+    submission = ("submission", "inet") in services
+    v["postfix.submission"] = submission
+    if submission:
+        v["postfix.smtps"] = ("submissions", "inet") in services or ("smtps", "inet") in services
+    if m := re.match(r"^inet:(\[[^\]]+\]|[^:]+):(\d+)$", values.get("smtpd_sasl_path", "")):
+        v["postfix.sasl_host"] = m.group(1).strip("[]")
+        v["postfix.sasl_port"] = int(m.group(2))
+    restrictions = _words(values.get("smtpd_sender_restrictions", ""))
+    v["postfix.sender_login_mismatch"] = ("reject-authenticated"
+                                          if "reject_authenticated_sender_login_mismatch" in restrictions
+                                          else "reject" if "reject_sender_login_mismatch" in restrictions else "")
+    table = values.get("virtual_alias_maps", "")
+    kind, _, path = table.partition(":")
+    aliases: dict[str, str] = {}
+    if kind == "ldap" and path.startswith("/"):
+        v["postfix.virtual_alias_source"] = "ldap"
+        text = _read_text(host, path) or ""
+        for key, value in values_of_cf(text).items():
+            if key in ("server_host", "search_base", "query_filter", "result_attribute"):
+                v[f"postfix.ldap_aliases.{key}"] = value
+    elif kind and path.startswith("/") and (text := _read_text(host, path)) is not None:
+        v["postfix.virtual_alias_source"] = "file"
+        for line in text.splitlines():
+            parts = line.split(None, 1)
+            if len(parts) == 2 and not line[0].isspace() and not line.startswith("#"):
+                aliases[parts[0]] = ", ".join(_words(parts[1]))
+        v["postfix.virtual_aliases"] = aliases
+    alias_domains = {a.rpartition("@")[2].lower() for a in aliases}
+    v["postfix.virtual_alias_domains"] = [d for d in _words(values.get("virtual_alias_domains", ""))
+                                          if d.lower() not in alias_domains and not d.startswith("$")]
+    for key, answer in (("smtpd_tls_cert_file", "postfix.tls_cert"), ("smtpd_tls_key_file", "postfix.tls_key")):
+        if values.get(key):
+            v[answer] = values[key]
+    if values.get("smtp_tls_loglevel", "").isdigit():
+        v["postfix.tls_loglevel"] = int(values["smtp_tls_loglevel"])
+    limits: dict[str, int | str] = {}
+    for key, default in LIMIT_DEFAULTS.items():
+        if key in values:
+            value = values[key]
+            if isinstance(default, int) and value.isdigit():
+                limits[key] = int(value)
+            elif isinstance(default, str):
+                limits[key] = value
+    v["postfix.limits"] = limits
+
+
+def values_of_cf(text: str) -> dict[str, str]:
+    """A Postfix lookup-table configuration (ldap_table(5)): `key = value` lines."""
+    from mailwizard.postfix_conf import main_values
+
+    return main_values(text)
+
+
+# --- reading, and the difference from a fresh install ----------------------------
+
+def read_config(host: Host, profile: Profile, use_doveconf: bool = True,
+                postfix: tuple[dict[str, str], set] | None = None) -> Found:
+    """Every answers key the host's configuration determines (fresh-install values included)."""
+    found = Found()
+    values, services = postfix if postfix is not None else (postfix_values(host), postfix_services(host))
+    tree = dovecot_tree(host, profile, use_doveconf)
+    if tree:
+        _dovecot(tree, host, profile, found)
+    if values:
+        _postfix(values, services, host, found)
+        if found.values.get("postfix.mode") == "null-client" and not tree:
+            found.values["dovecot.enabled"] = False
+    return found
+
+
+def fresh_config(profile: Profile) -> Found:
+    """The same reading of the platform's fresh-install files (platforms/fresh/<name>)."""
+    from mailwizard.postfix_conf import main_values, master_entries
+
+    fresh = Host(profile.fresh_root())
+    main = fresh.read_text(f"{profile.postfix_dir}/main.cf") or ""
+    services = set(master_entries(fresh.read_text(f"{profile.postfix_dir}/master.cf") or ""))
+    return read_config(fresh, profile, use_doveconf=False, postfix=(main_values(main), services))
+
+
+def _program(key: str) -> str:
+    return "postfix" if key.startswith(("server.", "postfix.", "dovecot.")) else "dovecot"
+
+
+def read_host(host: Host, profile: Profile) -> Found:
+    """The host's settings, for each of Postfix and Dovecot whose configuration is no longer the fresh one.
+
+    A program counts as configured when one of its answers keys differs from
+    the fresh install (Dovecot's protocols and mailboxes left aside: they
+    follow the installed packages). Then all its keys are taken, fresh values
+    included: what the administrator left in place stays in place. Of the
+    mailboxes only those that differ from the fresh install's are taken (an
+    empty list leaves the mailbox settings alone).
+    """
+    found = read_config(host, profile)
+    fresh = fresh_config(profile).values
+    missing = object()
+    configured = {_program(k) for k, v in found.values.items()
+                  if not k.startswith(("protocols.", "mailboxes")) and fresh.get(k, missing) != v}
+    values: dict[str, object] = {}
+    for key, value in found.values.items():
+        if _program(key) not in configured:
+            continue
+        if key == "mailboxes":
+            before = {b.name: b for b in fresh.get("mailboxes", [])}
+            value = [b for b in value if before.get(b.name) != b]
+        values[key] = value
+    found.values = values
+    return found
+
+
+# --- onto the answers ------------------------------------------------------------
+
+def _set(answers: Answers, key: str, value) -> None:
+    if key == "dovecot.enabled":
+        answers.dovecot_enabled = value
+        return
+    if key == "mailboxes":
+        answers.mailboxes = list(value)
+        return
+    *path, name = key.split(".")
+    obj = answers
+    for part in path:
+        obj = getattr(obj, part)
+    setattr(obj, name, value)
+
+
+def prefill(answers: Answers, found: Found) -> list[str]:
+    """Set the answers the host determines, except those the answers file gives; the keys set."""
+    from mailwizard.steps.postfix_site import virtual_mailboxes
+
+    done = []
+    for key, value in found.values.items():
+        if in_file(answers.raw, key):
+            continue
+        _set(answers, key, value)
+        done.append(key)
+    if "server.hostname" in done and not in_file(answers.raw, "tls") and "tls.cert" not in done:
+        answers.tls.cert, answers.tls.key = answers.default_cert_paths()
+    p = answers.postfix
+    if "postfix.virtual_mailboxes" in done:  # the automatic choice is kept automatic
+        wanted, p.virtual_mailboxes = p.virtual_mailboxes, None
+        if virtual_mailboxes(answers) != wanted:
+            p.virtual_mailboxes = wanted
+    for key, mine in (("postfix.tls_cert", answers.tls.cert), ("postfix.tls_key", answers.tls.key)):
+        if key in done and getattr(p, key.split(".")[1]) == mine and answers.dovecot_enabled:
+            setattr(p, key.split(".")[1], "")  # the same as Dovecot's: "" means "Dovecot's"
+    return done
+
+
+def prefill_from_host(answers: Answers, host: Host, profile: Profile) -> Found:
+    """Read the host and prefill `answers`; the Found holds the keys set (values) and notes."""
+    found = read_host(host, profile)
+    keys = prefill(answers, found)
+    found.values = {k: found.values[k] for k in keys}
+    return found
+
+
+def prefill_session(session, given: bool) -> None:
+    """cli.build_session: without answers given (file, journal), start from the host's own configuration.
+
+    Planning for another platform reads nothing. A configuration this user
+    cannot read (a --dry-run without root) leaves the defaults.
+    """
+    if given or session.offline:
+        return
+    try:
+        found = prefill_from_host(session.answers, session.host, session.profile)
+    except OSError:
+        return
+    session.prefilled = sorted(found.values)

@@ -1,0 +1,109 @@
+"""SELinux (the report): enforcing, and the labels the wizard relies on are in force.
+
+Nothing is planned. On an SELinux platform: `getenforce` says Enforcing; the
+policy (`matchpathcon`) gives the mail root `mail_spool_t` and a replication
+password file `dovecot_etc_t`; `restorecon -n -v -R` over the mail root, the
+certificate, the key and that password file prints nothing (no file carries
+a label other than the policy's); a non-standard LMTP or ManageSieve port is
+labelled `lmtp_port_t` / `sieve_port_t` (`semanage port -l`). On a platform
+without SELinux (Debian) the report says so once.
+"""
+
+from __future__ import annotations
+
+from mailwizard.answers import Answers
+from mailwizard.host import Host
+from mailwizard.plan import Check, PlanContext
+from mailwizard.platform import Profile
+from mailwizard.steps import Step
+
+NAME = "selinux"
+
+
+def labelled_paths(answers: Answers) -> dict[str, str]:
+    """Paths whose policy type the wizard sets or relies on: path -> type ("" when any type of the policy will do)."""
+    from mailwizard.steps.replication import SECRET_TYPE
+    from mailwizard.steps.vmail import mail_root
+
+    out: dict[str, str] = {}
+    if answers.dovecot_enabled:
+        out[mail_root(answers)] = "mail_spool_t"
+        out[answers.tls.cert] = ""
+        out[answers.tls.key] = ""
+        r = answers.replication
+        if r.enabled and r.password_file:
+            out[r.password_file] = SECRET_TYPE
+    return out
+
+
+def labelled_ports(answers: Answers) -> dict[int, str]:
+    """Non-standard ports the wizard labels: port -> type."""
+    from mailwizard.steps import lmtp, sieve
+
+    out: dict[int, str] = {}
+    if not answers.dovecot_enabled:
+        return out
+    if answers.protocols.lmtp and answers.lmtp.listener == "inet" and answers.lmtp.port != lmtp.STANDARD_PORT:
+        out[answers.lmtp.port] = "lmtp_port_t"
+    if answers.protocols.sieve and answers.sieve.port != sieve.STANDARD_PORT:
+        out[answers.sieve.port] = "sieve_port_t"
+    return out
+
+
+def _enforcing(host: Host) -> Check:
+    got = host.run(["getenforce"])
+    mode = got.output.strip()
+    good = got.ok and mode == "Enforcing"
+    return Check(NAME, "SELinux is enforcing", "pass" if good else "fail", mode or "getenforce gave no answer",
+                 "" if good else "setenforce 1, and SELINUX=enforcing in /etc/selinux/config")
+
+
+def _policy_types(host: Host, wanted: dict[str, str]) -> list[Check]:
+    checks = []
+    for path, type_ in wanted.items():
+        got = host.run(["matchpathcon", path])
+        good = got.ok and f":{type_}:" in got.output
+        checks.append(Check(NAME, f"policy labels {path} {type_}", "pass" if good else "fail",
+                            got.output.strip()[-200:] or "matchpathcon gave no answer",
+                            "" if good else f"semanage fcontext -a -t {type_} '{path}'; restorecon -R -v {path}"))
+    return checks
+
+
+def _relabel(host: Host, paths: list[str]) -> Check:
+    argv = ["restorecon", "-n", "-v", "-R", *paths]
+    got = host.run(argv)
+    pending = [line for line in got.output.splitlines() if line.strip()]
+    good = got.ok and not pending
+    evidence = "\n".join(pending[:10]) if pending else (got.output.strip()[-300:] if not got.ok else
+                                                        f"nothing to relabel under {', '.join(paths)}")
+    return Check(NAME, "files carry the policy's labels", "pass" if good else "fail", evidence,
+                 "" if good else "restorecon -R -v " + " ".join(paths))
+
+
+def _ports(host: Host, profile: Profile, wanted: dict[int, str]) -> list[Check]:
+    from mailwizard.steps.lmtp import selinux_port_type
+
+    ctx = PlanContext(host, profile)  # one `semanage port -l` for every port
+    checks = []
+    for port, type_ in wanted.items():
+        got = selinux_port_type(ctx, port)
+        good = got == type_
+        checks.append(Check(NAME, f"TCP port {port} is labelled {type_}", "pass" if good else "fail",
+                            f"labelled {got}" if got else "not labelled",
+                            "" if good else f"semanage port {'-m' if got else '-a'} -t {type_} -p tcp {port}"))
+    return checks
+
+
+def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:
+    if not profile.selinux:
+        return [Check(NAME, "SELinux", "pass", f"not applicable: {profile.label} runs without SELinux")]
+    checks = [_enforcing(host)]
+    paths = labelled_paths(answers)
+    checks += _policy_types(host, {p: t for p, t in paths.items() if t})
+    present = [p for p in paths if host.exists(p)]
+    if present:
+        checks.append(_relabel(host, present))
+    return checks + _ports(host, profile, labelled_ports(answers))
+
+
+STEP = Step(NAME, "SELinux", "1.1.3, 1.4, 1.6, 1.8", verify=verify)

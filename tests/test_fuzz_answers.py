@@ -1,0 +1,671 @@
+"""Issue 7: hostile and broken answers, fed to every key of every answers section (hypothesis).
+
+Keys are enumerated from the dataclasses of mailwizard/answers.py, so a new key
+is fuzzed without editing this file, and a test proves the enumeration is
+complete (every key is read by answers.parse at the place enumerated).
+
+Two properties per key, on answers files written by a real TOML writer:
+
+- validation (many examples): answers.parse and Session.problems() never raise;
+  an error names the fuzzed key;
+- rendering (fewer examples, real binaries): when the answers are accepted, the
+  plan's commands are argv lists without line breaks and no `sh -c`; the files
+  it renders pass Debian's real `doveconf -n` and `postconf -n`/`postconf -M`;
+  the rendered configuration has exactly the settings and blocks the reference
+  answers give (nothing injected, nothing lost), and the value typed is found,
+  as typed, in a setting's value.
+
+A last test feeds garbage bytes and invalid TOML to answers.parse/load.
+Example counts per key are printed at the end of the module's run (and kept in
+pytest's cache under mailwizard/fuzz_answers_counts). The examples are
+derandomized: every run, and CI, tries the same values.
+"""
+
+from __future__ import annotations
+
+import collections
+import copy
+import datetime as dt
+import functools
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import tomllib
+from dataclasses import fields, is_dataclass
+from pathlib import Path
+
+import pytest
+import tomli_w
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from support import ANSWERS_DIR, cached_cert
+from mailwizard import answers as A
+from mailwizard import certs
+from mailwizard.engine import Session
+from mailwizard.host import FakeHost
+from mailwizard.plan import WriteFile
+from mailwizard.platform import profile_for
+from mailwizard.postfix_conf import _PostfixEdit
+
+# examples per key: free text (strings, lists) gets the most; yes/no and numbers are typed, so fewer
+# suffice. The first RENDERED accepted examples of a text key are also rendered and read by the real tools.
+# MAILWIZARD_FUZZ_SCALE multiplies both (0.2 for a quick run, 5 for a long hunt).
+_SCALE = float(os.environ.get("MAILWIZARD_FUZZ_SCALE", "1"))
+EXAMPLES = {"text": max(1, int(200 * _SCALE)), "typed": max(1, int(30 * _SCALE))}
+RENDERED = {"text": max(1, int(8 * _SCALE)), "typed": 0}
+HAVE_TOOLS = all(shutil.which(t) for t in ("doveconf", "postconf"))
+
+# --- the keys -----------------------------------------------------------------------------------
+
+# Answers fields that are not [section] dataclasses: where each lives in the file.
+TOP_LEVEL = {"dovecot_enabled": ("dovecot", "enabled"), "firewall_manage": ("firewall", "manage")}
+NOT_KEYS = {"raw"}  # the file itself
+MAILBOX = "Sent"  # the mailbox of the reference answers whose entry is fuzzed
+ALIAS = "info@example.com"
+
+
+@functools.cache
+def answer_keys() -> dict[str, tuple[tuple[str, ...], object]]:
+    """Every answers key: dotted name -> (its path in the TOML file, its default value)."""
+    keys: dict[str, tuple[tuple[str, ...], object]] = {}
+
+    def walk(obj, path: tuple[str, ...]) -> None:
+        for f in fields(obj):
+            value = getattr(obj, f.name)
+            if is_dataclass(value):
+                walk(value, (*path, f.name))
+            elif path == ("postfix",) and f.name == "limits":
+                for limit, default in A.LIMIT_DEFAULTS.items():
+                    keys[f"postfix.limits.{limit}"] = (("postfix", "limits", limit), default)
+            elif path == ("postfix",) and f.name == "virtual_aliases":
+                keys["postfix.virtual_aliases"] = (("postfix", "virtual_aliases", ALIAS), "")
+                keys["postfix.virtual_aliases.<alias>"] = (("postfix", "virtual_aliases", "<key>"), "")
+            else:
+                keys[".".join((*path, f.name))] = ((*path, f.name), value)
+
+    answers = A.Answers()
+    for f in fields(answers):
+        value = getattr(answers, f.name)
+        if is_dataclass(value):
+            walk(value, (f.name,))
+        elif f.name == "mailboxes":
+            for box_field in fields(A.MailboxDef):
+                if box_field.name == "name":
+                    keys["mailboxes.<name>"] = (("mailboxes", "<key>"), "")
+                else:
+                    keys[f"mailboxes.{box_field.name}"] = (("mailboxes", MAILBOX, box_field.name),
+                                                           box_field.default)
+        elif f.name in TOP_LEVEL:
+            keys[".".join(TOP_LEVEL[f.name])] = (TOP_LEVEL[f.name], value)
+        else:
+            assert f.name in NOT_KEYS, f"Answers.{f.name} is neither a section nor a known key: add it here"
+    return keys
+
+
+KEYS = sorted(answer_keys())
+
+# The reference answers each key is fuzzed in (where the key is in use), and edits that put it in use.
+SASL_TCP = {"auth": {"sasl_listener": "inet", "sasl_port": 12346, "sasl_allow_from": ["192.0.2.0/24"]}}
+BASES: list[tuple[str, str, dict]] = [  # (key prefix, answers file, edits); the first match wins
+    ("auth.ldap.bind_userdn", "ldap.toml", {}),
+    ("auth.ldap.", "ldap-search.toml", {"auth": {"ldap": {"tls_ca_cert_file": "/etc/pki/tls/certs/ldap-ca.crt"}}}),
+    ("auth.sql.", "sql.toml", {}),
+    ("auth.sasl", "full.toml", SASL_TCP),
+    ("postfix.ldap_aliases.", "ldap.toml", {"postfix": {"ldap_aliases": {"query_filter": "(mail=%s)",
+                                                                          "result_attribute": "maildrop"}}}),
+    ("postfix.relayhost", "null-client.toml", {"server": {"hostname": "mail.example.com"}}),
+    ("postfix.lmtp_", "full.toml", {"postfix": {"lmtp_host": "dovecot.example.com"}}),
+    ("postfix.sasl_", "full.toml", {"postfix": {"sasl_host": "dovecot.example.com"}}),
+    ("postfix.tls_", "full.toml", {"postfix": {"tls_cert": "/etc/pki/tls/certs/postfix.crt",
+                                                "tls_key": "/etc/pki/tls/private/postfix.key"}}),
+    ("postfix.virtual_mailbox_domains", "full.toml", {"postfix": {"virtual_mailboxes": True,
+                                                                   "virtual_mailbox_domains": ["example.com"]}}),
+    ("postfix.virtual_alias_domains", "full.toml", {"postfix": {"virtual_alias_domains": ["example.net"]}}),
+    ("sieve.", "full.toml", {"sieve": {"spam_folder": "Junk"}}),
+    ("", "full.toml", {}),
+]
+
+# Files the fake host needs for the reference answers to be accepted (secrets read from files, CAs).
+SECRET_FILES = {"/root/doveadm.pass": b"replication-secret\n", "/root/dovecot-ldap.pass": b"ldap-secret\n",
+                "/root/dovecot-sql.pass": b"sql-secret\n"}
+CA_FILES = ("/etc/pki/tls/certs/ca.crt", "/etc/pki/tls/certs/ldap-ca.crt", "/etc/pki/dovecot/certs/ca.crt",
+            "/etc/pki/tls/certs/postfix.crt", "/etc/pki/tls/private/postfix.key")
+
+
+def merge(data: dict, edits: dict) -> dict:
+    for k, v in edits.items():
+        if isinstance(v, dict) and isinstance(data.get(k), dict):
+            merge(data[k], v)
+        else:
+            data[k] = copy.deepcopy(v)
+    return data
+
+
+@functools.cache
+def _base(key: str) -> tuple[str, dict]:
+    for prefix, name, edits in BASES:
+        if key.startswith(prefix):
+            return name, merge(tomllib.loads((ANSWERS_DIR / name).read_text()), edits)
+    raise AssertionError(key)
+
+
+def base_for(key: str) -> tuple[str, dict]:
+    """(answers file name, its data with the edits that put `key` in use): a fresh copy."""
+    name, data = _base(key)
+    return name, copy.deepcopy(data)
+
+
+def base_value(key: str):
+    """The key's value in its reference answers (or its default)."""
+    _, data = base_for(key)
+    path, default = answer_keys()[key]
+    if "<key>" in path:
+        return MAILBOX if key.startswith("mailboxes") else ALIAS
+    node = data
+    for part in path:
+        if not isinstance(node, dict) or part not in node:
+            return default
+        node = node[part]
+    return node
+
+
+def with_value(key: str, value) -> dict:
+    """The key's reference answers with `value` at the key."""
+    _, data = base_for(key)
+    path, _ = answer_keys()[key]
+    if key == "mailboxes.<name>":
+        boxes = data.setdefault("mailboxes", {})
+        spec = boxes.pop(MAILBOX, {"auto": "subscribe"})
+        boxes[value] = spec
+        return data
+    if key == "postfix.virtual_aliases.<alias>":
+        aliases = data["postfix"].setdefault("virtual_aliases", {})
+        aliases[value] = aliases.pop(ALIAS, "user22@example.net")
+        return data
+    node = data
+    for part in path[:-1]:
+        node = node.setdefault(part, {})
+    if value is None:  # a key without a value (last_valid_uid, tls_loglevel) is left out
+        node.pop(path[-1], None)
+    else:
+        node[path[-1]] = value
+    return data
+
+
+# --- hostile values ------------------------------------------------------------------------------
+
+FRAGMENTS = [
+    "\n", "\r\n", "\r", "\x00", "\t", "\x1b[31m", "\x7f", "\u2028", "\x85", "\ufeff", '"', "'", "\\", '\\"',
+    "\\n", "%u", "%n", "%d", "%Lu", "%{user}", "%{env:HOME}", "%{passwd}", "%%", "%", "$", "$mydomain",
+    "${x}", "$(id)", "`id`", "$ENV:HOME", ";", "|", "&&", ">", "<", "</etc/shadow", "*", "?", "~", "{", "}",
+    "[", "]", "=", "#", " #c", " ", "  ", ",", ":", "/", "..", "../", "!include /etc/passwd",
+    "\n}\nfoo = bar\n", "\ndriver = passwd\n", "\nmynetworks = 0.0.0.0/0", "ä", "\U0001f642", "-o", "--",
+    "x" * 300,
+]
+TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
+
+
+def _insert(base: str, at: int, piece: str) -> str:
+    at = at % (len(base) + 1)
+    return base[:at] + piece + base[at:]
+
+
+def hostile_text(base: str) -> st.SearchStrategy[str]:
+    """Arbitrary, long, control, quote, %-variable, $ and shell-metacharacter text, often near `base`."""
+    piece = st.one_of(st.sampled_from(FRAGMENTS), TEXT)
+    return st.one_of(
+        st.builds(_insert, st.just(base), st.integers(0, 1000), st.sampled_from(FRAGMENTS)),
+        st.builds(_insert, st.just(base), st.integers(0, 1000), TEXT),
+        st.lists(st.one_of(piece, st.just(base)), max_size=6).map("".join),
+        TEXT,
+        st.builds(lambda s, n: s * n, st.text(min_size=1, max_size=8), st.integers(40, 2500)),
+        st.sampled_from(FRAGMENTS),
+    )
+
+
+WRONG_TYPES = st.one_of(
+    st.integers(-2**63, 2**63 - 1), st.floats(allow_nan=False), st.booleans(),
+    st.lists(st.integers(0, 9), max_size=3), st.dictionaries(st.sampled_from("abc"), st.integers(0, 9), max_size=2),
+    st.datetimes(min_value=dt.datetime(1970, 1, 1), max_value=dt.datetime(2100, 1, 1)),
+)
+
+
+def values_for(key: str) -> st.SearchStrategy:
+    default = answer_keys()[key][1]
+    base = base_value(key)
+    if key.endswith("<name>") or key.endswith("<alias>"):
+        return hostile_text(base)  # a table key is always a string in TOML
+    if isinstance(default, bool):
+        return st.one_of(st.booleans(), WRONG_TYPES, TEXT)
+    if isinstance(default, int) or default is None:
+        special = st.sampled_from([0, -1, 1, 65535, 65536, 2**31, 2**63 - 1, -2**63])
+        return st.one_of(st.integers(-2**63, 2**63 - 1), st.integers(-10, 70000), special, WRONG_TYPES, TEXT)
+    if isinstance(default, list):
+        elements = base or ["192.0.2.0/24"]
+        element = st.sampled_from(elements).flatmap(hostile_text)
+        return st.one_of(st.lists(element, max_size=4), st.lists(st.sampled_from(elements), max_size=3),
+                         WRONG_TYPES, TEXT)
+    return st.one_of(hostile_text(str(base)), hostile_text(str(base)), WRONG_TYPES)
+
+
+# --- sessions on fake hosts ----------------------------------------------------------------------
+
+@pytest.fixture(scope="module", autouse=True)
+def fast_cert_checks():
+    """The certificate check loads an RSA key (0.2 s or more); the fake hosts' pair never changes."""
+    from cryptography.hazmat.primitives import serialization
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(certs, "check_pair", functools.lru_cache(maxsize=None)(certs.check_pair))
+        mp.setattr(serialization, "load_pem_private_key",
+                   functools.lru_cache(maxsize=None)(serialization.load_pem_private_key))
+        yield
+
+
+@functools.cache
+def host_for(platform: str) -> tuple[FakeHost, object]:
+    """One fake host per platform with the reference answers' certificates, CAs and secret files."""
+    root = Path(tempfile.mkdtemp(prefix="fuzz-host-"))
+    profile = profile_for(platform)
+    host = FakeHost.from_profile(profile, root, hostname="mail.example.com")
+    key, cert = cached_cert("mail.example.com")
+    for directory in ("/etc/pki/dovecot/certs", "/etc/pki/dovecot/private", "/etc/pki/tls/certs",
+                      "/etc/pki/tls/private", "/root"):
+        host.makedirs(directory)
+    for path in ("/etc/pki/dovecot/certs/server.example.com.crt", "/etc/pki/dovecot/certs/mail.example.com.crt",
+                 *CA_FILES):
+        host.write_atomic(path, key if path.endswith(".key") else cert, mode=0o644, uid=0, gid=0)
+    for path in ("/etc/pki/dovecot/private/server.example.com.key", "/etc/pki/dovecot/private/mail.example.com.key"):
+        host.write_atomic(path, key, mode=0o600, uid=0, gid=0)
+    for path, data in SECRET_FILES.items():
+        host.write_atomic(path, data, mode=0o600, uid=0, gid=0)
+    return host, profile
+
+
+def session_for(toml_text: str, platform: str):
+    answers, problems = A.parse(toml_text)
+    host, profile = host_for(platform)
+    return answers, problems, Session(answers, host, profile, journal_dir="/var/lib/mailwizard-fuzz")
+
+
+def names_key(problem: A.Problem, key: str) -> bool:
+    """Whether `problem` is at `key` (or inside it), or at another key whose message names this one."""
+    last = key.rsplit(".", 1)[-1]
+    if re.search(rf"(?<![\w.]){re.escape(last)}(?![\w])", problem.message) and not last.startswith("<"):
+        return True
+    if key.startswith("mailboxes"):
+        return problem.key.startswith("mailboxes")
+    if key.startswith("postfix.virtual_aliases"):
+        return problem.key == "postfix.virtual_aliases"
+    return problem.key == key or problem.key.startswith(key + ".")
+
+
+COUNTS: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def report_counts(request):
+    yield
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if not COUNTS or reporter is None:
+        return
+    reporter.write_line("")
+    reporter.write_line("fuzz examples per answers key: validated, accepted, rendered and read by doveconf/postconf")
+    total = collections.Counter()
+    for key in sorted(COUNTS):
+        c = COUNTS[key]
+        total.update(c)
+        reporter.write_line(f"  {key:40} {c['validated']:4} validated {c['accepted']:4} accepted "
+                            f"{c['rendered']:3} rendered")
+    reporter.write_line(f"  total: {total['validated']} validated, {total['rendered']} rendered by the real tools")
+    if getattr(request.config, "cache", None) is not None:
+        request.config.cache.set("mailwizard/fuzz_answers_counts", {k: dict(v) for k, v in COUNTS.items()})
+
+
+_FUZZ = settings(derandomize=True, database=None, deadline=None, print_blob=False,
+                 suppress_health_check=list(HealthCheck))
+
+
+def fuzz(examples: int) -> settings:
+    """Deterministic settings (the same examples on every run, no example database) for `examples` runs."""
+    return settings(_FUZZ, max_examples=examples)
+
+
+# --- the enumeration is complete -----------------------------------------------------------------
+
+def test_every_key_is_enumerated_and_read_where_enumerated():
+    keys = answer_keys()
+    leaves = sum(1 for s in fields(A.Answers) if s.name not in NOT_KEYS)
+    assert len(keys) > leaves  # the sections were walked
+    for key in KEYS:
+        path, default = keys[key]
+        wrong = {"no": "table"} if not isinstance(default, dict) else "text"
+        if "<key>" in path:
+            continue  # a table key is a string by construction; fuzzed below
+        _, problems = A.parse(tomli_w.dumps(with_value(key, wrong)))
+        assert [p for p in problems if names_key(p, key)], f"{key}: a table there is not reported: {problems}"
+    # every dataclass field of every section is a key
+    for section in (A.Server, A.TLS, A.Protocols, A.MailStore, A.Lmtp, A.Sieve, A.Replication, A.Dns,
+                    A.LdapAuth, A.SqlAuth, A.LdapAliases):
+        prefix = {A.LdapAuth: "auth.ldap", A.SqlAuth: "auth.sql", A.LdapAliases: "postfix.ldap_aliases",
+                  A.MailStore: "mailbox"}.get(section, section.__name__.lower())
+        for f in fields(section):
+            assert f"{prefix}.{f.name}" in keys
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_reference_value_is_accepted(key):
+    """Each key's reference answers (the property's starting point) are accepted, so a refusal is the value's."""
+    answers, problems, session = session_for(tomli_w.dumps(with_value(key, base_value(key))), "debian12")
+    assert problems == []
+    assert [p for p in session.problems() if p.severity == "error"] == []
+
+
+# --- property 1: validation ----------------------------------------------------------------------
+
+def kind(key: str) -> str:
+    default = answer_keys()[key][1]
+    return "typed" if default is None or isinstance(default, (bool, int)) else "text"
+
+
+def well_typed(key: str, value) -> bool:
+    default = answer_keys()[key][1]
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, int) or default is None:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return True
+
+
+def check_validation(key: str, value, platform: str) -> tuple[object, list[A.Problem]] | None:
+    """Parse and validate `value` at `key`: never an exception; an error names the key. The answers when accepted."""
+    text = tomli_w.dumps(with_value(key, value))
+    answers, problems, session = session_for(text, platform)
+    if not problems:
+        problems = session.problems()
+    errors = [p for p in problems if p.severity == "error"]
+    for p in problems:
+        assert isinstance(p.message, str) and p.message.strip(), p
+        assert "Traceback" not in p.message
+    if errors:
+        # a well-typed yes/no or number may be refused for what it implies elsewhere (lmtp = false while
+        # Postfix delivers over LMTP): the message then names the other key, which is fine
+        consequence = well_typed(key, value) and not isinstance(answer_keys()[key][1], str)
+        assert consequence or any(names_key(p, key) for p in errors), \
+            f"{key}={value!r}: errors name other keys: {errors}"
+        return None
+    return answers, session
+
+
+# --- property 2: what is accepted renders to exactly what was typed ------------------------------
+
+_DOVE_OPEN = re.compile(r"^([A-Za-z_][\w-]*)(?:\s+(.*?))?\s*\{$")
+_DOVE_SET = re.compile(r"^([A-Za-z_][\w/-]*)\s*=\s?(.*)$")
+
+
+def dovecot_settings(text: str) -> list[tuple[tuple[str, ...], str, str]]:
+    """`doveconf -n` output as (block kinds, key, value), with each block's name as a pseudo-setting."""
+    out, scope = [], []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line == "}":
+            scope.pop()
+        elif m := _DOVE_OPEN.match(line):
+            out.append((tuple(scope), f"{m.group(1)} {{", m.group(2) or ""))
+            scope.append(m.group(1))
+        elif m := _DOVE_SET.match(line):
+            out.append((tuple(scope), m.group(1), m.group(2)))
+        else:
+            raise AssertionError(f"doveconf -n printed a line that is neither a setting nor a block: {line!r}")
+    return out
+
+
+def args_file_settings(text: str) -> list[tuple[tuple[str, ...], str, str]]:
+    """A Dovecot 2.3 args file (dovecot-ldap/sql.conf.ext) read as settings_read_i() reads it."""
+    out = []
+    for raw in text.split("\n"):
+        line = raw.strip(" \t\r")
+        if not line or line.startswith("#"):
+            continue
+        i, quote = 0, None
+        while i < len(line):  # a # outside quotes starts a comment (Dovecot tracks both quote kinds)
+            c = line[i]
+            if quote:
+                if c == "\\" and i + 1 < len(line):
+                    i += 1
+                elif c == quote:
+                    quote = None
+            elif c in "\"'":
+                quote = c
+            elif c == "#":
+                line = line[:i].rstrip(" \t")
+                break
+            i += 1
+        key, eq, value = line.partition("=")
+        assert eq, f"an args-file line without '=': {raw!r}"
+        value = value.strip(" \t")
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = re.sub(r"\\(.)", r"\1", value[1:-1], flags=re.S)
+        out.append(((), key.strip(), value))
+    return out
+
+
+def postconf_settings(text: str) -> list[tuple[tuple[str, ...], str, str]]:
+    out = []
+    for line in text.splitlines():
+        key, eq, value = line.partition(" = ")
+        if not eq:
+            key, eq, value = line.partition(" =")
+        assert eq, f"postconf printed {line!r}"
+        out.append(((), key, value))
+    return out
+
+
+ARGS_FILES = ("dovecot-ldap.conf.ext", "dovecot-sql.conf.ext")
+
+
+SECRETS = ("auth.ldap.dnpass", "auth.sql.password", "replication.password")
+
+
+def shown_text(plan) -> str:
+    """Everything the review shows of a plan: descriptions, diffs, commands."""
+    return "\n".join(f"{c.describe()}\n{c.diff()}\n{c.commands()}" for c in plan.changes)
+
+
+def render(answers, session, secret: str = "") -> dict[str, list]:
+    """The plan's files put in a scratch copy of the platform's configuration, read by the real tools.
+
+    `secret`: a password typed in the answers, which the review must never show."""
+    plan = session.plan()
+    if secret:
+        assert secret not in shown_text(plan), "the review shows a password"
+    for change in plan.changes:
+        for argv in change.commands():
+            assert all(isinstance(a, str) and "\n" not in a and "\0" not in a for a in argv), argv
+            assert not (len(argv) > 1 and argv[0].rsplit("/", 1)[-1] in ("sh", "bash") and "-c" in argv), argv
+    profile = session.profile
+    with tempfile.TemporaryDirectory(prefix="fuzz-render-") as tmp:
+        dove, post = Path(tmp, "dovecot"), Path(tmp, "postfix")
+        shutil.copytree(profile.fresh_root() / profile.dovecot_dir.lstrip("/"), dove)
+        shutil.copytree(profile.fresh_root() / profile.postfix_dir.lstrip("/"), post)
+        others: dict[str, bytes] = {}
+        for change in plan.changes:
+            if isinstance(change, WriteFile):
+                if change.path.startswith(profile.dovecot_dir + "/"):
+                    target = dove / change.path[len(profile.dovecot_dir) + 1:]
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(change.content)
+                others[change.path] = change.content
+            elif isinstance(change, _PostfixEdit):
+                for name, text in change.after.items():
+                    (post / name).write_text(text, encoding="utf-8", errors="surrogateescape")
+        out: dict[str, list] = {}
+        if answers.dovecot_enabled:
+            shown = subprocess.run(["doveconf", "-c", str(dove / "dovecot.conf"), "-n", "-P"],
+                                   capture_output=True, text=True, errors="surrogateescape")
+            assert shown.returncode == 0 and "Warning" not in shown.stderr, shown.stderr
+            out["doveconf -n"] = dovecot_settings(shown.stdout)
+        for what in ("-n", "-M", "-P"):
+            shown = subprocess.run(["postconf", "-c", str(post), what], capture_output=True, text=True,
+                                   errors="surrogateescape")
+            warnings = [w for w in shown.stderr.splitlines() if "/etc/postfix/ldap-aliases.cf" not in w]
+            assert shown.returncode == 0 and warnings == [], shown.stderr
+            out[f"postconf {what}"] = (postconf_settings(shown.stdout) if what != "-M"
+                                       else [((), "service", " ".join(line.split()))
+                                             for line in shown.stdout.splitlines()])
+        for path, content in others.items():
+            name = path.rsplit("/", 1)[-1]
+            text = content.decode("utf-8", "surrogateescape")
+            if name in ARGS_FILES:
+                out[path] = args_file_settings(text)
+            elif name.endswith(".cnf"):  # a MariaDB option file: [group] lines, then quoted key = value
+                out[path] = args_file_settings("\n".join(line for line in text.split("\n")
+                                                          if not line.startswith("[")))
+            elif not path.startswith((profile.dovecot_dir + "/", profile.postfix_dir + "/main.cf",
+                                      profile.postfix_dir + "/master.cf")):
+                out[path] = [((), "line", line) for line in text.splitlines()
+                             if line.strip() and not line.lstrip().startswith("#")]
+    return out
+
+
+def shape(rendered: dict[str, list]) -> collections.Counter:
+    """What settings and blocks there are, without their values: an injected line or block changes it."""
+    return collections.Counter((source, scope, key) for source, items in rendered.items()
+                               for scope, key, _ in items)
+
+
+@functools.cache
+def reference_render(key: str):
+    answers, _, session = session_for(tomli_w.dumps(with_value(key, base_value(key))), "debian12")
+    return render(answers, session)
+
+
+@functools.cache
+def reference_shown(key: str) -> str:
+    _, _, session = session_for(tomli_w.dumps(with_value(key, base_value(key))), "debian12")
+    return shown_text(session.plan())
+
+
+def typed_strings(key: str, answers) -> list[str]:
+    """The value as the answers hold it (after the documented normalisation), as strings to find."""
+    if key == "mailboxes.<name>":
+        return [answers.mailboxes[-1].name]
+    if key == "postfix.virtual_aliases.<alias>":
+        return [next(iter(answers.postfix.virtual_aliases))]
+    if key == "postfix.virtual_aliases":
+        return [t for t in re.split(r"[\s,]+", answers.postfix.virtual_aliases[ALIAS]) if t]
+    path, _ = answer_keys()[key]
+    node = answers
+    for part in path:
+        node = next(b for b in node if b.name == part) if isinstance(node, list) else \
+            (node[part] if isinstance(node, dict) else getattr(node, part))
+    return [v for v in (node if isinstance(node, list) else [node]) if isinstance(v, str) and v]
+
+
+# Keys whose value is not written into any configuration file (the reason, for the reader).
+NOT_RENDERED = {
+    "dns.addresses": "DNS records shown in the report",
+    "replication.partner_answers": "where the partner's answers are saved",
+    "replication.partner_addresses": "firewalld rich rules (commands)",
+    "lmtp.allow_from": "firewalld rich rules (commands)",
+    "auth.sasl_allow_from": "firewalld rich rules (commands)",
+    "auth.ldap.dnpass_file": "read when planning; the password is written",
+    "auth.sql.password_file": "read when planning; the password is written",
+    "postfix.inet_interfaces": "written in Postfix's canonical form",
+    "auth.test_user": "the report's test login, used by its probes",
+    "auth.test_password": "the report's test login, never written",
+    "auth.test_password_file": "the report's test login, read by its probes",
+}
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_hostile_values(key):
+    """Validation for every example; the first accepted ones rendered and read back by the real tools."""
+    reference = reference_render(key) if HAVE_TOOLS and kind(key) == "text" else None
+    shown: set[str] = set()
+
+    @fuzz(EXAMPLES[kind(key)])
+    @given(value=values_for(key))
+    def run(value):
+        COUNTS[key]["validated"] += 1
+        accepted = check_validation(key, value, "debian12")
+        if accepted is None:
+            return
+        COUNTS[key]["accepted"] += 1
+        # the first accepted values are rendered, and the same ones again when hypothesis replays them
+        if reference is None or (repr(value) not in shown and len(shown) >= RENDERED[kind(key)]):
+            return
+        shown.add(repr(value))
+        answers, session = accepted
+        secret = value if key in SECRETS and isinstance(value, str) and len(value) >= 6 and \
+            value not in reference_shown(key) else ""
+        rendered = render(answers, session, secret)
+        COUNTS[key]["rendered"] += 1
+        check_rendering(key, value, answers, reference, rendered)
+
+    run()
+
+
+def blank(value) -> bool:
+    return value == [] or (isinstance(value, str) and not value.strip())
+
+
+def check_rendering(key: str, value, answers, reference: dict, rendered: dict) -> None:
+    """Nothing injected or lost, and the value found as typed in a rendered setting."""
+    if key.startswith("mailboxes") or key == "postfix.virtual_aliases" or isinstance(value, list):
+        # a list, a mailbox or an alias may render as more or fewer entries: the top-level settings
+        # and every other file's settings must stay as they were
+        same = lambda shape_: {s for s in shape_ if s[1] == () or s[0] != "doveconf -n"}  # noqa: E731
+        assert same(shape(rendered)) >= same(shape(reference)) - {s for s in same(shape(reference))
+                                                                   if s[0] == "postconf -M"}, value
+    elif blank(value) or blank(base_value(key)):
+        # an optional setting left out (or given where the reference leaves it out): only it comes or goes;
+        # white space alone counts as empty
+        small, big = (shape(rendered), shape(reference)) if blank(value) else (shape(reference), shape(rendered))
+        assert not small - big and len(big - small) <= 3, f"{key}={value!r} changed the settings rendered"
+    else:
+        assert shape(rendered) == shape(reference), f"{key}={value!r} changed the settings rendered"
+    if key in NOT_RENDERED:
+        return
+    values = [v for items in rendered.values() for _, _, v in items]
+    for typed in typed_strings(key, answers):
+        assert any(typed in v for v in values), f"{key}={value!r}: {typed!r} is in no rendered setting"
+
+
+# --- garbage files --------------------------------------------------------------------------------
+
+@fuzz(300)
+@given(data=st.one_of(st.binary(max_size=200), st.text(max_size=200).map(lambda t: t.encode("utf-8", "surrogatepass")),
+                      st.sampled_from([b"[server", b"hostname = ", b"[a]\n[a]", b"x = 1\nx = 2", b"\xff\xfe[",
+                                       b"a = \"\\q\"", b"[[mailboxes]]\nname = 1", b"= 1", b"\x00"])))
+def test_garbage_is_a_clear_error(data):
+    with tempfile.NamedTemporaryFile(suffix=".toml") as fh:
+        fh.write(data)
+        fh.flush()
+        try:
+            answers, problems = A.load(fh.name)
+        except A.AnswersError as exc:
+            assert fh.name in str(exc) or "TOML" in str(exc)
+            return
+    for p in problems:
+        assert p.key and p.message
+
+
+# --- regressions: the shrunk examples of bugs the fuzzing found ------------------------------------
+
+SERVER = "[server]\nhostname = \"mail.example.com\"\n"
+
+
+@pytest.mark.parametrize("text, key", [(SERVER + "[firewall]\nmanage = { no = \"table\" }\n", "firewall.manage"),
+                                       (SERVER + "[firewall]\nmanage = \"no\"\n", "firewall.manage"),
+                                       ("firewall = 1\n" + SERVER, "firewall")])
+def test_firewall_manage_of_another_type_is_reported_not_ignored(text, key):
+    # found by test_every_key_is_enumerated_and_read_where_enumerated: the value was silently replaced by true
+    _, problems = A.parse(text)
+    assert [p.key for p in problems] == [key]
+    assert "true or false" in problems[0].message or "table" in problems[0].message
