@@ -444,7 +444,29 @@ def parse(text: str) -> tuple[Answers, list[Problem]]:
                                 else "must be a [firewall] table"))
     if a.postfix_mode == "null-client" and "dovecot" not in data:
         a.dovecot_enabled = False
+    problems += _control_characters(data)
     return a, problems
+
+
+def _control_characters(node, where: str = "") -> list[Problem]:
+    """A Problem for every string in the file holding a line break or another control character.
+
+    No answer is ever more than one line, and every one ends up in a configuration file, a
+    map or a command argument: a line break there could start a setting nobody typed.
+    """
+    if isinstance(node, dict):
+        return [p for key, value in node.items() for p in _control_characters(value, f"{where}.{key}" if where
+                                                                                else str(key))]
+    if isinstance(node, list):
+        return [p for value in node for p in _control_characters(value, where)][:1]
+    if isinstance(node, str) and (bad := next((c for c in node if _is_control(c)), None)):
+        return [Problem(where, f"contains a control character ({bad!r}): a line break or another control "
+                               "character cannot go into a configuration file")]
+    return []
+
+
+def _is_control(c: str) -> bool:
+    return (ord(c) < 32 and c != "\t") or 0x7f <= ord(c) <= 0x9f or c in "\u2028\u2029"
 
 
 def _fill_postfix(p: Postfix, section, problems: list[Problem]) -> None:

@@ -98,3 +98,18 @@ def test_the_test_account_is_read_and_its_typed_password_never_saved():
 def test_a_test_user_of_the_wrong_type_is_named():
     _, problems = A.parse('[server]\nhostname = "mail.example.com"\n[auth]\ntest_user = 7\n')
     assert [p.key for p in problems] == ["auth.test_user"]
+
+
+@pytest.mark.parametrize("toml, key", [
+    ('[postfix]\nrelayhost = "\\n[relay.example.com]"\n', "postfix.relayhost"),  # found by the fuzz test
+    ('[postfix]\ninet_interfaces = ["\\nall"]\n', "postfix.inet_interfaces"),    # was a traceback in the plan
+    ('[auth.ldap]\ndnpass = "secret\\u0085"\n', "auth.ldap.dnpass"),
+])
+def test_a_control_character_anywhere_is_refused_at_its_key(toml, key):
+    _, problems = A.parse(toml)
+    assert [p.key for p in problems if "control character" in p.message] == [key]
+
+
+def test_a_tab_in_a_password_is_kept():
+    a, problems = A.parse('[auth.ldap]\ndnpass = "a\\tb"\n')
+    assert not [p for p in problems if "control" in p.message] and a.auth.ldap.dnpass == "a\tb"

@@ -18,7 +18,6 @@ import socket
 import pytest
 
 from support import fake_session, openssl_server
-from mailwizard import probes
 from mailwizard.steps import files, firewall, live, selinux, services
 
 KEY = "/etc/pki/dovecot/private/server.example.com.key"
@@ -262,10 +261,9 @@ def test_the_report_lists_files_and_selinux_before_the_live_checks(tmp_path):
 # --- live TLS: old versions refused, a stopped service named ------------------------------------------
 
 @pytest.mark.parametrize("floor, refused", [("TLSv1", False), ("TLSv1.2", True)])
-def test_live_tls_rows_refuse_tls_1_0_and_1_1(tmp_path, monkeypatch, floor, refused):
+def test_live_tls_rows_refuse_tls_1_0_and_1_1(tmp_path, floor, refused):
     session = fake_session(tmp_path, "rhel10", "pam.toml")
     with openssl_server(tmp_path, "-min_protocol", floor, "-cipher", "ALL:@SECLEVEL=0") as port:
-        monkeypatch.setitem(probes.PORTS, port, ("imap", True))
         checks = by_name(live._tls_checks(session.answers, session.profile, port, "IMAPS"))
     assert checks[f"IMAPS ({port}): TLS"].status == "pass"
     for label in ("TLS 1.0", "TLS 1.1"):
@@ -276,14 +274,23 @@ def test_live_tls_rows_refuse_tls_1_0_and_1_1(tmp_path, monkeypatch, floor, refu
             assert "ssl_min_protocol" in check.fix
 
 
-def test_a_port_nobody_answers_names_the_start_command(tmp_path, monkeypatch):
+def test_a_port_nobody_answers_names_the_start_command(tmp_path):
     session = fake_session(tmp_path, "rhel10", "pam.toml")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: nothing listens
-    monkeypatch.setitem(probes.PORTS, port, ("imap", True))
     (check,) = live._tls_checks(session.answers, session.profile, port, "IMAPS")
     assert check.status == "fail" and "systemctl start dovecot" in check.fix
-    monkeypatch.setitem(probes.PORTS, port, ("smtp", True))
     (check,) = live._tls_checks(session.answers, session.profile, port, "submissions")
     assert "systemctl start postfix" in check.fix
+
+
+def test_every_chosen_tls_port_is_probed_lmtp_over_tcp_too(tmp_path):
+    session = fake_session(tmp_path, "rhel10", "full.toml")
+    a = session.answers
+    ports = dict((what, port) for port, what in live.tls_ports(a))
+    assert set(ports) <= set(live.SPEAKS)
+    a.lmtp.listener, a.lmtp.port = "inet", 2424
+    assert dict((what, port) for port, what in live.tls_ports(a))["LMTP"] == 2424
+    a.lmtp.listener = "unix"
+    assert "LMTP" not in dict((what, port) for port, what in live.tls_ports(a))

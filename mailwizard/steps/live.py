@@ -47,14 +47,22 @@ def tls_ports(answers: Answers) -> list[tuple[int, str]]:
         out += [(port, what) for port, what, on in ((143, "IMAP", proto.imap), (993, "IMAPS", proto.imap),
                                                      (110, "POP3", proto.pop3), (995, "POP3S", proto.pop3),
                                                      (answers.sieve.port, "ManageSieve", proto.sieve)) if on]
+        if proto.lmtp and answers.lmtp.listener == "inet":
+            out.append((answers.lmtp.port, "LMTP"))
     return out
+
+
+# (protocol, implicit TLS) spoken on each kind of port tls_ports() names
+SPEAKS = {"SMTP": ("smtp", False), "submission": ("smtp", False), "submissions": ("smtp", True),
+          "IMAP": ("imap", False), "IMAPS": ("imap", True), "POP3": ("pop3", False), "POP3S": ("pop3", True),
+          "ManageSieve": ("sieve", False), "LMTP": ("lmtp", False)}
 
 
 OLD_VERSIONS = ((ssl.TLSVersion.TLSv1, "TLS 1.0"), (ssl.TLSVersion.TLSv1_1, "TLS 1.1"))
 
 
 def _tls_checks(answers: Answers, profile: Profile, port: int, what: str) -> list[Check]:
-    proto, implicit = probes.PORTS.get(port, ("sieve", False))
+    proto, implicit = SPEAKS[what]
     title = f"{what} ({port})"
     got = probes.tls("127.0.0.1", port, proto, implicit)
     if not got.ok:
