@@ -300,7 +300,7 @@ def names_key(problem: A.Problem, key: str) -> bool:
     if key.startswith("mailboxes"):
         return problem.key.startswith("mailboxes")
     if key.startswith("postfix.virtual_aliases"):
-        return problem.key == "postfix.virtual_aliases"
+        return problem.key.split(".")[:2] == ["postfix", "virtual_aliases"]
     return problem.key == key or problem.key.startswith(key + ".")
 
 
