@@ -317,11 +317,14 @@ class Host:
             name = "?"
             if c.pid:
                 try:
-                    name = psutil.Process(c.pid).name()
+                    proc = psutil.Process(c.pid)
+                    # Dovecot's and Postfix's masters pass their listening sockets to the children that
+                    # serve them (imap-login, lmtp, smtpd), and psutil may list only the child: name the
+                    # master it descends from
+                    name = next((p.name() for p in [proc, *proc.parents()] if p.name() in MASTERS),
+                                proc.name())
                 except (psutil.NoSuchProcess, psutil.AccessDenied):
                     pass
-            # Dovecot's and Postfix's masters pass their listening sockets to the children that serve
-            # them (imap-login, lmtp, smtpd): name the master, whichever process psutil lists first
             if ports.get(c.laddr.port) not in MASTERS:
                 ports[c.laddr.port] = name
         return ports

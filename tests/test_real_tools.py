@@ -94,3 +94,25 @@ def test_tls_probe_can_tell_an_old_protocol_server(tmp_path):
         assert old_ok and evidence.startswith("TLSv1.1")
         new_ok, _ = handshake("127.0.0.1", port, ssl.TLSVersion.TLSv1_2)
         assert not new_ok
+
+
+def test_a_listener_held_only_by_a_child_is_named_after_its_master(monkeypatch, tmp_path):
+    """Dovecot's lmtp child may be the only holder psutil lists for port 24: the report names dovecot."""
+    import socket
+
+    import psutil
+
+    from mailwizard import host as host_mod
+
+    me = psutil.Process().name()
+    monkeypatch.setattr(host_mod, "MASTERS", (me,))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        child = subprocess.Popen(["sleep", "30"], pass_fds=[s.fileno()])
+    try:  # our copy is closed: only the child (named sleep) holds the socket now
+        assert host_mod.Host(tmp_path).listening().get(port) == me
+    finally:
+        child.kill()
+        child.wait()
