@@ -43,7 +43,6 @@ from hypothesis import strategies as st
 
 from support import ANSWERS_DIR, cached_cert
 from mailwizard import answers as A
-from mailwizard import certs
 from mailwizard.engine import Session
 from mailwizard.host import FakeHost
 from mailwizard.plan import WriteFile
@@ -256,13 +255,9 @@ def values_for(key: str) -> st.SearchStrategy:
 
 @pytest.fixture(scope="module", autouse=True)
 def fast_cert_checks():
-    """The certificate check loads an RSA key (0.2 s or more); the fake hosts' pair never changes."""
-    from cryptography.hazmat.primitives import serialization
+    from support import cached_cert_checks
 
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(certs, "check_pair", functools.lru_cache(maxsize=None)(certs.check_pair))
-        mp.setattr(serialization, "load_pem_private_key",
-                   functools.lru_cache(maxsize=None)(serialization.load_pem_private_key))
+    with cached_cert_checks():
         yield
 
 

@@ -12,7 +12,6 @@ exception. An exception anywhere fails the test: app.run_test re-raises it.
 from __future__ import annotations
 
 import collections
-import functools
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -59,15 +58,9 @@ COUNTS: collections.Counter = collections.Counter()
 
 @pytest.fixture(scope="module", autouse=True)
 def fast_cert_checks():
-    """Each check loads the fake host's RSA key (0.2 s or more); it never changes, so load it once."""
-    from cryptography.hazmat.primitives import serialization
+    from support import cached_cert_checks
 
-    from mailwizard import certs
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(certs, "check_pair", functools.lru_cache(maxsize=None)(certs.check_pair))
-        mp.setattr(serialization, "load_pem_private_key",
-                   functools.lru_cache(maxsize=None)(serialization.load_pem_private_key))
+    with cached_cert_checks():
         yield
 
 
