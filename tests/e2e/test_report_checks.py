@@ -102,21 +102,14 @@ def test_files_services_and_tls_checks_pass_then_fail_for_what_was_broken(throwa
         assert set(failing(checks)) - before == expected, failing(checks)
         return checks
 
-    # the private key readable by everyone
-    host.path(KEY).chmod(0o644)
-    row = ("files", "server.example.com.key is 0600 root:root")
-    got = only_new_failure({row})[row]
-    assert got["evidence"] == f"{KEY}: 0644 root:root"
-    assert got["fix"] == f"chown root:root {KEY}; chmod 600 {KEY}"
-    host.path(KEY).chmod(0o600)
-
-    # a secret-bearing config readable by everyone
-    host.path(REPLICATION_CONF).chmod(0o644)
-    row = ("files", "10-replication.conf is 0600 root:root")
-    got = only_new_failure({row})[row]
-    assert got["evidence"] == f"{REPLICATION_CONF}: 0644 root:root"
-    assert got["fix"] == f"chown root:root {REPLICATION_CONF}; chmod 600 {REPLICATION_CONF}"
-    host.path(REPLICATION_CONF).chmod(0o600)
+    # the private key, then a secret-bearing config, readable by everyone
+    for path in (KEY, REPLICATION_CONF):
+        host.path(path).chmod(0o644)
+        row = ("files", f"{path.rsplit('/', 1)[-1]} is 0600 root:root")
+        got = only_new_failure({row})[row]
+        assert got["evidence"] == f"{path}: 0644 root:root"
+        assert got["fix"] == f"chown root:root {path}; chmod 600 {path}"
+        host.path(path).chmod(0o600)
 
     # the mail root open to everyone
     host.path("/var/mail").chmod(0o755)
