@@ -102,6 +102,7 @@ class Host:
     """The local machine, rooted at `root` (normally /)."""
 
     fake = False
+    durable = True  # fsync what is written; a simulated host's files vanish with it, so it skips that
 
     def __init__(self, root: str | Path = "/"):
         self.root = Path(root)
@@ -214,7 +215,8 @@ class Host:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
                 fh.flush()
-                os.fsync(fh.fileno())
+                if self.durable:
+                    os.fsync(fh.fileno())
             self._set_owner(tmp, uid, gid)
             os.chmod(tmp, mode)
             self._copy_selinux_context(target, Path(tmp))
@@ -230,11 +232,12 @@ class Host:
             if isinstance(exc, OSError) and exc.filename in (None, tmp):  # e.g. a full disk: name the file
                 raise OSError(exc.errno, exc.strerror, path) from exc
             raise
-        dfd = os.open(directory, os.O_DIRECTORY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+        if self.durable:
+            dfd = os.open(directory, os.O_DIRECTORY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
 
     def _set_owner(self, real_path: str, uid: int, gid: int) -> None:
         os.chown(real_path, uid, gid)
@@ -380,6 +383,7 @@ class FakeHost(Host):
     """A host whose files live under a temporary root and whose commands are simulated."""
 
     fake = True
+    durable = False
 
     def __init__(self, root: str | Path, state: FakeState | None = None):
         super().__init__(root)

@@ -32,13 +32,14 @@ class JournalLocked(Exception):
     """Another mailwizard holds the journal."""
 
 
-def _write_private(path: Path, data: bytes) -> None:
+def _write_private(path: Path, data: bytes, durable: bool = True) -> None:
     """Atomically write one of the journal's own files, 0600 from the start."""
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.write(fd, data)
-        os.fsync(fd)
+        if durable:
+            os.fsync(fd)
     finally:
         os.close(fd)
     os.replace(tmp, path)
@@ -128,13 +129,17 @@ class Journal:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def _write(self, path: Path, data: bytes) -> None:
+        _write_private(path, data, durable=self.host.durable)
+
     # --- records -----------------------------------------------------------
     def record(self, event: str, **data) -> None:
         entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "event": event, **data}
         fd = os.open(self.dir / "journal.jsonl", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             os.write(fd, (json.dumps(entry) + "\n").encode())
-            os.fsync(fd)
+            if self.host.durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
 
@@ -166,10 +171,10 @@ class Journal:
 
     def save_state(self, **updates) -> None:
         self.state.update(updates)
-        _write_private(self.dir / "state.json", json.dumps(self.state, indent=1).encode())
+        self._write(self.dir / "state.json", json.dumps(self.state, indent=1).encode())
 
     def save_answers(self, toml_text: str) -> None:
-        _write_private(self.dir / "answers.toml", toml_text.encode())
+        self._write(self.dir / "answers.toml", toml_text.encode())
 
     def load_answers(self) -> str | None:
         try:
@@ -205,7 +210,7 @@ class Journal:
         return self._index
 
     def _save_index(self) -> None:
-        _write_private(self.dir / "backups" / "index.json", json.dumps(self.index, indent=1).encode())
+        self._write(self.dir / "backups" / "index.json", json.dumps(self.index, indent=1).encode())
 
     def backup(self, path: str, *, secret: bool = False, content: bool = True) -> None:
         """Keep the original of `path` (first time only): bytes, owner and mode, or its absence.
@@ -231,7 +236,7 @@ class Journal:
                 entry["beside"] = beside
             else:
                 name = f"{len(self.index['order']):04d}.orig"
-                _write_private(self.dir / "backups" / name, data)
+                self._write(self.dir / "backups" / name, data)
                 entry["backup"] = name
         self.index["files"][path] = entry
         self.index["order"].append(path)

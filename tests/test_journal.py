@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import kill_sweep
 from support import fake_session
 from mailwizard.host import Host
 from mailwizard.journal import Journal, JournalLocked
@@ -229,33 +230,9 @@ def test_secrets_stay_out_of_the_journal_and_rollback_still_restores_them(host):
 
 # --- interruption: the engine's fault-injection points (engine.py) ----------------------------------
 
-class Killed(BaseException):
-    """Stands in for SIGKILL inside this process: nothing after the kill point runs."""
-
-
-def _fake_state(session) -> dict:
-    """Every file of a fake host (bytes, owner, mode) plus its simulated packages, services and users."""
-    root = session.host.root
-    files = {}
-    for real in sorted(root.rglob("*")):
-        path = "/" + str(real.relative_to(root))
-        if path.startswith("/var/lib/mailwizard/"):
-            continue  # the journal's own records hold timestamps; its backups are compared by rollback tests
-        meta = session.host.stat(path)
-        files[path] = (None if real.is_dir() else real.read_bytes(), meta.mode, meta.uid, meta.gid)
-    st = session.host.state
-    return {"files": files, "installed": sorted(st.installed), "running": sorted(st.running),
-            "enabled": sorted(st.enabled), "users": dict(st.users)}
-
-
-def _resumed(session):
-    """The session `--resume` builds: the answers the journal kept, on the same host."""
-    from mailwizard import answers as answers_mod
-    from mailwizard.engine import Session
-
-    answers, problems = answers_mod.parse(session.journal().load_answers())
-    assert problems == []
-    return Session(answers, session.host, session.profile)
+Killed = kill_sweep.Killed
+_fake_state = kill_sweep.fake_state
+_resumed = kill_sweep.resumed
 
 
 def _fast(monkeypatch):
@@ -277,33 +254,16 @@ def _fast(monkeypatch):
 
 
 @pytest.mark.parametrize("platform", ["rhel10", "debian12"])
-def test_a_run_killed_after_any_change_resumes_to_the_uninterrupted_end_state(tmp_path, monkeypatch, platform):
-    from mailwizard import engine
-
-    def die(*_args):
-        raise Killed
-
-    monkeypatch.setattr(engine, "_die", die)
+def test_a_run_killed_after_a_change_of_each_kind_resumes_to_the_uninterrupted_end_state(
+        tmp_path, monkeypatch, platform):
+    """One kill per change kind here; `bench/kill_sweep.py` kills after every change."""
     _fast(monkeypatch)
-    reference = fake_session(tmp_path / "ref", platform, "full.toml")
-    total = len(reference.plan().active())
-    assert reference.apply(reference.plan()).status == "applied"
-    expected = _fake_state(reference)
-    assert total > 20
-    for k in range(total):
-        session = fake_session(tmp_path / str(k), platform, "full.toml")
-        monkeypatch.setenv(engine.KILL_AFTER, str(k))
-        with pytest.raises(Killed):
-            session.apply(session.plan())
-        monkeypatch.delenv(engine.KILL_AFTER)
-        done = [r for r in session.journal().records() if r["event"] == "done"]
-        assert len(done) == k + 1
-        resumed = _resumed(session)
-        plan = resumed.plan()
-        assert len(plan.active()) < total - k + 2, f"kill after {k}: finished changes planned again"
-        assert resumed.apply(plan).status == "applied", f"kill after {k}"
-        assert resumed.plan().active() == [], f"kill after {k}: a third run still has work"
-        assert _fake_state(resumed) == expected, f"kill after {k}"
+    active, expected = kill_sweep.reference(tmp_path, platform, "full.toml")
+    picked = kill_sweep.first_of_each_kind(active)
+    kinds = {active[k].kind for k in picked}
+    assert len(active) > 20 and {"file", "postconf", "master.cf", "command", "service"} <= kinds, kinds
+    for k in picked:
+        assert kill_sweep.kill_after(tmp_path, platform, "full.toml", k, len(active), expected) is None
 
 
 def test_a_kill_inside_a_write_keeps_the_old_file_and_resume_finishes(tmp_path, monkeypatch):
