@@ -38,7 +38,7 @@ from helpers import (JOURNAL, diff_snapshots, end_state, journal_events, prepare
                      wizard_here)
 from throwaway import ThrowawayHost  # noqa: E402
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("kill_resume")]  # one reference run for the module
 
 ANSWERS = "full.toml"
 MID_WRITE = "file:/etc/dovecot/conf.d/10-ssl.conf"  # an existing distribution file, replaced and validated
