@@ -921,7 +921,7 @@ def _validate_limits(p: Postfix) -> list[Problem]:
 
 def in_file(raw: dict, key: str) -> bool:
     """Whether the answers file itself held `key` (dotted: auth.ldap.uris), not a default."""
-    node = raw
+    node: object = raw
     for part in key.split("."):
         if not isinstance(node, dict) or part not in node:
             return False

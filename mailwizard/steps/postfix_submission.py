@@ -33,7 +33,7 @@ import re
 import socket
 
 from mailwizard.answers import Answers, Problem
-from mailwizard.dovecot_conf import edit_dovecot
+from mailwizard.dovecot_conf import Setting, edit_dovecot
 from mailwizard.host import Host
 from mailwizard.plan import Change, Check, PlanContext, WriteFile
 from mailwizard.platform import Profile
@@ -112,8 +112,9 @@ def plan(answers: Answers, ctx: PlanContext) -> list[Change]:
     profile = ctx.profile
     changes: list[Change] = []
     if answers.dovecot_enabled and not answers.postfix.sasl_host:
-        settings = [(SECTION, "mode", "0660"), (SECTION, "user", "postfix"), (SECTION, "group", "postfix")]
-        changes.append(edit_dovecot(ctx, f"{profile.dovecot_dir}/conf.d/10-master.conf", settings,
+        listener: list[Setting] = [(SECTION, "mode", "0660"), (SECTION, "user", "postfix"),
+                                   (SECTION, "group", "postfix")]
+        changes.append(edit_dovecot(ctx, f"{profile.dovecot_dir}/conf.d/10-master.conf", listener,
                                     summary=f"service auth {{ unix_listener {AUTH_SOCKET} {{ mode = 0660, "
                                             "user = postfix, group = postfix } }: Dovecot checks Postfix's logins",
                                     noop_reason=f"Dovecot already listens on {AUTH_SOCKET} for Postfix"))
