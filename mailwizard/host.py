@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-LineSink = Callable[[str], None]
+LineSink = Callable[[str], object]  # whatever it returns is ignored
 TMP_SUFFIX = ".mailwizard-tmp"
 
 
@@ -102,6 +102,7 @@ class Host:
     """The local machine, rooted at `root` (normally /)."""
 
     fake = False
+    before_rename: Callable[[str], None] | None = None  # the interruption harness's kill point (engine.py)
 
     def __init__(self, root: str | Path = "/"):
         self.root = Path(root)
@@ -218,7 +219,7 @@ class Host:
             self._set_owner(tmp, uid, gid)
             os.chmod(tmp, mode)
             self._copy_selinux_context(target, Path(tmp))
-            hook = getattr(self, "before_rename", None)  # the interruption harness's kill point (engine.py)
+            hook = self.before_rename
             if hook is not None:
                 hook(tmp)
             os.replace(tmp, target)

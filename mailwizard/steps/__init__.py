@@ -7,7 +7,7 @@ the running result. The TUI, --unattended and the tests all use these.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable, Sequence
 
 from mailwizard.answers import Answers, Problem
 from mailwizard.host import Host
@@ -28,7 +28,7 @@ class Step:
     name: str
     title: str
     guide: str  # the guide's section numbers
-    plan: Callable[[Answers, PlanContext], list[Change]] = _nothing
+    plan: Callable[[Answers, PlanContext], Sequence[Change]] = _nothing
     verify: Callable[[Answers, Host, Profile], list[Check]] = _nothing
     validate: Callable[[Answers, PlanContext], list[Problem]] = _nothing
     applies: Callable[[Answers], bool] = _always
