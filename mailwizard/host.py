@@ -20,9 +20,9 @@ import socket
 import stat
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 LineSink = Callable[[str], object]  # whatever it returns is ignored
 TMP_SUFFIX = ".mailwizard-tmp"
@@ -388,7 +388,7 @@ class FakeHost(Host):
         self.commands: list[list[str]] = []
 
     @classmethod
-    def from_profile(cls, profile, root: str | Path, hostname: str = "") -> "FakeHost":
+    def from_profile(cls, profile, root: str | Path, hostname: str = "") -> FakeHost:
         """A fresh minimal install of `profile`: no mail packages, their files arrive with `install`."""
         import tomllib
 
@@ -555,7 +555,7 @@ class FakeHost(Host):
 
         directory = self.real("/etc/postfix")
         files = {n: (directory / n).read_text() if (directory / n).exists() else "" for n in ("main.cf", "master.cf")}
-        args = [a for a in argv[1:]]
+        args = list(argv[1:])
         if args and args[0] in ("-e", "-X", "-#", "-M", "-P") and len(args) > 1:
             try:
                 new = postfix_conf.emulate(files, argv)

@@ -7,7 +7,8 @@ console's 8 colours and without colour at all.
 
 from __future__ import annotations
 
-from typing import Iterable, Protocol
+from collections.abc import Iterable
+from typing import Protocol
 
 from rich.table import Table
 from rich.text import Text
@@ -309,7 +310,7 @@ class TickField(Field):
         yield FieldMessages(classes="field-messages")
 
     @property
-    def control(self) -> "Tick":
+    def control(self) -> Tick:
         return self.query_one(Tick)
 
     @property

@@ -3,8 +3,8 @@
 import tomllib
 
 import pytest
-
 from support import ANSWER_FILES, ANSWERS_DIR
+
 from mailwizard import answers as A
 
 

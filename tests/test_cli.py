@@ -5,8 +5,8 @@ import subprocess
 import sys
 
 import pytest
-
 from support import ANSWER_FILES, ANSWERS_DIR
+
 from mailwizard import __version__, cli
 
 

@@ -186,7 +186,7 @@ def test_a_hand_edit_is_prefilled_and_one_changed_answer_plans_only_its_change(t
     host.run(["postconf", "-e", "mynetworks = 127.0.0.1/32, [::1]/128, 192.0.2.0/24"])
     conf = host.real("/etc/dovecot/conf.d/10-mail.conf")
     conf.write_text(conf.read_text().replace("first_valid_uid = 1000", "first_valid_uid = 2000"))
-    answers, found = read_back(session)
+    answers, _found = read_back(session)
     assert answers.postfix.mynetworks == ["127.0.0.1/32", "[::1]/128", "192.0.2.0/24"]
     assert answers.auth.first_valid_uid == 2000
     for key in TYPED:

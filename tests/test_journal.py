@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from support import fake_session
+
 from mailwizard.host import Host
 from mailwizard.journal import Journal, JournalLocked
 from mailwizard.platform import profile_for
@@ -87,9 +87,8 @@ def test_first_backup_wins(host):
 
 
 def test_a_second_wizard_is_refused(host):
-    with Journal(host):
-        with pytest.raises(JournalLocked, match="another mailwizard is running"):
-            Journal(host).open()
+    with Journal(host), pytest.raises(JournalLocked, match="another mailwizard is running"):
+        Journal(host).open()
 
 
 def test_a_stale_lock_from_a_killed_run_is_recognised(host, tmp_path):

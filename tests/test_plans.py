@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from support import ANSWER_FILES, fake_session, load_answers
 
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
 from support import fake_session, load_answers
-from mailwizard import answers as A
-from mailwizard import postfix_conf as P
+
+from mailwizard import answers as A, postfix_conf as P
 from mailwizard.plan import PlanContext
 from mailwizard.steps import all_steps, postfix_security, postfix_site, services
 

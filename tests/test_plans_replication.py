@@ -14,10 +14,9 @@ import os
 from pathlib import Path
 
 import pytest
-
 from support import ANSWERS_DIR, fake_session
-from mailwizard import answers as answers_mod
-from mailwizard import cli
+
+from mailwizard import answers as answers_mod, cli
 from mailwizard.steps import replication
 
 CONF = "/etc/dovecot/conf.d/10-replication.conf"

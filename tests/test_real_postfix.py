@@ -19,8 +19,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from support import fake_session, load_answers
+
 from mailwizard import postfix_conf as P
 from mailwizard.host import Host
 from mailwizard.journal import Journal

@@ -13,8 +13,8 @@ import shutil
 import subprocess
 
 import pytest
-
 from support import fake_session
+
 from mailwizard.dovecot_conf import get_setting
 
 SECRET = "R3al-doveconf-s3cret"

@@ -12,8 +12,8 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-
 from support import fake_session
+
 from mailwizard.dovecot_conf import get_setting
 from mailwizard.steps import sieve
 

@@ -6,8 +6,8 @@ the running result. The TUI, --unattended and the tests all use these.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from mailwizard.answers import Answers, Problem
 from mailwizard.host import Host
@@ -35,9 +35,30 @@ class Step:
 
 
 def all_steps() -> list[Step]:
-    from mailwizard.steps import (auth, dns, files, firewall, install, live, lmtp, mailboxes, postfix_aliases,
-                                  postfix_delivery, postfix_security, postfix_site, postfix_submission, postfix_tls,
-                                  preflight, protocols, replication, selinux, services, sieve, tls, vmail)
+    from mailwizard.steps import (
+        auth,
+        dns,
+        files,
+        firewall,
+        install,
+        live,
+        lmtp,
+        mailboxes,
+        postfix_aliases,
+        postfix_delivery,
+        postfix_security,
+        postfix_site,
+        postfix_submission,
+        postfix_tls,
+        preflight,
+        protocols,
+        replication,
+        selinux,
+        services,
+        sieve,
+        tls,
+        vmail,
+    )
 
     return [preflight.STEP, install.STEP, tls.STEP, vmail.STEP, auth.STEP, protocols.STEP,
             mailboxes.STEP, lmtp.STEP, sieve.STEP, replication.STEP, firewall.STEP,

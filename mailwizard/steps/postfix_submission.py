@@ -37,8 +37,7 @@ from mailwizard.dovecot_conf import Setting, edit_dovecot
 from mailwizard.host import Host
 from mailwizard.plan import Change, Check, PlanContext, WriteFile
 from mailwizard.platform import Profile
-from mailwizard.postfix_conf import (MasterService, Postconf, master_entries, settings_check, template,
-                                     version_at_least)
+from mailwizard.postfix_conf import MasterService, Postconf, master_entries, settings_check, template, version_at_least
 from mailwizard.steps import Step
 
 AUTH_SOCKET = "/var/spool/postfix/private/auth"

@@ -18,7 +18,6 @@ import json
 import tomllib
 
 import pytest
-
 from helpers import diff_snapshots, prepare, put, snapshot, wizard
 from throwaway import ThrowawayHost
 

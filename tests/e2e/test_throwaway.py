@@ -10,7 +10,6 @@ import sys
 import time
 
 import pytest
-
 from throwaway import ThrowawayHost
 
 pytestmark = pytest.mark.e2e

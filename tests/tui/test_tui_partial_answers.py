@@ -5,13 +5,13 @@ reaches every screen passed over."""
 from __future__ import annotations
 
 from textual.widgets import Static
+from tui_support import ANSWERS, JOURNAL, field_message, press, replace_input, screen_name, settle, text_of
 
 from mailwizard import answers as answers_mod
 from mailwizard.app import create_app
 from mailwizard.engine import Session
 from mailwizard.host import FakeHost
 from mailwizard.platform import profile_for
-from tui_support import ANSWERS, JOURNAL, field_message, press, replace_input, screen_name, settle, text_of
 
 SIZE = (80, 24)
 PAM = (ANSWERS / "pam.toml").read_text()
@@ -132,7 +132,7 @@ class TestCompleteAnswers:
             assert screen_name(app) == "ReviewScreen"
 
     async def test_without_an_answers_file_the_wizard_opens_at_welcome(self, tmp_path):
-        app, session = prefilled(tmp_path, SELF_SIGNED)
+        app, _session = prefilled(tmp_path, SELF_SIGNED)
         app.answers_file = False  # the same answers, not from a file (the tests' sessions, --resume)
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
