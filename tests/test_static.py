@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 RUFF_PATHS = ["mailwizard", "tests", "bench", "tools"]
 
@@ -19,13 +21,14 @@ def run_tool(*argv: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", *argv], cwd=REPO, capture_output=True, text=True,
                               timeout=600)
     except subprocess.TimeoutExpired as exc:
-        raise AssertionError(f"{' '.join(argv)} took more than {exc.timeout} s") from exc
+        pytest.fail(f"{' '.join(argv)} took more than {exc.timeout} s", pytrace=False)
 
 
 def assert_clean(result: subprocess.CompletedProcess[str], tool: str) -> None:
     if "No module named" in result.stderr:
-        raise AssertionError(f"{tool} is not installed: pip install -e '.[test]'\n{result.stderr}")
-    assert result.returncode == 0, f"{tool} found problems:\n{result.stdout}{result.stderr}"
+        pytest.fail(f"{tool} is not installed: pip install -e '.[test]'\n{result.stderr}", pytrace=False)
+    if result.returncode != 0:
+        pytest.fail(f"{tool} found problems:\n{result.stdout}{result.stderr}", pytrace=False)
 
 
 def test_ruff():
