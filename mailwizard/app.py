@@ -101,7 +101,7 @@ SCREEN_CLASSES = {"welcome": "WelcomeScreen", "install": "InstallScreen", "tls":
                   "review": "ReviewScreen", "apply": "ApplyScreen", "report": "ReportScreen"}
 
 
-def make_screen(key: str) -> WizardScreen:
+def make_screen(key: str) -> "WizardScreen":
     """A new screen for `key`; each screen's module is imported when first needed (a faster start)."""
     import importlib
 
@@ -150,7 +150,7 @@ class MailWizard(App[int]):
         Binding("ctrl+c", "interrupt", "Quit", show=False, priority=True),
     ]
 
-    def __init__(self, session: Session, structural: list[Problem] | None = None, resume: bool = False,
+    def __init__(self, session: "Session", structural: list[Problem] | None = None, resume: bool = False,
                  answers_file: bool = False):
         super().__init__()
         self.session = session
@@ -345,7 +345,7 @@ class MailWizard(App[int]):
                          lambda yes: self.exit(self.exit_code()) if yes else None)
 
 
-def create_app(session: Session, structural: list[Problem] | None = None, resume: bool = False,
+def create_app(session: "Session", structural: list[Problem] | None = None, resume: bool = False,
                answers_file: bool = False) -> MailWizard:
     """The wizard for `session`; `structural` are the answers file's type problems (shown as warnings);
     `answers_file`: the answers came from `--answers FILE`, so only the screens needing an answer are shown."""

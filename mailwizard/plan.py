@@ -33,7 +33,7 @@ def sha(data: bytes | None) -> str:
 @dataclass
 class PlanContext:
     host: Host
-    profile: Profile
+    profile: "Profile"
     offline: bool = False  # planning for another platform: target-only facts are unknown
     dry_run: bool = False  # nothing will be applied: a host fact to fix first is a warning
     pending_reloads: set[str] = field(default_factory=set)
@@ -116,7 +116,7 @@ class Change:
         """The reason this change has nothing to do, or None."""
         return None
 
-    def apply(self, host: Host, journal: Journal, on_line: LineSink) -> None:
+    def apply(self, host: Host, journal: "Journal", on_line: LineSink) -> None:
         raise NotImplementedError
 
     def stdin(self) -> str:
@@ -184,7 +184,7 @@ class WriteFile(Change):
             return self.noop_reason or f"{self.path} already has this content"
         return None
 
-    def apply(self, host: Host, journal: Journal, on_line: LineSink) -> None:
+    def apply(self, host: Host, journal: "Journal", on_line: LineSink) -> None:
         current = host.read(self.path)
         content = self.content
         if current != self.base and current != self.content:
@@ -241,7 +241,7 @@ class FileAttrs(Change):
             ctx.metas[self.path] = FileMeta(self.mode, uid, gid)
         return None
 
-    def apply(self, host: Host, journal: Journal, on_line: LineSink) -> None:
+    def apply(self, host: Host, journal: "Journal", on_line: LineSink) -> None:
         journal.backup(self.path, content=False)  # owner and mode only: a key's bytes stay where they are
         for argv in self.commands():
             host.run(argv, on_line=on_line, check=True)
@@ -271,7 +271,7 @@ class EnsureDir(FileAttrs):
             ctx.metas[self.path] = FileMeta(self.mode, *ctx.ids(self.owner, self.group), is_dir=True)
         return reason
 
-    def apply(self, host: Host, journal: Journal, on_line: LineSink) -> None:
+    def apply(self, host: Host, journal: "Journal", on_line: LineSink) -> None:
         meta = host.stat(self.path)
         if meta is not None and not meta.is_dir:
             raise RuntimeError(f"{self.path} exists and is not a directory; move it away first")
@@ -309,7 +309,7 @@ class RemoveFile(Change):
         ctx.stage(self.path, None, None)
         return None
 
-    def apply(self, host: Host, journal: Journal, on_line: LineSink) -> None:
+    def apply(self, host: Host, journal: "Journal", on_line: LineSink) -> None:
         journal.backup(self.path, secret=self.secret)
         host.remove(self.path)
         journal.written(self.path)
@@ -350,7 +350,7 @@ class Command(Change):
     def check(self, ctx: PlanContext) -> str | None:
         return self.noop_reason
 
-    def apply(self, host: Host, journal: Journal, on_line: LineSink) -> None:
+    def apply(self, host: Host, journal: "Journal", on_line: LineSink) -> None:
         for argv in self.pre:
             host.run(argv, input=self.pre_input, on_line=on_line, check=True)
         on_line("$ " + " ".join(self.commands()[-1]))
@@ -364,7 +364,7 @@ class ServiceState(Change):
     """A service enabled at boot and running with the configuration just written."""
 
     name: str
-    profile: Profile
+    profile: "Profile"
     actions: list[str] = field(default_factory=list)  # filled by check()
 
     kind = "service"
@@ -376,7 +376,7 @@ class ServiceState(Change):
     def describe(self) -> str:
         return f"{' and '.join(self.actions) or 'keep'} {self.name}"
 
-    def _argv(self, profile: Profile) -> list[list[str]]:
+    def _argv(self, profile: "Profile") -> list[list[str]]:
         out = []
         for action in self.actions:
             if action == "enable and start" and profile.service_manager == "systemd":
@@ -410,14 +410,14 @@ class ServiceState(Change):
             return f"{self.name} is enabled, running, and its configuration is unchanged"
         return None
 
-    def apply(self, host: Host, journal: Journal, on_line: LineSink) -> None:
+    def apply(self, host: Host, journal: "Journal", on_line: LineSink) -> None:
         for argv in self.commands():
             on_line("$ " + " ".join(argv))
             host.run(argv, on_line=on_line, check=True)
         journal.service_done(self.name, started=any(a in ("start", "enable and start") for a in self.actions))
 
 
-def service_enabled(host: Host, profile: Profile, name: str) -> bool:
+def service_enabled(host: Host, profile: "Profile", name: str) -> bool:
     if profile.service_manager == "systemd":
         return host.run(["systemctl", "is-enabled", name]).ok
     return any(n.startswith("S") and n[3:] == name for n in host.listdir("/etc/rc2.d")) or \

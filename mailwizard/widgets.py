@@ -310,7 +310,7 @@ class TickField(Field):
         yield FieldMessages(classes="field-messages")
 
     @property
-    def control(self) -> Tick:
+    def control(self) -> "Tick":
         return self.query_one(Tick)
 
     @property
