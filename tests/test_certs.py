@@ -2,9 +2,8 @@
 
 import datetime as dt
 
-from support import cached_cert
-
 from mailwizard import certs
+from support import cached_cert
 
 
 def test_matching_pair_for_the_fqdn_passes():

@@ -5,9 +5,9 @@ import subprocess
 import sys
 
 import pytest
-from support import ANSWER_FILES, ANSWERS_DIR
 
 from mailwizard import __version__, cli
+from support import ANSWER_FILES, ANSWERS_DIR
 
 
 def run(*args, user=None):

@@ -14,11 +14,11 @@ import io
 import json
 
 import pytest
-from support import fake_session
 
 from mailwizard import cli
 from mailwizard.conflicts import KEEP, STOP, TAKE, ConflictStop, ask_terminal, fixed, in_plan, in_session, resolve_plan
 from mailwizard.plan import sha
+from support import fake_session
 
 SSL = "/etc/dovecot/conf.d/10-ssl.conf"
 MAIN = "/etc/postfix/main.cf"

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import fields
 
 import pytest
-from support import ANSWER_FILES, ANSWERS_DIR, cached_cert, fake_session, load_answers
 
 from mailwizard import existing
 from mailwizard.answers import parse, relayhost_value
@@ -20,6 +19,7 @@ from mailwizard.host import FakeHost
 from mailwizard.platform import profile_for
 from mailwizard.steps.postfix_site import virtual_mailboxes
 from mailwizard.steps.postfix_tls import cert_paths
+from support import ANSWER_FILES, ANSWERS_DIR, cached_cert, fake_session, load_answers
 
 PLATFORMS = ("rhel10", "debian12")
 

@@ -39,7 +39,6 @@ from pathlib import Path
 import pytest
 import tomli_w
 from hypothesis import HealthCheck, given, settings, strategies as st
-from support import ANSWERS_DIR, cached_cert
 
 from mailwizard import answers as A
 from mailwizard.engine import Session
@@ -47,6 +46,7 @@ from mailwizard.host import FakeHost
 from mailwizard.plan import WriteFile
 from mailwizard.platform import profile_for
 from mailwizard.postfix_conf import _PostfixEdit
+from support import ANSWERS_DIR, cached_cert
 
 # examples per key: free text (strings, lists) gets the most; yes/no and numbers are typed, so fewer
 # suffice. The first RENDERED accepted examples of a text key are also rendered and read by the real tools.

@@ -8,11 +8,11 @@ import time
 from pathlib import Path
 
 import pytest
-from support import fake_session
 
 from mailwizard.host import Host
 from mailwizard.journal import Journal, JournalLocked
 from mailwizard.platform import profile_for
+from support import fake_session
 
 
 @pytest.fixture

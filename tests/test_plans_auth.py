@@ -12,11 +12,11 @@ import json
 import subprocess
 
 import pytest
-from support import fake_session
 
 from mailwizard import backends
 from mailwizard.answers import LdapAuth, SqlAuth
 from mailwizard.steps import auth_ldap, auth_sql
+from support import fake_session
 
 LDAP_CONF = "/etc/dovecot/dovecot-ldap.conf.ext"
 SQL_CONF = "/etc/dovecot/dovecot-sql.conf.ext"

@@ -7,10 +7,10 @@ protocols (1.1.5, 1.7), mailboxes (1.5), LMTP (1.6) and the firewall (1.1.5).
 from __future__ import annotations
 
 import pytest
-from support import ANSWER_FILES, fake_session
 
 from mailwizard.dovecot_conf import get_setting
 from mailwizard.steps import firewall, lmtp, mailboxes, vmail
+from support import ANSWER_FILES, fake_session
 
 CONF = "/etc/dovecot/conf.d"
 DOVECOT_FILES = [n for n in ANSWER_FILES if n != "null-client.toml"]

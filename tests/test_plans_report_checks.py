@@ -16,9 +16,9 @@ import os
 import socket
 
 import pytest
-from support import fake_session, openssl_server
 
 from mailwizard.steps import files, firewall, live, selinux, services
+from support import fake_session, openssl_server
 
 KEY = "/etc/pki/dovecot/private/server.example.com.key"
 PASSFILE = "/root/doveadm.pass"

@@ -12,10 +12,10 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from support import fake_session
 
 from mailwizard.dovecot_conf import get_setting
 from mailwizard.steps import sieve
+from support import fake_session
 
 PLATFORMS = ["debian12", "rhel9", "rhel10"]
 

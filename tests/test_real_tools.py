@@ -4,10 +4,10 @@ import shutil
 import subprocess
 
 import pytest
-from support import fake_session
 
 from mailwizard import validators
 from mailwizard.host import Host
+from support import fake_session
 
 
 def doveconf_n(root):
@@ -86,9 +86,8 @@ def test_tls_probe_can_tell_an_old_protocol_server(tmp_path):
     """The 'TLS 1.1 refused' check is meaningful: our client does speak TLS 1.1 when a server allows it."""
     import ssl
 
-    from support import openssl_server
-
     from mailwizard.steps.tls import handshake
+    from support import openssl_server
 
     with openssl_server(tmp_path, "-tls1_1", "-cipher", "ALL:@SECLEVEL=0") as port:
         old_ok, evidence = handshake("127.0.0.1", port, ssl.TLSVersion.TLSv1_1)

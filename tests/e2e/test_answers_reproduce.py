@@ -18,10 +18,10 @@ import json
 import tomllib
 
 import pytest
-from helpers import diff_snapshots, prepare, put, snapshot, wizard
-from throwaway import ThrowawayHost
 
+from helpers import diff_snapshots, prepare, put, snapshot, wizard
 from mailwizard.answers import SECRET_KEYS, parse
+from throwaway import ThrowawayHost
 
 pytestmark = pytest.mark.e2e
 

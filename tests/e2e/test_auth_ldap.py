@@ -11,6 +11,7 @@ IMAPS from another network namespace, and Test connection is run inside.
 from __future__ import annotations
 
 import pytest
+
 from authcheck import answers_with, files_containing, imap_login, mode_owner, test_connection
 from authservers import LDAP_CONF_DIR, LDAP_HOST, LdapUser, free_port, make_ca, put, start_slapd, trust_ca
 from helpers import wizard

@@ -12,6 +12,7 @@ quotes, `#`, `%` and a backslash (it goes into the connect string itself).
 from __future__ import annotations
 
 import pytest
+
 from authcheck import answers_with, files_containing, imap_login, mode_owner, test_connection
 from authservers import SQL_HOST, SQL_TLS_DIR, free_port, make_ca, put, sql_literal, start_mariadb
 from helpers import wizard

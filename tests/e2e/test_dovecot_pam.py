@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from helpers import cached_cert, prepare, wizard
 
 pytestmark = pytest.mark.e2e

@@ -11,6 +11,7 @@ import json
 import signal
 
 import pytest
+
 from helpers import KEY, WIZARD, diff_snapshots, journal_events, prepare, snapshot, wait_for_event, wizard
 
 pytestmark = pytest.mark.e2e

@@ -17,6 +17,7 @@ import tomllib
 from importlib import resources
 
 import pytest
+
 from helpers import CA, CERT, KEY, prepare, wizard
 
 pytestmark = pytest.mark.e2e

@@ -16,6 +16,7 @@ back over IMAPS.
 from __future__ import annotations
 
 import pytest
+
 from authservers import wait_port
 from helpers import prepare, put, wizard
 from test_postfix import BASE, PASSWORD, inbox, log, smtp, swaks

@@ -17,6 +17,7 @@ namespace, smtplib and swaks send on port 25:
 from __future__ import annotations
 
 import pytest
+
 from authcheck import answers_with
 from authservers import LdapUser, make_ca, put, start_mariadb, start_slapd, trust_ca, wait_port
 from helpers import wizard

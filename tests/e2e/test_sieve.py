@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from helpers import ANSWERS_DIR, cached_cert, prepare, put, wizard
 
 pytestmark = pytest.mark.e2e

@@ -10,6 +10,7 @@ import sys
 import time
 
 import pytest
+
 from throwaway import ThrowawayHost
 
 pytestmark = pytest.mark.e2e

@@ -21,9 +21,9 @@ import pytest
 from pytest_textual_snapshot import SVGImageExtension
 from syrupy.assertion import SnapshotAssertion
 from syrupy.location import PyTestLocation
-from tui_support import REPO, SlowHost, make_session
 
 from mailwizard.engine import Session
+from tui_support import REPO, SlowHost, make_session
 
 SNAPSHOTS = REPO / "snapshots"
 

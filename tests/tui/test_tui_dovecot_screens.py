@@ -12,6 +12,11 @@ import threading
 
 import pytest
 from textual.widgets import Button, Input, RadioSet, Static
+
+from mailwizard.answers import parse
+from mailwizard.app import create_app
+from mailwizard.backends import TestResult
+from mailwizard.widgets import FieldMessages, ResultView, StepBar
 from tui_support import (
     choose,
     field_message,
@@ -25,11 +30,6 @@ from tui_support import (
     tick,
     walk_to,
 )
-
-from mailwizard.answers import parse
-from mailwizard.app import create_app
-from mailwizard.backends import TestResult
-from mailwizard.widgets import FieldMessages, ResultView, StepBar
 
 SIZE = (80, 24)
 

@@ -16,11 +16,11 @@ import collections
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from textual.widgets import Input
-from tui_support import make_session, replace_input, settle, text_of
 
 from mailwizard.app import create_app, make_screen
 from mailwizard.screens.base import displayed
 from mailwizard.widgets import Field, FieldMessages
+from tui_support import make_session, replace_input, settle, text_of
 
 SIZE = (80, 24)
 PER_FIELD = 8  # Pilot is slow (a Next with its check is about a second on a loaded 2-core machine)

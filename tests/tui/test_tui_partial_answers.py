@@ -5,13 +5,13 @@ reaches every screen passed over."""
 from __future__ import annotations
 
 from textual.widgets import Static
-from tui_support import ANSWERS, JOURNAL, field_message, press, replace_input, screen_name, settle, text_of
 
 from mailwizard import answers as answers_mod
 from mailwizard.app import create_app
 from mailwizard.engine import Session
 from mailwizard.host import FakeHost
 from mailwizard.platform import profile_for
+from tui_support import ANSWERS, JOURNAL, field_message, press, replace_input, screen_name, settle, text_of
 
 SIZE = (80, 24)
 PAM = (ANSWERS / "pam.toml").read_text()

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import pytest
 from textual.widgets import Input
+
+from mailwizard.app import create_app
+from mailwizard.widgets import StepBar
 from tui_support import (
     choose,
     field_message,
@@ -20,9 +23,6 @@ from tui_support import (
     tick,
     walk_to,
 )
-
-from mailwizard.app import create_app
-from mailwizard.widgets import StepBar
 
 SIZE = (80, 24)
 DOVECOT_SCREENS = {"tls", "mailstore", "auth", "auth_pam", "auth_ldap", "auth_sql", "protocols",

@@ -8,10 +8,9 @@ password without ever drawing it, and puts its fields into [replication].
 
 from __future__ import annotations
 
-from tui_support import field_message, forward, make_session, replace_input, settle, text_of, walk_to
-
 from mailwizard.app import create_app
 from mailwizard.widgets import CheckList
+from tui_support import field_message, forward, make_session, replace_input, settle, text_of, walk_to
 
 SIZE = (80, 24)
 TYPED = "Typed-doveadm-pw"

@@ -6,7 +6,6 @@ import json
 import threading
 
 from textual.widgets import Button, DataTable, Input, Static, TextArea
-from tui_support import JOURNAL, make_session, press, replace_input, settle, text_of, walk_to
 
 from mailwizard import answers as answers_mod
 from mailwizard.app import create_app
@@ -14,6 +13,7 @@ from mailwizard.host import FakeHost, Result
 from mailwizard.screens.confirm import ConfirmScreen
 from mailwizard.screens.report import ReportScreen
 from mailwizard.screens.report_dialogs import AccountPromptScreen, DnsRecordsScreen, SaveAnswersScreen
+from tui_support import JOURNAL, make_session, press, replace_input, settle, text_of, walk_to
 
 SIZE = (80, 24)
 

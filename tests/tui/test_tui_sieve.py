@@ -9,11 +9,11 @@ Review shows the step's plan.
 from __future__ import annotations
 
 from textual.widgets import Input, Static
-from tui_support import field_message, forward, make_session, replace_input, settle, text_of, tick, walk_to
 
 from mailwizard.answers import parse
 from mailwizard.app import create_app
 from mailwizard.widgets import TickField
+from tui_support import field_message, forward, make_session, replace_input, settle, text_of, tick, walk_to
 
 SIZE = (80, 24)
 

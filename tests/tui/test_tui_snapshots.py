@@ -8,9 +8,9 @@ fixed: the paths shown are the host's (/etc/...), never the temporary root.
 from __future__ import annotations
 
 from textual.widgets import Input
-from tui_support import make_session, press, settle, walk_to
 
 from mailwizard.app import create_app
+from tui_support import make_session, press, settle, walk_to
 
 SIZE = (80, 24)
 

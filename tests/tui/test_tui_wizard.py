@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from textual.widgets import Button, DataTable, Input, RichLog, Static
-from tui_support import JOURNAL, field_message, make_session, press, replace_input, settle, text_of, walk_to
 
 from mailwizard.app import create_app
 from mailwizard.screens.apply import ApplyScreen
@@ -15,6 +14,7 @@ from mailwizard.screens.report import ReportScreen
 from mailwizard.screens.review import ReviewScreen
 from mailwizard.screens.tls import TLSScreen
 from mailwizard.screens.welcome import WelcomeScreen
+from tui_support import JOURNAL, field_message, make_session, press, replace_input, settle, text_of, walk_to
 
 SIZE = (80, 24)
 
