@@ -605,9 +605,9 @@ def validate(a: Answers) -> list[Problem]:
             problems.append(Problem("tls.ca", msg))
         if a.tls.cert == a.tls.key and not problems:
             problems.append(Problem("tls.key", "is the same file as tls.cert: give the private key's own file"))
-        if a.tls.dh not in DH_CHOICES:
-            if msg := check_path(a.tls.dh, "Diffie-Hellman parameters file", "/etc/dovecot/dh.pem"):
-                problems.append(Problem("tls.dh", f"must be ffdhe4096, generate, or a path; {msg}"))
+        if a.tls.dh not in DH_CHOICES and (
+                msg := check_path(a.tls.dh, "Diffie-Hellman parameters file", "/etc/dovecot/dh.pem")):
+            problems.append(Problem("tls.dh", f"must be ffdhe4096, generate, or a path; {msg}"))
         if not any((a.protocols.imap, a.protocols.pop3, a.protocols.lmtp)):
             problems.append(Problem("protocols", "enable at least one of imap, pop3, lmtp, "
                                     "or set [dovecot] enabled = false"))
@@ -921,7 +921,7 @@ def _validate_limits(p: Postfix) -> list[Problem]:
 
 def in_file(raw: dict, key: str) -> bool:
     """Whether the answers file itself held `key` (dotted: auth.ldap.uris), not a default."""
-    node = raw
+    node: object = raw
     for part in key.split("."):
         if not isinstance(node, dict) or part not in node:
             return False

@@ -40,9 +40,8 @@ the ANSI theme is used, so the terminal's own palette draws every colour.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import threading
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import App

@@ -19,8 +19,12 @@ import socket
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from mailwizard.answers import LdapAuth, SqlAuth
+
+if TYPE_CHECKING:  # ldap3 is imported when a test runs, not at start
+    from ldap3 import Connection, Server
 
 DEFAULT_SQL_USER = "test@example.com"
 # Dovecot 2.3's default userdb filter: the userdb lookup after the password check
@@ -115,7 +119,7 @@ def _why(exc: BaseException) -> str:
 
 # --- LDAP ------------------------------------------------------------------
 
-def _ldap_server(uri: str, ldap: LdapAuth, timeout: float):
+def _ldap_server(uri: str, ldap: LdapAuth, timeout: float) -> tuple[Server, str]:
     from ldap3 import NONE, Server, Tls
 
     m = re.match(r"^(ldaps?)://([^/:\[\]]+|\[[^\]]+\])(?::(\d+))?/?$", uri)
@@ -129,7 +133,7 @@ def _ldap_server(uri: str, ldap: LdapAuth, timeout: float):
                   use_ssl=scheme == "ldaps", tls=tls, get_info=NONE, connect_timeout=timeout), scheme
 
 
-def _ldap_open(uri: str, ldap: LdapAuth, timeout: float, report: _Report):
+def _ldap_open(uri: str, ldap: LdapAuth, timeout: float, report: _Report) -> Connection | None:
     """An open (and STARTTLS-secured when asked) connection to one URI, or None."""
     from ldap3 import Connection
     from ldap3.core.exceptions import LDAPException
@@ -161,14 +165,14 @@ def _ldap_open(uri: str, ldap: LdapAuth, timeout: float, report: _Report):
     return conn
 
 
-def _close(conn) -> None:
+def _close(conn: Connection) -> None:
     try:
         conn.unbind()
     except Exception:  # closing a broken connection: nothing to report
         pass
 
 
-def _bind(conn, dn: str | None, password: str | None) -> tuple[bool, str]:
+def _bind(conn: Connection, dn: str | None, password: str | None) -> tuple[bool, str]:
     """Simple bind on an open connection: (ok, what the server said)."""
     from ldap3 import ANONYMOUS, SIMPLE
     from ldap3.core.exceptions import LDAPException
@@ -213,13 +217,11 @@ def test_ldap(ldap: LdapAuth, dnpass: str | None = None, user: str | None = None
         if not ldap.uris:
             report.add("no LDAP URI given")
             return report.result(False)
-        conn = opened = None
-        for uri in ldap.uris:
-            conn = _ldap_open(uri, ldap, timeout, report)
+        for opened in ldap.uris:
+            conn = _ldap_open(opened, ldap, timeout, report)
             if conn is not None:
-                opened = uri
                 break
-        if conn is None:
+        else:
             return report.result(False)
         try:
             if ldap.lookup and not dnpass:
@@ -300,7 +302,7 @@ def test_ldap(ldap: LdapAuth, dnpass: str | None = None, user: str | None = None
 # --- SQL -------------------------------------------------------------------
 
 def _sql_errno(exc: BaseException) -> tuple[int | None, str]:
-    args = getattr(exc, "args", ())
+    args = exc.args
     if len(args) >= 2 and isinstance(args[0], int):
         return args[0], str(args[1])
     return None, str(exc)
@@ -320,7 +322,7 @@ def test_sql(sql: SqlAuth, password: str | None = None, timeout: float = 5,
         password = sql.password or (_read_secret_file(sql.password_file) if sql.password_file else None)
     report = _Report(password)
     try:
-        args = dict(user=sql.user, password=password or "", database=sql.dbname,
+        args: dict[str, Any] = dict(user=sql.user, password=password or "", database=sql.dbname,
                     connect_timeout=timeout, read_timeout=timeout, write_timeout=timeout,
                     charset="utf8mb4")
         if sql.host.startswith("/"):

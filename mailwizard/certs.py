@@ -52,7 +52,7 @@ def check_pair(cert_pem: bytes, key_pem: bytes | None, fqdn: str,
         cert = load_cert(cert_pem)
     except ValueError:
         return [("cert", "is not a PEM certificate (expected -----BEGIN CERTIFICATE-----)")]
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     if cert.not_valid_after_utc < now:
         problems.append(("cert", f"expired on {cert.not_valid_after_utc:%Y-%m-%d}: renew it "
                                  "or create a self-signed one for now"))
@@ -82,7 +82,7 @@ def check_pair(cert_pem: bytes, key_pem: bytes | None, fqdn: str,
 
 def days_left(cert_pem: bytes) -> int:
     cert = load_cert(cert_pem)
-    return (cert.not_valid_after_utc - dt.datetime.now(dt.timezone.utc)).days
+    return (cert.not_valid_after_utc - dt.datetime.now(dt.UTC)).days
 
 
 def self_signed(fqdn: str, days: int = SELF_SIGNED_DAYS) -> tuple[bytes, bytes]:
@@ -94,7 +94,7 @@ def self_signed(fqdn: str, days: int = SELF_SIGNED_DAYS) -> tuple[bytes, bytes]:
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, fqdn)])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     sans: list[x509.GeneralName] = [x509.DNSName(fqdn)]
     try:
         sans = [x509.IPAddress(ipaddress.ip_address(fqdn))]

@@ -200,11 +200,10 @@ def run_rollback(session, args) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     import os
-    if args.command == "rollback" or args.command == "verify" or args.resume:
-        if args.platform:
-            print("mailwizard: --platform plans only; verify, rollback and --resume act on this host",
-                  file=sys.stderr)
-            return EXIT_USAGE
+    if (args.command in ("rollback", "verify") or args.resume) and args.platform:
+        print("mailwizard: --platform plans only; verify, rollback and --resume act on this host",
+              file=sys.stderr)
+        return EXIT_USAGE
     if args.unattended and not (args.answers or args.resume or args.dry_run):
         print("mailwizard: --unattended needs --answers FILE (or --resume); with --dry-run it plans from this "
               "host's own configuration", file=sys.stderr)

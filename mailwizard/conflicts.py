@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import difflib
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from mailwizard.plan import Plan, sha
 
@@ -31,7 +32,7 @@ DERIVED_SUFFIXES = (".db", ".lmdb", ".cdb")
 class ConflictStop(Exception):
     """The administrator chose to stop: nothing was changed."""
 
-    def __init__(self, conflicts: list["Conflict"]) -> None:
+    def __init__(self, conflicts: list[Conflict]) -> None:
         super().__init__("stopped: " + ", ".join(c.path for c in conflicts))
         self.conflicts = conflicts
 
@@ -97,7 +98,7 @@ def _proposed(change, path: str) -> bytes | None:
     return change.after[path.rsplit("/", 1)[1]].encode("utf-8", "surrogateescape")
 
 
-def in_plan(plan: Plan, journal: "Journal", host: "Host") -> list[Conflict]:
+def in_plan(plan: Plan, journal: Journal, host: Host) -> list[Conflict]:
     """Files the plan would change that the administrator edited since mailwizard wrote them.
 
     Marks each such change (`change.conflict`), so the review and the printed plan show it.

@@ -9,15 +9,16 @@ MTA-STS and TLS reporting are optional.
 addresses; `zone_snippet()` renders them for the administrator to copy;
 `check()` asks a resolver what is published and says, record by record, what
 differs: a record not yet published is a warning (a new server's to-do), an
-MX, address or PTR published with another value is a failure. When no DNS server answers (an offline host), it says so once: that
-is a warning, never a failure. dnspython is imported only when checking.
+MX, address or PTR published with another value is a failure. When no DNS
+server answers (an offline host), it says so once: that is a warning, never
+a failure. dnspython is imported only when checking.
 """
 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 from mailwizard.plan import Check
 

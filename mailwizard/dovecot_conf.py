@@ -66,11 +66,13 @@ def set_setting(text: str, key: str, value: str, section: tuple[str, ...] = ()) 
     sep = " " if value != "" else ""
     if active:
         i = active[-1]
-        indent = _SETTING.match(lines[i]).group(1)
+        m = _SETTING.match(lines[i])
+        indent = m.group(1) if m else ""
         lines[i] = f"{indent}{key} ={sep}{value}"
     elif commented:
         i = commented[-1] if len(commented) == 1 else commented[0]
-        indent = _COMMENTED.match(lines[i]).group(1)
+        m = _COMMENTED.match(lines[i])
+        indent = m.group(1) if m else ""
         lines[i] = f"{indent}{key} ={sep}{value}"
     elif section:
         # the innermost enclosing block that exists gets the missing blocks and the setting

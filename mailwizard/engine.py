@@ -18,8 +18,8 @@ import os
 import shutil
 import signal
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from mailwizard.answers import Answers, Problem, validate
 from mailwizard.host import Host

@@ -150,14 +150,18 @@ def _read_text(host: Host, path: str) -> str | None:
         return None
 
 
+def _boxes(value: object) -> list[MailboxDef]:
+    """The mailboxes a Found holds under "mailboxes"."""
+    return [b for b in value if isinstance(b, MailboxDef)] if isinstance(value, list) else []
+
+
 def _get(tree: dict, *path: str) -> str | None:
-    node = tree
-    for name in path[:-1]:
-        node = node.get(name)
+    node: object = tree
+    for name in path:
         if not isinstance(node, dict):
             return None
-    value = node.get(path[-1])
-    return value if isinstance(value, str) else None
+        node = node.get(name)
+    return node if isinstance(node, str) else None
 
 
 def _file_ref(value: str | None) -> str | None:
@@ -327,8 +331,9 @@ def postfix_services(host: Host) -> set[tuple[str, str]]:
     result = host.run(["postconf", "-M"])
     if not result.ok:
         return set()
-    return {tuple(line.split()[:2]) for line in result.output.splitlines()
-            if line and not line[0].isspace() and len(line.split()) >= 8 and not line.startswith("postconf:")}
+    entries = (line.split() for line in result.output.splitlines()
+               if line and not line[0].isspace() and not line.startswith("postconf:"))
+    return {(words[0], words[1]) for words in entries if len(words) >= 8}
 
 
 def _words(value: str) -> list[str]:
@@ -386,9 +391,9 @@ def _postfix(values: dict[str, str], services: set, host: Host, found: Found) ->
         for key, value in values_of_cf(text).items():
             if key in ("server_host", "search_base", "query_filter", "result_attribute"):
                 v[f"postfix.ldap_aliases.{key}"] = value
-    elif kind and path.startswith("/") and (text := _read_text(host, path)) is not None:
+    elif kind and path.startswith("/") and (table_text := _read_text(host, path)) is not None:
         v["postfix.virtual_alias_source"] = "file"
-        for line in text.splitlines():
+        for line in table_text.splitlines():
             parts = line.split(None, 1)
             if len(parts) == 2 and not line[0].isspace() and not line.startswith("#"):
                 aliases[parts[0]] = ", ".join(_words(parts[1]))
@@ -470,8 +475,8 @@ def read_host(host: Host, profile: Profile) -> Found:
         if _program(key) not in configured:
             continue
         if key == "mailboxes":
-            before = {b.name: b for b in fresh.get("mailboxes", [])}
-            value = [b for b in value if before.get(b.name) != b]
+            before = {b.name: b for b in _boxes(fresh.get("mailboxes"))}
+            value = [b for b in _boxes(value) if before.get(b.name) != b]
         values[key] = value
     found.values = values
     return found

@@ -20,11 +20,11 @@ import socket
 import stat
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
-LineSink = Callable[[str], None]
+LineSink = Callable[[str], object]  # whatever it returns is ignored
 TMP_SUFFIX = ".mailwizard-tmp"
 
 
@@ -103,6 +103,7 @@ class Host:
 
     fake = False
     durable = True  # fsync what is written; a simulated host's files vanish with it, so it skips that
+    before_rename: Callable[[str], None] | None = None  # the interruption harness's kill point (engine.py)
 
     def __init__(self, root: str | Path = "/"):
         self.root = Path(root)
@@ -220,7 +221,7 @@ class Host:
             self._set_owner(tmp, uid, gid)
             os.chmod(tmp, mode)
             self._copy_selinux_context(target, Path(tmp))
-            hook = getattr(self, "before_rename", None)  # the interruption harness's kill point (engine.py)
+            hook = self.before_rename
             if hook is not None:
                 hook(tmp)
             os.replace(tmp, target)
@@ -391,7 +392,7 @@ class FakeHost(Host):
         self.commands: list[list[str]] = []
 
     @classmethod
-    def from_profile(cls, profile, root: str | Path, hostname: str = "") -> "FakeHost":
+    def from_profile(cls, profile, root: str | Path, hostname: str = "") -> FakeHost:
         """A fresh minimal install of `profile`: no mail packages, their files arrive with `install`."""
         import tomllib
 
@@ -558,7 +559,7 @@ class FakeHost(Host):
 
         directory = self.real("/etc/postfix")
         files = {n: (directory / n).read_text() if (directory / n).exists() else "" for n in ("main.cf", "master.cf")}
-        args = [a for a in argv[1:]]
+        args = list(argv[1:])
         if args and args[0] in ("-e", "-X", "-#", "-M", "-P") and len(args) > 1:
             try:
                 new = postfix_conf.emulate(files, argv)

@@ -16,9 +16,9 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from mailwizard.conflicts import KEEP, STOP, Conflict, ConflictStop, derived_source, edited
 from mailwizard.host import TMP_SUFFIX, Host
@@ -80,7 +80,7 @@ class Journal:
     def exists(self) -> bool:
         return (self.dir / "state.json").exists()
 
-    def open(self) -> "Journal":
+    def open(self) -> Journal:
         """Create the directory (0700) and take the lock."""
         self.dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.dir, 0o700)
@@ -123,7 +123,7 @@ class Journal:
             os.close(self._lock_fd)
             self._lock_fd = None
 
-    def __enter__(self) -> "Journal":
+    def __enter__(self) -> Journal:
         return self.open()
 
     def __exit__(self, *exc) -> None:

@@ -29,6 +29,7 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mailwizard.host import CommandFailed, FileMeta, Host, LineSink
 from mailwizard.plan import Change, PlanContext
@@ -296,7 +297,7 @@ def _pattern(text: str, parts: int) -> list[str]:
 def edit_master(text: str, mode: str, args: list[str]) -> str:
     """What `postconf -M name/type=ENTRY ...` (mode "M") or `-P name/type/param=value ...`
     (mode "P") does to master.cf's text."""
-    reqs = []
+    reqs: list[dict[str, Any]] = []
     for arg in args:
         if "\n" in arg:
             raise PostconfError("-Me, -Fe, -Pe, -X, or -# accept no multi-line input")
@@ -355,7 +356,7 @@ def edit_master(text: str, mode: str, args: list[str]) -> str:
                 req["count"] += 1
                 use = req["count"] == 1
             if use:
-                new_entry = list(tentative)
+                new_entry = list(req["entry"])
         if new_entry is not None:
             out.append(format_entry(new_entry))
         elif not matched:
@@ -504,6 +505,8 @@ class _PostfixEdit(Change):
     """Shared verbs: commands computed against the planned file, diff, apply with check and restore."""
 
     files: tuple[str, ...] = ("main.cf",)
+    config_dir: str  # both set by the dataclass subclasses
+    summary: str
     restart = False  # a setting only a restart (not a reload) puts in force, e.g. inet_interfaces
 
     def _init_state(self) -> None:
@@ -558,8 +561,8 @@ class _PostfixEdit(Change):
             journal.backup(path)
             saved[path] = (host.read(path), host.stat(path))
         for name, path in zip(self.files, paths):
-            if saved[path][0] is not None and saved[path][0].decode("utf-8", "surrogateescape") != \
-                    (self.before.get(name) or ""):
+            data = saved[path][0]
+            if data is not None and data.decode("utf-8", "surrogateescape") != (self.before.get(name) or ""):
                 on_line(f"{path} differs from the file the plan was made from; "
                         "the planned postconf edits were made to it")
         extra = config_args(host, self.config_dir)
@@ -573,7 +576,7 @@ class _PostfixEdit(Change):
             complaint = str(exc)
         if complaint:
             for path, (data, meta) in saved.items():
-                if data is not None and host.read(path) != data:
+                if data is not None and meta is not None and host.read(path) != data:
                     host.write_atomic(path, data, mode=meta.mode, uid=meta.uid, gid=meta.gid)
             raise RuntimeError(f"Postfix refuses the new configuration; "
                                f"{' and '.join(paths)} put back as they were:\n{complaint}")

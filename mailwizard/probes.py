@@ -96,7 +96,7 @@ def _starttls(conv: _Lines, proto: str) -> list[str]:
         if not greeting.startswith("* OK"):
             raise ProbeError(f"greeting {greeting!r}")
         conv.send("a CAPABILITY")
-        offered: list[str] = []
+        offered = []
         while not (line := conv.line()).startswith("a "):
             if line.upper().startswith("* CAPABILITY"):
                 offered = line.split()[2:]

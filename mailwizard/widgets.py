@@ -7,7 +7,8 @@ console's 8 colours and without colour at all.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
+from typing import Protocol
 
 from rich.table import Table
 from rich.text import Text
@@ -427,6 +428,19 @@ class CheckList(Static):
         self.update(grid)
 
 
+class _Toggle(Protocol):
+    """What _Marked uses of the ToggleButton it is mixed into."""
+
+    BUTTON_LEFT: str
+    BUTTON_RIGHT: str
+    MARK: str
+
+    @property
+    def value(self) -> bool: ...
+
+    def get_visual_style(self, *component_classes: str, partial: bool = False) -> Style: ...
+
+
 class _Marked:
     """A toggle drawn as [X]/[ ] or (*)/( ): the state is a character, the brackets plain text,
     so it reads the same in every theme, on 8 colours and without colour."""
@@ -436,7 +450,7 @@ class _Marked:
     MARK = "X"
 
     @property
-    def _button(self) -> Content:
+    def _button(self: _Toggle) -> Content:
         style = self.get_visual_style("toggle--button")
         mark = self.MARK if self.value else " "
         return Content.assemble(self.BUTTON_LEFT, (mark, style + Style(bold=True)), self.BUTTON_RIGHT)
@@ -455,7 +469,8 @@ class Tick(_Marked, Checkbox):
     """
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        return self.render().get_height(self.styles, width)
+        # Textual annotates RulesMap but passes widget styles itself (Widget.get_content_height)
+        return self.render().get_height(self.styles, width)  # type: ignore[arg-type]
 
 
 class Choice(_Marked, RadioButton):

@@ -13,9 +13,8 @@ import os
 from pathlib import Path
 from unittest import mock
 
+from mailwizard import answers as answers_mod, engine
 from support import fake_session
-from mailwizard import answers as answers_mod
-from mailwizard import engine
 
 
 class Killed(BaseException):

@@ -9,8 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from mailwizard import answers as answers_mod
-from mailwizard import certs
+from mailwizard import answers as answers_mod, certs
 from mailwizard.engine import Session
 from mailwizard.host import FakeHost
 from mailwizard.platform import profile_for
@@ -20,7 +19,7 @@ ANSWERS_DIR = REPO.parent / "shared" / "answers"
 ANSWER_FILES = sorted(p.name for p in ANSWERS_DIR.glob("*.toml"))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def cached_cert(fqdn: str) -> tuple[bytes, bytes]:
     """One self-signed key and certificate per name for the whole test run (RSA keys are slow)."""
     return certs.self_signed(fqdn)

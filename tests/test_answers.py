@@ -4,8 +4,8 @@ import tomllib
 
 import pytest
 
-from support import ANSWER_FILES, ANSWERS_DIR
 from mailwizard import answers as A
+from support import ANSWER_FILES, ANSWERS_DIR
 
 
 @pytest.mark.parametrize("name", ANSWER_FILES)

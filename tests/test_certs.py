@@ -2,8 +2,8 @@
 
 import datetime as dt
 
-from support import cached_cert
 from mailwizard import certs
+from support import cached_cert
 
 
 def test_matching_pair_for_the_fqdn_passes():
@@ -25,7 +25,7 @@ def test_key_of_another_certificate():
 
 def test_expired():
     key, cert = cached_cert("mail.example.com")
-    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=certs.SELF_SIGNED_DAYS + 1)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=certs.SELF_SIGNED_DAYS + 1)
     problems = certs.check_pair(cert, key, "mail.example.com", now=later)
     assert any("expired" in m for _, m in problems)
 

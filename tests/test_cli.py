@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from support import ANSWER_FILES, ANSWERS_DIR
 from mailwizard import __version__, cli
+from support import ANSWER_FILES, ANSWERS_DIR
 
 
 def run(*args, user=None):

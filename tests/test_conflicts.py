@@ -15,11 +15,10 @@ import json
 
 import pytest
 
-from support import fake_session
 from mailwizard import cli
-from mailwizard.conflicts import (KEEP, STOP, TAKE, ConflictStop, ask_terminal, fixed, in_plan, in_session,
-                                  resolve_plan)
+from mailwizard.conflicts import KEEP, STOP, TAKE, ConflictStop, ask_terminal, fixed, in_plan, in_session, resolve_plan
 from mailwizard.plan import sha
+from support import fake_session
 
 SSL = "/etc/dovecot/conf.d/10-ssl.conf"
 MAIN = "/etc/postfix/main.cf"
@@ -196,9 +195,8 @@ def test_rollback_keep_leaves_the_edit_and_restores_the_rest(applied):
 def test_rollback_stop_changes_nothing(applied):
     edit(applied, SSL, "ssl_min_protocol = TLSv1.2", "ssl_min_protocol = TLSv1")
     snapshot = {p: applied.host.read(p) for p in applied.journal().index["order"]}
-    with applied.journal() as journal:
-        with pytest.raises(ConflictStop):
-            journal.rollback(applied.profile, decide=fixed(STOP))
+    with applied.journal() as journal, pytest.raises(ConflictStop):
+        journal.rollback(applied.profile, decide=fixed(STOP))
     assert {p: applied.host.read(p) for p in snapshot} == snapshot
     assert applied.journal().exists()  # still there, to decide and roll back later
 

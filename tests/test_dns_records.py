@@ -165,9 +165,8 @@ def test_a_new_server_with_nothing_published_gets_warnings_only(tiny_dns):
 
 
 def test_dns_step_prefers_the_answers_addresses_and_warns_without_any(tmp_path):
-    from support import fake_session
-
     from mailwizard.steps import dns as dns_step
+    from support import fake_session
 
     session = fake_session(tmp_path, "rhel10", "pam.toml")
     a, host = session.answers, session.host

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import fields
 
 import pytest
-from support import ANSWER_FILES, ANSWERS_DIR, cached_cert, fake_session, load_answers
 
 from mailwizard import existing
 from mailwizard.answers import parse, relayhost_value
@@ -20,6 +19,7 @@ from mailwizard.host import FakeHost
 from mailwizard.platform import profile_for
 from mailwizard.steps.postfix_site import virtual_mailboxes
 from mailwizard.steps.postfix_tls import cert_paths
+from support import ANSWER_FILES, ANSWERS_DIR, cached_cert, fake_session, load_answers
 
 PLATFORMS = ("rhel10", "debian12")
 
@@ -186,7 +186,7 @@ def test_a_hand_edit_is_prefilled_and_one_changed_answer_plans_only_its_change(t
     host.run(["postconf", "-e", "mynetworks = 127.0.0.1/32, [::1]/128, 192.0.2.0/24"])
     conf = host.real("/etc/dovecot/conf.d/10-mail.conf")
     conf.write_text(conf.read_text().replace("first_valid_uid = 1000", "first_valid_uid = 2000"))
-    answers, found = read_back(session)
+    answers, _found = read_back(session)
     assert answers.postfix.mynetworks == ["127.0.0.1/32", "[::1]/128", "192.0.2.0/24"]
     assert answers.auth.first_valid_uid == 2000
     for key in TYPED:

@@ -38,16 +38,15 @@ from pathlib import Path
 
 import pytest
 import tomli_w
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
-from support import ANSWERS_DIR, cached_cert
 from mailwizard import answers as A
 from mailwizard.engine import Session
 from mailwizard.host import FakeHost
 from mailwizard.plan import WriteFile
 from mailwizard.platform import profile_for
 from mailwizard.postfix_conf import _PostfixEdit
+from support import ANSWERS_DIR, cached_cert
 
 # examples per key: free text (strings, lists) gets the most; yes/no and numbers are typed, so fewer
 # suffice. The first RENDERED accepted examples of a text key are also rendered and read by the real tools.
@@ -236,7 +235,7 @@ WRONG_TYPES = st.one_of(
 def values_for(key: str) -> st.SearchStrategy:
     default = answer_keys()[key][1]
     base = base_value(key)
-    if key.endswith("<name>") or key.endswith("<alias>"):
+    if key.endswith(("<name>", "<alias>")):
         return hostile_text(base)  # a table key is always a string in TOML
     if isinstance(default, bool):
         return st.one_of(st.booleans(), WRONG_TYPES, TEXT)
@@ -355,7 +354,7 @@ def test_every_key_is_enumerated_and_read_where_enumerated():
 @pytest.mark.parametrize("key", KEYS)
 def test_reference_value_is_accepted(key):
     """Each key's reference answers (the property's starting point) are accepted, so a refusal is the value's."""
-    answers, problems, session = session_for(tomli_w.dumps(with_value(key, base_value(key))), "debian12")
+    _answers, problems, session = session_for(tomli_w.dumps(with_value(key, base_value(key))), "debian12")
     assert problems == []
     assert [p for p in session.problems() if p.severity == "error"] == []
 
@@ -644,7 +643,7 @@ def test_garbage_is_a_clear_error(data):
         fh.write(data)
         fh.flush()
         try:
-            answers, problems = A.load(fh.name)
+            _answers, problems = A.load(fh.name)
         except A.AnswersError as exc:
             assert fh.name in str(exc) or "TOML" in str(exc)
             return

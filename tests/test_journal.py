@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 import kill_sweep
-from support import fake_session
 from mailwizard.host import Host
 from mailwizard.journal import Journal, JournalLocked
 from mailwizard.platform import profile_for
+from support import fake_session
 
 
 @pytest.fixture
@@ -88,9 +88,8 @@ def test_first_backup_wins(host):
 
 
 def test_a_second_wizard_is_refused(host):
-    with Journal(host):
-        with pytest.raises(JournalLocked, match="another mailwizard is running"):
-            Journal(host).open()
+    with Journal(host), pytest.raises(JournalLocked, match="another mailwizard is running"):
+        Journal(host).open()
 
 
 def test_a_stale_lock_from_a_killed_run_is_recognised(host, tmp_path):

@@ -33,7 +33,8 @@ def test_core_modules_do_not_import_textual():
 def test_unattended_dry_run_does_not_import_textual(answers_dir):
     code = ("import sys, contextlib, io\nfrom mailwizard.cli import main\n"
             "with contextlib.redirect_stdout(io.StringIO()):\n"
-            f"    rc = main(['--platform', 'rhel10', '--answers', '{answers_dir}/full.toml', '--unattended', '--dry-run'])\n"
+            f"    rc = main(['--platform', 'rhel10', '--answers', '{answers_dir}/full.toml',\n"
+            "               '--unattended', '--dry-run'])\n"
             "print(rc, any(m.startswith('textual') for m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["0", "False"]

@@ -13,10 +13,10 @@ import subprocess
 
 import pytest
 
-from support import fake_session
 from mailwizard import backends
 from mailwizard.answers import LdapAuth, SqlAuth
 from mailwizard.steps import auth_ldap, auth_sql
+from support import fake_session
 
 LDAP_CONF = "/etc/dovecot/dovecot-ldap.conf.ext"
 SQL_CONF = "/etc/dovecot/dovecot-sql.conf.ext"
@@ -84,7 +84,8 @@ def test_rhel10_ldap_dn_template_file_is_the_guides(tmp_path):
     assert attrs.noop and "600 root:root" in attrs.noop
     # step 2: override_fields in the userdb block of auth-ldap.conf.ext
     userdb = change(plan, "file:/etc/dovecot/conf.d/auth-ldap.conf.ext")
-    added = [l[1:].strip() for l in userdb.diff().splitlines() if l.startswith("+") and not l.startswith("++")]
+    added = [line[1:].strip() for line in userdb.diff().splitlines()
+             if line.startswith("+") and not line.startswith("++")]
     assert added == ["override_fields = uid=vmail gid=vmail home=/var/mail/%n/"]
     from mailwizard.dovecot_conf import get_setting
     assert get_setting(userdb.content.decode(), "override_fields", ("userdb",)) == \
@@ -194,7 +195,7 @@ def test_ldap_password_file_read_rules(tmp_path):
     args = change(session.plan(), f"file:{LDAP_CONF}")
     assert b'dnpass = "  spaces kept "\n' in args.content
     put(session, "/root/dovecot-ldap.pass", b"\n")
-    assert "is empty" in [p for p in session.errors() if p.key == "auth.ldap.dnpass_file"][0].message
+    assert "is empty" in next(p for p in session.errors() if p.key == "auth.ldap.dnpass_file").message
     put(session, "/root/dovecot-ldap.pass", b"one\ntwo\n")
     assert "more than one line" in session.errors()[0].message
 

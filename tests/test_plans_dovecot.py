@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from support import ANSWER_FILES, fake_session
 from mailwizard.dovecot_conf import get_setting
 from mailwizard.steps import firewall, lmtp, mailboxes, vmail
+from support import ANSWER_FILES, fake_session
 
 CONF = "/etc/dovecot/conf.d"
 DOVECOT_FILES = [n for n in ANSWER_FILES if n != "null-client.toml"]
@@ -282,7 +282,8 @@ def test_a_non_standard_lmtp_port_gets_its_selinux_label(tmp_path):
 
 
 @pytest.mark.parametrize("spec, words", [
-    (dict(allow_from=["192.0.2.1/24"]), "did you mean 192.0.2.0/24"), (dict(allow_from=["mta.example.com"]), "not an address"),
+    (dict(allow_from=["192.0.2.1/24"]), "did you mean 192.0.2.0/24"),
+    (dict(allow_from=["mta.example.com"]), "not an address"),
     (dict(port=70000), "not a TCP port"), (dict(listener="socket"), "not one of unix"),
     (dict(socket_mode="rw"), "octal")])
 def test_lmtp_answers_are_validated(tmp_path, spec, words):

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from support import fake_session, load_answers
-from mailwizard import answers as A
-from mailwizard import postfix_conf as P
+from mailwizard import answers as A, postfix_conf as P
 from mailwizard.plan import PlanContext
 from mailwizard.steps import all_steps, postfix_security, postfix_site, services
+from support import fake_session, load_answers
 
 POSTFIX_STEPS = ("postfix", "postfix_tls", "postfix_aliases", "postfix_delivery", "postfix_submission",
                  "postfix_limits", "postfix_hardening")

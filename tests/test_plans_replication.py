@@ -15,10 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from support import ANSWERS_DIR, fake_session
-from mailwizard import answers as answers_mod
-from mailwizard import cli
+from mailwizard import answers as answers_mod, cli
 from mailwizard.steps import replication
+from support import ANSWERS_DIR, fake_session
 
 CONF = "/etc/dovecot/conf.d/10-replication.conf"
 SECRET = "Wh1sp3r-of-the-d0veadm"

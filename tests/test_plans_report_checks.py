@@ -17,8 +17,8 @@ import socket
 
 import pytest
 
-from support import fake_session, openssl_server
 from mailwizard.steps import files, firewall, live, selinux, services
+from support import fake_session, openssl_server
 
 KEY = "/etc/pki/dovecot/private/server.example.com.key"
 PASSFILE = "/root/doveadm.pass"
@@ -288,9 +288,9 @@ def test_a_port_nobody_answers_names_the_start_command(tmp_path):
 def test_every_chosen_tls_port_is_probed_lmtp_over_tcp_too(tmp_path):
     session = fake_session(tmp_path, "rhel10", "full.toml")
     a = session.answers
-    ports = dict((what, port) for port, what in live.tls_ports(a))
+    ports = {what: port for port, what in live.tls_ports(a)}
     assert set(ports) <= set(live.SPEAKS)
     a.lmtp.listener, a.lmtp.port = "inet", 2424
-    assert dict((what, port) for port, what in live.tls_ports(a))["LMTP"] == 2424
+    assert {what: port for port, what in live.tls_ports(a)}["LMTP"] == 2424
     a.lmtp.listener = "unix"
-    assert "LMTP" not in dict((what, port) for port, what in live.tls_ports(a))
+    assert "LMTP" not in {what: port for port, what in live.tls_ports(a)}

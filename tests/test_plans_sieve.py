@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import pytest
 
-from support import fake_session
 from mailwizard.dovecot_conf import get_setting
 from mailwizard.steps import sieve
+from support import fake_session
 
 CONF = "/etc/dovecot/conf.d"
 MANAGESIEVE = f"{CONF}/20-managesieve.conf"

@@ -18,7 +18,7 @@ def test_detects_supported_platforms(os_id, version, like, expected):
 
 
 def test_fedora_is_refused_with_the_reason():
-    with pytest.raises(UnsupportedPlatform, match="Dovecot 2.4"):
+    with pytest.raises(UnsupportedPlatform, match=r"Dovecot 2\.4"):
         detect("fedora", "41", "", systemd=True)
 
 

@@ -11,9 +11,8 @@ import subprocess
 
 import pytest
 
-from support import fake_session
 from mailwizard.dovecot_conf import get_setting
-
+from support import fake_session
 
 PLATFORMS = ["debian12", "rhel9", "rhel10"]
 

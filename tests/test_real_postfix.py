@@ -20,13 +20,13 @@ from pathlib import Path
 
 import pytest
 
-from support import fake_session, load_answers
 from mailwizard import postfix_conf as P
 from mailwizard.host import Host
 from mailwizard.journal import Journal
 from mailwizard.plan import PlanContext
 from mailwizard.platform import profile_for
 from mailwizard.steps import postfix_aliases, postfix_site, postfix_submission, postfix_tls
+from support import fake_session, load_answers
 
 FRESH = Path(__file__).resolve().parents[1] / "mailwizard" / "platforms" / "fresh"
 EDITS = ("-e", "-X", "-#", "-M", "-P")

@@ -14,8 +14,8 @@ import subprocess
 
 import pytest
 
-from support import fake_session
 from mailwizard.dovecot_conf import get_setting
+from support import fake_session
 
 SECRET = "R3al-doveconf-s3cret"
 

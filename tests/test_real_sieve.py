@@ -13,9 +13,9 @@ import subprocess
 
 import pytest
 
-from support import fake_session
 from mailwizard.dovecot_conf import get_setting
 from mailwizard.steps import sieve
+from support import fake_session
 
 PLATFORMS = ["debian12", "rhel9", "rhel10"]
 

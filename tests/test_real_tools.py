@@ -5,10 +5,9 @@ import subprocess
 
 import pytest
 
-from support import fake_session
 from mailwizard import validators
 from mailwizard.host import Host
-
+from support import fake_session
 
 
 def doveconf_n(root):
@@ -64,6 +63,7 @@ def test_write_refused_by_doveconf_leaves_the_file_untouched(tmp_path):
 
 def test_background_dh_generation_with_real_openssl(tmp_path):
     import threading
+
     from mailwizard.steps.tls import PREGENERATED, pregenerate_dh
 
     host = Host(tmp_path)
@@ -86,8 +86,8 @@ def test_tls_probe_can_tell_an_old_protocol_server(tmp_path):
     """The 'TLS 1.1 refused' check is meaningful: our client does speak TLS 1.1 when a server allows it."""
     import ssl
 
-    from support import openssl_server
     from mailwizard.steps.tls import handshake
+    from support import openssl_server
 
     with openssl_server(tmp_path, "-tls1_1", "-cipher", "ALL:@SECLEVEL=0") as port:
         old_ok, evidence = handshake("127.0.0.1", port, ssl.TLSVersion.TLSv1_1)

@@ -421,7 +421,7 @@ def _chroot_n(line: str) -> str:
 def master_cf_undo_debian(text: str) -> str:
     """Debian's master.cf.dist -> upstream 3.7.11 conf/master.cf."""
     w = "debian->upstream master.cf"
-    text = "".join(_chroot_n(l) for l in text.splitlines(keepends=True))
+    text = "".join(_chroot_n(line) for line in text.splitlines(keepends=True))
     # Debian enables the pipe(8) examples; upstream leaves them commented.
     text = replace(text,
                    "maildrop  unix  -       n       n       -       -       pipe\n"

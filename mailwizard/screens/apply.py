@@ -203,7 +203,8 @@ class ApplyScreen(WizardScreen):
             log.write(Text(f"FAILED after {result.done} change(s): {result.failed_change}", style="bold red"))
         if result.status == "applied":
             bar = self.query_one("#progress", ProgressBar)
-            bar.update(progress=bar.total)
+            if bar.total is not None:  # set when the apply began
+                bar.update(progress=bar.total)
             current.update(Text(f"Done: {result.done} change(s) made.", style="bold green"))
             outcome.update("Next runs the checks and shows the report.")
             self.set_status("applied", "-ok")

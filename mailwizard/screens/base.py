@@ -8,12 +8,13 @@ owns them (preflight on Welcome) or on Review.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Literal, cast, overload
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.dom import DOMNode
 from textual.message import Message
 from textual.screen import Screen
 from textual.widget import Widget
@@ -102,7 +103,7 @@ def from_answers_file(problems: list[Problem]) -> list[Problem]:
                            "the default is used", "warning") for p in problems]
 
 
-def problems_for(session: "Session", prefixes: tuple[str, ...], steps: tuple[str, ...]) -> list[Problem]:
+def problems_for(session: Session, prefixes: tuple[str, ...], steps: tuple[str, ...]) -> list[Problem]:
     """The problems a screen shows: those whose key it owns.
 
     `Session.problems()` runs the host checks only when all the answers are
@@ -123,7 +124,7 @@ def problems_for(session: "Session", prefixes: tuple[str, ...], steps: tuple[str
 
 def displayed(widget: Widget) -> bool:
     """Whether the widget and all its containers are displayed (a hidden part of a form is not)."""
-    node = widget
+    node: DOMNode | None = widget
     while isinstance(node, Widget):
         if not node.display:
             return False
@@ -158,11 +159,11 @@ class WizardScreen(Screen):
     ]
 
     @property
-    def wizard(self) -> "MailWizard":
-        return self.app  # type: ignore[return-value]
+    def wizard(self) -> MailWizard:
+        return cast("MailWizard", self.app)  # the only App the screens run in
 
     @property
-    def session(self) -> "Session":
+    def session(self) -> Session:
         return self.wizard.session
 
     def compose(self) -> ComposeResult:
@@ -247,6 +248,12 @@ class FormScreen(WizardScreen):
     def _collect(self) -> None:
         self.input_problems = []
         self.collect()
+
+    @overload
+    def number(self, key: str, current: int, optional: Literal[False] = False) -> int: ...
+
+    @overload
+    def number(self, key: str, current: int | None, optional: bool = False) -> int | None: ...
 
     def number(self, key: str, current: int | None, optional: bool = False) -> int | None:
         """The whole number typed into the field of `key`; if it is none, the current value stays

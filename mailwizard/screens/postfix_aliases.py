@@ -80,7 +80,7 @@ class AliasRow(Horizontal):
 
     def mark(self, problems: list[Problem]) -> None:
         """Mark the address or destination a problem names as refused."""
-        address, dest = self.value()
+        address, _dest = self.value()
         texts = [p.message for p in problems if p.severity == "error"]
         bad_address = any(m.startswith(repr(address)) for m in texts) if address else False
         bad_dest = any(m.startswith(f"{address}:") for m in texts) if address else False

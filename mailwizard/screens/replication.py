@@ -15,7 +15,6 @@ from mailwizard.screens.base import REPLICATION_KEYS, FormScreen
 from mailwizard.steps.replication import KEY
 from mailwizard.widgets import CheckList, Field, FieldMessages
 
-
 HELP = """\
 Two-way replication keeps every mailbox on two servers (guide 1.4
 *Configuring replication between two Dovecot servers*): a change on one is

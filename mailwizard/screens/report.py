@@ -97,7 +97,7 @@ class ReportScreen(WizardScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Static("Running the checks...", id="summary")
-        table = DataTable(id="checks", cursor_type="row", zebra_stripes=False)
+        table: DataTable[Text | str] = DataTable(id="checks", cursor_type="row", zebra_stripes=False)
         table.add_column("Status", width=STATUS_WIDTH)
         table.add_column("Area", width=AREA_WIDTH)
         table.add_column("Check", width=CHECK_WIDTH)

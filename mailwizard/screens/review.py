@@ -176,8 +176,8 @@ class ReviewScreen(WizardScreen):
         plan = self.plan = message.plan
         self.wizard.plan = plan
         self.conflicts = message.conflicts
-        warnings = [Problem(*w.split(": ", 1), "warning") if ": " in w else Problem("plan", w, "warning")
-                    for w in plan.warnings]
+        warnings = [Problem(key, text, "warning") if sep else Problem("plan", w, "warning")
+                    for w in plan.warnings for key, sep, text in [w.partition(": ")]]
         listed.show(warnings + structural)
         self._show_plan()
         self.query_one("#next", Button).disabled = False

@@ -9,7 +9,6 @@ from textual.widgets import Checkbox, Input, Static
 from mailwizard.screens.base import SIEVE_KEYS, FormScreen
 from mailwizard.widgets import Field, FieldMessages, TickField
 
-
 HELP = """\
 Server-side mail filtering (guide 1.8 *Enabling server-side email filtering
 by using Sieve on a Dovecot IMAP server*).

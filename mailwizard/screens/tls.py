@@ -68,7 +68,7 @@ class TLSScreen(FormScreen):
             yield Input(tls.dh if choice == "custom" else "", id="tls-dh", compact=True,
                         placeholder="/etc/dovecot/dh.pem", classes="" if choice == "custom" else "-hidden")
             yield FieldMessages(id="tls-dh-messages")
-            yield Static(self.app.dh_status, id="tls-dh-status")
+            yield Static(self.wizard.dh_status, id="tls-dh-status")
         hostname = self.session.answers.server.hostname or "this host"
         yield Tick(f"Create a self-signed certificate for {hostname} "
                        "(test/first start only — clients will warn)",
@@ -86,7 +86,7 @@ class TLSScreen(FormScreen):
     def _dh_changed(self) -> None:
         choice = self.dh_choice()
         self.query_one("#tls-dh", Input).set_class(choice != "custom", "-hidden")
-        if choice == "generate" and not self.app.start_dh_generation():
+        if choice == "generate" and not self.wizard.start_dh_generation():
             self.show_dh_status("openssl dhparam runs during apply" if not self.session.dry_run
                                 else "a real run generates them during apply")
 

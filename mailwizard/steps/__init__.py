@@ -6,8 +6,8 @@ the running result. The TUI, --unattended and the tests all use these.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable
 
 from mailwizard.answers import Answers, Problem
 from mailwizard.host import Host
@@ -28,16 +28,37 @@ class Step:
     name: str
     title: str
     guide: str  # the guide's section numbers
-    plan: Callable[[Answers, PlanContext], list[Change]] = _nothing
+    plan: Callable[[Answers, PlanContext], Sequence[Change]] = _nothing
     verify: Callable[[Answers, Host, Profile], list[Check]] = _nothing
     validate: Callable[[Answers, PlanContext], list[Problem]] = _nothing
     applies: Callable[[Answers], bool] = _always
 
 
 def all_steps() -> list[Step]:
-    from mailwizard.steps import (auth, dns, files, firewall, install, live, lmtp, mailboxes, postfix_aliases,
-                                  postfix_delivery, postfix_security, postfix_site, postfix_submission, postfix_tls,
-                                  preflight, protocols, replication, selinux, services, sieve, tls, vmail)
+    from mailwizard.steps import (
+        auth,
+        dns,
+        files,
+        firewall,
+        install,
+        live,
+        lmtp,
+        mailboxes,
+        postfix_aliases,
+        postfix_delivery,
+        postfix_security,
+        postfix_site,
+        postfix_submission,
+        postfix_tls,
+        preflight,
+        protocols,
+        replication,
+        selinux,
+        services,
+        sieve,
+        tls,
+        vmail,
+    )
 
     return [preflight.STEP, install.STEP, tls.STEP, vmail.STEP, auth.STEP, protocols.STEP,
             mailboxes.STEP, lmtp.STEP, sieve.STEP, replication.STEP, firewall.STEP,

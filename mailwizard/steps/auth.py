@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 
 from mailwizard.answers import Answers, Problem
-from mailwizard.dovecot_conf import comment_out_include, edit_dovecot, enable_include
+from mailwizard.dovecot_conf import Setting, comment_out_include, edit_dovecot, enable_include
 from mailwizard.host import Host
 from mailwizard.plan import Change, Check, PlanContext
 from mailwizard.platform import Profile
@@ -95,7 +95,7 @@ def plan(answers: Answers, ctx: PlanContext) -> list[Change]:
     auth, profile = answers.auth, ctx.profile
     changes: list[Change] = []
     if auth.backend == "pam":
-        uids = [((), "first_valid_uid", str(auth.first_valid_uid))]
+        uids: list[Setting] = [((), "first_valid_uid", str(auth.first_valid_uid))]
         if auth.last_valid_uid is not None:
             uids.append(((), "last_valid_uid", str(auth.last_valid_uid)))
         names = " and ".join(k for _, k, _ in uids)

@@ -28,6 +28,7 @@ is safe as it is stays as the guide writes it, any other is quoted.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from importlib import resources
 from string import Template
 
@@ -82,7 +83,7 @@ def read_args_value(text: str) -> str:
     return text
 
 
-def read_secret(read, path: str) -> tuple[str | None, str | None]:
+def read_secret(read: Callable[[str], bytes | None], path: str) -> tuple[str | None, str | None]:
     """(secret, None) from a one-line file, trailing line break stripped, or (None, what is wrong)."""
     try:
         data = read(path)
@@ -133,7 +134,7 @@ def override_fields(answers: Answers) -> str:
     return f"uid={user} gid={user} home={mail_root(answers).rstrip('/')}/%n/"
 
 
-def typed_or_file(typed: str, path: str, read) -> tuple[str | None, str | None]:
+def typed_or_file(typed: str, path: str, read: Callable[[str], bytes | None]) -> tuple[str | None, str | None]:
     """A password typed on the screen, else the one in `path`: (secret, None) or (None, what is wrong)."""
     if typed:
         return typed, None
@@ -142,7 +143,7 @@ def typed_or_file(typed: str, path: str, read) -> tuple[str | None, str | None]:
     return None, "no password given"
 
 
-def dnpass(ldap: LdapAuth, read) -> tuple[str | None, str | None]:
+def dnpass(ldap: LdapAuth, read: Callable[[str], bytes | None]) -> tuple[str | None, str | None]:
     """The search account's password: typed on the screen, else from dnpass_file."""
     return typed_or_file(ldap.dnpass, ldap.dnpass_file, read)
 
@@ -198,7 +199,7 @@ def secret_problems(section: str, typed_key: str, typed: str, file_key: str, pat
     if msg := check_path(path, f"file with the password of {whose}"):
         return bad(file_key, msg)
     secret, error = read_secret(ctx.read, path)
-    if error:
+    if secret is None:
         return bad(file_key, f"{error}: put the password of {whose} in it (one line, mode 0600) or type it "
                    f"on the {screen} screen", "warning" if ctx.offline else "error")
     msg = secret_problem(secret)

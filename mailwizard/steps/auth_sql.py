@@ -35,9 +35,16 @@ from mailwizard.answers import Answers, Problem, SqlAuth, check_path
 from mailwizard.host import Host
 from mailwizard.plan import Change, Check, FileAttrs, PlanContext, RemoveFile, WriteFile
 from mailwizard.platform import Profile
-from mailwizard.steps.auth_ldap import (USER_VARIABLE, Unwritable, args_value, fill_template,
-                                        override_check, secret_problems, typed_or_file,
-                                        userdb_override)
+from mailwizard.steps.auth_ldap import (
+    USER_VARIABLE,
+    Unwritable,
+    args_value,
+    fill_template,
+    override_check,
+    secret_problems,
+    typed_or_file,
+    userdb_override,
+)
 
 ARGS_NAME = "dovecot-sql.conf.ext"
 OPTION_FILE_NAME = "dovecot-sql-client.cnf"

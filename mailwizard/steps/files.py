@@ -14,10 +14,11 @@ warning.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeGuard
 
 from mailwizard.answers import Answers
 from mailwizard.host import FileMeta, Host
-from mailwizard.plan import Check, EnsureDir, FileAttrs, PlanContext, WriteFile
+from mailwizard.plan import Change, Check, EnsureDir, FileAttrs, PlanContext, WriteFile
 from mailwizard.platform import Profile
 from mailwizard.steps import Step
 
@@ -33,7 +34,7 @@ class Wanted:
     is_dir: bool = False
 
 
-def _private(change) -> bool:
+def _private(change: Change) -> TypeGuard[WriteFile | FileAttrs]:
     return isinstance(change, (WriteFile, FileAttrs)) and (getattr(change, "secret", False)
                                                           or not change.mode & 0o007)
 

@@ -84,7 +84,8 @@ def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
 
 def wanted(answers: Answers) -> tuple[list[str], list[str]]:
     """(services to open, services to close) for the protocols."""
-    opened, closed = [], []
+    opened: list[str] = []
+    closed: list[str] = []
     for proto, services in SERVICES.items():
         (opened if getattr(answers.protocols, proto) else closed).extend(services)
     return opened, closed
@@ -115,8 +116,7 @@ def plan(answers: Answers, ctx: PlanContext) -> list[Change]:
             summary=f"close the services of the disabled protocols: {' '.join(closed)}",
             noop_reason=None if present else f"the firewall does not allow {' '.join(closed)}",
             undo_hint="firewall-cmd --permanent " + " ".join(f"--add-service={s}" for s in present)))
-    changes.append(reload_change(changes))
-    return changes
+    return [*changes, reload_change(changes)]
 
 
 def _state(host: Host, args: list[str]) -> tuple[bool, bool]:

@@ -28,7 +28,7 @@ import ipaddress
 import re
 
 from mailwizard.answers import Answers, Problem, check_source
-from mailwizard.dovecot_conf import doveconf_n, edit_dovecot, get_setting
+from mailwizard.dovecot_conf import Setting, doveconf_n, edit_dovecot, get_setting
 from mailwizard.host import Host
 from mailwizard.plan import Change, Check, Command, PlanContext
 from mailwizard.platform import Profile
@@ -152,12 +152,12 @@ def admit_checks(answers: Answers, host: Host, profile: Profile, step: str, allo
             for net in networks(allow_from)]
 
 
-def listener_settings(answers: Answers, ctx: PlanContext) -> list[tuple[tuple[str, ...], str, str]]:
+def listener_settings(answers: Answers, ctx: PlanContext) -> list[Setting]:
     lmtp = answers.lmtp
     sockets = ["unix_listener lmtp"]
     if postfix_chrooted(ctx):
         sockets.append(f"unix_listener {CHROOT_SOCKET}")
-    out = [((SERVICE, sock), key, value) for sock in sockets
+    out: list[Setting] = [((SERVICE, sock), key, value) for sock in sockets
            for key, value in (("mode", lmtp.socket_mode.rjust(4, "0")), ("user", lmtp.socket_user),
                               ("group", lmtp.socket_group))]
     if lmtp.listener == "inet":

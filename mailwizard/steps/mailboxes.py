@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from mailwizard.answers import Answers, MailboxDef, Problem
-from mailwizard.dovecot_conf import doveconf_n, edit_dovecot, get_setting
+from mailwizard.dovecot_conf import Setting, doveconf_n, edit_dovecot, get_setting
 from mailwizard.host import Host
 from mailwizard.plan import Change, Check, PlanContext
 from mailwizard.platform import Profile
@@ -68,8 +68,8 @@ def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
     return problems
 
 
-def settings(answers: Answers, current: str) -> list[tuple[tuple[str, ...], str, str]]:
-    out = []
+def settings(answers: Answers, current: str) -> list[Setting]:
+    out: list[Setting] = []
     for box in answers.mailboxes:
         where = section(box.name)
         use = " ".join(box.special_use.split())

@@ -28,8 +28,16 @@ from mailwizard.answers import Answers
 from mailwizard.host import Host
 from mailwizard.plan import Change, Check, PlanContext, WriteFile
 from mailwizard.platform import Profile
-from mailwizard.postfix_conf import (Postconf, Postmap, database_type, live_values, map_suffix,
-                                     settings_check, template, will_install_postfix)
+from mailwizard.postfix_conf import (
+    Postconf,
+    Postmap,
+    database_type,
+    live_values,
+    map_suffix,
+    settings_check,
+    template,
+    will_install_postfix,
+)
 from mailwizard.steps import Step
 
 VIRTUAL = "/etc/postfix/virtual"
@@ -121,7 +129,7 @@ def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:
     p = answers.postfix
     if p.mode != "internet-site" or not p.virtual_alias_source:
         return []
-    ok, values, _ = live_values(host, ["virtual_alias_maps"])
+    _, values, _ = live_values(host, ["virtual_alias_maps"])
     maps = values.get("virtual_alias_maps", "")
     map_type = maps.partition(":")[0] or profile.map_type
     checks = [settings_check(host, "postfix_aliases", "postconf shows the alias table",

@@ -102,12 +102,12 @@ def socket_path(destination: str) -> str | None:
 
 def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:
     key = "virtual_transport" if virtual_mailboxes(answers) else "mailbox_transport"
-    ok, values, _ = live_values(host, [key])
+    _, values, _ = live_values(host, [key])
     destination = values.get(key, "")
     settings, _ = delivery_settings(answers, destination)
     checks = [settings_check(host, "postfix_delivery", f"postconf shows {key}", settings)]
     if virtual_mailboxes(answers):
-        ok, values, _ = live_values(host, ["default_database_type"])
+        _, values, _ = live_values(host, ["default_database_type"])
         map_type = values.get("default_database_type") or profile.map_type
         checks.append(settings_check(host, "postfix_delivery", "unknown users are refused at RCPT",
                                      verification_settings(answers, map_type)))

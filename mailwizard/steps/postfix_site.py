@@ -30,8 +30,7 @@ from mailwizard.answers import Answers, Problem, relayhost_value
 from mailwizard.host import FileMeta, Host, LineSink
 from mailwizard.plan import Change, Check, Command, PlanContext, WriteFile
 from mailwizard.platform import Profile
-from mailwizard.postfix_conf import (Postconf, Postmap, database_type, live_values, postfix_check,
-                                     settings_check)
+from mailwizard.postfix_conf import Postconf, Postmap, database_type, live_values, postfix_check, settings_check
 from mailwizard.steps import Step
 from mailwizard.steps.firewall import Skipped, managed, query, reload_change, rule_check
 
@@ -190,7 +189,7 @@ def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:
     checks.append(Check("postfix", "postfix check", "fail" if complaint else "pass", complaint or "no complaint",
                         "read the message and correct main.cf" if complaint else ""))
     if answers.postfix.mode == "internet-site":
-        ok, values, _ = live_values(host, ["alias_database"])
+        _, values, _ = live_values(host, ["alias_database"])
         db = values.get("alias_database", "")
         kind, _, path = db.partition(":")
         from mailwizard.postfix_conf import map_suffix

@@ -33,12 +33,11 @@ import re
 import socket
 
 from mailwizard.answers import Answers, Problem
-from mailwizard.dovecot_conf import edit_dovecot
+from mailwizard.dovecot_conf import Setting, edit_dovecot
 from mailwizard.host import Host
 from mailwizard.plan import Change, Check, PlanContext, WriteFile
 from mailwizard.platform import Profile
-from mailwizard.postfix_conf import (MasterService, Postconf, master_entries, settings_check, template,
-                                     version_at_least)
+from mailwizard.postfix_conf import MasterService, Postconf, master_entries, settings_check, template, version_at_least
 from mailwizard.steps import Step
 
 AUTH_SOCKET = "/var/spool/postfix/private/auth"
@@ -112,8 +111,9 @@ def plan(answers: Answers, ctx: PlanContext) -> list[Change]:
     profile = ctx.profile
     changes: list[Change] = []
     if answers.dovecot_enabled and not answers.postfix.sasl_host:
-        settings = [(SECTION, "mode", "0660"), (SECTION, "user", "postfix"), (SECTION, "group", "postfix")]
-        changes.append(edit_dovecot(ctx, f"{profile.dovecot_dir}/conf.d/10-master.conf", settings,
+        listener: list[Setting] = [(SECTION, "mode", "0660"), (SECTION, "user", "postfix"),
+                                   (SECTION, "group", "postfix")]
+        changes.append(edit_dovecot(ctx, f"{profile.dovecot_dir}/conf.d/10-master.conf", listener,
                                     summary=f"service auth {{ unix_listener {AUTH_SOCKET} {{ mode = 0660, "
                                             "user = postfix, group = postfix } }: Dovecot checks Postfix's logins",
                                     noop_reason=f"Dovecot already listens on {AUTH_SOCKET} for Postfix"))

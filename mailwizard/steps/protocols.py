@@ -80,7 +80,7 @@ def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:
                     f"protocols = {got}", "" if got == value else f"set protocols = {value} in "
                     f"{dovecot_conf(profile)}")]
     listening = host.listening()  # as `ss -tlp` shows it: port -> process
-    ports = dict(PORTS)
+    ports: dict[str, tuple[int, ...]] = dict(PORTS)
     if (port := lmtp_port(answers)) is not None:
         ports["lmtp"] = (port,)
     for name, numbers in ports.items():

@@ -108,7 +108,7 @@ def _listing(answers: Answers, ctx: PlanContext) -> tuple[Prerequisite, list[str
         return Prerequisite(title, "fail", "auth.sql.iterate_query is empty: Dovecot cannot list the "
                             "users, and the replicator would know nobody"), []
     if not ctx.offline and dovecot_running(ctx):
-        ran, users, said = ctx.fact("doveadm user *", lambda: listed_users(ctx.host))
+        _ran, users, said = ctx.fact("doveadm user *", lambda: listed_users(ctx.host))
         if users:
             shown = ", ".join(users[:5]) + (f" and {len(users) - 5} more" if len(users) > 5 else "")
             return Prerequisite(title, "pass", f"doveadm user '*' lists {len(users)}: {shown}"), users
@@ -371,7 +371,7 @@ def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:
     checks.append(Check("replication", f"the doveadm service listens on TCP {r.port}", "pass" if good else "fail",
                         f"held by {owner}" if owner else "nothing listens",
                         "" if good else "reload Dovecot and see its log"))
-    ran, users, said = listed_users(host)
+    _ran, users, said = listed_users(host)
     checks.append(Check("replication", "doveadm user '*' lists the users to replicate",
                         "pass" if users else "fail", f"{len(users)} user(s)" if users else said or "nobody",
                         "" if users else "replication needs a userdb that lists its users (guide 1.4)"))

@@ -11,10 +11,11 @@ from __future__ import annotations
 import ssl
 from dataclasses import dataclass
 from importlib import resources
+from typing import TypeGuard
 
 from mailwizard import certs, probes
 from mailwizard.answers import Answers, Problem
-from mailwizard.dovecot_conf import edit_dovecot
+from mailwizard.dovecot_conf import Setting, edit_dovecot
 from mailwizard.host import FileMeta, Host, LineSink
 from mailwizard.plan import Change, Check, FileAttrs, PlanContext, WriteFile
 from mailwizard.platform import Profile
@@ -82,7 +83,7 @@ class SelfSignedCert(Change):
 PREGENERATED = "dh-4096.pem"  # in the journal directory, made while the admin fills the screens
 
 
-def is_generated_dh(data: bytes | None) -> bool:
+def is_generated_dh(data: bytes | None) -> TypeGuard[bytes]:
     return data is not None and b"-----BEGIN DH PARAMETERS-----" in data and data != ffdhe4096()
 
 
@@ -159,6 +160,8 @@ class GenerateDH(Change):
             scratch = f"{journal.directory}/scratch/dh.pem"
             host.run(["openssl", "dhparam", "-out", scratch, "4096"], on_line=on_line, check=True)
             ready = host.read(scratch)
+            if ready is None:
+                raise RuntimeError(f"openssl dhparam left no {scratch}")
         else:
             on_line("using the parameters generated in the background")
         journal.backup(self.path)
@@ -206,7 +209,7 @@ def plan(answers: Answers, ctx: PlanContext) -> list[Change]:
                                  noop_reason=f"{profile.dh_path} already holds ffdhe4096"))
     elif tls.dh == "generate":
         changes.append(GenerateDH(profile.dh_path))
-    settings = [((), key, value) for key, value in wanted_settings(answers, profile)]
+    settings: list[Setting] = [((), key, value) for key, value in wanted_settings(answers, profile)]
     names = ", ".join(key for _, key, _ in settings)
     changes.append(edit_dovecot(ctx, profile.ssl_conf, settings, summary=f"set {names}",
                                 noop_reason=f"{names} already set"))

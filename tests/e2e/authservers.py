@@ -51,7 +51,7 @@ class TestCA:
     def issue(self, *names: str) -> tuple[bytes, bytes]:
         """A server certificate for `names` (key PEM, certificate PEM)."""
         key = ec.generate_private_key(ec.SECP256R1())
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         cert = (x509.CertificateBuilder()
                 .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
                 .issuer_name(self.cert.subject)
@@ -70,7 +70,7 @@ class TestCA:
 
 def make_ca(name: str = "mailwizard test CA") -> TestCA:
     key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     cert = (x509.CertificateBuilder()
             .subject_name(subject).issuer_name(subject)

@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from throwaway import ThrowawayHost  # noqa: E402
+from throwaway import ThrowawayHost
 
 
 @pytest.fixture

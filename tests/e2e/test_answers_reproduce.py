@@ -20,9 +20,8 @@ import tomllib
 import pytest
 
 from helpers import diff_snapshots, prepare, put, snapshot, wizard
-from throwaway import ThrowawayHost
-
 from mailwizard.answers import SECRET_KEYS, parse
+from throwaway import ThrowawayHost
 
 pytestmark = pytest.mark.e2e
 

@@ -39,8 +39,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from helpers import (CERT, JOURNAL, diff_snapshots, prepare, put, snapshot,  # noqa: E402
-                     wizard_here)
+from helpers import CERT, JOURNAL, diff_snapshots, prepare, put, snapshot, wizard_here
 
 pytestmark = pytest.mark.e2e
 

@@ -12,7 +12,7 @@ import signal
 
 import pytest
 
-from helpers import KEY, diff_snapshots, journal_events, prepare, snapshot, wait_for_event, wizard, WIZARD
+from helpers import KEY, WIZARD, diff_snapshots, journal_events, prepare, snapshot, wait_for_event, wizard
 
 pytestmark = pytest.mark.e2e
 

@@ -34,9 +34,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from helpers import (JOURNAL, diff_snapshots, end_state, journal_events, prepare, statuses,  # noqa: E402
-                     wizard_here)
-from throwaway import ThrowawayHost  # noqa: E402
+from helpers import JOURNAL, diff_snapshots, end_state, journal_events, prepare, statuses, wizard_here
+from throwaway import ThrowawayHost
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("kill_resume")]  # one reference run for the module
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from helpers import put, wizard  # noqa: E402
-from test_postfix import PASSWORD, SITE, setup_site  # noqa: E402
+from helpers import put, wizard
+from test_postfix import PASSWORD, SITE, setup_site
 
 pytestmark = pytest.mark.e2e
 

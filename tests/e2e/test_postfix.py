@@ -25,9 +25,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from authservers import LDAP_CONF_DIR, LdapUser, make_ca, put as put_owned, start_slapd, wait_port  # noqa: E402
-from helpers import ANSWERS_DIR, prepare, put, wizard  # noqa: E402
-from throwaway import ThrowawayHost  # noqa: E402
+from authservers import LDAP_CONF_DIR, LdapUser, make_ca, put as put_owned, start_slapd, wait_port
+from helpers import ANSWERS_DIR, prepare, put, wizard
+from throwaway import ThrowawayHost
 
 pytestmark = pytest.mark.e2e
 
@@ -77,14 +77,14 @@ def peer_python(host, code: str, timeout: float = 60) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-SMTP_PROBE = r"""
+SMTP_PROBE = f"SERVER = {SERVER!r}\n" + r"""
 import json, smtplib, ssl, sys
 ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
 def send(port, mail_from, rcpt, subject, login=None, tls=False, wrapper=False):
     r = {}
     try:
-        s = smtplib.SMTP_SSL("%(server)s", port, context=ctx, timeout=30) if wrapper else \
-            smtplib.SMTP("%(server)s", port, timeout=30)
+        s = smtplib.SMTP_SSL(SERVER, port, context=ctx, timeout=30) if wrapper else \
+            smtplib.SMTP(SERVER, port, timeout=30)
         s.ehlo("client.example.net")
         r["features_before_tls"] = sorted(s.esmtp_features)
         if tls:
@@ -92,19 +92,19 @@ def send(port, mail_from, rcpt, subject, login=None, tls=False, wrapper=False):
             r["features_after_tls"] = sorted(s.esmtp_features)
         if login:
             s.login(*login)
-        msg = "From: %%s\r\nTo: %%s\r\nSubject: %%s\r\n\r\nhello from the peer\r\n" %% (mail_from, rcpt, subject)
+        msg = "From: %s\r\nTo: %s\r\nSubject: %s\r\n\r\nhello from the peer\r\n" % (mail_from, rcpt, subject)
         s.sendmail(mail_from, [rcpt], msg)
         r["result"] = "accepted"
         s.quit()
     except smtplib.SMTPRecipientsRefused as e:
         code, text = list(e.recipients.values())[0]
-        r["result"] = "%%d %%s" %% (code, text.decode())
+        r["result"] = "%d %s" % (code, text.decode())
     except smtplib.SMTPResponseException as e:
-        r["result"] = "%%d %%s" %% (e.smtp_code, e.smtp_error.decode(errors="replace"))
+        r["result"] = "%d %s" % (e.smtp_code, e.smtp_error.decode(errors="replace"))
     except (smtplib.SMTPException, OSError) as e:
-        r["result"] = "%%s: %%s" %% (type(e).__name__, e)
+        r["result"] = "%s: %s" % (type(e).__name__, e)
     return r
-""" % {"server": SERVER}
+"""
 
 
 def smtp(host, **kw) -> dict:

@@ -29,8 +29,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from helpers import ANSWERS_DIR, CA, CERT, KEY, WIZARD, cached_cert, put  # noqa: E402
-from throwaway import ThrowawayHost, _kept_paths  # noqa: E402
+from helpers import ANSWERS_DIR, CA, CERT, KEY, WIZARD, cached_cert, put
+from throwaway import ThrowawayHost, _kept_paths
 
 pytestmark = pytest.mark.e2e
 
@@ -189,7 +189,7 @@ def test_two_servers_replicate_both_ways():
             sent = one.run(["python3", "-c", DELIVER, subject], timeout=60)
             assert sent.returncode == 0 and sent.stdout.strip() == "{}", sent.stdout + sent.stderr + log(one)
         for subject in ("replicated-one", "replicated-two"):
-            got = poll(lambda: fetch(two, subject), lambda out: "flags:" in out)
+            got = poll(lambda subject=subject: fetch(two, subject), lambda out: "flags:" in out)
             assert "flags:" in got, f"{subject} did not reach server2" + log(one) + log(two)
 
         # a flag set on server2 over IMAP -> on server1

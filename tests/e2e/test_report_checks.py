@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from authservers import wait_port  # noqa: E402
-from helpers import CERT, KEY, put, wizard  # noqa: E402
-from test_postfix import SITE, setup_site  # noqa: E402
+from authservers import wait_port
+from helpers import CERT, KEY, put, wizard
+from test_postfix import SITE, setup_site
 
 pytestmark = pytest.mark.e2e
 
@@ -55,7 +55,7 @@ def expired_certificate(key_pem: bytes, fqdn: str) -> bytes:
 
     key = serialization.load_pem_private_key(key_pem, password=None)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, fqdn)])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(days=400))

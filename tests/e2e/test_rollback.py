@@ -32,7 +32,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from helpers import diff_snapshots, prepare, snapshot, wizard  # noqa: E402
+from helpers import diff_snapshots, prepare, snapshot, wizard
 
 pytestmark = pytest.mark.e2e
 

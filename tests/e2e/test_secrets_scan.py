@@ -35,10 +35,10 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from authcheck import answers_with  # noqa: E402
-from authservers import LDAP_CONF_DIR, LdapUser, make_ca, put, start_mariadb, start_slapd  # noqa: E402
-from helpers import JOURNAL, REPO, prepare, wizard_here  # noqa: E402
-from throwaway import _kept_paths  # noqa: E402
+from authcheck import answers_with
+from authservers import LDAP_CONF_DIR, LdapUser, make_ca, put, start_mariadb, start_slapd
+from helpers import JOURNAL, REPO, prepare, wizard_here
+from throwaway import _kept_paths
 
 pytestmark = pytest.mark.e2e
 

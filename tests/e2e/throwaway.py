@@ -83,17 +83,18 @@ import subprocess
 import sys
 import time
 import weakref
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, NamedTuple, Sequence
+from typing import NamedTuple
 
 __all__ = [
+    "TEST_NET_2",
     "HostProcess",
     "InnerProcess",
     "Peer",
     "ThrowawayError",
     "ThrowawayHost",
-    "TEST_NET_2",
 ]
 
 #: The only addresses peers may use (RFC 5737 TEST-NET-2).
@@ -536,7 +537,7 @@ def _kill(pid: int, sig: int) -> bool:
         return False
 
 
-def _processes_in(pidns: str, exclude: int) -> list["InnerProcess"]:
+def _processes_in(pidns: str, exclude: int) -> list[InnerProcess]:
     out = []
     for pid in _all_pids():
         if pid == exclude:
@@ -757,7 +758,7 @@ class ThrowawayHost:
 
     # -- life cycle --------------------------------------------------------
 
-    def start(self) -> "ThrowawayHost":
+    def start(self) -> ThrowawayHost:
         """Build the host (``with`` does this)."""
         if self._state != "new":
             raise ThrowawayError("a ThrowawayHost can be started only once")
@@ -776,7 +777,7 @@ class ThrowawayHost:
         if self._finalizer is not None:
             self._finalizer()
 
-    def __enter__(self) -> "ThrowawayHost":
+    def __enter__(self) -> ThrowawayHost:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -968,7 +969,7 @@ class ThrowawayHost:
                 raise ThrowawayError(f"the veth link to peer {peer.name!r} did not come up")
             time.sleep(0.02)
 
-    def link(self, other: "ThrowawayHost", host_addr: str = "198.51.100.11",
+    def link(self, other: ThrowawayHost, host_addr: str = "198.51.100.11",
              other_addr: str = "198.51.100.12", *, ifname: str = "mw-link") -> None:
         """Link this throwaway host to ``other`` by a veth pair: two servers that reach each other.
 

@@ -14,8 +14,8 @@ import re
 from mailwizard.app import create_app
 from mailwizard.screens.confirm import ConfirmScreen
 from mailwizard.screens.conflict import ConflictScreen
-from tui_support import press, screen_name, settle, text_of, walk_to
 from test_tui_snapshots import SIZE, walk
+from tui_support import press, screen_name, settle, text_of, walk_to
 
 SSL = "/etc/dovecot/conf.d/10-ssl.conf"
 

@@ -17,8 +17,19 @@ from mailwizard.answers import parse
 from mailwizard.app import create_app
 from mailwizard.backends import TestResult
 from mailwizard.widgets import FieldMessages, ResultView, StepBar
-from tui_support import (choose, field_message, forward, make_session, press, replace_input, screen_name, settle,
-                         text_of, tick, walk_to)
+from tui_support import (
+    choose,
+    field_message,
+    forward,
+    make_session,
+    press,
+    replace_input,
+    screen_name,
+    settle,
+    text_of,
+    tick,
+    walk_to,
+)
 
 SIZE = (80, 24)
 
@@ -142,7 +153,8 @@ async def test_ldap_test_connection_shows_the_lines_and_leaves_the_screen_usable
     monkeypatch.setattr("mailwizard.backends.test_ldap", fake_test_ldap)
     session.answers.auth.backend = "ldap"
     ldap = session.answers.auth.ldap
-    ldap.uris, ldap.base, ldap.dn = ["ldaps://ldap.example.com"], "dc=example,dc=com", "cn=dovecot_LDAP,dc=example,dc=com"
+    ldap.uris, ldap.base = ["ldaps://ldap.example.com"], "dc=example,dc=com"
+    ldap.dn = "cn=dovecot_LDAP,dc=example,dc=com"
     app = create_app(session, [])
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)

@@ -14,8 +14,7 @@ from __future__ import annotations
 import collections
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 from textual.widgets import Input
 
 from mailwizard.app import create_app, make_screen
@@ -140,7 +139,7 @@ async def fuzz_screen(tmp_path, screen: str, answers_file: str, data) -> None:
         # Next on a form without errors moves on; here it is recorded instead, so that every value is
         # tried on the same screen (the navigation itself is test_tui_wizard's)
         moved: list[bool] = []
-        form.leave = lambda forward: moved.append(forward)  # noqa: E731
+        form.leave = lambda forward: moved.append(forward)
         app.switch_screen(form)
         await settle(pilot)
         keys = [f.key for f in form.query(Field)

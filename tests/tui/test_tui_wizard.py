@@ -14,8 +14,7 @@ from mailwizard.screens.report import ReportScreen
 from mailwizard.screens.review import ReviewScreen
 from mailwizard.screens.tls import TLSScreen
 from mailwizard.screens.welcome import WelcomeScreen
-from tui_support import (JOURNAL, field_message, make_session, press, replace_input, settle, text_of,
-                         walk_to)
+from tui_support import JOURNAL, field_message, make_session, press, replace_input, settle, text_of, walk_to
 
 SIZE = (80, 24)
 
