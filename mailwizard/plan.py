@@ -42,6 +42,7 @@ class PlanContext:
     files: dict[str, bytes | None] = field(default_factory=dict)
     metas: dict[str, FileMeta | None] = field(default_factory=dict)
     _cache: dict = field(default_factory=dict)
+    _parsed: dict = field(default_factory=dict)  # (kind, path) -> (the content, its parse)
 
     def read(self, path: str) -> bytes | None:
         if path in self.files:
@@ -77,6 +78,22 @@ class PlanContext:
             if src.is_file() and not self.exists(path):
                 self.stage(path, src.read_bytes(), FileMeta(0o644, 0, 0))
                 self.predicted.add(path)
+
+    def parsed(self, path: str, kind: str, parse: Callable[[str], object]):
+        """`parse` of the file's text as planned so far: made once per content, then kept by `keep_parsed`."""
+        data = self.read(path)
+        hit = self._parsed.get((kind, path))
+        if hit is None or (hit[0] is not data and hit[0] != data):
+            text = "" if data is None else data.decode("utf-8", "surrogateescape")
+            hit = self._parsed[(kind, path)] = (data, parse(text))
+        return hit[1]
+
+    def keep_parsed(self, path: str, kind: str, content: bytes, value: object | None) -> None:
+        """The parse of the `content` just staged for `path`, edited along with it (None: parse it again)."""
+        if value is None:
+            self._parsed.pop((kind, path), None)
+        else:
+            self._parsed[(kind, path)] = (content, value)
 
     def fact(self, name: str, compute: Callable[[], object]):
         """A host fact, computed once per plan (package state, versions...)."""

@@ -53,6 +53,8 @@ class PostconfError(ValueError):
 
 # --- emulation: main.cf -------------------------------------------------------
 
+MAIN_CF = "postfix main.cf"  # the kind of PlanContext.parsed() that MainCf is
+
 def _lines(text: str) -> list[str]:
     """The file's lines, each ending in a newline (postconf adds a missing last one)."""
     out = text.splitlines(keepends=True)
@@ -78,8 +80,8 @@ def split_nameval(text: str) -> tuple[str, str]:
     return name, value.strip(BLANKS)
 
 
-def edit_main(text: str, mode: str, args: list[str]) -> str:
-    """What `postconf -e|-X|-# ARGS` does to main.cf's text (mode "e", "X" or "#")."""
+def _edit_table(mode: str, args: list[str]) -> dict[str, str | None]:
+    """The parameters of `postconf -e|-X|-# ARGS`, as postconf reads them: the last of a name wins."""
     table: dict[str, str | None] = {}
     for arg in args:
         if "\n" in arg:
@@ -97,6 +99,12 @@ def edit_main(text: str, mode: str, args: list[str]) -> str:
                 raise PostconfError("-X or -# requires non-blank parameter names")
         table.pop(name, None)
         table[name] = value
+    return table
+
+
+def edit_main(text: str, mode: str, args: list[str]) -> str:
+    """What `postconf -e|-X|-# ARGS` does to main.cf's text (mode "e", "X" or "#")."""
+    table = _edit_table(mode, args)
     found: set[str] = set()
     out: list[str] = []
     interesting = False
@@ -145,6 +153,83 @@ def main_values(text: str) -> dict[str, str]:
             continue
         values[key] = value
     return values
+
+
+class MainCf:
+    """main.cf read once per plan, then kept in step with the `postconf -e` and `-X` edits planned on it.
+
+    edit() changes the text exactly as edit_main() does and values() is what
+    main_values() reads, without going over the whole file again for each
+    command: the file is held as runs of lines, one per setting (its line, its
+    continuation lines and the comments among them), indexed by name. A file
+    with a line these runs cannot stand for (a setting's line that does not read
+    as `name = value`, a continuation before the first setting) is left to
+    those functions: parse() gives None.
+    """
+
+    def __init__(self, runs: list[list[str]], names: dict[str, list[list[str]]], values: dict[str, str]):
+        self._runs = runs
+        self._names = names
+        self._values = values
+
+    @classmethod
+    def parse(cls, text: str) -> "MainCf | None":
+        runs: list[list[str]] = [[]]  # the first run: comments and blank lines before the first setting
+        names: dict[str, list[list[str]]] = {}
+        for line in _lines(text):
+            start = _content_start(line)
+            if start is None:
+                runs[-1].append(line)
+            elif start > 0:
+                if len(runs) == 1:
+                    return None
+                runs[-1].append(line)
+            else:
+                name = _setting_name(line)
+                if name is None:
+                    return None
+                runs.append([line])
+                names.setdefault(name, []).append(runs[-1])
+        return cls(runs, names, main_values(text))
+
+    def text(self) -> str:
+        return "".join(line for run in self._runs for line in run)
+
+    def values(self) -> dict[str, str]:
+        return self._values
+
+    def edit(self, mode: str, args: list[str]) -> bool:
+        """Make `postconf -e|-X ARGS` (mode "e" or "X"); False, with nothing done, for what edit_main() must do."""
+        table = _edit_table(mode, args)
+        if mode not in ("e", "X") or \
+                any(_setting_name(f"{name} = {value}\n") != name for name, value in table.items()):
+            return False
+        for name, value in table.items():
+            runs = self._names.get(name)
+            if mode == "X":
+                for run in self._names.pop(name, []):
+                    run[:] = [line for line in run[1:] if _content_start(line) is None]
+                self._values.pop(name, None)
+                continue
+            line = f"{name} = {value}\n"
+            if runs:  # every line of the setting becomes this one line; the comments among them stay
+                for run in runs:
+                    run[:] = [line] + [other for other in run[1:] if _content_start(other) is None]
+            else:
+                self._runs.append([line])
+                self._names[name] = [self._runs[-1]]
+            self._values[name] = split_nameval(line)[1]
+        return True
+
+
+def _setting_name(line: str) -> str | None:
+    """The name of a setting's first line, when postconf's editor and its reader both take it as that name."""
+    key = re.split(r"[ \t\r\n=]", line, maxsplit=1)[0]
+    try:
+        name, _ = split_nameval(line)
+    except PostconfError:
+        return None
+    return name if name == key and _lines(line) == [line] else None
 
 
 # --- emulation: master.cf -----------------------------------------------------
@@ -524,21 +609,25 @@ class _PostfixEdit(Change):
     def describe(self) -> str:
         return self.summary
 
-    def plan_argvs(self, current: dict[str, str]) -> tuple[list[list[str]], str]:
-        """(the commands, the no-op reason when there are none)."""
+    def plan_argvs(self, current: dict[str, str], main: MainCf | None) -> tuple[list[list[str]], str]:
+        """(the commands, the no-op reason when there are none); `main` is main.cf parsed, when it can be."""
         raise NotImplementedError
 
     def check(self, ctx: PlanContext) -> str | None:
         current = {name: ctx.read_text(self.path(name)) for name in ("main.cf", "master.cf")}
+        main = ctx.parsed(self.path("main.cf"), MAIN_CF, MainCf.parse)
         self.before = {name: current[name] for name in self.files}
-        self.argvs, reason = self.plan_argvs({k: v or "" for k, v in current.items()})
+        self.argvs, reason = self.plan_argvs({k: v or "" for k, v in current.items()}, main)
         if not self.argvs:
             self.after = {name: current[name] or "" for name in self.files}
             return reason
-        self.after, self.tool = compute_after(ctx, self.config_dir, current, self.argvs)
+        self.after, self.tool, main = compute_after(ctx, self.config_dir, current, self.argvs, main)
         for name in self.files:
             meta = ctx.stat(self.path(name)) or FileMeta(0o644, 0, 0)
-            ctx.stage(self.path(name), self.after[name].encode("utf-8", "surrogateescape"), meta)
+            content = self.after[name].encode("utf-8", "surrogateescape")
+            ctx.stage(self.path(name), content, meta)
+            if name == "main.cf":
+                ctx.keep_parsed(self.path(name), MAIN_CF, content, main)
         if all(self.after[n] == (self.before[n] or "") for n in self.files):
             return reason
         if self.restart and self.service == "postfix":
@@ -584,9 +673,13 @@ class _PostfixEdit(Change):
             journal.written(path)
 
 
-def compute_after(ctx: PlanContext, config_dir: str, current: dict[str, str | None],
-                  argvs: list[list[str]]) -> tuple[dict[str, str], str]:
-    """main.cf and master.cf after the commands: real postconf on a copy when possible, else the emulation."""
+def compute_after(ctx: PlanContext, config_dir: str, current: dict[str, str | None], argvs: list[list[str]],
+                  main: MainCf | None = None) -> tuple[dict[str, str], str, MainCf | None]:
+    """main.cf and master.cf after the commands: real postconf on a copy when possible, else the emulation.
+
+    `main` is main.cf parsed (MainCf): the emulation edits it in place and gives it back, in step with
+    the new main.cf; None when it could not (parse the new text again).
+    """
     host = ctx.host
     live = [f"{config_dir}/{n}" for n in ("main.cf", "master.cf")]
     real_ok = (not ctx.offline and not host.fake and host.which("postconf") is not None
@@ -603,11 +696,21 @@ def compute_after(ctx: PlanContext, config_dir: str, current: dict[str, str | No
                     break
             if ok:
                 return ({n: Path(tmp, n).read_text(encoding="utf-8", errors="surrogateescape")
-                         for n in ("main.cf", "master.cf")}, "postconf")
+                         for n in ("main.cf", "master.cf")}, "postconf", None)
     files = {n: current.get(n) or "" for n in ("main.cf", "master.cf")}
+    edited = False  # main holds edits that files["main.cf"] does not have yet
     for argv in argvs:
+        if main is not None and argv[:1] == ["postconf"] and argv[1:2] in (["-e"], ["-X"]):
+            if main.edit(argv[1][1], argv[2:]):
+                edited = True
+                continue
+            if edited:
+                files["main.cf"] = main.text()
+            main = None
         files = emulate(files, argv)
-    return files, "emulation"
+    if main is not None and edited:
+        files["main.cf"] = main.text()
+    return files, "emulation", main
 
 
 @dataclass(eq=False)
@@ -636,8 +739,8 @@ class Postconf(_PostfixEdit):
     def key(self) -> str:
         return "postconf:" + ",".join([k for k, _ in self.settings] + [f"-{k}" for k in self.remove])
 
-    def plan_argvs(self, current: dict[str, str]) -> tuple[list[list[str]], str]:
-        values = main_values(current["main.cf"])
+    def plan_argvs(self, current: dict[str, str], main: MainCf | None) -> tuple[list[list[str]], str]:
+        values = main.values() if main is not None else main_values(current["main.cf"])
         wanted = [(k, v) for k, v in self.settings if _norm(values.get(k)) != _norm(v)]
         existing = [(k, v) for k, v in wanted if k in values]
         new = [(k, v) for k, v in wanted if k not in values]
@@ -689,7 +792,7 @@ class MasterService(_PostfixEdit):
     def entry(self) -> str:
         return " ".join([self.name, self.type, *self.fields])
 
-    def plan_argvs(self, current: dict[str, str]) -> tuple[list[list[str]], str]:
+    def plan_argvs(self, current: dict[str, str], main: MainCf | None) -> tuple[list[list[str]], str]:
         entries = master_entries(current["master.cf"])
         have = entries.get((self.name, self.type))
         argvs = []

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import random
 import shutil
 import subprocess
 from pathlib import Path
@@ -84,6 +85,63 @@ def test_emulation_equals_real_postconf_on_odd_files(tmp_path, argvs):
         files = P.emulate(files, argv)
     assert files["main.cf"] == (real / "main.cf").read_text()
     assert files["master.cf"] == (real / "master.cf").read_text()
+
+
+MAIN_FILES = sorted([*FRESH.glob("*/etc/postfix/main.cf"), *FRESH.glob("*/usr/share/postfix/main.cf.*")])
+
+
+@pytest.mark.parametrize("path", MAIN_FILES, ids=lambda p: "/".join(p.parts[-4:]))
+def test_main_cf_parsed_once_edits_as_the_text_emulation_does(path):
+    """MainCf (main.cf parsed once per plan) gives, command after command, edit_main's text and main_values."""
+    rng = random.Random(path.name)
+    text = path.read_text()
+    names = ["myhostname", "mydomain", "inet_interfaces", "mydestination", "alias_maps", "new_one", "other"]
+    for _ in range(10):
+        main, expected = P.MainCf.parse(text), text
+        assert main is not None and main.values() == P.main_values(text)
+        for _ in range(8):
+            picked = rng.sample(names, rng.randint(1, 3))
+            if rng.random() < 0.25:
+                mode, args = "X", picked
+            else:
+                mode, args = "e", [f"{n} = {rng.choice(['', 'x', '$myhostname, localhost', ' y '])}" for n in picked]
+            assert main.edit(mode, args)
+            expected = P.edit_main(expected, mode, args)
+            assert main.text() == expected and main.values() == P.main_values(expected), (mode, args)
+
+
+@pytest.mark.parametrize("text, mode, args, done", [
+    ("a = 1\nb = x\n  y\n# c\n  z\nb=2\n  #hm\nc = 3\n", "e", ["b=changed", "c = 3 ", "new="], True),
+    ("a = 1\nb = x\n  y\n# c\n  z\nb=2\n  #hm\nc = 3", "X", ["b", "absent"], True),
+    ("a = 1\n", "e", ["a=x\x0cy"], False),  # a value str.splitlines would split: left to edit_main
+    ("a = 1\n", "#", ["a"], False),
+])
+def test_main_cf_parsed_once_on_odd_files(text, mode, args, done):
+    main = P.MainCf.parse(text)
+    assert main is not None and main.edit(mode, args) == done
+    if done:
+        assert main.text() == P.edit_main(text, mode, args)
+        assert main.values() == P.main_values(main.text())
+    else:
+        assert main.values() == P.main_values(text)  # nothing done
+
+
+def test_main_cf_left_to_the_text_emulation_in_the_middle_of_a_change(tmp_path):
+    ctx = fake_session(tmp_path, "debian12").context()
+    text = "a = 1\n"
+    argvs = [["postconf", "-e", "a=2"], ["postconf", "-e", "b=x\x0cy"], ["postconf", "-X", "a"],
+             ["postconf", "-e", "c=3"]]
+    files, tool, main = P.compute_after(ctx, "/etc/postfix", {"main.cf": text, "master.cf": ""}, argvs,
+                                        P.MainCf.parse(text))
+    expected = text
+    for argv in argvs:
+        expected = P.edit_main(expected, argv[1][1], argv[2:])
+    assert (files["main.cf"], tool, main) == (expected, "emulation", None)
+
+
+@pytest.mark.parametrize("text", ["  x = 1\na = 1\n", "a = 1\nb\n", "a b = 1\n"])
+def test_main_cf_a_file_the_runs_cannot_stand_for_is_left_to_the_text_emulation(text):
+    assert P.MainCf.parse(text) is None
 
 
 @pytest.mark.parametrize("name", ["pam.toml", "ldap.toml", "full.toml", "null-client.toml"])

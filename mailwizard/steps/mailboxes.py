@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from mailwizard.answers import Answers, MailboxDef, Problem
-from mailwizard.dovecot_conf import Setting, doveconf_n, edit_dovecot, get_setting
+from mailwizard.dovecot_conf import Document, Setting, doveconf_n, edit_dovecot
 from mailwizard.host import Host
 from mailwizard.plan import Change, Check, PlanContext
 from mailwizard.platform import Profile
@@ -70,10 +70,11 @@ def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
 
 def settings(answers: Answers, current: str) -> list[Setting]:
     out: list[Setting] = []
+    doc = Document(current)
     for box in answers.mailboxes:
         where = section(box.name)
         use = " ".join(box.special_use.split())
-        if use or get_setting(current, "special_use", where):
+        if use or doc.get("special_use", where):
             out.append((where, "special_use", use))
         out.append((where, "auto", box.auto))
     return out
@@ -95,10 +96,11 @@ def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:
         return []
     ok, text = doveconf_n(host)
     wrong = []
+    doc = Document(text)
     for box in answers.mailboxes:
         where = section(box.name)
-        use = get_setting(text, "special_use", where) or ""
-        auto = get_setting(text, "auto", where) or "no"  # doveconf -n leaves out the default
+        use = doc.get("special_use", where) or ""
+        auto = doc.get("auto", where) or "no"  # doveconf -n leaves out the default
         if use.split() != box.special_use.split() or auto != box.auto:
             wrong.append(f"{box.name}: special_use = {use or '(none)'}, auto = {auto}")
     shown = ", ".join(f"{b.name} ({' '.join(filter(None, [b.special_use, b.auto]))})" for b in answers.mailboxes)
