@@ -270,7 +270,10 @@ def _dovecot(tree: dict, host: Host, profile: Profile, found: Found) -> None:
             v["replication.max_conns"] = int(conns)
         secret = _get(tree, "doveadm_password")
         if path := _file_ref(secret):
-            v["replication.password_file"] = path
+            from mailwizard.steps import replication as replication_step  # the copy names the admin's file
+
+            conf = _read_text(host, replication_step.conf_path(profile)) or ""
+            v["replication.password_file"] = replication_step.copied_from(conf) or path
         elif secret:
             found.notes.append("replication.password: the doveadm password is written inline in Dovecot's "
                                "configuration; type it (or give password_file)")

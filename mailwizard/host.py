@@ -14,6 +14,7 @@ from __future__ import annotations
 import glob
 import grp
 import os
+import posixpath
 import pwd
 import shutil
 import socket
@@ -261,6 +262,31 @@ class Host:
         else:
             p.unlink(missing_ok=True)
 
+    def realpath(self, path: str) -> str:
+        """`path` with every symlink resolved, as this host sees it (RHEL's /var/mail -> /var/spool/mail).
+
+        A missing part ends the resolution there: the rest is kept as given.
+        """
+        resolved, todo, hops = "/", [p for p in path.split("/") if p], 0
+        while todo:
+            name = todo.pop(0)
+            if name == ".":
+                continue
+            if name == "..":
+                resolved = posixpath.dirname(resolved)
+                continue
+            candidate = posixpath.join(resolved, name)
+            real = self.real(candidate)
+            if not os.path.islink(real) or hops > 40:
+                resolved = candidate
+                continue
+            hops += 1
+            target = os.readlink(real)
+            todo = [p for p in target.split("/") if p] + todo
+            if target.startswith("/"):
+                resolved = "/"
+        return resolved
+
     def listdir(self, path: str) -> list[str]:
         try:
             return sorted(os.listdir(self.real(path)))
@@ -351,6 +377,23 @@ class Host:
 
 MASTERS = ("dovecot", "master")  # the daemons that own the mail ports
 
+# firewalld services the simulated firewall knows, in every firewalld version the platforms ship (1.x on
+# RHEL 9 and Debian 12, 2.x on RHEL 10; checked in Debian's firewalld 1.3.3), and those added later
+FIREWALLD_SERVICES = {"ssh", "dhcpv6-client", "cockpit", "http", "https", "smtp", "smtps", "smtp-submission",
+                      "imap", "imaps", "pop3", "pop3s", "managesieve", "mysql", "ldap", "ldaps"}
+FIREWALLD_LATER_SERVICES = {"submission": (2, 1)}
+
+
+def firewalld_has_service(version: str, service: str) -> bool:
+    """Whether firewalld `version` ships the service `service` ("" for the version: any name is taken)."""
+    if not version:
+        return True
+    if service in FIREWALLD_SERVICES:
+        return True
+    since = FIREWALLD_LATER_SERVICES.get(service)
+    have = tuple(int(p) for p in version.split(".")[:2] if p.isdigit())
+    return since is not None and have >= since
+
 
 @dataclass
 class FakeState:
@@ -378,6 +421,11 @@ class FakeState:
     selinux_booleans: dict[str, bool] = field(default_factory=dict)
     selinux_mode: str = "Enforcing"  # what getenforce says
     selinux_labels: dict[str, str] = field(default_factory=dict)  # path -> type it carries, when set by hand
+    # firewalld's version ("" accepts any service name): which services exist depends on it
+    firewalld_version: str = ""
+    crypto_policy: str = ""  # what `update-crypto-policies --show` says ("": the command is absent)
+    # commands that exist only once their package is installed (a minimal RHEL has no semanage)
+    command_packages: dict[str, str] = field(default_factory=dict)
 
 
 class FakeHost(Host):
@@ -403,11 +451,35 @@ class FakeHost(Host):
         state.installed = set(facts.get("installed_packages", []))
         state.dovecot_version = str(facts.get("dovecot_version", profile.dovecot_versions[0] + ".0"))
         state.default_database_type = str(facts.get("default_database_type", profile.map_type))
+        state.firewalld_version = str(facts.get("firewalld_version", ""))
+        state.crypto_policy = str(facts.get("crypto_policy", ""))
+        state.command_packages = dict(facts.get("command_packages", {}))
         host = cls(root, state)
         host.fresh = fresh
+        host._lay_out(fresh / "layout.txt")
         if facts.get("postfix_main_cf_shipped") is False:  # Debian's "No configuration": no main.cf
             host.unshipped = {"etc/postfix/main.cf"}
         return host
+
+    def _lay_out(self, layout: Path) -> None:
+        """The fresh root's directories and symlinks (`PATH d|l MODE OWNER:GROUP [-> TARGET]` a line)."""
+        if not layout.exists():
+            return
+        for line in layout.read_text().splitlines():
+            fields = line.split()
+            if not fields or line.startswith("#"):
+                continue
+            path, kind, mode, ids = fields[:4]
+            real = self.root / path.lstrip("/")
+            if kind == "l":
+                real.parent.mkdir(parents=True, exist_ok=True)
+                os.symlink(fields[5], real)
+                continue
+            real.mkdir(parents=True, exist_ok=True)
+            os.chmod(real, int(mode, 8))
+            user, _, group = ids.partition(":")
+            self.state.owners[path] = (int(user) if user.isdigit() else self.state.users[user],
+                                       int(group) if group.isdigit() else self.state.groups[group])
 
     fresh: Path | None = None
     unshipped: set[str] = set()  # fixture files the real package does not install
@@ -450,6 +522,11 @@ class FakeHost(Host):
         cmd = argv[0]
         if cmd in s.failing:
             return 1, f"{cmd}: simulated failure"
+        package = s.command_packages.get(cmd)
+        if package and package not in s.installed:
+            return 127, f"{cmd}: No such file or directory (it comes with {package})"
+        if cmd == "update-crypto-policies":
+            return (0, s.crypto_policy + "\n") if s.crypto_policy else (127, f"{cmd}: No such file or directory")
         if cmd in ("dnf", "apt-get"):
             pkgs = [a for a in argv[2:] if not a.startswith("-") and not a.startswith("Dpkg::")]
             if argv[1] == "install":
@@ -642,7 +719,7 @@ class FakeHost(Host):
             s.firewall_running = {kind: set(rules) for kind, rules in kinds.items()}  # from now on they differ
         if "--permanent" not in args and s.firewall_running is not None:
             kinds = s.firewall_running
-        rc = 0
+        rc, invalid = 0, []
         for arg in args:
             opt, _, value = arg.partition("=")
             if opt == "--list-services":
@@ -650,16 +727,26 @@ class FakeHost(Host):
             verb, _, kind = opt.removeprefix("--").partition("-")
             if kind not in kinds:
                 continue
+            if kind == "service" and not firewalld_has_service(s.firewalld_version, value):
+                invalid.append(value)
+                continue
             if verb == "add":
                 kinds[kind].add(value)
             elif verb == "remove":
                 kinds[kind].discard(value)
             elif verb == "query":
                 rc = 0 if value in kinds[kind] else 1
+        if invalid:  # firewall-cmd: one bad service alone fails; among others, a warning and exit 0
+            said = "".join(f"Error: INVALID_SERVICE: '{v}' not among existing services\n" for v in invalid)
+            ops = [a for a in args if a.startswith(("--add-", "--remove-", "--query-"))]
+            if len(ops) == len(invalid):
+                return 101, said
+            return rc, said.replace("Error:", "Warning:") + "success"
         return rc, "yes" if rc == 0 else "no"
 
     def which(self, name: str) -> str | None:
-        return f"/usr/bin/{name}"
+        package = self.state.command_packages.get(name)
+        return None if package and package not in self.state.installed else f"/usr/bin/{name}"
 
     def _set_owner(self, real_path: str, uid: int, gid: int) -> None:
         pass  # ownership is kept in state.owners (tests need not run as root)

@@ -37,6 +37,8 @@ class Profile:
     default_cert: str = "/etc/pki/dovecot/certs/server.example.com.crt"
     default_key: str = "/etc/pki/dovecot/private/server.example.com.key"
     debconf: tuple[str, ...] = ()
+    semanage_package: str = ""  # brings `semanage`, absent on a minimal install
+    crypto_policy: bool = False  # TLS protocols and ciphers follow `update-crypto-policies`
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -98,6 +100,7 @@ PROFILES: dict[str, Profile] = {
         packages={**_RHEL_PACKAGES, "postfix": ("postfix", "postfix-lmdb")},
         firewall="firewalld", selinux=True, map_type="lmdb",
         dovecot_versions=("2.3",), postfix_version="3.8.5",
+        semanage_package="policycoreutils-python-utils", crypto_policy=True,
     ),
     "rhel9": Profile(
         name="rhel9", label="Red Hat Enterprise Linux 9", family="rhel",
@@ -106,6 +109,7 @@ PROFILES: dict[str, Profile] = {
         packages=dict(_RHEL_PACKAGES),
         firewall="firewalld", selinux=True, map_type="hash",
         dovecot_versions=("2.3",), postfix_version="3.5",
+        semanage_package="policycoreutils-python-utils", crypto_policy=True,
     ),
     "debian12": Profile(
         name="debian12", label="Debian 12 (bookworm)", family="debian",

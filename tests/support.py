@@ -33,7 +33,8 @@ def load_answers(name: str):
 
 def fake_session(tmp_path: Path, platform: str, answers_name: str = "pam.toml",
                  with_certs: bool = True, offline: bool = False) -> Session:
-    """A session on a fresh fake host of `platform`; with_certs puts a valid cert/key/CA in place."""
+    """A session on a fresh fake host of `platform`; with_certs puts a valid cert/key/CA in place (and, on
+    this host, the replication password file the answers name)."""
     answers = load_answers(answers_name)
     profile = profile_for(platform)
     host = FakeHost.from_profile(profile, tmp_path / "root", hostname=answers.server.hostname)
@@ -46,6 +47,12 @@ def fake_session(tmp_path: Path, platform: str, answers_name: str = "pam.toml",
             real.chmod(mode)
         if answers.tls.ca:
             host.real(answers.tls.ca).write_bytes(cert)
+    r = answers.replication
+    if with_certs and not offline and r.enabled and r.password_file and answers.dovecot_enabled:
+        secret = host.real(r.password_file)  # put there first, as guide 1.4 asks (the wizard copies it)
+        secret.parent.mkdir(parents=True, exist_ok=True)
+        secret.write_bytes(b"doveadm-Secret-of-the-fake-host\n")
+        secret.chmod(0o600)
     return Session(answers, host, profile, offline=offline)
 
 

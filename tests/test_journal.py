@@ -402,8 +402,9 @@ def test_rollback_lists_what_it_cannot_undo_and_removes_the_journal(tmp_path):
     with session.journal() as journal:
         report = journal.rollback(session.profile)
     said = report.render()
-    install = "install dovecot, dovecot-pigeonhole, postfix, postfix-lmdb " \
-              "(remove with dnf remove -y dovecot dovecot-pigeonhole postfix postfix-lmdb)"
+    packages = "dovecot, dovecot-pigeonhole, postfix, postfix-lmdb, policycoreutils-python-utils"
+    install = f"install {packages} (policycoreutils-python-utils brings semanage, which labels the mail root " \
+              "/srv/vmail for SELinux) (remove with dnf remove -y " + packages.replace(",", "") + ")"
     assert f"not undone (do it by hand if you want it gone):\n  - {install}\n" in said
     assert any("semanage fcontext -d '/srv/vmail(/.*)?'" in item for item in report.irreversible)
     assert "removed /srv/vmail" in said and "restored /etc/dovecot/conf.d/10-ssl.conf" in said

@@ -133,7 +133,7 @@ def test_planning_changes_nothing(tmp_path):
     assert before == after
     queries = {("rpm", "-q"), ("dpkg-query", "-W"), ("systemctl", "is-active"),
                ("systemctl", "is-enabled"), ("dovecot", "--version"), ("getsebool", "nis_enabled"),
-               ("getent", "ahosts")}
+               ("getent", "ahosts"), ("update-crypto-policies", "--show")}
     def read_only(c):  # firewall-cmd --query-*, semanage ... -l: the firewall and SELinux steps' facts
         return tuple(c[:2]) in queries or (c[0] == "semanage" and "-l" in c) or (
             c[0] == "firewall-cmd" and any(a.startswith("--query-") or a == "--state" for a in c)

@@ -21,7 +21,8 @@ from mailwizard.steps import files, firewall, live, selinux, services
 from support import fake_session, openssl_server
 
 KEY = "/etc/pki/dovecot/private/server.example.com.key"
-PASSFILE = "/root/doveadm.pass"
+ADMIN_PASSFILE = "/root/doveadm.pass"  # the administrator's, named by the answers
+PASSFILE = "/etc/dovecot/private/doveadm.pass"  # the copy of it that Dovecot reads
 
 
 def applied(tmp_path, platform, answers="full.toml", tweak=None):
@@ -83,13 +84,13 @@ def test_a_key_readable_by_all_and_an_open_mail_root_fail_with_their_fix(tmp_pat
 def test_a_supplied_secret_readable_by_others_fails_by_its_group_warns(tmp_path):
     session = applied(tmp_path, "rhel10")
     name = "doveadm.pass is readable by root alone"
-    session.host.chmod(PASSFILE, 0o644)
+    session.host.chmod(ADMIN_PASSFILE, 0o644)
     check = run(files, session)[name]
-    assert check.status == "fail" and check.fix == f"chown root:root {PASSFILE}; chmod 600 {PASSFILE}"
-    session.host.chmod(PASSFILE, 0o640)
+    assert check.status == "fail" and check.fix == f"chown root:root {ADMIN_PASSFILE}; chmod 600 {ADMIN_PASSFILE}"
+    session.host.chmod(ADMIN_PASSFILE, 0o640)
     check = run(files, session)[name]
     assert check.status == "warn" and "its group may read it" in check.evidence
-    session.host.chmod(PASSFILE, 0o400)
+    session.host.chmod(ADMIN_PASSFILE, 0o400)
     assert run(files, session)[name].status == "pass"
 
 
@@ -221,7 +222,7 @@ def test_selinux_enforcing_with_the_policys_labels(tmp_path):
 
     host.state.selinux_mode = "Permissive"
     host.state.selinux_labels["/srv/vmail/alice"] = "var_t"  # a mailbox moved in with mv keeps its label
-    del host.state.selinux_fcontexts[PASSFILE]
+    host.state.selinux_fcontexts[PASSFILE] = "etc_t"  # a local rule that takes dovecot_etc_t away
     del host.state.selinux_ports["tcp/2424"]
     checks = run(selinux, session)
     failed = {n: c for n, c in checks.items() if c.status == "fail"}

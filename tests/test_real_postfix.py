@@ -174,7 +174,7 @@ def test_applied_rhel_config_parses(tmp_path, platform):
     shown = run("postconf", "-c", str(conf), "-n")
     assert shown.returncode == 0, shown.stderr
     assert not [line for line in shown.stderr.splitlines() if "unused parameter" in line]
-    assert "smtpd_tls_protocols = " in shown.stdout and "mailbox_transport = lmtp:unix:/run/dovecot/lmtp" in \
+    assert "smtpd_tls_mandatory_protocols = " in shown.stdout and "mailbox_transport = lmtp:unix:/run/dovecot/lmtp" in \
         shown.stdout
     master = run("postconf", "-c", str(conf), "-M")
     assert master.returncode == 0 and "submission inet" in master.stdout

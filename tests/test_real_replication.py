@@ -63,7 +63,7 @@ def test_doveconf_accepts_the_replication_settings_and_hides_the_password(tmp_pa
     assert doveconf(conf, "-h", "replication_max_conns").strip() == "20"
     # -P shows the setting as written: a reference to the file, not the secret
     shown = [line for line in doveconf(conf, "-P").splitlines() if line.startswith("doveadm_password")]
-    assert shown == [f"doveadm_password = <{session.answers.replication.password_file}"]
+    assert shown == ["doveadm_password = </etc/dovecot/private/doveadm.pass"]  # the copy of password_file
 
 
 def test_dovecot_reads_the_password_from_the_file(tmp_path):

@@ -32,8 +32,11 @@ the certificate, and the certificate names this host.
 - `smtpd_tls_security_level = may`: STARTTLS is offered to every client;
 - `smtpd_tls_auth_only = yes` (the guide's step 2): no password is sent
   before STARTTLS;
-- `smtpd_tls_protocols` and `smtpd_tls_mandatory_protocols`: TLS 1.2 or
-  newer (`>=TLSv1.2`; Postfix before 3.6 writes the exclusion list);
+- `smtpd_tls_mandatory_protocols`: TLS 1.2 or newer where TLS is mandatory
+  (submission; `>=TLSv1.2`, Postfix before 3.6 writes the exclusion list).
+  Port 25's opportunistic STARTTLS takes what the TLS library allows (on
+  RHEL, the system-wide crypto policy): a sender that fails falls back to
+  plaintext;
 - `smtp_tls_security_level = may`: opportunistic TLS for outbound mail
   (encrypted when the other server offers STARTTLS).
 
@@ -45,8 +48,7 @@ SOURCES = [("dovecot", "Dovecot's certificate (TLS screen)"), ("own", "its own")
 # what each fixed setting of the step means, in words
 MEANING = {"smtpd_tls_security_level": "STARTTLS offered",
            "smtpd_tls_auth_only": "no login before STARTTLS",
-           "smtpd_tls_protocols": "TLS 1.2 minimum",
-           "smtpd_tls_mandatory_protocols": "TLS 1.2 minimum",
+           "smtpd_tls_mandatory_protocols": "TLS 1.2 minimum (submission)",
            "smtp_tls_security_level": "outbound: TLS when offered"}
 
 

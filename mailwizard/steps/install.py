@@ -22,13 +22,33 @@ def packages(answers: Answers, profile: Profile) -> list[str]:
     return profile.packages_for(answers.features())
 
 
+def semanage_uses(answers: Answers, ctx: PlanContext) -> list[str]:
+    """What the plan labels with `semanage` (a mail root outside the policy's, non-standard ports)."""
+    from mailwizard.steps.selinux import labelled_ports
+    from mailwizard.steps.vmail import needs_label, store_dir
+
+    if not (ctx.profile.selinux and ctx.profile.semanage_package and answers.dovecot_enabled):
+        return []
+    store = store_dir(answers, ctx)
+    uses = [f"the mail root {store}"] if needs_label(store, ctx.profile) else []
+    return uses + [f"port {port}" for port in labelled_ports(answers)]
+
+
+def wanted_packages(answers: Answers, ctx: PlanContext) -> list[str]:
+    """The features' packages, and the one that brings `semanage` when the plan runs it."""
+    wanted = packages(answers, ctx.profile)
+    if semanage_uses(answers, ctx):
+        wanted.append(ctx.profile.semanage_package)
+    return wanted
+
+
 # configuration directories a feature's first package ships
 CONFIG_DIRS = {"dovecot": "/etc/dovecot", "postfix": "/etc/postfix", "sieve": "/etc/dovecot"}
 
 
 def plan(answers: Answers, ctx: PlanContext) -> list[Command]:
     profile = ctx.profile
-    wanted = packages(answers, profile)
+    wanted = wanted_packages(answers, ctx)
     missing = [p for p in wanted if not installed(ctx, p)]
     for feature, directory in CONFIG_DIRS.items():
         pkgs = profile.packages.get(feature, ())
@@ -36,7 +56,10 @@ def plan(answers: Answers, ctx: PlanContext) -> list[Command]:
             ctx.predict(directory)
     change = Command(
         argv=[*profile.install_argv, *(missing or wanted)],
-        summary=f"install {', '.join(missing or wanted)}",
+        summary=f"install {', '.join(missing or wanted)}" + (
+            f" ({profile.semanage_package} brings semanage, which labels "
+            f"{' and '.join(semanage_uses(answers, ctx))} for SELinux)"
+            if profile.semanage_package in missing else ""),
         env=dict(profile.install_env),
         noop_reason=None if missing else f"{', '.join(wanted)} already installed",
         undo_hint=f"remove with {' '.join(profile.remove_argv)} {' '.join(missing)}",
@@ -49,7 +72,7 @@ def plan(answers: Answers, ctx: PlanContext) -> list[Command]:
 
 
 def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:
-    wanted = packages(answers, profile)
+    wanted = wanted_packages(answers, PlanContext(host, profile))
     missing = [p for p in wanted if not is_installed(host, profile, p)]
     if missing:
         return [Check("install", "packages installed", "fail", f"missing: {', '.join(missing)}",

@@ -75,10 +75,17 @@ def _tls_checks(answers: Answers, profile: Profile, port: int, what: str) -> lis
                     "" if modern else "require TLS 1.2 or newer")]
     for version, label in OLD_VERSIONS:
         old = probes.tls("127.0.0.1", port, proto, implicit, version=version)
+        if what == "SMTP":  # opportunistic: old TLS beats the plaintext a failed handshake falls back to
+            checks.append(Check(NAME, f"{title}: {label} refused", "warn" if old.ok else "pass",
+                                f"{old.version} accepted: port 25's opportunistic STARTTLS takes what the TLS "
+                                "library allows" if old.ok else old.error[:160],
+                                "on RHEL, a crypto policy other than LEGACY (update-crypto-policies --set DEFAULT)"
+                                if old.ok and profile.crypto_policy else ""))
+            continue
         checks.append(Check(NAME, f"{title}: {label} refused", "fail" if old.ok else "pass",
                             old.version if old.ok else old.error[:160],
-                            "set the minimum protocol to TLS 1.2 (ssl_min_protocol, smtpd_tls_mandatory_protocols "
-                            "and smtpd_tls_protocols)" if old.ok else ""))
+                            "set the minimum protocol to TLS 1.2 (ssl_min_protocol, smtpd_tls_mandatory_protocols)"
+                            if old.ok else ""))
     if got.cert_pem:
         cert = certs.load_cert(got.cert_pem)
         names = certs.cert_names(cert)

@@ -9,7 +9,8 @@ domain must not be in both). `alias_maps`/`alias_database` name the aliases
 file with this Postfix's map type, and the aliases database is built
 (`postalias`), because local(8) defers all mail while it is missing. Then
 `postfix check` (run by every postconf change) and firewalld's `smtp` service,
-with `submission` and `smtps` when authenticated submission is on.
+with `smtp-submission` (587: the name every firewalld version knows) and
+`smtps` when authenticated submission is on.
 
 Null client: `mydestination =`, `relayhost = [host]`, `inet_interfaces =
 loopback-only`, `myorigin`, `local_transport = error: local delivery
@@ -37,7 +38,9 @@ from mailwizard.steps.firewall import Skipped, managed, query, reload_change, ru
 ALIASES = "/etc/aliases"
 ALIASES_TEXT = b"# See man 5 aliases for format\npostmaster:    root\n"
 NULL_NETWORKS = "127.0.0.0/8, [::1]/128"
-PORTS = {"smtp": 25, "submission": 587, "smtps": 465}
+# firewalld's service names: `smtp-submission` (587) exists in every firewalld version; `submission` only
+# from 2.1 on (RHEL 9's 1.x and Debian's 1.3.3 refuse it: INVALID_SERVICE, or among others only a warning)
+PORTS = {"smtp": 25, "smtp-submission": 587, "smtps": 465}
 
 
 def main_cf(profile: Profile) -> str:
@@ -86,7 +89,7 @@ def firewall_services(answers: Answers) -> list[str]:
         return []
     out = ["smtp"]
     if answers.postfix.submission:
-        out.append("submission")
+        out.append("smtp-submission")
         if answers.postfix.smtps:
             out.append("smtps")
     return out

@@ -23,8 +23,8 @@ master.cf, with postconf -M/-P: `submission` (587, STARTTLS required) and
 `-o smtpd_tls_security_level=encrypt -o smtpd_sasl_auth_enable=yes
 -o smtpd_client_restrictions=permit_sasl_authenticated,reject` (465 also
 `-o smtpd_tls_wrappermode=yes`), chrooted like the `smtp` service. The
-firewalld services `submission` and `smtps` are opened with `smtp`
-(steps/postfix_site.py).
+firewalld services `smtp-submission` (not `submission`, which firewalld
+before 2.1 lacks) and `smtps` are opened with `smtp` (steps/postfix_site.py).
 """
 
 from __future__ import annotations

@@ -3,10 +3,17 @@
 `smtpd_tls_cert_file` / `smtpd_tls_key_file` (Dovecot's certificate from
 [tls] unless [postfix] names another), `smtpd_tls_security_level = may`
 (STARTTLS offered), `smtpd_tls_auth_only = yes` (no AUTH before STARTTLS),
-`smtpd_tls_protocols` and `smtpd_tls_mandatory_protocols` at TLS 1.2 or newer
-(`>=TLSv1.2`; Postfix before 3.6, RHEL 9's 3.5, takes the exclusion list
-`!SSLv2, !SSLv3, !TLSv1, !TLSv1.1`), `smtp_tls_security_level = may`
-(opportunistic outbound), and the guide's optional `smtp_tls_loglevel`.
+`smtpd_tls_mandatory_protocols` at TLS 1.2 or newer (`>=TLSv1.2`; Postfix
+before 3.6, RHEL 9's 3.5, takes the exclusion list `!SSLv2, !SSLv3, !TLSv1,
+!TLSv1.1`) for the services where TLS is mandatory (submission and
+submissions run with `smtpd_tls_security_level=encrypt`), `smtp_tls_security_level
+= may` (opportunistic outbound), and the guide's optional `smtp_tls_loglevel`.
+Port 25's opportunistic STARTTLS keeps Postfix's `smtpd_tls_protocols`
+default, every protocol the TLS library allows: a sender that fails the
+handshake falls back to plaintext, which is worse than old TLS. No cipher
+list is ever written: on RHEL the system-wide crypto policy
+(`update-crypto-policies`) governs protocols and ciphers, and the review
+names the active policy.
 A null client receives nothing: it only gets the outbound settings. Postfix
 reads the key as root before dropping privileges, so the 0600 root:root key
 of guide 1.1.2 serves both daemons.
@@ -40,7 +47,6 @@ def tls_settings(answers: Answers, profile: Profile) -> list[tuple[str, str]]:
         cert, key = cert_paths(answers)
         out += [("smtpd_tls_cert_file", cert), ("smtpd_tls_key_file", key),
                 ("smtpd_tls_security_level", "may"), ("smtpd_tls_auth_only", "yes"),
-                ("smtpd_tls_protocols", protocols(profile)),
                 ("smtpd_tls_mandatory_protocols", protocols(profile))]
     out.append(("smtp_tls_security_level", "may"))
     if answers.postfix.tls_loglevel is not None:
@@ -48,16 +54,37 @@ def tls_settings(answers: Answers, profile: Profile) -> list[tuple[str, str]]:
     return out
 
 
+def crypto_policy_note(ctx: PlanContext) -> list[Problem]:
+    """On RHEL, the review names the system-wide crypto policy that governs TLS (a warning line, never an error)."""
+    if not ctx.profile.crypto_policy:
+        return []
+    got = ctx.fact("update-crypto-policies --show", lambda: ctx.host.run(["update-crypto-policies", "--show"]))
+    policy = got.output.strip().splitlines()[-1] if got.ok and got.output.strip() else ""
+    kept = ("mailwizard writes no cipher list; it requires TLS 1.2 or newer where TLS is mandatory "
+            "(submission, IMAP, POP3) and leaves port 25's opportunistic STARTTLS to what the policy allows")
+    if not policy:
+        return [Problem("crypto_policy", "TLS protocols and ciphers follow the system-wide crypto policy, which "
+                        f"`update-crypto-policies --show` did not name ({got.output.strip()[-120:] or 'no answer'}); "
+                        + kept, "warning")]
+    where = " (a fresh install's; the target's may differ)" if ctx.offline else ""
+    message = (f"TLS protocols and ciphers follow the system-wide crypto policy {policy}{where} "
+               f"(`update-crypto-policies --show`): {kept}")
+    if policy.split(":")[0] == "LEGACY":
+        message += ("; LEGACY lets port 25 accept TLS 1.0/1.1: `update-crypto-policies --set DEFAULT` "
+                    "if no old sender needs it")
+    return [Problem("crypto_policy", message, "warning")]
+
+
 def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
+    problems = crypto_policy_note(ctx)
     p = answers.postfix
     if p.mode != "internet-site" or not (p.tls_cert or p.tls_key):
-        return []  # Dovecot's pair is checked by the Dovecot TLS step
+        return problems  # Dovecot's pair is checked by the Dovecot TLS step
     if not (p.tls_cert and p.tls_key):  # half of Postfix's own pair, half of Dovecot's: never a pair
         missing = "tls_key" if p.tls_cert else "tls_cert"
-        return [Problem(f"postfix.{missing}", "give Postfix's own certificate and its key together "
-                                              "(or neither, for Dovecot's pair)")]
+        return problems + [Problem(f"postfix.{missing}", "give Postfix's own certificate and its key together "
+                                                         "(or neither, for Dovecot's pair)")]
     severity = "warning" if ctx.offline else "error"
-    problems = []
     cert_path, key_path = cert_paths(answers)
     cert, key = ctx.read(cert_path), ctx.read(key_path)
     for field, path, data in (("tls_cert", cert_path, cert), ("tls_key", key_path, key)):
@@ -72,7 +99,8 @@ def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
 def plan(answers: Answers, ctx: PlanContext) -> list[Change]:
     settings = tls_settings(answers, ctx.profile)
     what = "outbound TLS when the peer offers it" if answers.postfix.mode == "null-client" else \
-        "STARTTLS with the certificate, TLS 1.2 minimum, AUTH only after STARTTLS, outbound TLS when offered"
+        "STARTTLS with the certificate, TLS 1.2 minimum where TLS is mandatory (submission), AUTH only after " \
+        "STARTTLS, outbound TLS when offered"
     return [Postconf(settings, summary=f"main.cf (2.2): {what}")]
 
 

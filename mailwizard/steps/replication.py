@@ -18,9 +18,14 @@
 - The doveadm password: with a password file, `doveadm_password = <FILE`:
   Dovecot's config process reads the file (all of it, a final line break
   included, so both servers must use the same file), and the configuration
-  holds no secret; on SELinux hosts the file gets the dovecot_etc_t label,
-  which Dovecot may read. A password typed on the screen is written into the
-  file itself (double-quoted), and the file is then secret-bearing.
+  holds no secret. That process runs confined as dovecot_t under SELinux and
+  may not search /root (admin_home_t): a file outside /etc/dovecot (such as
+  the guide's /root/doveadm.pass) is copied byte for byte to
+  /etc/dovecot/private/doveadm.pass (0600 root:root in a 0700 directory,
+  dovecot_etc_t by the policy, no local rule needed), and Dovecot reads the
+  copy; the answers keep naming the administrator's file. A password typed
+  on the screen is written into 10-replication.conf itself (double-quoted),
+  and that file is then secret-bearing.
 - SELinux: `setsebool -P nis_enabled on` (Dovecot opens the doveadm port);
   firewalld: one rich rule per partner address, a reload (lmtp.admit_changes).
 - The partner's answers file (0600 root:root): these answers with the partner
@@ -37,13 +42,12 @@ from mailwizard import answers as answers_mod
 from mailwizard.answers import Answers, Problem, check_host, check_path, check_source
 from mailwizard.dovecot_conf import doveconf_n, get_setting
 from mailwizard.host import Host
-from mailwizard.plan import Change, Check, Command, PlanContext, WriteFile
+from mailwizard.plan import Change, Check, Command, EnsureDir, PlanContext, WriteFile
 from mailwizard.platform import Profile
 from mailwizard.steps import Step
 from mailwizard.steps.auth_ldap import args_value, fill_template, secret_problem, secret_problems
 from mailwizard.steps.firewall import managed
 from mailwizard.steps.lmtp import admit_changes, admit_checks, admit_problems
-from mailwizard.steps.vmail import fcontext_present
 
 CONF_NAME = "conf.d/10-replication.conf"
 DEFAULT_PARTNER_ANSWERS = "/var/lib/mailwizard/partner.toml"
@@ -218,7 +222,25 @@ def problems_at(problems: list[Problem], key: str) -> list[Problem]:
 
 # --- plan ------------------------------------------------------------------------
 
-def password_line(answers: Answers) -> tuple[str, bool] | None:
+PASSWORD_COPY = "private/doveadm.pass"  # under the Dovecot directory: dovecot_etc_t, which Dovecot may read
+COPY_NOTE = "mailwizard's copy of "
+
+
+def dovecot_reads(answers: Answers, dovecot_dir: str = "/etc/dovecot") -> str:
+    """The password file Dovecot reads: the administrator's own under the Dovecot directory, else the copy."""
+    path = answers.replication.password_file
+    return path if path.startswith(dovecot_dir.rstrip("/") + "/") else f"{dovecot_dir}/{PASSWORD_COPY}"
+
+
+def copied_from(conf_text: str) -> str | None:
+    """The administrator's password file that 10-replication.conf says its copy was made from."""
+    import re
+
+    m = re.search(rf"^# .*{re.escape(COPY_NOTE)}(/\S+?)[,;:]?(?:\s|$)", conf_text, re.M)
+    return m.group(1) if m else None
+
+
+def password_line(answers: Answers, dovecot_dir: str = "/etc/dovecot") -> tuple[str, bool] | None:
     """(the doveadm_password value, whether it is the secret itself), or None without a password."""
     r = answers.replication
     if r.password:
@@ -226,13 +248,19 @@ def password_line(answers: Answers) -> tuple[str, bool] | None:
             return None
         return args_value(r.password), True
     if r.password_file:
-        return "<" + r.password_file, False
+        return "<" + dovecot_reads(answers, dovecot_dir), False
     return None
 
 
-def render(answers: Answers, password: str, inline: bool) -> str:
+def render(answers: Answers, password: str, inline: bool, dovecot_dir: str = "/etc/dovecot") -> str:
     r = answers.replication
-    comment = "" if inline else f"# read by Dovecot from {r.password_file} (the whole file, as it is)"
+    comment = ""
+    if not inline:
+        reads = dovecot_reads(answers, dovecot_dir)
+        comment = f"# read by Dovecot from {reads} (the whole file, as it is)"
+        if reads != r.password_file:
+            comment += (f":\n# {COPY_NOTE}{r.password_file}, where Dovecot (confined as dovecot_t under "
+                        "SELinux)\n# may not read; run mailwizard again after changing that file")
     return fill_template("10-replication.conf.tmpl", {
         "partner": r.partner, "port": str(r.port), "vmail": answers.mailbox.user,
         "password": password, "password_comment": comment, "max_conns": str(r.max_conns)})
@@ -297,32 +325,31 @@ def plan(answers: Answers, ctx: PlanContext) -> list[Change]:
     if not applies(answers):
         return []
     r, profile = answers.replication, ctx.profile
-    value = password_line(answers)
+    value = password_line(answers, profile.dovecot_dir)
     if value is None:
         return []  # no usable password: validate says why
     password, inline = value
     path = conf_path(profile)
-    content = render(answers, password, inline).encode()
-    changes: list[Change] = [WriteFile(
+    content = render(answers, password, inline, profile.dovecot_dir).encode()
+    changes: list[Change] = []
+    copy = dovecot_reads(answers, profile.dovecot_dir)
+    if not inline and copy != r.password_file:
+        private = copy.rsplit("/", 1)[0]
+        changes += [EnsureDir(private, 0o700, "root", "root"),
+                    CopySecret(copy, ctx.read(r.password_file) or b"", mode=0o600, owner="root", group="root",
+                               secret=True, service="dovecot", source=r.password_file,
+                               summary=f"a copy of {r.password_file}, which Dovecot reads (confined as dovecot_t "
+                                       "under SELinux, it may not read /root; this file is dovecot_etc_t)",
+                               noop_reason=f"{copy} already holds the password of {r.password_file}")]
+    changes.append(WriteFile(
         path, content, mode=0o600, owner="root", group="root", secret=inline, service="dovecot",
         validate_with=profile.dovecot_dir,
         summary=f"replicate with tcp:{r.partner}:{r.port} (notify and replication plugins, replicator, "
                 f"aggregator, doveadm listener on {r.port}, replication_max_conns = {r.max_conns}); "
                 + ("the password inline" if inline else f"the password read from {r.password_file}"),
         noop_reason=f"{path} already holds these replication settings",
-        transform=lambda _installed: content)]
+        transform=lambda _installed: content))
     if profile.selinux:
-        if not inline:
-            labelled = fcontext_present(ctx, r.password_file, SECRET_TYPE)
-            changes.append(Command(
-                argv=["semanage", "fcontext", "-a", "-t", SECRET_TYPE, r.password_file],
-                summary=f"label {r.password_file} {SECRET_TYPE} for SELinux, so Dovecot may read the password",
-                noop_reason=f"SELinux already labels {r.password_file} {SECRET_TYPE}" if labelled else None,
-                undo_hint=f"semanage fcontext -d {r.password_file}"))
-            changes.append(Command(
-                argv=["restorecon", "-v", r.password_file], summary=f"apply the SELinux label to {r.password_file}",
-                noop_reason="its label rule was already in place" if labelled else None,
-                undo_hint="nothing to undo: restorecon only applies the policy's labels"))
         on = ctx.fact(f"getsebool {SELINUX_BOOLEAN}",
                       lambda: ctx.host.run(["getsebool", SELINUX_BOOLEAN]).output.strip().endswith("on"))
         changes.append(Command(
@@ -338,6 +365,36 @@ def plan(answers: Answers, ctx: PlanContext) -> list[Change]:
         summary=f"the answers for {r.partner}: `mailwizard --answers {target.rsplit('/', 1)[-1]}` there",
         noop_reason=f"{target} already holds the partner's answers", transform=lambda _installed: twin))
     return changes
+
+
+@dataclass(eq=False)
+class CopySecret(WriteFile):
+    """A secret file copied where a confined daemon may read it; the bytes are read again when applied."""
+
+    source: str = ""
+
+    def describe(self) -> str:
+        return f"copy {self.source} to {self.path} (0600 root:root): {self.summary}"
+
+    def apply(self, host: Host, journal, on_line) -> None:
+        data = host.read(self.source)
+        if data is None:
+            raise RuntimeError(f"{self.source} does not exist: put the doveadm password in it first")
+        self.content = data
+        super().apply(host, journal, on_line)
+
+
+def copy_check(answers: Answers, host: Host, profile: Profile) -> list[Check]:
+    """The copy Dovecot reads holds the same bytes as the administrator's password file (never shown)."""
+    r = answers.replication
+    copy = dovecot_reads(answers, profile.dovecot_dir)
+    if r.password or not r.password_file or copy == r.password_file:
+        return []
+    mine, theirs = host.read(copy), host.read(r.password_file)
+    good = mine is not None and mine == theirs
+    return [Check("replication", f"{copy} is a copy of {r.password_file}", "pass" if good else "fail",
+                  "the same bytes" if good else ("missing" if mine is None else "the two files differ"),
+                  "" if good else "run mailwizard again: it copies the file (Dovecot reads the copy)")]
 
 
 # --- verify ----------------------------------------------------------------------
@@ -362,6 +419,7 @@ def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:
     replica = get_setting(text, "mail_replica", ("plugin",))
     want = f"tcp:{r.partner}:{r.port}"
     good = ok and {"notify", "replication"} <= set(plugins.strip('"').split()) and replica == want
+    checks += copy_check(answers, host, profile)
     checks.append(Check("replication", "doveconf shows the replication settings", "pass" if good else "fail",
                         f"mail_plugins = {plugins}; mail_replica = {replica}",
                         "" if good else f"want the notify and replication plugins and mail_replica = {want} "

@@ -20,19 +20,23 @@ from mailwizard.steps import Step
 NAME = "selinux"
 
 
-def labelled_paths(answers: Answers) -> dict[str, str]:
-    """Paths whose policy type the wizard sets or relies on: path -> type ("" when any type of the policy will do)."""
-    from mailwizard.steps.replication import SECRET_TYPE
+def labelled_paths(answers: Answers, host: Host) -> dict[str, str]:
+    """Paths whose policy type the wizard sets or relies on: path -> type ("" when any type of the policy will do).
+
+    The mail root is named by its real path (RHEL's /var/mail is a symlink to /var/spool/mail): labels
+    belong to it, and `restorecon -R` does not follow a symlink.
+    """
+    from mailwizard.steps.replication import SECRET_TYPE, dovecot_reads
     from mailwizard.steps.vmail import mail_root
 
     out: dict[str, str] = {}
     if answers.dovecot_enabled:
-        out[mail_root(answers)] = "mail_spool_t"
+        out[host.realpath(mail_root(answers))] = "mail_spool_t"
         out[answers.tls.cert] = ""
         out[answers.tls.key] = ""
         r = answers.replication
-        if r.enabled and r.password_file:
-            out[r.password_file] = SECRET_TYPE
+        if r.enabled and r.password_file and not r.password:
+            out[dovecot_reads(answers)] = SECRET_TYPE
     return out
 
 
@@ -98,7 +102,7 @@ def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:
     if not profile.selinux:
         return [Check(NAME, "SELinux", "pass", f"not applicable: {profile.label} runs without SELinux")]
     checks = [_enforcing(host)]
-    paths = labelled_paths(answers)
+    paths = labelled_paths(answers, host)
     checks += _policy_types(host, {p: t for p, t in paths.items() if t})
     present = [p for p in paths if host.exists(p)]
     if present:

@@ -6,7 +6,10 @@ The plan is the guide's procedure: `useradd --home-dir ROOT --shell
 /var/mail (`semanage fcontext -a` and `restorecon -Rv`), and `mail_location`
 in conf.d/10-mail.conf. Debian's /var/mail carries the set-group-ID bit, which
 GNU `chmod 700` keeps on a directory: `chmod 00700` clears it first, so the
-directory really is 0700.
+directory really is 0700 (rollback puts 2775 back). On RHEL /var/mail is a
+symlink to spool/mail: owner, mode and label go to /var/spool/mail (the
+directory the guide's `chown vmail:vmail /var/mail/` reaches), the symlink
+stays as it is.
 """
 
 from __future__ import annotations
@@ -54,8 +57,24 @@ def fcontext_spec(root: str) -> str:
     return f"{root}(/.*)?"
 
 
-def needs_label(answers: Answers, profile: Profile) -> bool:
-    return profile.selinux and mail_root(answers) != DEFAULT_ROOT
+def store_dir(answers: Answers, ctx: PlanContext) -> str:
+    """The directory that really holds the mail: the mail root with its symlinks resolved.
+
+    RHEL's `filesystem` package makes /var/mail a symlink to spool/mail (/var/spool/mail, 0775
+    root:mail): the guide's `chown vmail:vmail /var/mail/` follows it, and an SELinux label rule
+    only applies to the real path (restorecon does not follow a symlink), so owner, mode and label
+    are planned for /var/spool/mail and the symlink is left alone.
+    """
+    root = mail_root(answers)
+    return ctx.fact(f"realpath:{root}", lambda: ctx.host.realpath(root))
+
+
+def needs_label(store: str, profile: Profile) -> bool:
+    """Whether the directory holding the mail needs a local SELinux rule (the policy labels only these)."""
+    return profile.selinux and store not in POLICY_MAIL_DIRS
+
+
+POLICY_MAIL_DIRS = (DEFAULT_ROOT, "/var/spool/mail")  # mail_spool_t in the targeted policy
 
 
 def fcontext_present(ctx: PlanContext, spec: str, type_: str = "mail_spool_t") -> bool:
@@ -85,6 +104,36 @@ class CreateUser(Command):
             journal.written(path)
 
 
+def _root_problem(root: str, answers: Answers, ctx: PlanContext) -> str | None:
+    """What is wrong with the mail root, or with the directory its symlink leads to."""
+    real = store_dir(answers, ctx)
+    via = f" ({root} is a symlink to it)" if real != root else ""
+    for path in dict.fromkeys((root, real)):
+        named = path + (via if path == real else "")
+        if path in _TOO_WIDE:
+            return (f"{named} would give the mail user the whole directory: "
+                    f"use a directory of its own, e.g. {DEFAULT_ROOT} or /srv/vmail")
+        if any(path == t or path.startswith(t + "/") for t in _SYSTEM_TREES):
+            return f"{named} is in a system directory: use e.g. {DEFAULT_ROOT} or /srv/vmail"
+    meta = ctx.stat(real)
+    if meta is None and real != root and ctx.stat(root) is not None:
+        return f"{root} is a symlink to {real}, which does not exist: create {real} or give another root"
+    if meta is not None and not meta.is_dir:
+        return f"{real}{via} exists and is not a directory"
+    return None
+
+
+@dataclass(eq=False)
+class ClearSetgid(Command):
+    """`chmod 00700 DIR`, with DIR's owner and mode (set-group-ID bit included) kept first for rollback."""
+
+    reversible: bool = True
+
+    def apply(self, host: Host, journal, on_line: LineSink) -> None:
+        journal.backup(self.argv[-1], content=False)
+        super().apply(host, journal, on_line)
+
+
 def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
     store = answers.mailbox
     problems: list[Problem] = []
@@ -97,16 +146,8 @@ def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
     root = mail_root(answers)
     if msg := check_path(store.root, "mail root directory", DEFAULT_ROOT):
         problems.append(Problem("mailbox.root", msg))
-    elif root in _TOO_WIDE:
-        problems.append(Problem("mailbox.root", f"{root} would give the mail user the whole directory: "
-                                f"use a directory of its own, e.g. {DEFAULT_ROOT} or /srv/vmail"))
-    elif any(root == t or root.startswith(t + "/") for t in _SYSTEM_TREES):
-        problems.append(Problem("mailbox.root", f"{root} is in a system directory: use e.g. "
-                                f"{DEFAULT_ROOT} or /srv/vmail"))
-    else:
-        meta = ctx.stat(root)
-        if meta is not None and not meta.is_dir:
-            problems.append(Problem("mailbox.root", f"{root} exists and is not a directory"))
+    elif msg := _root_problem(root, answers, ctx):
+        problems.append(Problem("mailbox.root", msg))
     if store.format not in FORMATS:
         problems.append(Problem("mailbox.format", f"{store.format!r} is not one of {', '.join(FORMATS)} "
                                 "(sdbox is the guide's choice)"))
@@ -124,26 +165,27 @@ def plan(answers: Answers, ctx: PlanContext) -> list[Change]:
         summary=f"create the user {user} that owns all mailboxes (no login shell)",
         noop_reason=f"user {user} already exists (uid {uid})" if uid is not None else None,
         undo_hint="rollback restores the account files (/etc/passwd, /etc/group, ...)"))
-    meta = ctx.stat(root)
+    store = store_dir(answers, ctx)  # RHEL: /var/mail -> /var/spool/mail; the symlink itself is left alone
+    via = f" (where the symlink {root} leads)" if store != root else ""
+    meta = ctx.stat(store)
     if meta is not None and meta.is_dir and meta.mode & 0o6000:
-        changes.append(Command(
-            argv=["chmod", "00700", root],  # the extra 0 clears set-group-ID, which `chmod 700` keeps
-            summary=f"clear the set-group-ID bit of {root} ({meta.mode:o}): `chmod 700` alone keeps it",
-            undo_hint=f"chmod {meta.mode:o} {root}"))
+        changes.append(ClearSetgid(
+            argv=["chmod", "00700", store],  # the extra 0 clears set-group-ID, which `chmod 700` keeps
+            summary=f"clear the set-group-ID bit of {store} ({meta.mode:o}){via}: `chmod 700` alone keeps it"))
     existed = meta is not None and meta.is_dir
-    changes.append(EnsureDir(root, 0o700, user, user, service="dovecot"))
-    if needs_label(answers, ctx.profile):
-        spec = fcontext_spec(root)
+    changes.append(EnsureDir(store, 0o700, user, user, service="dovecot"))
+    if needs_label(store, ctx.profile):
+        spec = fcontext_spec(store)
         labelled = fcontext_present(ctx, spec)
         changes.append(Command(
             argv=["semanage", "fcontext", "-a", "-t", "mail_spool_t", spec],
-            summary=f"label {root} mail_spool_t for SELinux, so Dovecot may store mail there",
+            summary=f"label {store}{via} mail_spool_t for SELinux, so Dovecot may store mail there",
             noop_reason=f"SELinux already labels {spec} mail_spool_t" if labelled else None,
             undo_hint=f"semanage fcontext -d {spec!r}"))
         changes.append(Command(
-            argv=["restorecon", "-Rv", root],
-            summary=f"apply the SELinux label to {root}",
-            noop_reason=f"{root} existed and its label rule was already in place" if labelled and existed else None,
+            argv=["restorecon", "-Rv", store],
+            summary=f"apply the SELinux label to {store}",
+            noop_reason=f"{store} existed and its label rule was already in place" if labelled and existed else None,
             undo_hint="nothing to undo: restorecon only applies the policy's labels"))
     location = mail_location(answers)
     changes.append(edit_dovecot(ctx, mail_conf(ctx.profile), [((), "mail_location", location)],

@@ -38,6 +38,7 @@ ADDRS = {"server1.example.com": "198.51.100.11", "server2.example.com": "198.51.
 USER, UID, PASSWORD = "alice", 1501, "Alice-repl1cates"
 SECRET = "D0veadm-shared-s3cret-for-both"
 PASSFILE = "/root/doveadm.pass"
+COPY = "/etc/dovecot/private/doveadm.pass"
 PARTNER_FILE = "/var/lib/mailwizard/partner.toml"
 WAIT = 120  # seconds: a generous bound for one change to travel
 REPO = str(Path(__file__).resolve().parents[2])
@@ -223,8 +224,10 @@ def test_two_servers_replicate_both_ways():
         secret = SECRET.encode()
         assert not any(SECRET in text for text in outputs)
         for host in (one, two):
-            assert files_holding(host, secret) == [PASSFILE], host.hostname
+            # the admin's file and the copy Dovecot reads (dovecot_t under SELinux may not read /root)
+            assert files_holding(host, secret) == [COPY, PASSFILE], host.hostname
+            assert oct(host.path(COPY).stat().st_mode & 0o777) == "0o600"
             assert host.run(["grep", "-r", "-l", SECRET, "/var/lib/mailwizard"]).returncode == 1
             conf = host.path("/etc/dovecot/conf.d/10-replication.conf")
             assert oct(conf.stat().st_mode & 0o777) == "0o600" and conf.stat().st_uid == 0
-            assert f"doveadm_password = <{PASSFILE}" in conf.read_text()
+            assert f"doveadm_password = <{COPY}" in conf.read_text()
