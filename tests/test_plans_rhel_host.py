@@ -13,9 +13,9 @@ import os
 
 import pytest
 
-from support import fake_session
 from mailwizard.plan import PlanContext
 from mailwizard.steps import install, selinux
+from support import fake_session
 
 RHEL = ["rhel9", "rhel10"]
 COPY = "/etc/dovecot/private/doveadm.pass"

@@ -47,7 +47,7 @@ def applied(tmp_path, platform, typed: str | None = None):
 
 @pytest.mark.parametrize("platform", ["debian12", "rhel10"])
 def test_doveconf_accepts_the_replication_settings_and_hides_the_password(tmp_path, platform):
-    session, conf = applied(tmp_path, platform)
+    _session, conf = applied(tmp_path, platform)
     text = doveconf(conf, "-n")
     assert SECRET not in text
     assert "doveadm_password = # hidden" in text

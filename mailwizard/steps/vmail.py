@@ -144,9 +144,8 @@ def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
         problems.append(Problem("mailbox.user", f"{store.user!r} is not a valid user name: lower-case letters, "
                                 "digits, _ and -, starting with a letter, e.g. vmail"))
     root = mail_root(answers)
-    if msg := check_path(store.root, "mail root directory", DEFAULT_ROOT):
-        problems.append(Problem("mailbox.root", msg))
-    elif msg := _root_problem(root, answers, ctx):
+    msg = check_path(store.root, "mail root directory", DEFAULT_ROOT) or _root_problem(root, answers, ctx)
+    if msg:
         problems.append(Problem("mailbox.root", msg))
     if store.format not in FORMATS:
         problems.append(Problem("mailbox.format", f"{store.format!r} is not one of {', '.join(FORMATS)} "
