@@ -61,7 +61,10 @@ class _Report:
 def _read_secret_file(path: str) -> str | None:
     from mailwizard.steps.auth_ldap import read_secret
 
-    secret, _error = read_secret(lambda p: Path(p).read_bytes() if Path(p).exists() else None, path)
+    from mailwizard.host import Host
+    from mailwizard.safe_read import bounded
+
+    secret, _error = read_secret(bounded(Host("/")), path)  # a FIFO or a device is refused, never read
     return secret
 
 

@@ -62,7 +62,7 @@ HAVE_TOOLS = all(shutil.which(t) for t in ("doveconf", "postconf"))
 
 # Answers fields that are not [section] dataclasses: where each lives in the file.
 TOP_LEVEL = {"dovecot_enabled": ("dovecot", "enabled"), "firewall_manage": ("firewall", "manage")}
-NOT_KEYS = {"raw"}  # the file itself
+NOT_KEYS = {"raw", "normalised"}  # the file itself; the path answers as written before normalisation
 MAILBOX = "Sent"  # the mailbox of the reference answers whose entry is fuzzed
 ALIAS = "info@example.com"
 

@@ -11,10 +11,11 @@ directory really is 0700.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 
-from mailwizard.answers import Answers, Problem, check_path
+from mailwizard.answers import Answers, Problem, as_written, check_path, normalise_path
 from mailwizard.dovecot_conf import edit_dovecot
 from mailwizard.host import Host, LineSink
 from mailwizard.plan import Change, Check, Command, EnsureDir, PlanContext
@@ -28,10 +29,44 @@ RESERVED = {"root": "it is the superuser",
             "dovenull": "Dovecot's login processes run as it and must not reach mail (guide 1.1.3)",
             "postfix": "it is Postfix's user", "nobody": "it is shared by unrelated daemons"}
 _USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
-# a mail root there would mix mail with the system or vanish at reboot
-_SYSTEM_TREES = ("/etc", "/usr", "/bin", "/sbin", "/lib", "/lib64", "/boot", "/proc", "/sys", "/dev",
-                 "/run", "/tmp")
-_TOO_WIDE = {"/", "/var", "/home", "/srv", "/opt", "/root", "/var/spool", "/var/lib"}
+# Directories that are the system's, a daemon's or mailwizard's own: the plan makes the mail root owned by
+# the mail user with mode 0700, so these are refused themselves and everything under them (mail would
+# mix with the system, lock out its daemons, or vanish at reboot).
+_SYSTEM_TREES = ("/etc", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/boot", "/proc", "/sys",
+                 "/dev", "/run", "/tmp", "/root", "/var/tmp", "/var/run", "/var/lock", "/var/log", "/var/cache",
+                 "/var/backups", "/var/spool/postfix", "/var/spool/cron", "/var/www", "/lost+found",
+                 "/var/lib/mailwizard", "/var/lib/dovecot", "/var/lib/postfix", "/var/lib/dpkg", "/var/lib/apt",
+                 "/var/lib/rpm", "/var/lib/dnf", "/var/lib/systemd", "/var/lib/selinux", "/var/lib/mysql",
+                 "/var/lib/ldap", "/var/lib/openldap")
+# Directories that hold other things: a mail root of its own below them is fine, the directory itself not
+# (it would hand every sibling to the mail user)
+_TOO_WIDE = {"/", "/var", "/home", "/srv", "/opt", "/mnt", "/media", "/var/spool", "/var/lib", "/var/opt",
+             "/var/local", "/usr/local"}
+_SANE = "/var/mail, /var/vmail, /var/mail/vhosts or /srv/mail"
+
+
+def root_problem(root: str) -> str | None:
+    """Why the (normalised) directory `root` must not be the mail root, or None."""
+    if root in _TOO_WIDE:
+        return (f"would give the mail user the whole directory {root}, which holds other things: use a directory "
+                f"of its own, e.g. {_SANE}")
+    for tree in _SYSTEM_TREES:
+        if root == tree or root.startswith(tree + "/"):
+            whose = "mailwizard's own state" if tree == "/var/lib/mailwizard" else \
+                "a daemon's own" if tree.startswith(("/var/lib/", "/var/spool/")) else "a system directory"
+            where = "is" if root == tree else f"is under {tree},"
+            return (f"{where} {whose}: the wizard would make it owned by the mail user, mode 0700; "
+                    f"use a directory of its own, e.g. {_SANE}")
+    return None
+
+
+def resolved(ctx: PlanContext, path: str) -> str:
+    """`path` with the symbolic links of its existing part followed, as a host path."""
+    base = str(ctx.host.real("/")).rstrip("/")
+    real = os.path.realpath(ctx.host.real(path))
+    if base and not (real == base or real.startswith(base + "/")):
+        return path  # a link that leaves a simulated host's root: nothing to say about it
+    return "/" + real[len(base):].lstrip("/")
 
 
 def mail_root(answers: Answers) -> str:
@@ -94,19 +129,25 @@ def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
     elif not _USER.match(store.user):
         problems.append(Problem("mailbox.user", f"{store.user!r} is not a valid user name: lower-case letters, "
                                 "digits, _ and -, starting with a letter, e.g. vmail"))
+    store.root = normalise_path(store.root)  # //etc, /srv/../etc and /var/mail/. are validated as used
     root = mail_root(answers)
+    shown = as_written(answers, "mailbox.root", root)
     if msg := check_path(store.root, "mail root directory", DEFAULT_ROOT):
         problems.append(Problem("mailbox.root", msg))
-    elif root in _TOO_WIDE:
-        problems.append(Problem("mailbox.root", f"{root} would give the mail user the whole directory: "
-                                f"use a directory of its own, e.g. {DEFAULT_ROOT} or /srv/vmail"))
-    elif any(root == t or root.startswith(t + "/") for t in _SYSTEM_TREES):
-        problems.append(Problem("mailbox.root", f"{root} is in a system directory: use e.g. "
-                                f"{DEFAULT_ROOT} or /srv/vmail"))
+    elif msg := root_problem(root):
+        problems.append(Problem("mailbox.root", f"{shown} {msg}"))
+    elif (target := resolved(ctx, root)) != root and (msg := root_problem(target)):
+        problems.append(Problem("mailbox.root", f"{shown} leads through a symbolic link to {target}, which {msg}"))
     else:
         meta = ctx.stat(root)
         if meta is not None and not meta.is_dir:
-            problems.append(Problem("mailbox.root", f"{root} exists and is not a directory"))
+            problems.append(Problem("mailbox.root", f"{shown} exists and is not a directory"
+                                    + (" (a symbolic link: give the directory itself)"
+                                       if os.path.islink(ctx.host.real(root)) else "")))
+        elif meta is not None and meta.uid not in (0, ctx.host.uid(store.user)):
+            owner = ctx.host.user_name(meta.uid) or f"uid {meta.uid}"
+            problems.append(Problem("mailbox.root", f"{shown} belongs to {owner}: the wizard would give it to "
+                                    f"{store.user}, mode 0700; use a directory of its own, e.g. {_SANE}"))
     if store.format not in FORMATS:
         problems.append(Problem("mailbox.format", f"{store.format!r} is not one of {', '.join(FORMATS)} "
                                 "(sdbox is the guide's choice)"))
