@@ -463,3 +463,49 @@ def test_platform_runs_leave_no_temporary_directory(tmp_path, monkeypatch):
                   "--dry-run", *extra])
     cli.main(["--platform", "rhel10", "--answers", str(tmp_path / "missing.toml"), "--unattended"])
     assert list(tmp_path.iterdir()) == [], list(tmp_path.iterdir())
+
+
+def test_a_lone_self_signed_certificate_left_by_a_killed_run_may_be_replaced(tmp_path):
+    """SelfSignedCert writes the certificate first: a run killed before the key leaves only that, which a
+    resumed run replaces; a lone key (anybody's) is never overwritten (test above)."""
+    def edit(a, host):
+        a.tls.self_signed = True
+        _, cert = cached_cert(a.server.hostname)
+        host.real(a.tls.cert).write_bytes(cert)
+        host.real(a.tls.key).unlink()
+
+    session, problems = session_problems(tmp_path, edit=edit)
+    assert not [p for p in problems if p.key.startswith("tls.") and p.severity == "error"], problems
+    change = next(c for c in session.plan().changes if c.kind == "self-signed")
+    assert change.noop is None
+
+
+def test_host_read_refuses_a_fifo_instead_of_blocking(tmp_path):
+    from mailwizard.host import Host
+
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "d").mkdir()
+    host = Host(tmp_path)
+    with pytest.raises(safe_read.UnsafeFile, match="FIFO"):
+        host.read("/fifo")
+    assert host.read("/d") is None and host.read("/absent") is None
+
+
+def test_unknown_key_warnings_reach_the_screens_as_they_are():
+    from mailwizard.screens.base import from_answers_file
+
+    _, problems = A.parse(SERVER + "[postfix]\nsubmision = true\n")
+    shown = from_answers_file(problems)
+    assert [(p.key, p.message) for p in shown] == [("postfix.submision", "unknown key, ignored; did you mean "
+                                                    "submission?")]
+
+
+@pytest.mark.parametrize("alias", ["$", "info", "postmaster"])
+def test_a_bare_alias_names_no_alias_domain(alias):
+    # found by the extended fuzzing: alias "$" put `virtual_alias_domains = $` into main.cf (postconf: fatal)
+    from mailwizard.steps.postfix_aliases import alias_domains
+
+    a, _ = A.parse((ANSWERS_DIR / "full.toml").read_text())
+    a.postfix.virtual_alias_source = "file"
+    a.postfix.virtual_aliases = {alias: "bob@example.com"}
+    assert alias not in alias_domains(a) and "$" not in " ".join(alias_domains(a))
