@@ -509,3 +509,23 @@ def test_a_bare_alias_names_no_alias_domain(alias):
     a.postfix.virtual_alias_source = "file"
     a.postfix.virtual_aliases = {alias: "bob@example.com"}
     assert alias not in alias_domains(a) and "$" not in " ".join(alias_domains(a))
+
+
+@pytest.mark.parametrize("content, refused", [
+    (None, False), (b'[server]\nhostname = "server2.example.com"\n[replication]\nenabled = true\n', False),
+    (b"root:x:0:0:root:/root:/bin/bash\n", True), ("fifo", True),
+])
+def test_the_partner_answers_never_overwrite_a_foreign_file(tmp_path, content, refused):
+    def edit(a, host):
+        a.replication.partner_answers = "/root/partner.toml"
+        host.makedirs("/root")
+        host.real("/root/doveadm.pass").write_bytes(b"s3cret\n")
+        os.chmod(host.real("/root/doveadm.pass"), 0o600)
+        if content == "fifo":
+            os.mkfifo(host.real("/root/partner.toml"))
+        elif content is not None:
+            host.real("/root/partner.toml").write_bytes(content)
+
+    _, problems = session_problems(tmp_path, name="full.toml", edit=edit)
+    errors = problems_at(problems, "replication.partner_answers", "error")
+    assert bool(errors) == refused, problems
