@@ -10,10 +10,12 @@ saved answers file loses nothing.
 from __future__ import annotations
 
 import copy
+import difflib
 import ipaddress
+import posixpath
 import re
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, is_dataclass
 
 import tomli_w
 
@@ -260,6 +262,9 @@ class Answers:
     dns: Dns = field(default_factory=Dns)
     firewall_manage: bool = True
     raw: dict = field(default_factory=dict)  # the whole file, for sections owned by later steps
+    # path keys whose value was written with extra slashes, dots or ..: key -> the value as written
+    # (the answers hold the normalised path, and validation says so)
+    normalised: dict[str, str] = field(default_factory=dict)
 
     @property
     def postfix_mode(self) -> str:
@@ -293,6 +298,10 @@ class Answers:
     # --- TOML ------------------------------------------------------------
     def to_toml(self) -> str:
         """The answers as TOML, with every inline secret left out (file references stay)."""
+        return tomli_w.dumps(self.to_data())
+
+    def to_data(self, secrets: bool = False) -> dict:
+        """The answers as the data of an answers file (inline secrets left out unless `secrets`)."""
         data = copy.deepcopy(self.raw)
         data["server"] = {"hostname": self.server.hostname, "domain": self.server.domain}
         data["tls"] = _section_out(self.tls)
@@ -318,7 +327,7 @@ class Answers:
         # one order whatever the file's (or the host's) order was: the same answers save to the same bytes
         known = [k for k in SECTION_ORDER if k in data]
         data = {k: data[k] for k in known + [k for k in data if k not in known]}
-        return tomli_w.dumps(strip_secrets(data))
+        return data if secrets else strip_secrets(data)
 
 
 SECTION_ORDER = ("server", "tls", "protocols", "dovecot", "mailbox", "auth", "lmtp", "sieve",
@@ -445,7 +454,101 @@ def parse(text: str) -> tuple[Answers, list[Problem]]:
     if a.postfix_mode == "null-client" and "dovecot" not in data:
         a.dovecot_enabled = False
     problems += _control_characters(data)
+    problems += unknown_keys(data)
+    normalise_paths(a)
     return a, problems
+
+
+# --- keys the file may hold ----------------------------------------------------
+
+def _schema(obj) -> dict:
+    """A dataclass section's keys: key -> its own schema (a subtable) or None."""
+    return {f.name: _schema(getattr(obj, f.name)) if is_dataclass(getattr(obj, f.name)) else None
+            for f in fields(obj)}
+
+
+_FREE = "*"  # a table whose keys are names (mailboxes, aliases): any key, each value by the schema under _FREE
+
+
+def answers_schema() -> dict:
+    """Every key an answers file may hold, by section (the same walk the wizard reads the file with)."""
+    a = Answers()
+    postfix = _schema(a.postfix)
+    postfix["virtual_aliases"] = {_FREE: None}
+    postfix["limits"] = dict.fromkeys(LIMIT_DEFAULTS)
+    return {"server": _schema(a.server), "tls": _schema(a.tls), "protocols": _schema(a.protocols),
+            "dovecot": {"enabled": None}, "mailbox": _schema(a.mailbox), "auth": _schema(a.auth),
+            "lmtp": _schema(a.lmtp), "sieve": _schema(a.sieve), "replication": _schema(a.replication),
+            "mailboxes": {_FREE: {"special_use": None, "auto": None}}, "postfix": postfix,
+            "dns": _schema(a.dns), "firewall": {"manage": None}}
+
+
+def unknown_keys(data: dict, schema: dict | None = None, where: str = "") -> list[Problem]:
+    """A warning for every key the wizard does not read, with the nearest known key: a misspelt
+    `submision = true` would otherwise be ignored without a word. The file still loads."""
+    schema = answers_schema() if schema is None else schema
+    out: list[Problem] = []
+    for key, value in data.items():
+        name = f"{where}.{key}" if where else str(key)
+        if _FREE in schema:
+            sub = schema[_FREE]
+        elif key in schema:
+            sub = schema[key]
+        else:
+            if where == "postfix.limits":
+                continue  # refused as an error by _fill_postfix, with the list of limits
+            known = [k for k in schema if k != _FREE]
+            near = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+            place = f"[{where}]" if where else "the answers file"
+            hint = f"; did you mean {near[0]}?" if near else f" (not one of the keys of {place})"
+            out.append(Problem(name, f"unknown key, ignored{hint}", "warning"))
+            continue
+        if isinstance(sub, dict) and isinstance(value, dict):
+            out += unknown_keys(value, sub, name)
+    return out
+
+
+# --- paths ---------------------------------------------------------------------
+
+# the answers that are paths on the host, by key (dotted, as in the file)
+PATH_KEYS = ("tls.cert", "tls.key", "tls.ca", "tls.dh", "mailbox.root", "auth.test_password_file",
+             "auth.ldap.dnpass_file", "auth.ldap.tls_ca_cert_file", "auth.sql.password_file", "auth.sql.ssl_ca",
+             "replication.password_file", "replication.partner_answers", "postfix.tls_cert", "postfix.tls_key")
+
+
+def normalise_path(value: str) -> str:
+    """An absolute path without repeated slashes, `.` and `..` components or a trailing slash.
+
+    `//etc`, `/srv/../etc`, `/etc/.` and `/etc/` are all /etc: a path is validated in the form it is
+    used in. (POSIX keeps a leading `//`, which Linux reads as `/`: it is collapsed too.) A relative
+    path is left as it is, for its own refusal."""
+    if not value.startswith("/"):
+        return value
+    return "/" + posixpath.normpath(value).lstrip("/")
+
+
+def normalise_paths(a: Answers) -> None:
+    """Put every path answer in its normalised form, remembering (in a.normalised) what was written."""
+    for key in PATH_KEYS:
+        *parents, name = key.split(".")
+        obj = a
+        for part in parents:
+            obj = getattr(obj, part)
+        value = getattr(obj, name)
+        if not isinstance(value, str):
+            continue
+        normal = normalise_path(value)
+        if normal != value:
+            setattr(obj, name, normal)
+            a.normalised[key] = value
+        elif key in a.normalised and normalise_path(a.normalised[key]) != value:
+            del a.normalised[key]  # a value typed since, already normal
+
+
+def as_written(a: Answers, key: str, value: str) -> str:
+    """`value` as the administrator wrote it when it was normalised: "//etc (that is, /etc)"."""
+    written = a.normalised.get(key)
+    return f"{written} (that is, {value})" if written and normalise_path(written) == value else value
 
 
 def _control_characters(node, where: str = "") -> list[Problem]:
@@ -455,18 +558,42 @@ def _control_characters(node, where: str = "") -> list[Problem]:
     map or a command argument: a line break there could start a setting nobody typed.
     """
     if isinstance(node, dict):
-        return [p for key, value in node.items() for p in _control_characters(value, f"{where}.{key}" if where
-                                                                                else str(key))]
+        out = []
+        for key, value in node.items():
+            if isinstance(key, str) and (bad := control_character(key)):
+                # a name used as a key (a mailbox, an alias): refused at its table, the name shown escaped
+                out.append(Problem(where or str(key), f"the name {key!r} contains {bad}: a name with control or "
+                                   "bidirectional characters cannot go into a configuration file"))
+                continue
+            out += _control_characters(value, f"{where}.{key}" if where else str(key))
+        return out
     if isinstance(node, list):
         return [p for value in node for p in _control_characters(value, where)][:1]
-    if isinstance(node, str) and (bad := next((c for c in node if _is_control(c)), None)):
-        return [Problem(where, f"contains a control character ({bad!r}): a line break or another control "
-                               "character cannot go into a configuration file")]
+    if isinstance(node, str) and (bad := control_character(node)):
+        return [Problem(where, f"contains {bad}: a line break, another control character or a "
+                               "bidirectional-text control cannot go into a configuration file")]
     return []
 
 
+# Unicode's bidirectional-text controls: invisible, they make a value read differently from what it is
+# (a path or a name shown reversed in the review, "Trojan Source")
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+
+
 def _is_control(c: str) -> bool:
-    return (ord(c) < 32 and c != "\t") or 0x7f <= ord(c) <= 0x9f or c in "\u2028\u2029"
+    return (ord(c) < 32 and c != "\t") or 0x7f <= ord(c) <= 0x9f or c in "\u2028\u2029" or c in BIDI_CONTROLS
+
+
+def control_character(value: str) -> str | None:
+    """`a control character ('\\n')` or `a bidirectional-text control (U+202E RIGHT-TO-LEFT OVERRIDE)`, or None."""
+    bad = next((c for c in value if _is_control(c)), None)
+    if bad is None:
+        return None
+    if bad in BIDI_CONTROLS:
+        import unicodedata
+
+        return f"a bidirectional-text control (U+{ord(bad):04X} {unicodedata.name(bad, '')})"
+    return f"a control character ({bad!r})"
 
 
 def _fill_postfix(p: Postfix, section, problems: list[Problem]) -> None:
@@ -525,15 +652,23 @@ def _fill_postfix(p: Postfix, section, problems: list[Problem]) -> None:
             p.limits[key] = value
 
 
-def load(path: str) -> tuple[Answers, list[Problem]]:
+def read_answers_file(path: str) -> str:
+    """The text of an answers file: a regular file of at most a few MiB, in UTF-8 (AnswersError if not)."""
+    from mailwizard.safe_read import MAX_ANSWERS, UnsafeFile, read_regular
+
     try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
+        data = read_regular(path, MAX_ANSWERS)
     except OSError as exc:
-        raise AnswersError(f"cannot read answers file {path}: {exc.strerror}") from None
+        it = "it " if isinstance(exc, UnsafeFile) else ""
+        raise AnswersError(f"cannot read answers file {path}: {it}{exc.strerror}") from None
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         raise AnswersError(f"answers file {path} is not UTF-8 text") from None
-    return parse(text)
+
+
+def load(path: str) -> tuple[Answers, list[Problem]]:
+    return parse(read_answers_file(path))
 
 
 # --- field validators (shared by the screens and the plan) -----------------
@@ -576,8 +711,15 @@ def check_path(value: str, what: str, example: str = "/etc/pki/dovecot/certs/ser
 
 
 def validate(a: Answers) -> list[Problem]:
-    """Problems that do not depend on the host: syntax and consistency of the answers."""
+    """Problems that do not depend on the host: syntax and consistency of the answers.
+
+    Path answers are normalised first (in place), so that what is validated is what is used."""
+    normalise_paths(a)
     problems: list[Problem] = []
+    for key, written in a.normalised.items():
+        problems.append(Problem(key, f"{written!r} is read as {normalise_path(written)} (extra slashes, "
+                                "dots and .. taken out): check that this is the path meant", "warning"))
+    problems += _validate_numbers(a)
     if msg := check_fqdn(a.server.hostname):
         problems.append(Problem("server.hostname", msg))
     if msg := check_domain(a.server.domain):
@@ -592,6 +734,9 @@ def validate(a: Answers) -> list[Problem]:
         problems += validate_sasl_listener(a)
     problems += validate_postfix(a)
     for value in a.dns.addresses:
+        if msg := scoped_address(value):
+            problems.append(Problem("dns.addresses", msg))
+            continue
         try:
             ipaddress.ip_address(value)
         except ValueError:
@@ -611,11 +756,18 @@ def validate(a: Answers) -> list[Problem]:
         if not any((a.protocols.imap, a.protocols.pop3, a.protocols.lmtp)):
             problems.append(Problem("protocols", "enable at least one of imap, pop3, lmtp, "
                                     "or set [dovecot] enabled = false"))
+    # what a screen's field holds is checked as the file's values are (a control character, a bidi control),
+    # where no other check has refused the value already
+    refused = {p.key for p in problems if p.severity == "error"}
+    problems += [p for p in _control_characters(a.to_data(secrets=True)) if p.key not in refused]
     return problems
 
 
 def check_source(value: str) -> str | None:
     """None when `value` is an address or network a firewall may admit (192.0.2.1/32, 2001:db8::/64)."""
+    if msg := scoped_address(value) or (control_character(value) and f"{value!r} contains "
+                                        f"{control_character(value)}"):
+        return msg
     try:
         ipaddress.ip_network(value.strip(), strict=True)
         return None
@@ -662,16 +814,31 @@ _TIME = re.compile(r"^[0-9]+[smhdw]?$")
 
 
 def _ip(value: str):
+    """The IP address `value` is, or None; an IPv6 address with a zone index (fe80::1%eth0) is none."""
+    if "%" in value:
+        return None
     try:
         return ipaddress.ip_address(value)
     except ValueError:
         return None
 
 
+def scoped_address(value: str) -> str | None:
+    """Why `value` (an address, a network, [address]/prefix) cannot be used when it has an IPv6 zone index."""
+    text = value.strip()
+    _head, pct, zone = text.partition("%")
+    if not pct:
+        return None
+    zone = re.split(r"[\]/]", zone, maxsplit=1)[0]
+    return (f"{value!r} carries an IPv6 zone index (%{zone}), which names an interface of one machine: it "
+            "cannot go into a configuration file or a firewall rule; give the address without it "
+            "(a link-local fe80:: address is not reachable beyond its link: use a global one)")
+
+
 def unsafe_text(value: str) -> str | None:
     """Why `value` cannot go into main.cf/master.cf/a map file as it is, or None."""
-    if any(c in value for c in "\n\r\0") or any(ord(c) < 32 and c != "\t" for c in value):
-        return "contains a line break or control character"
+    if control_character(value):
+        return "contains a line break, a control character or a bidirectional-text control"
     if value.lstrip().startswith("#"):
         return "starts with # (Postfix would read a comment)"
     return None
@@ -681,6 +848,8 @@ def check_network(value: str) -> str | None:
     """None when `value` is one mynetworks entry (IPv4 CIDR or address, IPv6 in brackets), else why not."""
     if msg := unsafe_text(value):
         return f"{value!r} {msg}"
+    if msg := scoped_address(value):
+        return msg
     v = value.strip()
     if v.startswith("["):
         addr, _, rest = v[1:].partition("]")
@@ -711,6 +880,8 @@ def check_network(value: str) -> str | None:
 
 def check_host(value: str, what: str = "host") -> str | None:
     """None when `value` is a host name or an IP address."""
+    if msg := scoped_address(value):
+        return msg
     if _ip(value) is not None:
         return None
     return check_fqdn(value) and f"{value!r} is not a {what} name or IP address, e.g. relay.example.com"
@@ -769,6 +940,8 @@ def validate_postfix(a: Answers) -> list[Problem]:
     for t in tokens:
         if t in ("all", "loopback-only", "localhost") and len(tokens) > 1:
             bad("inet_interfaces", f"{t} stands alone: give it, or a list of addresses")
+        elif msg := scoped_address(t):
+            bad("inet_interfaces", msg)
         elif t not in ("all", "loopback-only", "localhost") and _ip(t.strip("[]")) is None:
             bad("inet_interfaces", f"{t!r} is not an address of this host: give all, loopback-only, "
                                    "or addresses such as 192.0.2.1, [2001:db8:1::1]")
@@ -854,6 +1027,30 @@ def validate_postfix(a: Answers) -> list[Problem]:
     if p.tls_loglevel is not None and not 0 <= p.tls_loglevel <= 4:
         bad("tls_loglevel", f"{p.tls_loglevel} is not a log level 0-4; the guide's note uses 1")
     return out + _validate_limits(p)
+
+
+# numbers the daemons read into a C unsigned int (Dovecot) or int (Postfix): a larger one stops them at start
+UINT_MAX, INT_MAX = 2**32 - 1, 2**31 - 1
+_INT_LIMITS = ("smtpd_client_connection_rate_limit", "smtpd_client_message_rate_limit", "default_process_limit",
+               "header_size_limit")  # Postfix ints; message_size_limit and queue_minfree are longs
+
+
+def _validate_numbers(a: Answers) -> list[Problem]:
+    """Numbers beyond what Dovecot and Postfix accept, at their keys (ports are checked by their steps)."""
+    out: list[Problem] = []
+    checks: list[tuple[str, int | None, int]] = [
+        ("auth.first_valid_uid", a.auth.first_valid_uid, UINT_MAX - 1),
+        ("auth.last_valid_uid", a.auth.last_valid_uid, UINT_MAX - 1),
+        ("replication.max_conns", a.replication.max_conns, INT_MAX)]
+    checks += [(f"postfix.limits.{k}", v, INT_MAX) for k, v in a.postfix.limits.items()
+               if k in _INT_LIMITS and isinstance(v, int)]
+    for key, value, top in checks:
+        if value is not None and value > top:
+            daemon = "Postfix" if key.startswith("postfix.") else "Dovecot"
+            out.append(Problem(key, f"{value} is larger than {daemon} accepts here (at most {top})"))
+    if a.auth.last_valid_uid is not None and a.auth.last_valid_uid < 0:
+        out.append(Problem("auth.last_valid_uid", f"{a.auth.last_valid_uid} is negative: a uid is 0 or more"))
+    return out
 
 
 def _validate_ldap_aliases(ldap: LdapAliases) -> list[Problem]:

@@ -18,7 +18,6 @@ import re
 import socket
 import ssl
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mailwizard.answers import LdapAuth, SqlAuth
@@ -62,10 +61,20 @@ class _Report:
         return TestResult(ok, self.lines)
 
 
+def _special_file(path: str) -> str | None:
+    """`PATH is a FIFO (named pipe), not a regular file` (or a device, or larger than 1 MiB), else None."""
+    from mailwizard.host import Host
+    from mailwizard.safe_read import read_for
+
+    return read_for(Host("/"), path)[1]
+
+
 def _read_secret_file(path: str) -> str | None:
+    from mailwizard.host import Host
+    from mailwizard.safe_read import bounded
     from mailwizard.steps.auth_ldap import read_secret
 
-    secret, _error = read_secret(lambda p: Path(p).read_bytes() if Path(p).exists() else None, path)
+    secret, _error = read_secret(bounded(Host("/")), path)  # a FIFO or a device is refused, never read
     return secret
 
 
@@ -128,6 +137,8 @@ def _ldap_server(uri: str, ldap: LdapAuth, timeout: float) -> tuple[Server, str]
     scheme, hostname, port = m.group(1), m.group(2).strip("[]"), m.group(3)
     validate = ssl.CERT_REQUIRED if ldap.tls_require_cert in ("hard", "demand") else (
         ssl.CERT_NONE if ldap.tls_require_cert == "never" else ssl.CERT_OPTIONAL)
+    if ldap.tls_ca_cert_file and (error := _special_file(ldap.tls_ca_cert_file)):
+        raise ValueError(f"tls_ca_cert_file: {error}")
     tls = Tls(validate=validate, ca_certs_file=ldap.tls_ca_cert_file or None, sni=hostname)
     return Server(hostname, port=int(port) if port else (636 if scheme == "ldaps" else 389),
                   use_ssl=scheme == "ldaps", tls=tls, get_info=NONE, connect_timeout=timeout), scheme
@@ -333,6 +344,9 @@ def test_sql(sql: SqlAuth, password: str | None = None, timeout: float = 5,
             where = f"{sql.host}:{sql.port}"
         if sql.ssl_ca:
             # as Dovecot's mysql driver: the CA from ssl_ca, and the host name checked
+            if error := _special_file(sql.ssl_ca):  # a FIFO would block the TLS library's open for ever
+                report.add(f"cannot read the CA certificate: {error}")
+                return report.result(False)
             try:
                 context = ssl.create_default_context(cafile=sql.ssl_ca)
             except (OSError, ssl.SSLError) as exc:

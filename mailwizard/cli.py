@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
 
@@ -64,12 +65,9 @@ def build_session(args):
     text = None
     if args.answers:
         try:
-            with open(args.answers, encoding="utf-8") as fh:
-                text = fh.read()
-        except OSError as exc:
-            raise Usage(f"--answers {args.answers}: {exc.strerror}") from None
-        except UnicodeDecodeError:
-            raise Usage(f"--answers {args.answers}: not UTF-8 text") from None
+            text = answers_mod.read_answers_file(args.answers)  # a regular file, a few MiB at most
+        except answers_mod.AnswersError as exc:
+            raise Usage(f"--answers: {exc}") from None
     elif args.resume:
         text = Journal(host, state_dir).load_answers()
         if text is None:
@@ -78,12 +76,18 @@ def build_session(args):
         answers, problems = answers_mod.parse(text or "")
     except answers_mod.AnswersError as exc:
         raise Usage(f"{args.answers or 'journal answers'}: {exc}") from None
-    if args.platform:
+    tmp = None
+    if args.platform:  # the simulated host's files: removed by main() when the run ends, whatever its end
         tmp = tempfile.mkdtemp(prefix="mailwizard-platform-")
         host = FakeHost.from_profile(profile, tmp, hostname=answers.server.hostname)
-    session = Session(answers, host, profile, offline=bool(args.platform),
-                      dry_run=args.dry_run or bool(args.platform), journal_dir=state_dir)
-    prefill_session(session, given=bool(args.answers or args.resume or args.command))
+    try:
+        session = Session(answers, host, profile, offline=bool(args.platform),
+                          dry_run=args.dry_run or bool(args.platform), journal_dir=state_dir)
+        prefill_session(session, given=bool(args.answers or args.resume or args.command))
+    except BaseException:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return session, problems
 
 
@@ -96,7 +100,8 @@ def run_unattended(session, structural, args) -> int:
     from mailwizard import report
     from mailwizard.conflicts import in_session
 
-    problems = structural + session.problems()
+    # the file's refusals that validation finds again are said once
+    problems = list({(p.key, p.message): p for p in reversed(structural + session.problems())}.values())[::-1]
     errors = [p for p in problems if p.severity == "error"]
     out: dict = {"platform": session.profile.name,
                  "problems": [vars(p) for p in problems]}
@@ -222,6 +227,14 @@ def main(argv: list[str] | None = None) -> int:
     except Usage as exc:
         print(f"mailwizard: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    try:
+        return _run(session, structural, args)
+    finally:
+        if args.platform:  # --platform's simulated host lives in a temporary directory: leave none behind
+            shutil.rmtree(session.host.root, ignore_errors=True)
+
+
+def _run(session, structural, args) -> int:
     if args.command == "verify":
         return run_verify(session, args)
     if args.command == "rollback":

@@ -158,10 +158,18 @@ class Host:
 
     # --- files -------------------------------------------------------------
     def read(self, path: str) -> bytes | None:
+        """The bytes of a regular file (None when absent or a directory); a FIFO or a device raises
+        safe_read.UnsafeFile (an OSError) instead of blocking or reading without end."""
+        from mailwizard.safe_read import MAX_HOST_FILE, UnsafeFile, read_regular
+
         try:
-            return self.real(path).read_bytes()
+            return read_regular(self.real(path), MAX_HOST_FILE, shown=path)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
+        except UnsafeFile:
+            if self.real(path).is_dir():
+                return None
+            raise
 
     def read_text(self, path: str) -> str | None:
         data = self.read(path)

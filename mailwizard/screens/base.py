@@ -98,9 +98,11 @@ def owner_screen(key: str) -> str | None:
 
 
 def from_answers_file(problems: list[Problem]) -> list[Problem]:
-    """Structural problems of the answers file, as warnings: the default replaced the value."""
-    return [Problem(p.key, f"the answers file's value was ignored ({p.message}); "
-                           "the default is used", "warning") for p in problems]
+    """Structural problems of the answers file, as warnings: the default replaced the value. A warning of
+    the file (an unknown key, with the nearest known one) is shown as it is."""
+    return [p if p.severity == "warning" else
+            Problem(p.key, f"the answers file's value was ignored ({p.message}); the default is used", "warning")
+            for p in problems]
 
 
 def problems_for(session: Session, prefixes: tuple[str, ...], steps: tuple[str, ...]) -> list[Problem]:

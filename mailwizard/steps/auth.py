@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import re
 
-from mailwizard.answers import Answers, Problem
+from mailwizard import safe_read
+from mailwizard.answers import Answers, Problem, check_path
 from mailwizard.dovecot_conf import Setting, comment_out_include, edit_dovecot, enable_include
 from mailwizard.host import Host
 from mailwizard.plan import Change, Check, PlanContext
@@ -74,6 +75,11 @@ def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
             problems.append(Problem("auth.first_valid_uid", f"the mail user {answers.mailbox.user} has uid {uid}, "
                                     f"outside {auth.first_valid_uid}..{last or 'any'}: Dovecot would refuse "
                                     "every mailbox; widen the range"))
+    if auth.test_password_file:
+        if msg := check_path(auth.test_password_file, "file with the test account's password", "/root/alice.pass"):
+            problems.append(Problem("auth.test_password_file", msg))
+        elif error := safe_read.read_for(ctx, auth.test_password_file)[1]:
+            problems.append(Problem("auth.test_password_file", f"{error}: give the password file itself"))
     backend = BACKENDS.get(auth.backend)
     if backend is not None:
         problems += backend.validate(answers, ctx)
@@ -167,7 +173,7 @@ def given_test_login(answers: Answers, host: Host) -> tuple[str, str] | None:
         return auth.test_user, auth.test_password
     if not auth.test_password_file:
         return None
-    data = host.read(auth.test_password_file)
+    data, _error = safe_read.read_for(host, auth.test_password_file)  # a FIFO or a device is never read
     if data is None:
         return None
     return auth.test_user, data.decode("utf-8", "replace").rstrip("\n")

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from importlib import resources
 from string import Template
 
+from mailwizard import safe_read
 from mailwizard.answers import Answers, LdapAuth, Problem, check_path
 from mailwizard.dovecot_conf import edit_dovecot, get_setting
 from mailwizard.host import Host
@@ -89,6 +90,8 @@ def read_secret(read: Callable[[str], bytes | None], path: str) -> tuple[str | N
         data = read(path)
     except PermissionError:
         return None, f"{path} cannot be read (permission denied): run the wizard as root"
+    except safe_read.UnsafeFile as exc:  # a FIFO or a device: refused before it is opened for reading
+        return None, f"{path} {exc.strerror}"
     except OSError as exc:
         return None, f"{path} cannot be read: {exc.strerror or exc}"
     if data is None:
@@ -198,7 +201,7 @@ def secret_problems(section: str, typed_key: str, typed: str, file_key: str, pat
         return bad(typed_key, f"the password {msg}") if msg else []
     if msg := check_path(path, f"file with the password of {whose}"):
         return bad(file_key, msg)
-    secret, error = read_secret(ctx.read, path)
+    secret, error = read_secret(safe_read.bounded(ctx), path)
     if secret is None:
         return bad(file_key, f"{error}: put the password of {whose} in it (one line, mode 0600) or type it "
                    f"on the {screen} screen", "warning" if ctx.offline else "error")
@@ -262,6 +265,8 @@ def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
     if ldap.tls_ca_cert_file:
         if msg := check_path(ldap.tls_ca_cert_file, "LDAP server's CA certificate"):
             bad("tls_ca_cert_file", msg)
+        elif error := safe_read.read_for(ctx, ldap.tls_ca_cert_file)[1]:
+            bad("tls_ca_cert_file", f"{error}: give the CA certificate file itself")
         elif not ctx.exists(ldap.tls_ca_cert_file):
             bad("tls_ca_cert_file", f"{ldap.tls_ca_cert_file} does not exist: copy the CA certificate "
                 "there, or leave it empty to trust the system's CA store",

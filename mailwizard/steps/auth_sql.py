@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import re
 
+from mailwizard import safe_read
 from mailwizard.answers import Answers, Problem, SqlAuth, check_path
 from mailwizard.host import Host
 from mailwizard.plan import Change, Check, FileAttrs, PlanContext, RemoveFile, WriteFile
@@ -126,6 +127,8 @@ def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
     if sql.ssl_ca:
         if msg := check_path(sql.ssl_ca, "CA certificate of the MariaDB server"):
             bad("ssl_ca", msg)
+        elif error := safe_read.read_for(ctx, sql.ssl_ca)[1]:
+            bad("ssl_ca", f"{error}: give the CA certificate file itself")
         elif not ctx.exists(sql.ssl_ca):
             bad("ssl_ca", f"{sql.ssl_ca} does not exist: copy the CA certificate that issued the "
                 "MariaDB server's certificate there", "warning" if ctx.offline else "error")

@@ -54,7 +54,8 @@ def alias_domains(answers: Answers) -> list[str]:
     p = answers.postfix
     found: list[str] = []
     for alias in p.virtual_aliases if p.virtual_alias_source == "file" else ():
-        domain = alias.rpartition("@")[2].lower()
+        _local, at, domain = alias.rpartition("@")
+        domain = domain.lower() if at else ""  # a bare local part ("$", "info") names no domain
         if domain and domain not in found:
             found.append(domain)
     for domain in p.virtual_alias_domains:

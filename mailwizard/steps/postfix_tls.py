@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import ssl
 
-from mailwizard import certs, probes
+from mailwizard import certs, probes, safe_read
 from mailwizard.answers import Answers, Problem
 from mailwizard.host import Host
 from mailwizard.plan import Change, Check, PlanContext
@@ -86,7 +86,12 @@ def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
                                                          "(or neither, for Dovecot's pair)")]
     severity = "warning" if ctx.offline else "error"
     cert_path, key_path = cert_paths(answers)
-    cert, key = ctx.read(cert_path), ctx.read(key_path)
+    (cert, cert_error), (key, key_error) = safe_read.read_for(ctx, cert_path), safe_read.read_for(ctx, key_path)
+    for field, error in (("tls_cert", cert_error), ("tls_key", key_error)):
+        if error:  # a FIFO, a device or a huge file: never read (it would hang or exhaust memory)
+            problems.append(Problem(f"postfix.{field}", f"{error}: give the file itself"))
+    if cert_error or key_error:
+        return problems
     for field, path, data in (("tls_cert", cert_path, cert), ("tls_key", key_path, key)):
         if data is None:
             problems.append(Problem(f"postfix.{field}", f"{path} does not exist: copy it there first", severity))

@@ -38,7 +38,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from mailwizard import answers as answers_mod
+from mailwizard import answers as answers_mod, safe_read
 from mailwizard.answers import Answers, Problem, check_host, check_path, check_source
 from mailwizard.dovecot_conf import doveconf_n, get_setting
 from mailwizard.host import Host
@@ -205,8 +205,9 @@ def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
         if meta is not None and meta.mode & 0o007:
             bad("password_file", f"{r.password_file} is readable by every user (mode {meta.mode:04o}): "
                 f"chmod 600 {r.password_file}")
-    if r.partner_answers and (msg := check_path(r.partner_answers, "partner's answers file",
-                                                 DEFAULT_PARTNER_ANSWERS)):
+    msg = (r.partner_answers and check_path(r.partner_answers, "partner's answers file", DEFAULT_PARTNER_ANSWERS)) \
+        or foreign_file(ctx, partner_answers_path(answers))
+    if msg:
         bad("partner_answers", msg)
     for p in prerequisites(answers, ctx):
         if p.status == "fail":
@@ -214,6 +215,24 @@ def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
         elif p.status == "confirm":
             problems.append(Problem(KEY, f"{p.title}: {p.detail}", "warning"))
     return problems
+
+
+def foreign_file(ctx: PlanContext, path: str) -> str | None:
+    """Why the partner's answers must not be written over what is at `path` (None: nothing, or an answers
+    file with a [replication] section, as the wizard writes there)."""
+    import tomllib
+
+    data, error = safe_read.read_for(ctx, path, safe_read.MAX_ANSWERS)
+    if error:
+        return f"{error}: give a file name for the partner's answers"
+    if data is None:
+        return None
+    try:
+        ours = "replication" in tomllib.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+        ours = False
+    return None if ours else (f"{path} exists and is not an answers file for the partner: the wizard would "
+                              "overwrite it; move it away or give another path")
 
 
 def problems_at(problems: list[Problem], key: str) -> list[Problem]:

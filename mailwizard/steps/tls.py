@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import TypeGuard
 
-from mailwizard import certs, probes
+from mailwizard import certs, probes, safe_read
 from mailwizard.answers import Answers, Problem
 from mailwizard.dovecot_conf import Setting, edit_dovecot
 from mailwizard.host import FileMeta, Host, LineSink
@@ -62,7 +62,7 @@ class SelfSignedCert(Change):
                 "install one from a CA")
 
     def check(self, ctx: PlanContext) -> str | None:
-        cert, key = ctx.read(self.cert), ctx.read(self.key_path)
+        (cert, _), (key, _) = safe_read.read_for(ctx, self.cert), safe_read.read_for(ctx, self.key_path)
         if cert is not None and key is not None and not certs.check_pair(cert, key, self.fqdn):
             return f"{self.cert} is already a valid certificate for {self.fqdn} with its key"
         ctx.stage(self.key_path, b"(new key)", FileMeta(0o600, 0, 0))
@@ -71,7 +71,9 @@ class SelfSignedCert(Change):
 
     def apply(self, host: Host, journal, on_line: LineSink) -> None:
         key_pem, cert_pem = certs.self_signed(self.fqdn)
-        for path, data, mode in ((self.key_path, key_pem, 0o600), (self.cert, cert_pem, 0o644)):
+        # the certificate first: a run killed between the two leaves a lone self-signed certificate, which
+        # validation lets a resumed run replace (a lone key could be anybody's, and is never overwritten)
+        for path, data, mode in ((self.cert, cert_pem, 0o644), (self.key_path, key_pem, 0o600)):
             journal.backup(path, secret=path == self.key_path)
             for created in host.makedirs(path.rsplit("/", 1)[0]):
                 journal.backup_created_dir(created)
@@ -175,24 +177,73 @@ def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
     tls = answers.tls
     severity = "warning" if ctx.offline else "error"
     problems: list[Problem] = []
-    if tls.self_signed:
+    unreadable: set[str] = set()
+
+    def read(key: str, path: str) -> bytes | None:
+        """The file at an answer's path: a regular file of at most 1 MiB (a FIFO or a device is refused)."""
+        data, error = safe_read.read_for(ctx, path)
+        if error:
+            problems.append(Problem(f"tls.{key}", f"{error}: give the {key} file itself"))
+            unreadable.add(key)
+        return data
+
+    if tls.ca and read("ca", tls.ca) is None and "ca" not in unreadable and not tls.self_signed:
+        problems.append(Problem("tls.ca", f"{tls.ca} does not exist: copy the CA certificate there, "
+                                "or leave it empty", severity))
+    if tls.dh not in ("ffdhe4096", "generate") and read("dh", tls.dh) is None and "dh" not in unreadable:
+        problems.append(Problem("tls.dh", f"{tls.dh} does not exist", severity))
+    cert, key = read("cert", tls.cert), read("key", tls.key)
+    if unreadable & {"cert", "key"}:
         return problems
-    cert, key = ctx.read(tls.cert), ctx.read(tls.key)
+    fqdn = answers.server.hostname
+    if tls.self_signed:
+        return problems + self_signed_problems(tls.cert, cert, tls.key, key, fqdn)
     if cert is None:
         problems.append(Problem("tls.cert", f"{tls.cert} does not exist: copy the certificate there, "
                                 "or choose a self-signed certificate", severity))
     if key is None:
         problems.append(Problem("tls.key", f"{tls.key} does not exist: copy the private key there", severity))
-    if tls.ca and ctx.read(tls.ca) is None:
-        problems.append(Problem("tls.ca", f"{tls.ca} does not exist: copy the CA certificate there, "
-                                "or leave it empty", severity))
-    if tls.dh not in ("ffdhe4096", "generate") and ctx.read(tls.dh) is None:
-        problems.append(Problem("tls.dh", f"{tls.dh} does not exist", severity))
     if cert is not None:
-        fqdn = answers.server.hostname
         for field, msg in certs.check_pair(cert, key, fqdn):
             problems.append(Problem(f"tls.{field}", msg))
     return problems
+
+
+def _lone_self_signed(cert: bytes | None, fqdn: str) -> bool:
+    """Whether `cert` is a self-signed certificate for `fqdn` (which, without its key, nothing can use)."""
+    try:
+        parsed = certs.load_cert(cert or b"")
+    except ValueError:
+        return False
+    return parsed.issuer == parsed.subject and any(certs.name_matches(n, fqdn) for n in certs.cert_names(parsed))
+
+
+def self_signed_problems(cert_path: str, cert: bytes | None, key_path: str, key: bytes | None,
+                         fqdn: str) -> list[Problem]:
+    """A self-signed certificate is written only where nothing is, or over its own earlier pair.
+
+    An existing certificate and key for the same name that belong together are kept (the change is then a
+    no-op); any other file at either path (an administrator's certificate, a key alone, a file that is no
+    certificate at all) is refused at its key rather than overwritten."""
+    if cert is None and key is None:
+        return []
+    if key is None and _lone_self_signed(cert, fqdn):
+        return []  # what a run killed between the certificate and its key leaves: useless without a key
+    if cert is not None and key is not None:
+        wrong = certs.check_pair(cert, key, fqdn)
+        if not wrong:
+            return []
+        fields = {f for f, _ in wrong}
+    else:
+        fields = {"cert"} if cert is not None else {"key"}
+    advice = ("self_signed = true would overwrite it: move it away, give another path, or use it "
+              "(self_signed = false)")
+    out = []
+    for field, path, what in (("cert", cert_path, f"a certificate for {fqdn} with its key"),
+                              ("key", key_path, f"the key of a certificate for {fqdn} beside it")):
+        if field in fields:
+            out.append(Problem(f"tls.{field}", f"{path} exists and is not {what}: {advice}"))
+    return out
 
 
 def plan(answers: Answers, ctx: PlanContext) -> list[Change]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from mailwizard.answers import Answers, Problem, check_path
+from mailwizard.answers import Answers, Problem, as_written, check_path, normalise_path
 from mailwizard.dovecot_conf import edit_dovecot
 from mailwizard.host import Host, LineSink
 from mailwizard.plan import Change, Check, Command, EnsureDir, PlanContext
@@ -31,10 +31,35 @@ RESERVED = {"root": "it is the superuser",
             "dovenull": "Dovecot's login processes run as it and must not reach mail (guide 1.1.3)",
             "postfix": "it is Postfix's user", "nobody": "it is shared by unrelated daemons"}
 _USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
-# a mail root there would mix mail with the system or vanish at reboot
-_SYSTEM_TREES = ("/etc", "/usr", "/bin", "/sbin", "/lib", "/lib64", "/boot", "/proc", "/sys", "/dev",
-                 "/run", "/tmp")
-_TOO_WIDE = {"/", "/var", "/home", "/srv", "/opt", "/root", "/var/spool", "/var/lib"}
+# Directories that are the system's, a daemon's or mailwizard's own: the plan makes the mail root owned by
+# the mail user with mode 0700, so these are refused themselves and everything under them (mail would
+# mix with the system, lock out its daemons, or vanish at reboot).
+_SYSTEM_TREES = ("/etc", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/boot", "/proc", "/sys",
+                 "/dev", "/run", "/tmp", "/root", "/var/tmp", "/var/run", "/var/lock", "/var/log", "/var/cache",
+                 "/var/backups", "/var/spool/postfix", "/var/spool/cron", "/var/www", "/lost+found",
+                 "/var/lib/mailwizard", "/var/lib/dovecot", "/var/lib/postfix", "/var/lib/dpkg", "/var/lib/apt",
+                 "/var/lib/rpm", "/var/lib/dnf", "/var/lib/systemd", "/var/lib/selinux", "/var/lib/mysql",
+                 "/var/lib/ldap", "/var/lib/openldap")
+# Directories that hold other things: a mail root of its own below them is fine, the directory itself not
+# (it would hand every sibling to the mail user)
+_TOO_WIDE = {"/", "/var", "/home", "/srv", "/opt", "/mnt", "/media", "/var/spool", "/var/lib", "/var/opt",
+             "/var/local", "/usr/local"}
+_SANE = "/var/mail, /var/vmail, /var/mail/vhosts or /srv/mail"
+
+
+def root_problem(root: str) -> str | None:
+    """Why the (normalised) directory `root` must not be the mail root, or None."""
+    if root in _TOO_WIDE:
+        return (f"would give the mail user the whole directory {root}, which holds other things: use a directory "
+                f"of its own, e.g. {_SANE}")
+    for tree in _SYSTEM_TREES:
+        if root == tree or root.startswith(tree + "/"):
+            whose = "mailwizard's own state" if tree == "/var/lib/mailwizard" else \
+                "a daemon's own" if tree.startswith(("/var/lib/", "/var/spool/")) else "a system directory"
+            where = "is" if root == tree else f"is under {tree},"
+            return (f"{where} {whose}: the wizard would make it owned by the mail user, mode 0700; "
+                    f"use a directory of its own, e.g. {_SANE}")
+    return None
 
 
 def mail_root(answers: Answers) -> str:
@@ -104,25 +129,6 @@ class CreateUser(Command):
             journal.written(path)
 
 
-def _root_problem(root: str, answers: Answers, ctx: PlanContext) -> str | None:
-    """What is wrong with the mail root, or with the directory its symlink leads to."""
-    real = store_dir(answers, ctx)
-    via = f" ({root} is a symlink to it)" if real != root else ""
-    for path in dict.fromkeys((root, real)):
-        named = path + (via if path == real else "")
-        if path in _TOO_WIDE:
-            return (f"{named} would give the mail user the whole directory: "
-                    f"use a directory of its own, e.g. {DEFAULT_ROOT} or /srv/vmail")
-        if any(path == t or path.startswith(t + "/") for t in _SYSTEM_TREES):
-            return f"{named} is in a system directory: use e.g. {DEFAULT_ROOT} or /srv/vmail"
-    meta = ctx.stat(real)
-    if meta is None and real != root and ctx.stat(root) is not None:
-        return f"{root} is a symlink to {real}, which does not exist: create {real} or give another root"
-    if meta is not None and not meta.is_dir:
-        return f"{real}{via} exists and is not a directory"
-    return None
-
-
 @dataclass(eq=False)
 class ClearSetgid(Command):
     """`chmod 00700 DIR`, with DIR's owner and mode (set-group-ID bit included) kept first for rollback."""
@@ -143,10 +149,28 @@ def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
     elif not _USER.match(store.user):
         problems.append(Problem("mailbox.user", f"{store.user!r} is not a valid user name: lower-case letters, "
                                 "digits, _ and -, starting with a letter, e.g. vmail"))
+    store.root = normalise_path(store.root)  # //etc, /srv/../etc and /var/mail/. are validated as used
     root = mail_root(answers)
-    msg = check_path(store.root, "mail root directory", DEFAULT_ROOT) or _root_problem(root, answers, ctx)
-    if msg:
+    shown = as_written(answers, "mailbox.root", root)
+    real = store_dir(answers, ctx)  # RHEL's /var/mail is a symlink: the directory it leads to holds the mail
+    if msg := check_path(store.root, "mail root directory", DEFAULT_ROOT):
         problems.append(Problem("mailbox.root", msg))
+    elif msg := root_problem(root):
+        problems.append(Problem("mailbox.root", f"{shown} {msg}"))
+    elif real != root and (msg := root_problem(real)):
+        problems.append(Problem("mailbox.root", f"{shown} leads through a symbolic link to {real}, which {msg}"))
+    else:
+        meta = ctx.stat(real)
+        if meta is None and real != root and ctx.stat(root) is not None:
+            problems.append(Problem("mailbox.root", f"{shown} is a symbolic link to {real}, which does not exist: "
+                                    f"create {real} or give another root"))
+        elif meta is not None and not meta.is_dir:
+            via = f" ({shown} leads to it)" if real != root else ""
+            problems.append(Problem("mailbox.root", f"{real}{via} exists and is not a directory"))
+        elif meta is not None and meta.uid not in (0, ctx.host.uid(store.user)):
+            owner = ctx.host.user_name(meta.uid) or f"uid {meta.uid}"
+            problems.append(Problem("mailbox.root", f"{shown} belongs to {owner}: the wizard would give it to "
+                                    f"{store.user}, mode 0700; use a directory of its own, e.g. {_SANE}"))
     if store.format not in FORMATS:
         problems.append(Problem("mailbox.format", f"{store.format!r} is not one of {', '.join(FORMATS)} "
                                 "(sdbox is the guide's choice)"))

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from textual.widgets import Input
 
+from mailwizard.answers import PATH_KEYS, normalise_path
 from mailwizard.app import create_app, make_screen
 from mailwizard.screens.base import displayed
 from mailwizard.widgets import Field, FieldMessages
@@ -40,7 +41,8 @@ CA_FILES = ("/etc/pki/tls/certs/ca.crt", "/etc/pki/dovecot/certs/ca.crt")
 
 FRAGMENTS = ["\n", "\r", "\t", "\x00", "\x1b", "\x7f", '"', "'", "\\", "%u", "%{user}", "%n", "$", "$mydomain",
              "${x}", "$(id)", "`id`", ";", "|", "&", ">", "<", "#", " # x", "{", "}", "=", ",", " ", "*",
-             "!include /etc/passwd", "\n}\nx = y", "ä", "\U0001f642", "-o", "x" * 300]
+             "!include /etc/passwd", "\n}\nx = y", "ä", "\U0001f642", "-o", "x" * 300,
+             "/", "//", "/./", "/../", "..", "/etc", "\u202e", "\u2066", "%eth0"]
 
 
 def hostile(base: str) -> st.SearchStrategy[str]:
@@ -108,6 +110,8 @@ def answer(session, key: str):
 def expected(field: Field, value: str, current):
     """What the answers must hold when `value` in `field` is accepted."""
     text = value if field.password else value.strip()
+    if field.key in PATH_KEYS:
+        return normalise_path(text)  # //etc, /srv/../etc and /var/mail/ are kept as used (issue 13)
     if field.key.startswith("postfix.limits.") and not text:
         return None  # an empty limit is Postfix's default: the key leaves the answers
     if isinstance(current, list):
