@@ -149,6 +149,8 @@ class WriteFile(Change):
     validate_with: str | None = None  # "dovecot": the config dir checked with doveconf -n
     # how the content was made from the file, to redo it on the file a package really installed
     transform: Callable[[bytes], bytes] | None = None
+    # Postfix loads it as it loads main.cf (an ldap:/mysql: table's file): dated back once written (Host.age)
+    postfix_reads: bool = False
     base: bytes | None = field(default=None, init=False)
     predicted: bool = field(default=False, init=False)
 
@@ -207,6 +209,8 @@ class WriteFile(Change):
             raise RuntimeError(f"cannot write {self.path}: user {self.owner} or group {self.group} does not exist")
         journal.writing(self.path, content)
         host.write_atomic(self.path, content, mode=self.mode, uid=uid, gid=gid)
+        if self.postfix_reads:
+            host.age(self.path)
         journal.written(self.path)
 
 
