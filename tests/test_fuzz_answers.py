@@ -41,7 +41,7 @@ import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from support import ANSWERS_DIR, cached_cert
+from support import ANSWERS_DIR, aged, cached_cert
 from mailwizard import answers as A
 from mailwizard.engine import Session
 from mailwizard.host import FakeHost
@@ -500,6 +500,7 @@ def render(answers, session, secret: str = "") -> dict[str, list]:
             elif isinstance(change, _PostfixEdit):
                 for name, text in change.after.items():
                     (post / name).write_text(text, encoding="utf-8", errors="surrogateescape")
+        aged(post)
         out: dict[str, list] = {}
         if answers.dovecot_enabled:
             shown = subprocess.run(["doveconf", "-c", str(dove / "dovecot.conf"), "-n", "-P"],

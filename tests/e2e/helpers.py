@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from support import ANSWERS_DIR, cached_cert  # noqa: E402
+from support import ANSWERS_DIR, aged, cached_cert  # noqa: E402
 
 CERT = "/etc/pki/dovecot/certs/server.example.com.crt"
 KEY = "/etc/pki/dovecot/private/server.example.com.key"

@@ -18,7 +18,7 @@ from importlib import resources
 
 import pytest
 
-from helpers import CA, CERT, KEY, prepare, wizard
+from helpers import CA, CERT, KEY, aged, prepare, wizard
 
 pytestmark = pytest.mark.e2e
 
@@ -97,6 +97,7 @@ def configure_by_hand(host) -> None:
     run("cp", "/usr/share/postfix/main.cf.debian", "/etc/postfix/main.cf")
     for key, value in POSTFIX:  # one key per call: postconf -e appends new keys in no fixed order
         run("postconf", "-e", f"{key}={value}")
+    aged(host.path("/etc/postfix/main.cf"))
     assert host.run(["postfix", "check"]).returncode == 0
 
 
