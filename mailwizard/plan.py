@@ -98,9 +98,17 @@ class Change:
     conflict: str | None = None  # the administrator edited a file this change rewrites (conflicts.py)
     service: str | None = None  # the service that must reload after this change
     reversible = True
+    # set by the engine for consecutive changes with the same batch_key(): what they share (the files
+    # as they were before the batch) and whether this change is the batch's last, which validates it
+    batch: dict | None = None
+    batch_end = True
 
     def key(self) -> str:
         raise NotImplementedError
+
+    def batch_key(self) -> str | None:
+        """Changes validated together when consecutive in a plan (Postfix's edits of one directory)."""
+        return None
 
     def describe(self) -> str:
         raise NotImplementedError

@@ -17,9 +17,11 @@ and each new one is appended by its own `postconf -e`, in the plan's order:
 the file after apply is the file the review showed.
 
 Apply: the files are backed up into the journal, the commands run on the live
-configuration, then `postfix check` and `postconf -n` must pass; if either
-fails, the files are put back as they were and the change fails with
-Postfix's own message.
+configuration, the files are dated back past Postfix's cool-down (`cool`),
+then `postfix check` and `postconf -n` must pass -- once per batch of
+consecutive Postfix edits, after the last of them (engine.batch); if either
+fails, every file the batch changed is put back as it was before the batch
+and the change fails with Postfix's own message.
 """
 
 from __future__ import annotations
@@ -559,15 +561,19 @@ class _PostfixEdit(Change):
             out.append("".join(difflib.unified_diff(old, new, f"a{path}", f"b{path}")))
         return "".join(out)
 
+    def batch_key(self) -> str:
+        return f"postfix:{self.config_dir}"
+
     def apply(self, host: Host, journal, on_line: LineSink) -> None:
         paths = [self.path(n) for n in self.files]
-        saved = {}
-        for path in paths:
-            journal.backup(path)
-            saved[path] = (host.read(path), host.stat(path))
+        # the files as they were before this batch of consecutive Postfix edits, which the batch's last
+        # edit validates once (`postfix check` costs ~0.3 s): if Postfix refuses, all of them go back
+        saved = self.batch if self.batch is not None else {}
         for name, path in zip(self.files, paths):
-            if saved[path][0] is not None and saved[path][0].decode("utf-8", "surrogateescape") != \
-                    (self.before.get(name) or ""):
+            journal.backup(path)
+            current = host.read(path)
+            saved.setdefault(path, (current, host.stat(path)))
+            if current is not None and current.decode("utf-8", "surrogateescape") != (self.before.get(name) or ""):
                 on_line(f"{path} differs from the file the plan was made from; "
                         "the planned postconf edits were made to it")
         extra = config_args(host, self.config_dir)
@@ -577,16 +583,18 @@ class _PostfixEdit(Change):
                 on_line("$ " + " ".join(argv))
                 host.run(with_config(argv, extra), on_line=on_line, check=True)
             cool(host, paths)
-            complaint = postfix_check(host, self.config_dir, on_line)
+            if self.batch_end:
+                complaint = postfix_check(host, self.config_dir, on_line)
         except CommandFailed as exc:
             complaint = str(exc)
         if complaint:
             for path, (data, meta) in saved.items():
                 if data is not None and host.read(path) != data:
                     host.write_atomic(path, data, mode=meta.mode, uid=meta.uid, gid=meta.gid)
-            cool(host, paths)
+                    journal.put_back(path)
+            cool(host, list(saved))
             raise RuntimeError(f"Postfix refuses the new configuration; "
-                               f"{' and '.join(paths)} put back as they were:\n{complaint}")
+                               f"{' and '.join(saved)} put back as they were:\n{complaint}")
         for path in paths:
             journal.written(path)
 
