@@ -515,6 +515,8 @@ class _PostfixEdit(Change):
 
     files: tuple[str, ...] = ("main.cf",)
     restart = False  # a setting only a restart (not a reload) puts in force, e.g. inet_interfaces
+    config_dir: str  # fields of the dataclass subclasses
+    summary: str
 
     def _init_state(self) -> None:
         self.argvs: list[list[str]] = []
