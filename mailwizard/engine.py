@@ -90,6 +90,19 @@ def _ignore(event: object) -> None:
     pass
 
 
+def batch(changes: list[Change]) -> None:
+    """Mark runs of consecutive changes with one batch_key(): they share a dict, the last one validates them."""
+    shared: dict | None = None
+    for change, after in zip(changes, [*changes[1:], None]):
+        key = change.batch_key()
+        if key is not None and shared is None:
+            shared = {}
+        change.batch = shared if key is not None else None
+        change.batch_end = after is None or key is None or after.batch_key() != key
+        if change.batch_end:
+            shared = None
+
+
 @dataclass
 class Session:
     answers: Answers
@@ -151,13 +164,15 @@ class Session:
                done: list[int]) -> ApplyResult:
         active = plan.active()
         total = len(active)
+        batch(active)
         kill_after, kill_in_write = _kill_point(KILL_AFTER), _kill_point(KILL_IN_WRITE)
         with self.journal() as journal:
             journal.save_answers(self.answers.to_toml())
             journal.save_state(status="applying", platform=self.profile.name, verified=[])
             journal.record("apply", changes=total)
             for index, change in enumerate(active):
-                if cancel is not None and cancel.is_set():
+                in_batch = index > 0 and not active[index - 1].batch_end  # stopped only once it is validated
+                if cancel is not None and cancel.is_set() and not in_batch:
                     journal.save_state(status="stopped")
                     journal.record("stopped", before=change.key())
                     return ApplyResult("stopped", index)

@@ -21,12 +21,16 @@ import socket
 import stat
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 LineSink = Callable[[str], object]  # whatever it returns is ignored
 TMP_SUFFIX = ".mailwizard-tmp"
+# how far back Host.age dates a file: Postfix rereads a main.cf-style file while its mtime is within
+# about a second of the clock (util/dict.c, dict_load_file_xt)
+COOL_DOWN_S = 3
 
 
 @dataclass
@@ -248,6 +252,19 @@ class Host:
                 os.fsync(dfd)
             finally:
                 os.close(dfd)
+
+    def age(self, path: str, seconds: float = COOL_DOWN_S) -> None:
+        """Date `path`'s modification time `seconds` back (never forward); its content is untouched.
+
+        Postfix reads main.cf and its LDAP/SQL table files through dict_load_file_xt, which
+        sleeps in 300 ms steps while the file's mtime is within a second of now, in case an
+        editor is still writing it: `postfix check` or a reload right after an edit waits about
+        2 s. The files the wizard writes are complete (renamed into place whole), so dating them
+        back lets Postfix read them at once.
+        """
+        real = self.real(path)
+        st = os.stat(real)
+        os.utime(real, ns=(st.st_atime_ns, min(st.st_mtime_ns, int((time.time() - seconds) * 1e9))))
 
     def _set_owner(self, real_path: str, uid: int, gid: int) -> None:
         os.chown(real_path, uid, gid)
@@ -510,7 +527,7 @@ class FakeHost(Host):
                 dst.mkdir(parents=True, exist_ok=True)
             elif not dst.exists():
                 dst.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(src, dst)
+                shutil.copy2(src, dst)  # with its mtime, as dpkg and rpm install a package's files
                 os.chmod(dst, 0o644)
 
     def run(self, argv, *, input=None, env=None, on_line=None, check=False, timeout=None) -> Result:

@@ -264,6 +264,12 @@ class Journal:
             entry.pop("pending_sha", None)
             self._save_index()
 
+    def put_back(self, path: str) -> None:
+        """A refused edit's file was put back as it was: if the wizard wrote it before, that is its text again."""
+        entry = self.index["files"].get(path)
+        if entry is not None and "wizard_sha" in entry:
+            self.written(path)
+
     def original(self, path: str) -> bytes | None:
         entry = self.index["files"].get(path)
         if not entry:

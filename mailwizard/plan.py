@@ -116,9 +116,17 @@ class Change:
     conflict: str | None = None  # the administrator edited a file this change rewrites (conflicts.py)
     service: str | None = None  # the service that must reload after this change
     reversible = True
+    # set by the engine for consecutive changes with the same batch_key(): what they share (the files
+    # as they were before the batch) and whether this change is the batch's last, which validates it
+    batch: dict | None = None
+    batch_end = True
 
     def key(self) -> str:
         raise NotImplementedError
+
+    def batch_key(self) -> str | None:
+        """Changes validated together when consecutive in a plan (Postfix's edits of one directory)."""
+        return None
 
     def describe(self) -> str:
         raise NotImplementedError
@@ -167,6 +175,8 @@ class WriteFile(Change):
     validate_with: str | None = None  # "dovecot": the config dir checked with doveconf -n
     # how the content was made from the file, to redo it on the file a package really installed
     transform: Callable[[bytes], bytes] | None = None
+    # Postfix loads it as it loads main.cf (an ldap:/mysql: table's file): dated back once written (Host.age)
+    postfix_reads: bool = False
     base: bytes | None = field(default=None, init=False)
     predicted: bool = field(default=False, init=False)
 
@@ -225,6 +235,8 @@ class WriteFile(Change):
             raise RuntimeError(f"cannot write {self.path}: user {self.owner} or group {self.group} does not exist")
         journal.writing(self.path, content)
         host.write_atomic(self.path, content, mode=self.mode, uid=uid, gid=gid)
+        if self.postfix_reads:
+            host.age(self.path)
         journal.written(self.path)
 
 

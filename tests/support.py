@@ -11,7 +11,7 @@ from pathlib import Path
 
 from mailwizard import answers as answers_mod, certs
 from mailwizard.engine import Session
-from mailwizard.host import FakeHost
+from mailwizard.host import FakeHost, Host
 from mailwizard.platform import profile_for
 
 REPO = Path(__file__).resolve().parents[1]
@@ -23,6 +23,19 @@ ANSWER_FILES = sorted(p.name for p in ANSWERS_DIR.glob("*.toml"))
 def cached_cert(fqdn: str) -> tuple[bytes, bytes]:
     """One self-signed key and certificate per name for the whole test run (RSA keys are slow)."""
     return certs.self_signed(fqdn)
+
+
+def aged(*paths: Path | str) -> None:
+    """Date back files a test has just written (a directory: every file under it) before Postfix reads them.
+
+    Postfix sleeps up to ~2 s on a main.cf (or LDAP/SQL table file) younger than about a second,
+    in `postconf -n/-M/-P`, `postfix check`, postmap and a reload; the product dates its own
+    writes back the same way (mailwizard.host.Host.age).
+    """
+    host = Host("/")
+    for path in map(Path, paths):
+        for file in (p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]:
+            host.age(str(file))
 
 
 def load_answers(name: str):

@@ -46,7 +46,7 @@ from mailwizard.host import FakeHost
 from mailwizard.plan import WriteFile
 from mailwizard.platform import profile_for
 from mailwizard.postfix_conf import _PostfixEdit
-from support import ANSWERS_DIR, cached_cert
+from support import ANSWERS_DIR, aged, cached_cert
 
 # examples per key: free text (strings, lists) gets the most; yes/no and numbers are typed, so fewer
 # suffice. The first RENDERED accepted examples of a text key are also rendered and read by the real tools.
@@ -535,6 +535,7 @@ def render(answers, session, secret: str = "") -> dict[str, list]:
             elif isinstance(change, _PostfixEdit):
                 for name, text in change.after.items():
                     (post / name).write_text(text, encoding="utf-8", errors="surrogateescape")
+        aged(post)
         out: dict[str, list] = {}
         if answers.dovecot_enabled:
             shown = subprocess.run(["doveconf", "-c", str(dove / "dovecot.conf"), "-n", "-P"],

@@ -154,21 +154,30 @@ def test_failure_is_journalled_and_resumable(tmp_path):
     assert session.plan().active() == []
 
 
-def test_cancel_stops_between_changes(tmp_path):
+@pytest.mark.parametrize("platform, answers, stop_after", [("rhel10", "pam.toml", None),
+                                                            ("debian12", "full.toml", "postconf")])
+def test_cancel_stops_between_changes(tmp_path, platform, answers, stop_after):
     import threading
-    session = fake_session(tmp_path, "rhel10", "pam.toml")
+    session = fake_session(tmp_path, platform, answers)
     cancel = threading.Event()
     seen = []
 
     def on_event(event):
         from mailwizard.engine import ChangeDone
         if isinstance(event, ChangeDone):
-            seen.append(event.change.key())
-            cancel.set()
+            seen.append(event.change)
+            if stop_after in (None, event.change.kind):
+                cancel.set()
 
     result = session.apply(session.plan(), on_event, cancel)
-    assert result.status == "stopped" and result.done == 1 and len(seen) == 1
+    assert result.status == "stopped" and result.done == len(seen)
     assert session.journal().state["status"] == "stopped"
+    if stop_after is None:
+        assert len(seen) == 1
+    else:  # asked inside a batch of Postfix edits: the stop comes after the batch's one check
+        edits = [c for c in seen if c.kind in ("postconf", "master.cf")]
+        assert len(edits) > 1 and edits[-1] is seen[-1] and seen[-1].batch_end
+        assert [argv for argv in session.host.commands if argv == ["postfix", "check"]] == [["postfix", "check"]]
 
 
 def test_leftovers_of_a_killed_write_are_removed_on_open(host):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mailwizard import answers as A, postfix_conf as P
+from mailwizard import answers as A, conflicts, postfix_conf as P
 from mailwizard.plan import PlanContext
 from mailwizard.steps import all_steps, postfix_security, postfix_site, services
 from support import fake_session, load_answers
@@ -290,6 +290,42 @@ def test_a_refused_configuration_is_put_back(tmp_path):
     assert result.status == "failed"
     assert "Postfix refuses the new configuration" in result.error and "put back" in result.error
     assert main_cf(session) == before
+
+
+def postfix_checks(session) -> int:
+    return sum(1 for argv in session.host.commands if argv == ["postfix", "check"])
+
+
+def test_consecutive_postfix_edits_are_checked_once(tmp_path):
+    session = fake_session(tmp_path, "debian12", "full.toml")
+    plan = session.plan()
+    kinds = [c.kind in ("postconf", "master.cf") for c in plan.active()]
+    runs = sum(1 for i, edit in enumerate(kinds) if edit and (i == 0 or not kinds[i - 1]))
+    assert sum(kinds) > runs > 1  # the plan has runs of several edits, between other changes
+    assert session.apply(plan).status == "applied"
+    assert postfix_checks(session) == runs
+
+
+def test_a_refused_batch_puts_back_every_file_since_the_last_good_check(tmp_path):
+    session = fake_session(tmp_path, "rhel10", "pam.toml")
+    assert session.apply(session.plan()).status == "applied"
+    before = main_cf(session)
+    session.answers.postfix.mynetworks = ["127.0.0.0/8"]
+    session.answers.postfix.tls_loglevel = 1
+    plan = session.plan()
+    assert [c.kind for c in plan.active()] == ["postconf", "postconf", "service"]
+    session.host.state.failing.add("postfix")  # `postfix check` fails
+    checks = postfix_checks(session)
+    result = session.apply(plan)
+    assert result.status == "failed" and result.done == 1  # the first edit applied, unchecked until the second
+    assert postfix_checks(session) == checks + 1
+    assert "Postfix refuses the new configuration" in result.error and "put back" in result.error
+    assert main_cf(session) == before  # both edits undone
+    session.host.state.failing.clear()
+    again = session.plan()
+    assert conflicts.in_session(session, again) == []  # the wizard's own put-back is no administrator's edit
+    assert session.apply(again).status == "applied"
+    assert "mynetworks = 127.0.0.0/8" in main_cf(session) and "smtp_tls_loglevel = 1" in main_cf(session)
 
 
 def test_postconf_change_refuses_injection():

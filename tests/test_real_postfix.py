@@ -17,6 +17,7 @@ from __future__ import annotations
 import random
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,7 @@ from mailwizard.journal import Journal
 from mailwizard.plan import PlanContext
 from mailwizard.platform import profile_for
 from mailwizard.steps import postfix_aliases, postfix_site, postfix_submission, postfix_tls
-from support import fake_session, load_answers
+from support import aged, fake_session, load_answers
 
 FRESH = Path(__file__).resolve().parents[1] / "mailwizard" / "platforms" / "fresh"
 EDITS = ("-e", "-X", "-#", "-M", "-P")
@@ -41,6 +42,7 @@ def copy_fixture(platform: str, dest: Path) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     for name in ("main.cf", "master.cf"):
         shutil.copyfile(FRESH / platform / "etc/postfix" / name, dest / name)
+    aged(dest)
     return dest
 
 
@@ -197,6 +199,8 @@ def test_real_host_diff_comes_from_postconf_and_apply_runs_it(tmp_path):
     with Journal(host, "/var/lib/mailwizard") as journal:
         change.apply(host, journal, lambda line: None)
     assert host.read_text("/etc/postfix/main.cf") == change.after["main.cf"]
+    # dated back, so that postfix check and the reload after it do not sleep on Postfix's cool-down
+    assert host.real("/etc/postfix/main.cf").stat().st_mtime < time.time() - 2
     assert "smtpd_tls_auth_only = yes" in run("postconf", "-c", str(host.real("/etc/postfix")), "-n").stdout
     again = postfix_tls.plan(answers, PlanContext(host, ctx.profile))[0]
     assert again.check(PlanContext(host, ctx.profile)).startswith("main.cf already has")
@@ -262,6 +266,7 @@ def test_ldap_table_parses_with_postfix_ldap(tmp_path):
     answers.postfix.ldap_aliases.server_host = "ldap://127.0.0.1:1"  # nothing listens: a quick failure
     path = tmp_path / "ldap-aliases.cf"
     path.write_bytes(postfix_aliases.ldap_text(answers))
+    aged(path)  # read as main.cf is: young, it makes postmap pause
     out = postmap(conf, "-q", "@example.com", f"ldap:{path}", timeout=60)
     assert "unsupported dictionary type" not in out.stderr  # postfix-ldap is installed
     assert out.returncode != 0 and "Can't contact LDAP server" in out.stderr, out.stderr

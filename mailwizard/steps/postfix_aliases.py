@@ -100,7 +100,7 @@ def alias_settings(answers: Answers, map_type: str) -> list[tuple[str, str]]:
 
 def _owned_file(ctx: PlanContext, path: str, content: bytes, summary: str) -> WriteFile:
     change = WriteFile(path, content, 0o644, service="postfix", summary=summary,
-                       transform=lambda current: content)
+                       transform=lambda current: content, postfix_reads=path == LDAP_CF)
     if will_install_postfix(ctx) and not ctx.exists(path):
         ctx.predicted.add(path)  # the package may ship an example here; the wizard's file replaces it
     return change

@@ -122,6 +122,8 @@ class BootstrapMainCf(WriteFile):
         content = host.read(self.template) or self.content
         journal.backup(self.path)
         host.write_atomic(self.path, content, mode=self.mode, uid=0, gid=0)
+        if self.postfix_reads:
+            host.age(self.path)
         journal.written(self.path)
 
 
@@ -132,7 +134,7 @@ def bootstrap(ctx: PlanContext) -> list[Change]:
         return []
     content = ctx.read(template) or (ctx.profile.fresh_root() / template.lstrip("/")).read_bytes()
     return [BootstrapMainCf(main_cf(ctx.profile), content, 0o644, service="postfix",
-                            template=template)]
+                            template=template, postfix_reads=True)]
 
 
 def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:

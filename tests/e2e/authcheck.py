@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 
-from helpers import prepare
+from helpers import REPO, prepare
 
 IMAP_LOGIN = r"""
 import imaplib, ssl, sys
@@ -64,7 +64,8 @@ def imap_login(host, user: str, password: str) -> tuple[bool, str]:
 
 def test_connection(host, backend: str, **spec) -> dict:
     """backends.test_ldap / test_sql run inside the host, as root, as the screen would."""
-    out = host.run(["python3", "-c", TEST_CONNECTION, json.dumps({"backend": backend, **spec})], timeout=120)
+    out = host.run(["python3", "-c", TEST_CONNECTION, json.dumps({"backend": backend, **spec})], timeout=120,
+                   env={"PYTHONPATH": REPO})
     assert out.returncode == 0, out.stdout + out.stderr
     result = json.loads(out.stdout.strip().splitlines()[-1])
     result["text"] = "\n".join(result["lines"])

@@ -44,7 +44,8 @@ def prepare(host, answers: str = "pam.toml", certs: bool = True, extra: str = ""
 
 
 def wizard(host, *args: str, timeout: float = 300):
-    return host.run([*WIZARD, *args], timeout=timeout)
+    """The wizard of this checkout (wizard_here): the machine's installed mailwizard may be another checkout's."""
+    return wizard_here(host, *args, timeout=timeout)
 
 
 def snapshot(host, top: str = "/etc") -> dict[str, tuple]:

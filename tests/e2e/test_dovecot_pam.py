@@ -15,7 +15,7 @@ import json
 
 import pytest
 
-from helpers import cached_cert, prepare, wizard
+from helpers import REPO, cached_cert, prepare, wizard
 
 pytestmark = pytest.mark.e2e
 
@@ -195,7 +195,7 @@ def test_pam_user_logs_in_over_tls_only_and_sees_subscribed_special_use_mailboxe
     assert oct(host.path("/var/mail").stat().st_mode & 0o7777) == "0o700"  # Debian's setgid bit cleared
     # the auth step's `doveadm auth test` check, against the real doveadm; the password never shown
     for password, status in ((PASSWORD, "pass"), ("not the password", "fail")):
-        out = host.run(["python3", "-c", AUTH_TEST, USER], input=password)
+        out = host.run(["python3", "-c", AUTH_TEST, USER], input=password, env={"PYTHONPATH": REPO})
         assert out.returncode == 0, out.stderr
         got, evidence = out.stdout.split(" ", 1)
         assert got == status and password not in evidence, out.stdout

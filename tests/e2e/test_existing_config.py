@@ -18,7 +18,7 @@ from importlib import resources
 
 import pytest
 
-from helpers import CA, CERT, KEY, prepare, wizard
+from helpers import CA, CERT, KEY, REPO, aged, prepare, wizard
 
 pytestmark = pytest.mark.e2e
 
@@ -97,6 +97,7 @@ def configure_by_hand(host) -> None:
     run("cp", "/usr/share/postfix/main.cf.debian", "/etc/postfix/main.cf")
     for key, value in POSTFIX:  # one key per call: postconf -e appends new keys in no fixed order
         run("postconf", "-e", f"{key}={value}")
+    aged(host.path("/etc/postfix/main.cf"))
     assert host.run(["postfix", "check"]).returncode == 0
 
 
@@ -135,7 +136,7 @@ def test_a_hand_configured_host_is_prefilled_and_a_rerun_keeps_its_settings(thro
     assert {line.lstrip("+-#").split(" ")[0] for c in ssl for line in changed_lines(c["diff"])} <= \
         {"ssl_min_protocol"}, ssl  # the wizard's hardening (TLS 1.2 at least) is all that changes there
 
-    got = host.run(["python3", "-c", SESSION], timeout=120)
+    got = host.run(["python3", "-c", SESSION], timeout=120, env={"PYTHONPATH": REPO})
     assert got.returncode == 0, got.stdout[-2000:] + got.stderr[-3000:]
     result = json.loads(got.stdout.strip().splitlines()[-1])
     answers = tomllib.loads(result["answers"])

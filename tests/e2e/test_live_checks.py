@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from helpers import put, wizard
+from helpers import aged, put, wizard
 from test_postfix import PASSWORD, SITE, setup_site
 
 pytestmark = pytest.mark.e2e
@@ -64,6 +64,7 @@ def test_live_checks_pass_then_fail_for_what_was_broken(throwaway):
               "submission/inet/smtpd_sasl_security_options=noanonymous"], check=True)
     # and a listener nobody chose: an smtpd on 2525
     host.run(["postconf", "-M", "2525/inet=2525 inet n - y - - smtpd"], check=True)
+    aged(host.path("/etc/postfix/main.cf"))
     host.run(["postfix", "reload"], check=True)
     time.sleep(2)  # let Postfix's new smtpd processes take over
     out = wizard(host, "verify")

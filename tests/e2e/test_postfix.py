@@ -26,7 +26,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from authservers import LDAP_CONF_DIR, LdapUser, make_ca, put as put_owned, start_slapd, wait_port
-from helpers import ANSWERS_DIR, prepare, put, wizard
+from helpers import ANSWERS_DIR, aged, prepare, put, wizard
 from throwaway import ThrowawayHost
 
 pytestmark = pytest.mark.e2e
@@ -65,6 +65,7 @@ def setup_site(host, answers: str = SITE, before_wizard=None) -> None:
     assert "0 failed" in out.stdout
     # Postfix's own log, as there is no syslog here (Postfix >= 3.4)
     host.run(["postconf", "-e", "maillog_file=/var/log/postfix.log"], check=True)
+    aged(host.path("/etc/postfix/main.cf"))
     host.run(["service", "postfix", "restart"], check=True)
     wait_port(host, 25)
     host.add_peer()
@@ -284,6 +285,7 @@ def test_null_client_forwards_everything_to_the_relay_host():
         main = host.path("/etc/postfix/main.cf").read_text()
         assert "local_transport = error: local delivery disabled\n" in main
         host.run(["postconf", "-e", "maillog_file=/var/log/postfix.log"], check=True)
+        aged(host.path("/etc/postfix/main.cf"))
         host.run(["service", "postfix", "restart"], check=True)
         host.add_peer()
         sink = host.popen_peer(["python3", "-c", SINK])

@@ -18,7 +18,7 @@ from __future__ import annotations
 import pytest
 
 from authservers import wait_port
-from helpers import prepare, put, wizard
+from helpers import aged, prepare, put, wizard
 from test_postfix import BASE, PASSWORD, inbox, log, smtp, swaks
 
 pytestmark = pytest.mark.e2e
@@ -63,6 +63,7 @@ def setup_remote(host) -> None:
     assert "PASS  LMTP (24): TLS 1.1 refused" in out.stdout  # the LMTP TCP port is probed like the others
     assert f"PASS  Dovecot SASL at inet:{DOVECOT}:12345 answers: mechanisms: PLAIN" in out.stdout
     host.run(["postconf", "-e", "maillog_file=/var/log/postfix.log", "lmtp_tls_loglevel=1"], check=True)
+    aged(host.path("/etc/postfix/main.cf"))
     host.run(["service", "postfix", "restart"], check=True)
     wait_port(host, 25)
 

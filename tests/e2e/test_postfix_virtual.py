@@ -20,7 +20,7 @@ import pytest
 
 from authcheck import answers_with
 from authservers import LdapUser, make_ca, put, start_mariadb, start_slapd, trust_ca, wait_port
-from helpers import wizard
+from helpers import aged, wizard
 from test_postfix import IMAP_FETCH, SERVER, log, peer_python, smtp, swaks
 
 pytestmark = pytest.mark.e2e
@@ -42,6 +42,7 @@ def run_site(host, answers: str) -> str:
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
     assert "0 failed" in out.stdout, out.stdout[-4000:]
     host.run(["postconf", "-e", "maillog_file=/var/log/postfix.log"], check=True)
+    aged(host.path("/etc/postfix/main.cf"))
     host.run(["service", "postfix", "restart"], check=True)
     wait_port(host, 25)
     host.add_peer()
