@@ -112,6 +112,8 @@ def run_unattended(session, structural, args) -> int:
             _print_problems(problems)
             print(f"{len(errors)} problem(s) in the answers; nothing was changed", file=sys.stderr)
         return EXIT_USAGE
+    if not session.dry_run:
+        session.keep_answers()  # before planning: a run killed while it plans can be resumed
     plan = session.plan()
     conflicts = in_session(session, plan)
     if conflicts:

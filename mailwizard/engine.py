@@ -150,6 +150,11 @@ class Session:
         warnings = [str(p) for p in self.problems() if p.severity == "warning"]
         return Plan(self.profile.name, changes, warnings)
 
+    def keep_answers(self) -> None:
+        """Put the answers in the journal (never a secret), where `--resume` finds them."""
+        with self.journal() as journal:
+            journal.save_answers(self.answers.to_toml())
+
     def apply(self, plan: Plan, on_event: Events = _ignore,
               cancel: threading.Event | None = None) -> ApplyResult:
         """Apply the plan's changes in order, journalled; stop between changes when cancelled."""

@@ -95,3 +95,28 @@ def test_resume_without_a_journal_explains(tmp_path, capsys):
 
 def test_platform_with_rollback_is_refused(capsys):
     assert cli.main(["rollback", "--platform", "rhel10"]) == 2
+
+
+def test_a_run_killed_while_planning_can_be_resumed(tmp_path, monkeypatch, capsys):
+    """The answers reach the journal before the plan is made, so `--resume` starts the run again."""
+    from support import fake_session
+
+    from mailwizard.engine import Session
+    from mailwizard.journal import Journal
+
+    class Killed(BaseException):
+        pass
+
+    def killed(self):
+        raise Killed
+
+    session = fake_session(tmp_path, "rhel10", "full.toml")
+    monkeypatch.setattr(Session, "plan", killed)
+    args = cli.parser().parse_args(["--answers", "full.toml", "--unattended"])
+    with pytest.raises(Killed):
+        cli.run_unattended(session, [], args)
+    journal_dir = str(session.host.real(session.journal_dir))
+    assert Journal(session.host, session.journal_dir).load_answers() == session.answers.to_toml()
+    resumed, problems = cli.build_session(cli.parser().parse_args(
+        ["--resume", "--unattended", "--dry-run", "--state-dir", journal_dir]))
+    assert problems == [] and resumed.answers.to_toml() == session.answers.to_toml()
