@@ -99,10 +99,9 @@ def test_platform_with_rollback_is_refused(capsys):
 
 def test_a_run_killed_while_planning_can_be_resumed(tmp_path, monkeypatch, capsys):
     """The answers reach the journal before the plan is made, so `--resume` starts the run again."""
-    from support import fake_session
-
     from mailwizard.engine import Session
     from mailwizard.journal import Journal
+    from support import fake_session
 
     class Killed(BaseException):
         pass
