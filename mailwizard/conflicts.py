@@ -144,8 +144,9 @@ def resolve_plan(plan: Plan, conflicts: list[Conflict], decide: Callable[[Confli
         if touched:
             change.noop = f"your edit of {', '.join(touched)} is kept (you chose: keep mine)"
     for change in plan.changes:
-        if change.noop is None:
-            change.conflict = None  # taken: the change goes ahead as planned
+        if change.noop is None and change.conflict:
+            change.conflict = None  # taken: the change goes ahead as planned, on the edited file
+            change.merges = tuple(p for p in change_paths(change) if p in decisions)
     return kept
 
 

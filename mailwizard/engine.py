@@ -196,6 +196,7 @@ class Session:
                     on_event(ChangeFailed(change, error))
                     return ApplyResult("failed", index, error, change.describe())
                 self.host.before_rename = None
+                journal.holds_admin_edit(change.merges)
                 journal.record("done", key=change.key())
                 done[0] = index + 1
                 if index == kill_after:

@@ -264,6 +264,14 @@ class Journal:
             entry.pop("pending_sha", None)
             self._save_index()
 
+    def holds_admin_edit(self, paths: tuple[str, ...]) -> None:
+        """These files, as the wizard wrote them, carry an administrator's edit: rollback asks before undoing it."""
+        for path in paths:
+            if (entry := self.index["files"].get(path)) is not None:
+                entry["admin_edit"] = True
+        if paths:
+            self._save_index()
+
     def put_back(self, path: str) -> None:
         """A refused edit's file was put back as it was: if the wizard wrote it before, that is its text again."""
         entry = self.index["files"].get(path)
@@ -290,7 +298,7 @@ class Journal:
             if entry["kind"] != "file" or derived_source(path, files):
                 continue
             current = self.host.read(path)
-            if not edited(entry, current):
+            if not edited(entry, current) and not entry.get("admin_edit"):
                 continue
             target = self.original(path) if entry["existed"] else None
             if current == target:

@@ -114,6 +114,7 @@ class Change:
     step = ""
     noop: str | None = None
     conflict: str | None = None  # the administrator edited a file this change rewrites (conflicts.py)
+    merges: tuple[str, ...] = ()  # such files, taken as the plan has them: they keep the administrator's edit
     service: str | None = None  # the service that must reload after this change
     reversible = True
     # set by the engine for consecutive changes with the same batch_key(): what they share (the files

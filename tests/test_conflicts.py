@@ -92,6 +92,22 @@ def test_rerun_take_applies_the_wizards_change(applied):
     assert conflicts_of(applied)[1] == []  # what the wizard wrote again is its own
 
 
+def test_a_taken_rerun_keeps_the_admins_other_lines_and_rollback_still_asks_about_them(applied):
+    """Take applies the plan to the edited file: the admin's unrelated line stays, and rollback must not drop
+    it silently although the file is now what the wizard wrote."""
+    edit(applied, SSL, "ssl_min_protocol = TLSv1.2", "ssl_min_protocol = TLSv1\nssl_prefer_server_ciphers = yes")
+    plan, conflicts = conflicts_of(applied)
+    resolve_plan(plan, conflicts, fixed(TAKE))
+    assert applied.apply(plan).status == "applied"
+    merged = applied.host.read(SSL)
+    assert b"ssl_prefer_server_ciphers = yes" in merged and b"ssl_min_protocol = TLSv1.2\n" in merged
+    assert conflicts_of(applied)[1] == []  # a re-run has nothing to ask
+    asked = []
+    with applied.journal() as journal:
+        report = journal.rollback(applied.profile, decide=lambda c: asked.append(c.path) or KEEP)
+    assert asked == [SSL] and report.kept == [SSL] and applied.host.read(SSL) == merged
+
+
 def test_rerun_stop_raises_and_leaves_the_plan_untouched(applied):
     edit(applied, SSL, "ssl_min_protocol = TLSv1.2", "ssl_min_protocol = TLSv1")
     plan, conflicts = conflicts_of(applied)
