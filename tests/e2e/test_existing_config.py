@@ -18,7 +18,8 @@ from importlib import resources
 
 import pytest
 
-from helpers import CA, CERT, KEY, REPO, aged, prepare, wizard
+from helpers import CA, CERT, KEY, REPO, prepare, wizard
+from support import aged
 
 pytestmark = pytest.mark.e2e
 

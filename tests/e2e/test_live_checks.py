@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from helpers import aged, put, wizard
+from helpers import put, wizard
+from support import aged
 from test_postfix import PASSWORD, SITE, setup_site
 
 pytestmark = pytest.mark.e2e

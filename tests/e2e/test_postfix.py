@@ -26,7 +26,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from authservers import LDAP_CONF_DIR, LdapUser, make_ca, put as put_owned, start_slapd, wait_port
-from helpers import ANSWERS_DIR, aged, prepare, put, wizard
+from helpers import ANSWERS_DIR, prepare, put, wizard
+from support import aged
 from throwaway import ThrowawayHost
 
 pytestmark = pytest.mark.e2e

@@ -18,7 +18,8 @@ from __future__ import annotations
 import pytest
 
 from authservers import wait_port
-from helpers import aged, prepare, put, wizard
+from helpers import prepare, put, wizard
+from support import aged
 from test_postfix import BASE, PASSWORD, inbox, log, smtp, swaks
 
 pytestmark = pytest.mark.e2e

@@ -20,7 +20,8 @@ import pytest
 
 from authcheck import answers_with
 from authservers import LdapUser, make_ca, put, start_mariadb, start_slapd, trust_ca, wait_port
-from helpers import aged, wizard
+from helpers import wizard
+from support import aged
 from test_postfix import IMAP_FETCH, SERVER, log, peer_python, smtp, swaks
 
 pytestmark = pytest.mark.e2e
