@@ -42,14 +42,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import gc
 import threading
 
 from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.message import Message
-from textual.screen import ModalScreen, Screen
-from textual.widgets import Static
+from textual.screen import ModalScreen
 
 from mailwizard.answers import Problem
 from mailwizard.engine import ApplyResult
@@ -127,13 +127,6 @@ class ScreenChosen(Message):
         self.key = key
 
 
-class ReadingAnswers(Screen):
-    """Shown for the moment the answers file's answers are being checked, before the first screen."""
-
-    def compose(self):
-        yield Static("Checking the answers file...", id="reading-answers")
-
-
 def screen_steps(key: str) -> tuple[str, ...]:
     """The steps whose host checks the screen of `key` shows (its class's STEPS)."""
     import importlib
@@ -152,8 +145,9 @@ class MailWizard(App[int]):
     ]
 
     def __init__(self, session: "Session", structural: list[Problem] | None = None, resume: bool = False,
-                 answers_file: bool = False):
+                 answers_file: bool = False, freeze_gc: bool = False):
         super().__init__()
+        self.freeze_gc = freeze_gc
         self.session = session
         self.structural = list(structural or [])
         self.resume = resume
@@ -296,14 +290,24 @@ class MailWizard(App[int]):
         self.post_message(ScreenChosen(key))
 
     def on_screen_chosen(self, message: ScreenChosen) -> None:
-        self.switch_screen(make_screen(message.key))
+        if len(self.screen_stack) == 1:  # the first screen: until now the app's own, blank, default screen
+            self.push_screen(make_screen(message.key))
+        else:
+            self.switch_screen(make_screen(message.key))
 
     # --- life ----------------------------------------------------------------------
     def on_mount(self) -> None:
+        if self.freeze_gc:
+            # What exists now (the modules, the app, its stylesheet) lives as long as the process: frozen,
+            # the garbage collector's full collections no longer walk it all, each a pause of 40-130 ms on
+            # a busy 2-core machine while a long plan is laid out or an apply's output pours in (the
+            # command line asks for it; a test suite, running many apps in one process, does not)
+            gc.freeze()
         if self.console.color_system in ("standard", "windows"):
             self.theme = "ansi-dark"
         if self.answers_file:
-            self.push_screen(ReadingAnswers())
+            # the first screen is the first one the answers leave a question on (the answers' checks, in a
+            # worker): nothing is mounted before it, for the moment the checks take
             self._choose_screen(None)
             return
         self.push_screen(make_screen(self.start_screen()))
@@ -347,7 +351,8 @@ class MailWizard(App[int]):
 
 
 def create_app(session: "Session", structural: list[Problem] | None = None, resume: bool = False,
-               answers_file: bool = False) -> MailWizard:
+               answers_file: bool = False, freeze_gc: bool = False) -> MailWizard:
     """The wizard for `session`; `structural` are the answers file's type problems (shown as warnings);
-    `answers_file`: the answers came from `--answers FILE`, so only the screens needing an answer are shown."""
-    return MailWizard(session, structural, resume=resume, answers_file=answers_file)
+    `answers_file`: the answers came from `--answers FILE`, so only the screens needing an answer are shown;
+    `freeze_gc`: the process runs this one app (the command line), see MailWizard.on_mount."""
+    return MailWizard(session, structural, resume=resume, answers_file=answers_file, freeze_gc=freeze_gc)

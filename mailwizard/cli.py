@@ -116,14 +116,16 @@ def run_unattended(session, structural, args) -> int:
         try:
             resolve_plan(plan, conflicts, fixed(args.on_conflict or STOP))
         except ConflictStop as exc:
-            out["plan"] = plan.to_json()
             again = "mailwizard --resume --unattended" if args.resume else \
                 f"mailwizard --answers {args.answers} --unattended"
             if args.json:
+                out["plan"] = plan.to_json()
                 print(json.dumps(out, indent=2))
             print(advice(exc.conflicts, "sudo " + again), file=sys.stderr)
             return EXIT_FAILED
-    out["plan"] = plan.to_json()
+    # the plan is described once, in the form that is printed: as JSON, or as text
+    if args.json:
+        out["plan"] = plan.to_json()
     if session.dry_run:
         print(json.dumps(out, indent=2) if args.json else plan.render_text(), end="" if not args.json else "\n")
         return EXIT_OK
@@ -234,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_USAGE
     from mailwizard.app import create_app
 
-    app = create_app(session, structural, resume=args.resume, answers_file=bool(args.answers))
+    app = create_app(session, structural, resume=args.resume, answers_file=bool(args.answers), freeze_gc=True)
     code = app.run()
     if isinstance(code, int):
         return code
