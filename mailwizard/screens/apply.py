@@ -17,6 +17,7 @@ import asyncio
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass
 
 from rich.text import Text
 from textual import on, work
@@ -47,8 +48,8 @@ RESUME_ADVICE = ("Run `sudo mailwizard --resume` to continue where it stopped "
 
 
 class Reported:
-    """What the apply worker reported, in order: engine events (output lines as plain strings), then the
-    ApplyResult. The worker adds; the screen takes, once woken, until nothing is left."""
+    """What the apply worker reported, in order: output lines (strings), changes begun, finished or failed,
+    then the ApplyResult. The worker adds; the screen takes, once woken, until nothing is left."""
 
     def __init__(self) -> None:
         self._items: deque[object] = deque()
@@ -74,9 +75,31 @@ class Reported:
         """The output lines at the head of the queue, at most `limit` of them."""
         out: list[str] = []
         with self._lock:
-            while self._items and len(out) < limit and isinstance(self._items[0], str):
-                out.append(self._items.popleft())  # type: ignore[arg-type]
+            while self._items and len(out) < limit:
+                line = self._items[0]
+                if not isinstance(line, str):
+                    break
+                self._items.popleft()
+                out.append(line)
         return out
+
+
+@dataclass
+class Began:
+    index: int
+    total: int
+    description: str
+
+
+@dataclass
+class Finished:
+    index: int
+
+
+@dataclass
+class Failed:
+    description: str
+    error: str
 
 
 class Reports(Message):
@@ -139,11 +162,11 @@ class ApplyScreen(WizardScreen):
             if isinstance(event, OutputLine):
                 report(event.line)
             elif isinstance(event, ChangeStarted):
-                report(("began", event.index, event.total, event.change.describe()))
+                report(Began(event.index, event.total, event.change.describe()))
             elif isinstance(event, ChangeDone):
-                report(("done", event.index, event.total))
+                report(Finished(event.index))
             elif isinstance(event, ChangeFailed):
-                report(("failed", event.change.describe(), event.error))
+                report(Failed(event.change.describe(), event.error))
 
         try:
             result = self.session.apply(plan, on_event, cancel)
@@ -176,17 +199,16 @@ class ApplyScreen(WizardScreen):
             return False
         if isinstance(item, ApplyResult):
             self._done(item)
-        elif item[0] == "began":
-            _, index, total, description = item
-            where = f"[{index + 1}/{total}] "
-            self.query_one("#current", Static).update(Text(where + description, style="bold"))
-            self.query_one("#log", RichLog).write(Text(where + description, style="bold"))
-        elif item[0] == "done":
-            self.query_one("#progress", ProgressBar).update(progress=item[1] + 1)
-        elif item[0] == "failed":
+        elif isinstance(item, Began):
+            where = f"[{item.index + 1}/{item.total}] "
+            self.query_one("#current", Static).update(Text(where + item.description, style="bold"))
+            self.query_one("#log", RichLog).write(Text(where + item.description, style="bold"))
+        elif isinstance(item, Finished):
+            self.query_one("#progress", ProgressBar).update(progress=item.index + 1)
+        elif isinstance(item, Failed):
             log = self.query_one("#log", RichLog)
-            log.write(Text(f"FAILED: {item[1]}", style="bold red"))
-            log.write(Text(item[2], style="red"))
+            log.write(Text(f"FAILED: {item.description}", style="bold red"))
+            log.write(Text(item.error, style="red"))
         return True
 
     def _done(self, result: ApplyResult) -> None:
