@@ -96,7 +96,8 @@ def run_unattended(session, structural, args) -> int:
     from mailwizard import report
     from mailwizard.conflicts import in_session
 
-    problems = structural + session.problems()
+    checked = session.problems()
+    problems = structural + checked
     errors = [p for p in problems if p.severity == "error"]
     out: dict = {"platform": session.profile.name,
                  "problems": [vars(p) for p in problems]}
@@ -107,7 +108,7 @@ def run_unattended(session, structural, args) -> int:
             _print_problems(problems)
             print(f"{len(errors)} problem(s) in the answers; nothing was changed", file=sys.stderr)
         return EXIT_USAGE
-    plan = session.plan()
+    plan = session.plan(checked)
     conflicts = in_session(session, plan)
     if conflicts:
         out["conflicts"] = [c.to_json() for c in conflicts]
@@ -202,6 +203,11 @@ def run_rollback(session, args) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     import os
+    if not (args.unattended or args.command):
+        # the TUI's start allocates much and frees little: no collections until its first screen is
+        # painted, then the app collects again (MailWizard.screen_shown, create_app(freeze_gc=True))
+        import gc
+        gc.disable()
     if args.command == "rollback" or args.command == "verify" or args.resume:
         if args.platform:
             print("mailwizard: --platform plans only; verify, rollback and --resume act on this host",

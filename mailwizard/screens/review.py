@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import shlex
 import time
+from typing import TYPE_CHECKING
 
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.segment import Segment
@@ -22,6 +23,9 @@ from mailwizard.plan import Plan
 from mailwizard.screens.base import WizardScreen, from_answers_file, owner_screen
 from mailwizard.screens.confirm import ConfirmScreen
 from mailwizard.widgets import ProblemList
+
+if TYPE_CHECKING:
+    from mailwizard.engine import Session
 
 HELP = """\
 Everything the wizard would do, in order, grouped by step, before anything
@@ -168,28 +172,30 @@ class PlanView(Static):
         self._blocks: list[list[Strip] | None] = []  # each piece's lines, None until laid out
         self._lines: list[Strip] = []
         self._width = 0  # the width the pieces are (being) laid out at
-        self._asked = 0  # a width a layout asked for
+        self._first = 0  # lines laid out at once
         self.complete = True  # every piece is laid out at the current width
 
     def show(self, pieces: list[RenderableType], first_lines: int = 0) -> None:
-        """Show `pieces`; the first ones, up to `first_lines` lines, are laid out before this returns."""
+        """Show `pieces`; the first ones, up to `first_lines` lines, are laid out at once (before this
+        returns, or in the first layout when the width is not known yet), the rest in the background."""
         self._pieces = list(pieces)
         self._blocks = [None] * len(self._pieces)
         self._lines = []
-        self.update(Group(*self._pieces))
-        self._start(self.size.width, first_lines)
-
-    def _start(self, width: int, first_lines: int = 0) -> None:
-        self._width = width
+        self._first = first_lines
+        self._width = 0
         self.complete = not self._pieces
-        if not self._pieces:
-            self.refresh(layout=True)
-            return
-        if not width:  # not laid out yet: once it is, get_content_height names the width
-            return
-        done = self._lay_out(0, first_lines, budget=None)
+        self.update(Group(*self._pieces))
+        if self.size.width:
+            self._start(self.size.width)
+
+    def _start(self, width: int) -> None:
+        """Lay out the first screenful at `width` now, and the rest in slices."""
+        self._width = width
+        done = self._lay_out(0, self._first, budget=None)
+        self.complete = done == len(self._pieces)
         self.refresh(layout=True)
-        self.run_worker(self._lay_out_rest(done), group="plan-layout", exclusive=True)
+        if not self.complete:
+            self.run_worker(self._lay_out_rest(done), group="plan-layout", exclusive=True)
 
     def _lay_out(self, start: int, lines: int, budget: float | None) -> int:
         """Lay out pieces from `start` until `lines` lines are done or `budget` seconds have passed
@@ -209,7 +215,7 @@ class PlanView(Static):
             count += len(block)
             index += 1
             if budget is None and count >= lines:
-                break
+                break  # (at least one piece: a resize lays out the first at once)
             if budget is not None and time.perf_counter() - began >= budget:
                 break
         self._lines = [strip for block in self._blocks if block is not None for strip in block]
@@ -224,9 +230,8 @@ class PlanView(Static):
         self.complete = True
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        if width and width != self._width and self._pieces and width != self._asked:
-            self._asked = width  # the terminal was resized (or this is the first layout): lay out again
-            self.call_later(self._start, width)
+        if width and width != self._width and self._pieces:
+            self._start(width)  # the first layout, or the terminal was resized
         return len(self._lines)
 
     def render_line(self, y: int) -> Strip:
@@ -235,16 +240,37 @@ class PlanView(Static):
         return Strip.blank(self.size.width, self.visual_style.rich_style)
 
 
+def step_titles(session: Session) -> dict[str, tuple[str, str]]:
+    return {s.name: (s.title, s.guide) for s in session.steps}
+
+
+def planned(session: Session, problems: list[Problem] | None = None) -> PlanReady:
+    """What the Review shows: the problems, or the plan with its conflicts and its pieces drawn
+    (plan_entries). Checks and plans: call it from a worker. `problems`: the session's, just asked for."""
+    try:
+        if problems is None:
+            problems = session.problems()
+        if any(p.severity == "error" for p in problems):
+            return PlanReady(None, problems)
+        plan = session.plan(problems)
+        conflicts = in_session(session, plan)
+        pieces = plan_entries(plan, step_titles(session))
+    except Exception as exc:  # shown on the screen, never a traceback
+        return PlanReady(None, [], f"{type(exc).__name__}: {exc}")
+    return PlanReady(plan, problems, conflicts=conflicts, pieces=pieces)
+
+
 class ReviewScreen(WizardScreen):
     KEY = "review"
     HEADING = "Review: every change before it is made"
     GUIDE = ""
     HELP = HELP
 
-    def __init__(self) -> None:
+    def __init__(self, made: PlanReady | None = None) -> None:
         super().__init__()
         self.plan: Plan | None = None
         self.conflicts: list[Conflict] = []
+        self.made = made  # the plan made before this screen was shown (the wizard's first screen), else None
 
     @property
     def NEXT_LABEL(self) -> str:  # type: ignore[override]
@@ -259,26 +285,14 @@ class ReviewScreen(WizardScreen):
         super().on_mount()
         self.query_one("#next", Button).disabled = True
         self.query_one("#body").focus()
-        self.make_plan()
+        if self.made is not None:
+            self._ready(self.made)
+        else:
+            self.make_plan()
 
     @work(thread=True, exclusive=True, group="plan")
     def make_plan(self) -> None:
-        session = self.session
-        try:
-            problems = session.problems()
-            if any(p.severity == "error" for p in problems):
-                self.post_message(PlanReady(None, problems))
-                return
-            plan = session.plan()
-            conflicts = in_session(session, plan)
-            pieces = plan_entries(plan, self._titles())
-        except Exception as exc:  # shown on the screen, never a traceback
-            self.post_message(PlanReady(None, [], f"{type(exc).__name__}: {exc}"))
-            return
-        self.post_message(PlanReady(plan, problems, conflicts=conflicts, pieces=pieces))
-
-    def _titles(self) -> dict[str, tuple[str, str]]:
-        return {s.name: (s.title, s.guide) for s in self.session.steps}
+        self.post_message(planned(self.session))
 
     @on(PlanReady)
     def _ready(self, message: PlanReady) -> None:
@@ -323,7 +337,7 @@ class ReviewScreen(WizardScreen):
             head.append("\nDry run: nothing will be changed.", style="green")
         self.query_one("#summary", Static).update(head)
         if pieces is None:
-            pieces = plan_entries(plan, self._titles())
+            pieces = plan_entries(plan, step_titles(self.session))
         # the first screenful now, with the summary; the rest while the admin reads it
         self.query_one("#plan", PlanView).show(pieces, first_lines=self.app.size.height)
         self.set_status(f"{active} to change" if not self.session.dry_run else "")
