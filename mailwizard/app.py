@@ -126,7 +126,7 @@ class ScreenChosen(Message):
     """The screen to show next, chosen by a thread worker from the answers (a wizard started with --answers);
     `made`: for the Review, its plan, made by that worker too."""
 
-    def __init__(self, key: str, made: "PlanReady | None" = None) -> None:
+    def __init__(self, key: str, made: PlanReady | None = None) -> None:
         super().__init__()
         self.key = key
         self.made = made
@@ -378,6 +378,13 @@ class MailWizard(App[int]):
         if self.freeze_gc:
             gc.freeze()
             gc.enable()
+
+    def keep_what_is(self) -> None:
+        """What exists now lives on (the app, the plan being applied): with freeze_gc, collected once and
+        frozen out of the full collections that a flood of output lines would otherwise make walk it."""
+        if self.freeze_gc:
+            gc.collect()
+            gc.freeze()
 
     def on_mount(self) -> None:
         if self.console.color_system in ("standard", "windows"):

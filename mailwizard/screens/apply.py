@@ -149,6 +149,7 @@ class ApplyScreen(WizardScreen):
         self.wizard.applying = True
         self.set_status("Ctrl+C: stop after the current change")
         self.run_apply(plan, self.cancel)
+        self.call_after_refresh(self.wizard.keep_what_is)  # the Review is gone by then
 
     @work(thread=True, exclusive=True, group="apply")
     def run_apply(self, plan, cancel: threading.Event) -> None:
