@@ -116,7 +116,7 @@ class ApplyScreen(WizardScreen):
     HELP = HELP
     SCROLL_BODY = False
 
-    SLICE = 0.015  # seconds of the queue taken at a time, the event loop's turn between two
+    SLICE = 0.01  # seconds of the queue taken at a time, the event loop's turn between two
     LINES = 50  # output lines written to the log at once, at the most
 
     def __init__(self) -> None:
