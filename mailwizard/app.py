@@ -40,6 +40,7 @@ the ANSI theme is used, so the terminal's own palette draws every colour.
 
 from __future__ import annotations
 
+import gc
 import threading
 from typing import TYPE_CHECKING
 
@@ -48,6 +49,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
+from textual.timer import Timer
 from textual.widgets import Static
 
 from mailwizard.answers import Problem
@@ -57,6 +59,7 @@ from mailwizard.plan import Check, Plan
 if TYPE_CHECKING:
     from mailwizard.engine import Session
     from mailwizard.screens.base import WizardScreen
+    from mailwizard.screens.review import PlanReady
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
@@ -119,18 +122,32 @@ class DhProgress(Message):
 
 
 class ScreenChosen(Message):
-    """The screen to show next, chosen by a thread worker from the answers (a wizard started with --answers)."""
+    """The screen to show next, chosen by a thread worker from the answers (a wizard started with --answers);
+    `made`: for the Review, its plan, made by that worker too."""
 
-    def __init__(self, key: str) -> None:
+    def __init__(self, key: str, made: PlanReady | None = None) -> None:
         super().__init__()
         self.key = key
+        self.made = made
 
 
-class ReadingAnswers(Screen):
-    """Shown for the moment the answers file's answers are being checked, before the first screen."""
+class Planning(Message):
+    """The worker choosing the first screen chose the Review and plans for it."""
+
+
+class Waiting(Screen):
+    """What the wizard is doing before its first screen, shown only when that takes a while
+    (WAIT seconds): checking the answers file on a real host, planning."""
+
+    def __init__(self, doing: str) -> None:
+        super().__init__()
+        self.doing = doing
 
     def compose(self):
-        yield Static("Checking the answers file...", id="reading-answers")
+        yield Static(self.doing, id="waiting")
+
+    def say(self, doing: str) -> None:
+        self.query_one("#waiting", Static).update(doing)
 
 
 def screen_steps(key: str) -> tuple[str, ...]:
@@ -144,6 +161,7 @@ def screen_steps(key: str) -> tuple[str, ...]:
 class MailWizard(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "mailwizard"
+    WAIT = 0.3  # seconds without a first screen before Waiting says what is going on
     ENABLE_COMMAND_PALETTE = False
     BINDINGS = [
         Binding("ctrl+q", "quit_wizard", "Quit", priority=True),
@@ -151,8 +169,9 @@ class MailWizard(App[int]):
     ]
 
     def __init__(self, session: "Session", structural: list[Problem] | None = None, resume: bool = False,
-                 answers_file: bool = False):
+                 answers_file: bool = False, freeze_gc: bool = False):
         super().__init__()
+        self.freeze_gc = freeze_gc
         self.session = session
         self.structural = list(structural or [])
         self.resume = resume
@@ -167,6 +186,9 @@ class MailWizard(App[int]):
         self.postfix_site_only: dict | None = None
         self._dh_cancel = threading.Event()
         self._dh_started = False
+        self._waiting: Timer | None = None  # until the first screen is chosen (see _wait)
+        self._shown = False  # a wizard screen was painted (screen_shown)
+        self._doing = "Checking the answers file..."
 
     # --- 4096-bit DH parameters, generated while the admin goes on ----------------
     def start_dh_generation(self) -> bool:
@@ -259,19 +281,27 @@ class MailWizard(App[int]):
             return []
         return missing_from_file(key, self.session.answers.raw)
 
-    def first_to_ask(self, after: str | None = None) -> str:
+    def checked(self) -> list[Problem] | None:
+        """Every problem of the answers, host checks too; None while an answer is invalid (the host checks
+        then wait). Call it from a thread worker."""
+        from mailwizard.answers import validate
+
+        return None if any(p.severity == "error" for p in validate(self.session.answers)) else self.session.problems()
+
+    def first_to_ask(self, after: str | None = None, everything: list[Problem] | None = None) -> str:
         """The first screen after `after` (from the start when None) that needs an answer, else Review.
 
+        `everything`: what checked() said, when the caller has asked it; else it is asked here.
         Runs the answers' checks (host checks too): call it from a thread worker.
         """
-        from mailwizard.answers import validate
         from mailwizard.screens.base import OWNERS, key_matches, problems_for
 
         keys = self.screen_keys()
         end = keys.index("review")
         start = keys.index(after) + 1 if after in keys else 0
         session = self.session
-        everything = None if any(p.severity == "error" for p in validate(session.answers)) else session.problems()
+        if everything is None:
+            everything = self.checked()
         for key in keys[start:end]:
             prefixes = OWNERS.get(key)
             if prefixes is None:  # nothing to answer there (Install)
@@ -288,21 +318,80 @@ class MailWizard(App[int]):
 
     @work(thread=True, exclusive=True, group="prefill", exit_on_error=False)
     def _choose_screen(self, after: str | None) -> None:
+        everything = None
         try:
-            key = self.first_to_ask(after)
+            everything = self.checked()
+            key = self.first_to_ask(after, everything)
         except Exception:  # the checks themselves failed: go on in order, each screen shows its problems
             key = (self.following(after) if after else None) or "welcome"
+        if key == "review" and after is None:
+            # the wizard's first screen: planned here, with the problems just checked, so that it is shown
+            # once, with its plan (Waiting says "Planning..." if that takes a while)
+            from mailwizard.screens.review import planned
+
+            self.post_message(Planning())
+            self.post_message(ScreenChosen(key, planned(self.session, everything)))
+            return
         self.post_message(ScreenChosen(key))
 
     def on_screen_chosen(self, message: ScreenChosen) -> None:
-        self.switch_screen(make_screen(message.key))
+        if self._waiting is not None:
+            self._waiting.stop()
+            self._waiting = None
+        if message.made is not None:
+            from mailwizard.screens.review import ReviewScreen
+
+            screen: Screen = ReviewScreen(message.made)
+        else:
+            screen = make_screen(message.key)
+        if len(self.screen_stack) == 1:  # the first screen: until now the app's own, blank, default screen
+            self.push_screen(screen)
+        else:
+            self.switch_screen(screen)
+
+    def _wait(self) -> None:
+        """The first screen is slow to choose (host checks, planning): say so meanwhile."""
+        self._waiting = None
+        if len(self.screen_stack) == 1:
+            self.push_screen(Waiting(self._doing))
+
+    def on_planning(self, message: Planning) -> None:
+        self._doing = "Planning..."
+        if isinstance(self.screen, Waiting):
+            self.screen.say(self._doing)
 
     # --- life ----------------------------------------------------------------------
+    def screen_shown(self) -> None:
+        """A wizard screen was painted (WizardScreen.on_mount): the first time, the start is over.
+
+        With freeze_gc (the command line: one app in the process; a test suite running many apps does
+        not ask for it), the garbage collector, off since the command line started (cli.main: the start
+        allocates much and frees little: 20-40 ms of collections before the first screen), comes back,
+        with what exists now (the modules, the app, its stylesheet, the first screen) frozen out of
+        its full collections, which would otherwise walk it all: pauses of 40-130 ms on a busy 2-core
+        machine while a long plan is laid out or an apply's output pours in.
+        """
+        if self._shown:
+            return
+        self._shown = True
+        if self.freeze_gc:
+            gc.freeze()
+            gc.enable()
+
+    def keep_what_is(self) -> None:
+        """What exists now lives on (the app, the plan being applied): with freeze_gc, collected once and
+        frozen out of the full collections that a flood of output lines would otherwise make walk it."""
+        if self.freeze_gc:
+            gc.collect()
+            gc.freeze()
+
     def on_mount(self) -> None:
         if self.console.color_system in ("standard", "windows"):
             self.theme = "ansi-dark"
         if self.answers_file:
-            self.push_screen(ReadingAnswers())
+            # the first screen is the first one the answers leave a question on (the answers' checks, in a
+            # worker): nothing is mounted before it unless the checks take longer than WAIT seconds
+            self._waiting = self.set_timer(self.WAIT, self._wait)
             self._choose_screen(None)
             return
         self.push_screen(make_screen(self.start_screen()))
@@ -346,7 +435,8 @@ class MailWizard(App[int]):
 
 
 def create_app(session: "Session", structural: list[Problem] | None = None, resume: bool = False,
-               answers_file: bool = False) -> MailWizard:
+               answers_file: bool = False, freeze_gc: bool = False) -> MailWizard:
     """The wizard for `session`; `structural` are the answers file's type problems (shown as warnings);
-    `answers_file`: the answers came from `--answers FILE`, so only the screens needing an answer are shown."""
-    return MailWizard(session, structural, resume=resume, answers_file=answers_file)
+    `answers_file`: the answers came from `--answers FILE`, so only the screens needing an answer are shown;
+    `freeze_gc`: the process runs this one app (the command line), see MailWizard.screen_shown."""
+    return MailWizard(session, structural, resume=resume, answers_file=answers_file, freeze_gc=freeze_gc)

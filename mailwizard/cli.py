@@ -100,8 +100,9 @@ def run_unattended(session, structural, args) -> int:
     from mailwizard import report
     from mailwizard.conflicts import in_session
 
+    checked = session.problems()
     # the file's refusals that validation finds again are said once
-    problems = list({(p.key, p.message): p for p in reversed(structural + session.problems())}.values())[::-1]
+    problems = list({(p.key, p.message): p for p in reversed(structural + checked)}.values())[::-1]
     errors = [p for p in problems if p.severity == "error"]
     out: dict = {"platform": session.profile.name,
                  "problems": [vars(p) for p in problems]}
@@ -114,7 +115,7 @@ def run_unattended(session, structural, args) -> int:
         return EXIT_USAGE
     if not session.dry_run:
         session.keep_answers()  # before planning: a run killed while it plans can be resumed
-    plan = session.plan()
+    plan = session.plan(checked)
     conflicts = in_session(session, plan)
     if conflicts:
         out["conflicts"] = [c.to_json() for c in conflicts]
@@ -130,7 +131,7 @@ def run_unattended(session, structural, args) -> int:
                 print(json.dumps(out, indent=2))
             print(advice(exc.conflicts, "sudo " + again), file=sys.stderr)
             return EXIT_FAILED
-    # the plan is rendered only as it is printed: as JSON (before apply, as planned) or as text
+    # the plan is described once, in the form that is printed: as JSON, or as text
     if args.json:
         out["plan"] = plan.to_json()
     if session.dry_run:
@@ -209,6 +210,11 @@ def run_rollback(session, args) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     import os
+    if not (args.unattended or args.command):
+        # the TUI's start allocates much and frees little: no collections until its first screen is
+        # painted, then the app collects again (MailWizard.screen_shown, create_app(freeze_gc=True))
+        import gc
+        gc.disable()
     if (args.command in ("rollback", "verify") or args.resume) and args.platform:
         print("mailwizard: --platform plans only; verify, rollback and --resume act on this host",
               file=sys.stderr)
@@ -250,7 +256,7 @@ def _run(session, structural, args) -> int:
             return EXIT_USAGE
     from mailwizard.app import create_app
 
-    app = create_app(session, structural, resume=args.resume, answers_file=bool(args.answers))
+    app = create_app(session, structural, resume=args.resume, answers_file=bool(args.answers), freeze_gc=True)
     code = app.run()
     if isinstance(code, int):
         return code

@@ -137,7 +137,9 @@ class Session:
     def errors(self) -> list[Problem]:
         return [p for p in self.problems() if p.severity == "error"]
 
-    def plan(self) -> Plan:
+    def plan(self, problems: list[Problem] | None = None) -> Plan:
+        """The changes of every active step; `problems`: what problems() has just said (its warnings go
+        with the plan), when the caller asked already."""
         ctx = self.context()
         changes: list[Change] = []
         for step in self.active_steps():
@@ -147,7 +149,9 @@ class Session:
                 if change.noop is None and change.service:
                     ctx.dirty.add(change.service)
                 changes.append(change)
-        warnings = [str(p) for p in self.problems() if p.severity == "warning"]
+        if problems is None:
+            problems = self.problems()
+        warnings = [str(p) for p in problems if p.severity == "warning"]
         return Plan(self.profile.name, changes, warnings)
 
     def keep_answers(self) -> None:

@@ -1,18 +1,24 @@
 """Apply: the plan's changes, one after another, with progress and the commands' output.
 
-`Session.apply` runs in a thread worker. Its events become small messages:
-one per change started, done or failed, and for output lines a wake-up
-message that coalesces (`can_replace`) while the lines themselves wait, in
-order, in a buffer — so a flood of output never floods the message queue and
-no line is lost. The worker gets a `threading.Event`; setting it stops the run
+`Session.apply` runs in a thread worker. Everything it reports (each change
+started, done or failed, each output line, at last the result) waits, in
+order, in one queue; the worker posts a wake-up message only when the screen
+is not already taking from it (and such messages coalesce, `can_replace`), so
+a flood of output never floods the message queue and no line is lost. The
+screen takes the queue in slices of at most SLICE seconds, consecutive
+output lines written to the log together, and lets the event
+loop run between two slices: 3,000 lines of a package manager never freeze
+the screen. The worker gets a `threading.Event`; setting it stops the run
 between two changes.
 """
 
 from __future__ import annotations
 
-import itertools
+import asyncio
 import threading
+import time
 from collections import deque
+from dataclasses import dataclass
 
 from rich.text import Text
 from textual import on, work
@@ -42,55 +48,66 @@ RESUME_ADVICE = ("Run `sudo mailwizard --resume` to continue where it stopped "
                  "(or `sudo mailwizard rollback` to undo).")
 
 
-class OutputBuffer:
-    """Output lines in order, each with a sequence number shared with the change events."""
+class Reported:
+    """What the apply worker reported, in order: output lines (strings), changes begun, finished or failed,
+    then the ApplyResult. The worker adds; the screen takes, once woken, until nothing is left."""
 
     def __init__(self) -> None:
-        self._lines: deque[tuple[int, str]] = deque()
-        self._seq = itertools.count()
+        self._items: deque[object] = deque()
+        self._lock = threading.Lock()
+        self._awake = False  # the screen was woken and has not yet found the queue empty
 
-    def add(self, line: str) -> None:
-        self._lines.append((next(self._seq), line))
+    def add(self, item: object) -> bool:
+        """Queue `item`; True when the screen must be woken (it is not already taking)."""
+        with self._lock:
+            self._items.append(item)
+            wake, self._awake = not self._awake, True
+            return wake
 
-    def mark(self) -> int:
-        return next(self._seq)
+    def take(self) -> object | None:
+        """The next item; None when there is none, and the next add wakes the screen again."""
+        with self._lock:
+            if self._items:
+                return self._items.popleft()
+            self._awake = False
+            return None
 
-    def take(self, before: int | None = None) -> list[str]:
-        out = []
-        while self._lines and (before is None or self._lines[0][0] < before):
-            out.append(self._lines.popleft()[1])
+    def lines(self, limit: int) -> list[str]:
+        """The output lines at the head of the queue, at most `limit` of them."""
+        out: list[str] = []
+        with self._lock:
+            while self._items and len(out) < limit:
+                line = self._items[0]
+                if not isinstance(line, str):
+                    break
+                self._items.popleft()
+                out.append(line)
         return out
 
 
-class OutputPending(Message):
-    """New output lines wait in the buffer (many of these collapse into one)."""
+@dataclass
+class Began:
+    index: int
+    total: int
+    description: str
+
+
+@dataclass
+class Finished:
+    index: int
+
+
+@dataclass
+class Failed:
+    description: str
+    error: str
+
+
+class Reports(Message):
+    """The apply worker reported something: it waits in the queue (many of these collapse into one)."""
 
     def can_replace(self, message: Message) -> bool:
-        return isinstance(message, OutputPending)
-
-
-class ChangeBegan(Message):
-    def __init__(self, index: int, total: int, description: str, seq: int) -> None:
-        super().__init__()
-        self.index, self.total, self.description, self.seq = index, total, description, seq
-
-
-class ChangeFinished(Message):
-    def __init__(self, index: int, total: int, seq: int) -> None:
-        super().__init__()
-        self.index, self.total, self.seq = index, total, seq
-
-
-class ChangeError(Message):
-    def __init__(self, description: str, error: str, seq: int) -> None:
-        super().__init__()
-        self.description, self.error, self.seq = description, error, seq
-
-
-class ApplyFinished(Message):
-    def __init__(self, result: ApplyResult, seq: int) -> None:
-        super().__init__()
-        self.result, self.seq = result, seq
+        return isinstance(message, Reports)
 
 
 class ApplyScreen(WizardScreen):
@@ -100,9 +117,12 @@ class ApplyScreen(WizardScreen):
     HELP = HELP
     SCROLL_BODY = False
 
+    SLICE = 0.01  # seconds of the queue taken at a time, the event loop's turn between two
+    LINES = 50  # output lines written to the log at once, at the most
+
     def __init__(self) -> None:
         super().__init__()
-        self.buffer = OutputBuffer()
+        self.reported = Reported()
         self.cancel = threading.Event()
         self.running = False
         self.result: ApplyResult | None = None
@@ -130,63 +150,73 @@ class ApplyScreen(WizardScreen):
         self.wizard.applying = True
         self.set_status("Ctrl+C: stop after the current change")
         self.run_apply(plan, self.cancel)
+        self.call_after_refresh(self.wizard.keep_what_is)  # the Review is gone by then
 
     @work(thread=True, exclusive=True, group="apply")
     def run_apply(self, plan, cancel: threading.Event) -> None:
-        buffer = self.buffer
+        reported = self.reported
+
+        def report(item: object) -> None:
+            if reported.add(item):
+                self.post_message(Reports())
 
         def on_event(event: object) -> None:
             if isinstance(event, OutputLine):
-                buffer.add(event.line)
-                self.post_message(OutputPending())
+                report(event.line)
             elif isinstance(event, ChangeStarted):
-                self.post_message(ChangeBegan(event.index, event.total, event.change.describe(), buffer.mark()))
+                report(Began(event.index, event.total, event.change.describe()))
             elif isinstance(event, ChangeDone):
-                self.post_message(ChangeFinished(event.index, event.total, buffer.mark()))
+                report(Finished(event.index))
             elif isinstance(event, ChangeFailed):
-                self.post_message(ChangeError(event.change.describe(), event.error, buffer.mark()))
+                report(Failed(event.change.describe(), event.error))
 
         try:
             result = self.session.apply(plan, on_event, cancel)
         except Exception as exc:  # e.g. the journal is locked: shown, never a traceback
             result = ApplyResult("failed", 0, f"{type(exc).__name__}: {exc}", "start the run")
-        self.post_message(ApplyFinished(result, buffer.mark()))
+        report(result)
 
-    # --- messages from the worker ------------------------------------------------
-    def _flush(self, before: int | None = None) -> None:
-        log = self.query_one("#log", RichLog)
-        for line in self.buffer.take(before):
-            log.write(Text(line))
+    # --- what the worker reported ---------------------------------------------------
+    @on(Reports)
+    def _reports(self) -> None:
+        self.run_worker(self._take(), group="apply-reports")
 
-    @on(OutputPending)
-    def _output(self) -> None:
-        self._flush()
+    async def _take(self) -> None:
+        """Take the queue until it is empty, a slice at a time."""
+        while True:
+            began = time.perf_counter()
+            while time.perf_counter() - began < self.SLICE:
+                if not self._take_one():
+                    return
+            await asyncio.sleep(0)  # the event loop's turn: keys, timers, a paint
 
-    @on(ChangeBegan)
-    def _began(self, message: ChangeBegan) -> None:
-        self._flush(message.seq)
-        where = f"[{message.index + 1}/{message.total}] "
-        self.query_one("#current", Static).update(Text(where + message.description, style="bold"))
-        self.query_one("#log", RichLog).write(Text(where + message.description, style="bold"))
+    def _take_one(self) -> bool:
+        """Show the next thing reported (consecutive output lines together); False when there was none."""
+        lines = self.reported.lines(self.LINES)
+        if lines:
+            self.query_one("#log", RichLog).write(Text("\n".join(lines)))
+            return True
+        item = self.reported.take()
+        if item is None:
+            return False
+        if isinstance(item, ApplyResult):
+            self._done(item)
+        elif isinstance(item, Began):
+            where = f"[{item.index + 1}/{item.total}] "
+            self.query_one("#current", Static).update(Text(where + item.description, style="bold"))
+            self.query_one("#log", RichLog).write(Text(where + item.description, style="bold"))
+        elif isinstance(item, Finished):
+            self.query_one("#progress", ProgressBar).update(progress=item.index + 1)
+        elif isinstance(item, Failed):
+            log = self.query_one("#log", RichLog)
+            log.write(Text(f"FAILED: {item.description}", style="bold red"))
+            log.write(Text(item.error, style="red"))
+        return True
 
-    @on(ChangeFinished)
-    def _finished(self, message: ChangeFinished) -> None:
-        self._flush(message.seq)
-        self.query_one("#progress", ProgressBar).update(progress=message.index + 1)
-
-    @on(ChangeError)
-    def _error(self, message: ChangeError) -> None:
-        self._flush(message.seq)
-        log = self.query_one("#log", RichLog)
-        log.write(Text(f"FAILED: {message.description}", style="bold red"))
-        log.write(Text(message.error, style="red"))
-
-    @on(ApplyFinished)
-    def _done(self, message: ApplyFinished) -> None:
-        self._flush()
+    def _done(self, result: ApplyResult) -> None:
         self.running = False
         self.wizard.applying = False
-        result = self.result = self.wizard.result = message.result
+        self.result = self.wizard.result = result
         outcome = self.query_one("#outcome", Static)
         current = self.query_one("#current", Static)
         back = self.query_one("#back", Button)

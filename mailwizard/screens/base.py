@@ -186,6 +186,7 @@ class WizardScreen(Screen):
     def on_mount(self) -> None:
         if self.wizard.previous(self.KEY) is None:
             self.query_one("#back", Button).disabled = True
+        self.call_after_refresh(self.wizard.screen_shown)
 
     # --- navigation ----------------------------------------------------------
     @on(Button.Pressed, "#next")

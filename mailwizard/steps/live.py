@@ -15,20 +15,23 @@ port 25, reads it back over IMAP (SMTP -> LMTP -> mailbox) and deletes it.
 
 from __future__ import annotations
 
-import imaplib
 import ipaddress
-import poplib
-import smtplib
-import ssl
 import time
 import uuid
+from typing import TYPE_CHECKING
 
-from mailwizard import certs, probes
+from mailwizard import certs
 from mailwizard.answers import Answers
 from mailwizard.host import MASTERS, Host
 from mailwizard.plan import Check
 from mailwizard.platform import Profile
 from mailwizard.steps import Step
+
+if TYPE_CHECKING:
+    import ssl
+
+# The network clients (imaplib, poplib, smtplib, ssl, and probes with its sockets) are imported where a
+# check runs: every step module is imported at start, and the report is the last thing a run does.
 
 NAME = "live"
 
@@ -58,10 +61,15 @@ SPEAKS = {"SMTP": ("smtp", False), "submission": ("smtp", False), "submissions":
           "ManageSieve": ("sieve", False), "LMTP": ("lmtp", False)}
 
 
-OLD_VERSIONS = ((ssl.TLSVersion.TLSv1, "TLS 1.0"), (ssl.TLSVersion.TLSv1_1, "TLS 1.1"))
+def old_versions() -> tuple[tuple[ssl.TLSVersion, str], ...]:
+    import ssl
+
+    return (ssl.TLSVersion.TLSv1, "TLS 1.0"), (ssl.TLSVersion.TLSv1_1, "TLS 1.1")
 
 
 def _tls_checks(answers: Answers, profile: Profile, port: int, what: str) -> list[Check]:
+    from mailwizard import probes
+
     proto, implicit = SPEAKS[what]
     title = f"{what} ({port})"
     got = probes.tls("127.0.0.1", port, proto, implicit)
@@ -73,7 +81,7 @@ def _tls_checks(answers: Answers, profile: Profile, port: int, what: str) -> lis
     modern = got.version in ("TLSv1.2", "TLSv1.3")
     checks = [Check(NAME, f"{title}: TLS", "pass" if modern else "fail", f"{got.version} {got.cipher}",
                     "" if modern else "require TLS 1.2 or newer")]
-    for version, label in OLD_VERSIONS:
+    for version, label in old_versions():
         old = probes.tls("127.0.0.1", port, proto, implicit, version=version)
         if what == "SMTP":  # opportunistic: old TLS beats the plaintext a failed handshake falls back to
             checks.append(Check(NAME, f"{title}: {label} refused", "warn" if old.ok else "pass",
@@ -131,6 +139,8 @@ def _outside_address(networks: list, host: Host) -> str | None:
 
 
 def _relay_check(answers: Answers, host: Host) -> Check:
+    from mailwizard import probes
+
     networks = mynetworks(answers, host)
     wide = [str(n) for n in networks if not n.is_loopback and n.prefixlen < (8 if n.version == 4 else 16)]
     if wide:
@@ -153,6 +163,8 @@ def _relay_check(answers: Answers, host: Host) -> Check:
 
 
 def _client_tls() -> ssl.SSLContext:
+    import ssl
+
     ctx = ssl.create_default_context()
     ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE  # the certificate has its own rows
     return ctx
@@ -160,6 +172,11 @@ def _client_tls() -> ssl.SSLContext:
 
 def _attempt(title: str, action, fix: str) -> Check:
     """Run a client action; a pass with its evidence, or a fail with the error (never the password)."""
+    import imaplib
+    import poplib
+    import smtplib
+    import ssl
+
     try:
         return Check(NAME, title, "pass", action())
     except (OSError, ssl.SSLError, imaplib.IMAP4.error, poplib.error_proto, smtplib.SMTPException) as exc:
@@ -167,12 +184,16 @@ def _attempt(title: str, action, fix: str) -> Check:
 
 
 def _imap_login(user: str, password: str) -> str:
+    import imaplib
+
     with imaplib.IMAP4_SSL("127.0.0.1", 993, ssl_context=_client_tls(), timeout=15) as imap:
         imap.login(user, password)
         return "logged in on 993"
 
 
 def _pop3_login(user: str, password: str) -> str:
+    import poplib
+
     pop = poplib.POP3_SSL("127.0.0.1", 995, context=_client_tls(), timeout=15)
     try:
         pop.user(user)
@@ -183,6 +204,8 @@ def _pop3_login(user: str, password: str) -> str:
 
 
 def _submission_login(user: str, password: str) -> str:
+    import smtplib
+
     with smtplib.SMTP("127.0.0.1", 587, timeout=15) as smtp:
         smtp.starttls(context=_client_tls())
         smtp.login(user, password)
@@ -191,6 +214,9 @@ def _submission_login(user: str, password: str) -> str:
 
 def _delivery(user: str, password: str, address: str, wait: float = 30.0) -> str:
     """Send a message on port 25, find it over IMAP, delete it; evidence with the time it took."""
+    import imaplib
+    import smtplib
+
     token = f"mailwizard delivery check {uuid.uuid4().hex[:12]}"
     started = time.monotonic()
     with smtplib.SMTP("127.0.0.1", 25, timeout=15) as smtp:
