@@ -106,7 +106,7 @@ def test_a_run_killed_while_planning_can_be_resumed(tmp_path, monkeypatch, capsy
     class Killed(BaseException):
         pass
 
-    def killed(self):
+    def killed(self, *args):
         raise Killed
 
     session = fake_session(tmp_path, "rhel10", "full.toml")

@@ -104,7 +104,7 @@ async def test_a_flood_of_output_reaches_the_log_whole_and_in_order(tmp_path):
             on_event(ChangeDone(i, len(changes), change))
         return ApplyResult("applied", len(changes))
 
-    async with app.run_test(size=(200, 50)) as pilot:  # wide: no line of the log wraps
+    async with app.run_test(size=(400, 50)) as pilot:  # wide: no line of the log wraps
         await settle(pilot)
         session.apply = flood
         app.switch_screen(ApplyScreen())
