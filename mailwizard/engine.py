@@ -156,8 +156,11 @@ class Session:
 
     def keep_answers(self) -> None:
         """Put the answers in the journal (never a secret), where `--resume` finds them."""
+        text = self.answers.to_toml()
+        if self.journal().load_answers() == text:
+            return  # already there: the journal (its lock included) stays untouched
         with self.journal() as journal:
-            journal.save_answers(self.answers.to_toml())
+            journal.save_answers(text)
 
     def apply(self, plan: Plan, on_event: Events = _ignore,
               cancel: threading.Event | None = None) -> ApplyResult:
