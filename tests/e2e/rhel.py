@@ -127,14 +127,17 @@ _HIDE = {
 # nis_enabled is a RHEL (targeted policy) boolean that refpolicy lacks.
 NIS_CIL = "(boolean nis_enabled false)\n"
 
-_LOG = []
+#: set by the e2e conftest for the whole session: every worker appends here, the summary prints it
+TIMINGS_ENV = "MAILWIZARD_RHEL_TIMINGS"
 
 
 def log(msg: str) -> None:
-    """Setup timings: printed (pytest -s shows them) and kept for the test report."""
+    """Setup timings: on stderr, and in the session's timings file that the test summary prints."""
     line = f"rhel host: {msg}"
-    _LOG.append(line)
     print(line, file=sys.stderr, flush=True)
+    if os.environ.get(TIMINGS_ENV):
+        with open(os.environ[TIMINGS_ENV], "a") as f:
+            f.write(line + "\n")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -387,7 +390,9 @@ def _rpms(host, sh) -> None:
     """Build the stand-in RPMs for both platforms, a repository each, and record a minimal install."""
     src = host.path("/root/rpmbuild/SOURCES")
     specs = host.path("/root/rpmbuild/SPECS")
-    script = ["set -e", "rm -f /var/lib/rpm/* 2>/dev/null || :", "rpm --initdb"]
+    # Debian's rpm keeps its database in ~/.rpmdb; RHEL's is /var/lib/rpm
+    script = ["set -e", "mkdir -p /etc/rpm", "echo '%_dbpath /var/lib/rpm' > /etc/rpm/macros.dbpath",
+              "rm -rf /var/lib/rpm/* /root/.rpmdb", "rpm --initdb"]
     for platform, info in PLATFORMS.items():
         fresh = FRESH / platform / "etc"
         rel = f"1.mw.{info['dist']}"
