@@ -71,7 +71,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from throwaway import ThrowawayError, ThrowawayHost  # noqa: E402
+from throwaway import ThrowawayError, ThrowawayHost
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED_RHEL = REPO.parent / "shared" / "rhel"
@@ -153,14 +153,14 @@ def _key() -> str:
             if p.is_file():
                 h.update(str(p.relative_to(top)).encode() + b"\0" + p.read_bytes())
     h.update(subprocess.run(["dpkg-query", "-W", "-f=${Package} ${Version}\n"],
-                            capture_output=True, text=True).stdout.encode())
+                            capture_output=True, text=True, check=False).stdout.encode())
     return h.hexdigest()[:16]
 
 
 def missing_debs() -> list[str]:
     """What apt would still have to download for DEBS (run-tests downloads it; nothing is installed here)."""
     r = subprocess.run(["apt-get", "install", "--print-uris", "-qq", "--no-install-recommends", "-y", *DEBS],
-                       capture_output=True, text=True)
+                       capture_output=True, text=True, check=False)
     if r.returncode:
         return [r.stderr.strip() or f"apt-get exited {r.returncode}"]
     return [line.split()[1] for line in r.stdout.splitlines() if line.strip()]
@@ -254,7 +254,7 @@ def _build(dest: Path) -> None:
         # directories) from the init's mount namespace, where it is /tmp/upper.
         dest.parent.mkdir(parents=True, exist_ok=True)
         r = subprocess.run(["nsenter", f"--mount=/proc/{host._init.proc.pid}/ns/mnt", "--",
-                            "cp", "-a", "/tmp/upper", str(dest)], capture_output=True, text=True)
+                            "cp", "-a", "/tmp/upper", str(dest)], capture_output=True, text=True, check=False)
         if r.returncode:
             raise ThrowawayError(f"copying the layer out: {r.stderr}")
     for name in ("etc/hostname", "etc/hosts"):   # written by the init, below the removals above
@@ -398,7 +398,7 @@ def _rpms(host, sh) -> None:
         rel = f"1.mw.{info['dist']}"
         pkgs: dict[str, tuple[str, str, list[str], dict]] = {}
 
-        def stage(name: str) -> Path:
+        def stage(name: str, platform: str = platform) -> Path:
             d = src / f"{platform}-{name}" / name
             d.mkdir(parents=True, exist_ok=True)
             return d
@@ -521,7 +521,7 @@ class RhelHost(ThrowawayHost):
         self.setup_seconds["layer"] = time.monotonic() - t
         super().__init__(hostname, layers=layers, **kwargs)
 
-    def start(self) -> "RhelHost":
+    def start(self) -> RhelHost:
         t = time.monotonic()
         super().start()
         try:
