@@ -52,5 +52,5 @@ def pytest_sessionfinish(session):
         return                                  # an xdist worker: the controller cleans up
     if os.environ.get("MAILWIZARD_KEEP_RHEL_LAYER") == "1":
         return
-    from rhel import remove_layers
-    remove_layers()
+    from rhel import remove_this_layer
+    remove_this_layer()

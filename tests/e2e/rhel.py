@@ -199,12 +199,13 @@ def _in_use() -> str:
     return "".join(tables)
 
 
-def remove_layers(keep: str | None = None) -> None:
-    """Remove the layers no host uses and no one builds (but `keep`'s)."""
+def remove_layers(keep: str | None = None, only: str | None = None) -> None:
+    """Remove the layers no host uses and no one builds: all but `keep`'s, or `only`'s."""
     used = _in_use()
     for p in LAYER_ROOT.glob(LAYER_PREFIX + "*.lock"):
         name = p.name[:-len(".lock")]
-        if name == f"{LAYER_PREFIX}{keep}" or str(LAYER_ROOT / name) in used:
+        if (name == f"{LAYER_PREFIX}{keep}" or (only and name != f"{LAYER_PREFIX}{only}")
+                or str(LAYER_ROOT / name) in used):
             continue
         with open(p, "w") as lock:
             try:
@@ -218,6 +219,11 @@ def remove_layers(keep: str | None = None) -> None:
 
 def _prune(key: str) -> None:
     remove_layers(keep=key)
+
+
+def remove_this_layer() -> None:
+    """At the end of a test session: this checkout's layer, unless a host (of a concurrent session) uses it."""
+    remove_layers(only=_key())
 
 
 def _build(dest: Path) -> None:
