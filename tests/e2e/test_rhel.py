@@ -394,6 +394,34 @@ def test_pam_rollback_closes_the_firewall_and_drops_the_fcontext_rule(pam_cycle)
     assert "/srv/vmail" not in pam_cycle["fcontext"]
 
 
+def test_null_client_applies_reruns_and_rolls_back_on_rhel10():
+    """null-client.toml (Postfix only, no firewall change): loopback only, the peer is refused on 25."""
+    if os.geteuid() != 0:
+        pytest.skip("end-to-end tier needs root")
+    with RhelHost("rhel10", hostname="app1.example.com") as host:
+        answers = prepare(host, "null-client.toml")
+        before = tree_state(host)
+        firewall = run_ok(host, ["firewall-cmd", "--list-all"])
+        out = wizard_here(host, "--answers", answers, "--unattended")
+        assert out.returncode in (0, 1) and "apply failed" not in out.stdout + out.stderr, \
+            out.stdout[-4000:] + out.stderr[-2000:]
+        failed = {k for k, v in statuses(json.loads(wizard_here(host, "verify", "--json").stdout)).items()
+                  if v == "fail"}
+        assert failed <= {"selinux/SELinux is enforcing"}, failed
+        assert run_ok(host, "rpm -q --qf '%{NAME}' postfix") == "postfix"
+        assert run_ok(host, ["postconf", "-h", "inet_interfaces"]).strip() == "loopback-only"
+        assert run_ok(host, ["firewall-cmd", "--list-all"]) == firewall
+        host.add_peer()
+        assert probe(host, 25) == {25: "closed"}
+        again = wizard_here(host, "--answers", answers, "--unattended", "--dry-run", "--json")
+        assert [c["description"] for c in json.loads(again.stdout)["plan"]["changes"] if not c["noop"]] == []
+        installed = rpm_names(host) & {"postfix", "postfix-lmdb"}
+        owned = set(run_ok(host, ["rpm", "-ql", *installed]).split())
+        assert [line for line in rollback(host, before) if line.split(":")[0] not in owned | set(SCRIPTLETS)] == []
+        verify_rpms = host.run(["rpm", "-V", "--nomtime", *installed])
+        assert (verify_rpms.returncode, verify_rpms.stdout) == (0, "")
+
+
 @pytest.mark.xfail(strict=True, reason="product defect (issue 14): /var/mail is a symlink to spool/mail on RHEL; "
                                        "the mail-store check refuses the default setup")
 def test_pam_answers_as_shipped_plan_on_rhel(rhel10):
