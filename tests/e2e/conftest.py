@@ -19,3 +19,38 @@ def throwaway():
         pytest.skip("end-to-end tier needs root")
     with ThrowawayHost(hostname="mail.example.com") as host:
         yield host
+
+
+def pytest_configure(config):
+    """One file for the session's RHEL-host timings (xdist workers inherit the environment)."""
+    if not hasattr(config, "workerinput") and "MAILWIZARD_RHEL_TIMINGS" not in os.environ:
+        os.environ["MAILWIZARD_RHEL_TIMINGS"] = f"/tmp/mailwizard-rhel-timings-{os.getpid()}.log"
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """How long the RHEL-flavoured hosts took to set up (the layer once, each host), if any ran."""
+    path = os.environ.get("MAILWIZARD_RHEL_TIMINGS")
+    if hasattr(config, "workerinput") or not path or not os.path.exists(path):
+        return
+    with open(path) as f:
+        lines = f.read().splitlines()
+    os.unlink(path)
+    hosts = [float(line.split(" ready in ")[1].split()[0]) for line in lines if " ready in " in line]
+    terminalreporter.section("RHEL-flavoured hosts: setup time")
+    for line in lines:
+        if " ready in " not in line:
+            terminalreporter.write_line(line)
+    if hosts:
+        terminalreporter.write_line(f"rhel host: {len(hosts)} hosts, {sum(hosts) / len(hosts):.1f} s each on average "
+                                    f"(at most {max(hosts):.1f} s)")
+
+
+def pytest_sessionfinish(session):
+    """The RHEL-flavoured hosts' layer is built once per test session (tests/e2e/rhel.py) and
+    removed at its end (it lives in /dev/shm), unless MAILWIZARD_KEEP_RHEL_LAYER=1 keeps it for the next."""
+    if hasattr(session.config, "workerinput") or os.geteuid() != 0:
+        return                                  # an xdist worker: the controller cleans up
+    if os.environ.get("MAILWIZARD_KEEP_RHEL_LAYER") == "1":
+        return
+    from rhel import remove_this_layer
+    remove_this_layer()

@@ -166,8 +166,10 @@ R = S + "/root"
 sh("mount", "-t", "tmpfs", "-o", "mode=0700,size=" + cfg["size"], "mw-throwaway", S)
 for d in ("upper", "work", "root"):
     os.mkdir(S + "/" + d, 0o755)
+# Layers (prepared trees, e.g. packages installed once for many hosts) lie over this machine's /.
 sh("mount", "-t", "overlay", "-o",
-   "lowerdir=/,upperdir=%s/upper,workdir=%s/work" % (S, S), "mw-throwaway", R)
+   "lowerdir=%s,upperdir=%s/upper,workdir=%s/work" % (":".join(cfg.get("layers", []) + ["/"]), S, S),
+   "mw-throwaway", R)
 
 # An overlay does not show the mounts under its lower directory: give every
 # other real file system mounted on this machine (a checkout on its own
@@ -741,15 +743,20 @@ class ThrowawayHost:
     :param size: tmpfs size for everything written to the overlay.
     :param tmp_size, run_size, shm_size: sizes of ``/tmp``, ``/run`` and
         ``/dev/shm`` inside.
+    :param layers: directories laid over this machine's ``/``, topmost first
+        (overlayfs lower layers: their whiteouts hide files).  Each must be on
+        another file system than ``/`` (overlayfs refuses overlapping layers),
+        e.g. under ``/dev/shm``.
     """
 
     def __init__(self, hostname: str = "mail.example.com", *, size: str = "2g",
-                 tmp_size: str = "1g", run_size: str = "256m", shm_size: str = "256m"):
+                 tmp_size: str = "1g", run_size: str = "256m", shm_size: str = "256m",
+                 layers: Sequence[str] = ()):
         if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?", hostname):
             raise ValueError(f"bad hostname {hostname!r}")
         self.hostname = hostname
         self._cfg = {"hostname": hostname, "keep": _kept_paths(), "size": size, "tmp_size": tmp_size,
-                     "run_size": run_size, "shm_size": shm_size}
+                     "run_size": run_size, "shm_size": shm_size, "layers": [os.fspath(p) for p in layers]}
         self._init: _Init | None = None
         self._peers: dict[str, Peer] = {}
         self._helpers: list[HostProcess] = []
