@@ -241,6 +241,19 @@ def test_selinux_enforcing_with_the_policys_labels(tmp_path):
     assert run(selinux, session)["files carry the policy's labels"].status == "pass"
 
 
+def test_with_selinux_disabled_the_labels_are_not_checkable_never_a_pass(tmp_path):
+    """restorecon -n says nothing when SELinux is off: the report must not take that silence for a pass."""
+    session = applied(tmp_path, "rhel10")
+    session.host.state.selinux_mode = "Disabled"
+    session.host.state.selinux_labels["/srv/vmail/alice"] = "var_t"
+    session.host.commands.clear()
+    checks = run(selinux, session)
+    assert checks["SELinux is enforcing"].status == "fail"
+    relabel = checks["files carry the policy's labels"]
+    assert relabel.status == "warn" and relabel.evidence.startswith("not checkable: SELinux is disabled")
+    assert not any(argv[0] == "restorecon" for argv in session.host.commands)
+
+
 def test_debian_says_once_that_selinux_does_not_apply(tmp_path):
     session = applied(tmp_path, "debian12")
     session.host.commands.clear()
