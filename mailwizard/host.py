@@ -620,6 +620,9 @@ class FakeHost(Host):
             elif kind == "fcontext" and "-l" in args:
                 return 0, "".join(f"{k}  all files  system_u:object_r:{v}:s0\n"
                                   for k, v in s.selinux_fcontexts.items())
+            elif kind == "boolean" and "-l" in args:  # the policy store's values: (current , default)
+                return 0, "".join(f"{k:30} ({'on' if v else 'off'}  ,  off)  {k}\n"
+                                  for k, v in s.selinux_booleans.items())
             elif kind == "port" and "-l" in args:
                 return 0, "".join(f"{v}  {k.split('/')[0]}  {k.split('/')[1]}\n" for k, v in s.selinux_ports.items())
             return 0, ""
@@ -627,6 +630,8 @@ class FakeHost(Host):
             s.selinux_booleans[argv[-2]] = argv[-1] in ("on", "1", "true")
             return 0, ""
         if cmd == "getsebool":
+            if s.selinux_mode == "Disabled":  # the kernel has no SELinux to ask
+                return 1, "getsebool:  SELinux is disabled\n"
             on = s.selinux_booleans.get(argv[-1], False)
             return 0, f"{argv[-1]} --> {'on' if on else 'off'}\n"
         if cmd in ("postmap", "postalias"):

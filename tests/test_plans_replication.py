@@ -128,6 +128,21 @@ def test_apply_then_replan_changes_nothing(tmp_path, platform):
     assert session.host.read(COPY) == (SECRET + "\n").encode()
 
 
+def test_with_selinux_disabled_the_boolean_is_read_from_the_policy_store(tmp_path):
+    """getsebool cannot answer without SELinux in the kernel; setsebool -P still set it in the store, so a
+    re-run must not plan it again and verify must not fail it."""
+    from mailwizard.steps import replication
+
+    session = session_for(tmp_path, "rhel10")
+    session.host.state.selinux_mode = "Disabled"
+    assert session.apply(session.plan()).status == "applied"
+    again = [c for c in step_changes(session.plan()) if not c.noop]
+    assert again == [], [c.describe() for c in again]
+    row = next(c for c in replication.verify(session.answers, session.host, session.profile)
+               if c.name == "SELinux boolean nis_enabled")
+    assert row.status == "pass" and "in the policy store" in row.evidence
+
+
 def test_a_typed_password_is_written_only_into_the_0600_file(tmp_path, capsys):
     session = session_for(tmp_path, "rhel10", secret_file=False)
     session.answers.replication.password_file = ""

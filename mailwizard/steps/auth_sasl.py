@@ -25,6 +25,7 @@ from mailwizard.host import Host
 from mailwizard.plan import Change, Check, Command, PlanContext
 from mailwizard.platform import Profile
 from mailwizard.steps.lmtp import admit_changes, admit_checks, admit_problems, master_conf
+from mailwizard.steps.selinux import boolean_state
 
 SECTION = ("service auth", "inet_listener")
 BOOLEAN = "nis_enabled"
@@ -44,8 +45,7 @@ def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
 
 
 def _boolean_on(ctx: PlanContext) -> bool:
-    result = ctx.fact(f"getsebool {BOOLEAN}", lambda: ctx.host.run(["getsebool", BOOLEAN]))
-    return result.ok and result.output.strip().endswith("on")
+    return ctx.fact(f"getsebool {BOOLEAN}", lambda: boolean_state(ctx.host, BOOLEAN))[0]
 
 
 def plan(answers: Answers, ctx: PlanContext) -> list[Change]:

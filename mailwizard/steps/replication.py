@@ -48,6 +48,7 @@ from mailwizard.steps import Step
 from mailwizard.steps.auth_ldap import args_value, fill_template, secret_problem, secret_problems
 from mailwizard.steps.firewall import managed
 from mailwizard.steps.lmtp import admit_changes, admit_checks, admit_problems
+from mailwizard.steps.selinux import boolean_state
 
 CONF_NAME = "conf.d/10-replication.conf"
 DEFAULT_PARTNER_ANSWERS = "/var/lib/mailwizard/partner.toml"
@@ -369,8 +370,7 @@ def plan(answers: Answers, ctx: PlanContext) -> list[Change]:
         noop_reason=f"{path} already holds these replication settings",
         transform=lambda _installed: content))
     if profile.selinux:
-        on = ctx.fact(f"getsebool {SELINUX_BOOLEAN}",
-                      lambda: ctx.host.run(["getsebool", SELINUX_BOOLEAN]).output.strip().endswith("on"))
+        on = ctx.fact(f"getsebool {SELINUX_BOOLEAN}", lambda: boolean_state(ctx.host, SELINUX_BOOLEAN))[0]
         changes.append(Command(
             argv=["setsebool", "-P", SELINUX_BOOLEAN, "on"],
             summary=f"SELinux boolean {SELINUX_BOOLEAN} on: Dovecot may open the doveadm port {r.port}",
@@ -475,9 +475,8 @@ def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:
                             "" if status == "pass" else f"`doveadm replicator replicate -f {user}` retries now; "
                             "see Dovecot's log"))
     if profile.selinux:
-        on = host.run(["getsebool", SELINUX_BOOLEAN]).output.strip()
-        good = on.endswith("on")
-        checks.append(Check("replication", f"SELinux boolean {SELINUX_BOOLEAN}", "pass" if good else "fail", on,
+        good, said = boolean_state(host, SELINUX_BOOLEAN)
+        checks.append(Check("replication", f"SELinux boolean {SELINUX_BOOLEAN}", "pass" if good else "fail", said,
                             "" if good else f"setsebool -P {SELINUX_BOOLEAN} on"))
     checks += admit_checks(answers, host, profile, "replication", r.partner_addresses, r.port)
     return checks

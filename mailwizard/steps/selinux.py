@@ -20,6 +20,25 @@ from mailwizard.steps import Step
 NAME = "selinux"
 
 
+def boolean_state(host: Host, name: str) -> tuple[bool, str]:
+    """(whether the SELinux boolean is on, what said so).
+
+    `getsebool` reads the running kernel's value; with SELinux disabled it cannot, and the value
+    `setsebool -P` stored in the policy store is read from `semanage boolean -l` instead ("name (on , on)").
+    """
+    got = host.run(["getsebool", name])
+    if got.ok and " --> " in got.output:
+        said = got.output.strip()
+        return said.endswith("on"), said
+    stored = host.run(["semanage", "boolean", "-l"])
+    for line in stored.output.splitlines() if stored.ok else []:
+        fields = line.split()
+        if fields[:1] == [name] and len(fields) > 1:
+            on = fields[1].lstrip("(") == "on"
+            return on, f"{name} {'on' if on else 'off'} in the policy store (getsebool: {got.output.strip()[-80:]})"
+    return False, got.output.strip()[-200:] or f"getsebool {name} gave no answer"
+
+
 def labelled_paths(answers: Answers, host: Host) -> dict[str, str]:
     """Paths whose policy type the wizard sets or relies on: path -> type ("" when any type of the policy will do).
 
