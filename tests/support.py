@@ -92,16 +92,3 @@ def openssl_server(tmp_path: Path, *flags: str, fqdn: str = "mail.example.com"):
     finally:
         proc.kill()
         proc.wait()
-
-
-@contextlib.contextmanager
-def cached_cert_checks():
-    """Certificate checks that load the fake hosts' RSA key once (it costs 0.2 s or more, and never changes)."""
-    import pytest
-    from cryptography.hazmat.primitives import serialization
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(certs, "check_pair", functools.lru_cache(maxsize=None)(certs.check_pair))
-        mp.setattr(serialization, "load_pem_private_key",
-                   functools.lru_cache(maxsize=None)(serialization.load_pem_private_key))
-        yield

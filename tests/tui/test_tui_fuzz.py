@@ -58,14 +58,6 @@ COUNTS: collections.Counter = collections.Counter()
 
 
 @pytest.fixture(scope="module", autouse=True)
-def fast_cert_checks():
-    from support import cached_cert_checks
-
-    with cached_cert_checks():
-        yield
-
-
-@pytest.fixture(scope="module", autouse=True)
 def report_counts(request):
     yield
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
