@@ -120,6 +120,16 @@ async def walk_to(pilot, name: str, limit: int = 20) -> list[str]:
     return passed
 
 
+async def jump(pilot, key: str) -> None:
+    """Show the screen of `key` (a key of app.SCREENS) now, with the answers as they stand, as if Next had
+    been pressed on every screen between: for a test of what a screen's answers do further on (the plan
+    on Review), whose subject is not the way there (test_tui_wizard walks it)."""
+    from mailwizard.app import make_screen
+
+    pilot.app.switch_screen(make_screen(key))
+    await settle(pilot)
+
+
 async def choose(pilot, selector: str, moves: int) -> None:
     """In a radio set: focus it, move the cursor `moves` down (or up when negative) and choose."""
     from textual.widgets import RadioSet
