@@ -10,7 +10,7 @@ from __future__ import annotations
 from textual.widgets import Input
 
 from mailwizard.app import create_app
-from tui_support import make_session, press, settle, walk_to
+from tui_support import applied, make_session, press, settle, walk_to
 
 SIZE = (80, 24)
 
@@ -82,7 +82,7 @@ def test_snapshot_report(snap_compare, session, monkeypatch):
     """The Report after the test account was skipped: passes, warnings and failures, the cursor on the
     first warning (its evidence and fix below the table)."""
     fixed_tls_probes(monkeypatch)
-    before = walk("ctrl+n", "y", "ctrl+n", "escape")
+    before = walk("escape")
 
     async def run_before(pilot) -> None:
         await before(pilot)
@@ -92,14 +92,14 @@ def test_snapshot_report(snap_compare, session, monkeypatch):
         await pilot.press(*["down"] * first_warning)
         await settle(pilot)
 
-    assert snap_compare(create_app(session, [], start="review"), terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(create_app(applied(session), [], start="report"), terminal_size=SIZE, run_before=run_before)
 
 
 def test_snapshot_report_test_account(snap_compare, session, monkeypatch):
     """The Report's test-account prompt, the user typed and the password masked."""
     fixed_tls_probes(monkeypatch)
-    assert snap_compare(create_app(session, [], start="review"), terminal_size=SIZE,
-                        run_before=walk("ctrl+n", "y", "ctrl+n", *"alice", "enter", *"s3cret"))
+    assert snap_compare(create_app(applied(session), [], start="report"), terminal_size=SIZE,
+                        run_before=walk(*"alice", "enter", *"s3cret"))
 
 
 def test_snapshot_help(snap_compare, session):

@@ -14,7 +14,19 @@ from mailwizard.screens.report import ReportScreen
 from mailwizard.screens.review import ReviewScreen
 from mailwizard.screens.tls import TLSScreen
 from mailwizard.screens.welcome import WelcomeScreen
-from tui_support import JOURNAL, field_message, make_session, press, replace_input, settle, text_of, walk_to
+from tui_support import (
+    JOURNAL,
+    applied,
+    field_message,
+    forward,
+    jump,
+    make_session,
+    press,
+    replace_input,
+    settle,
+    text_of,
+    walk_to,
+)
 
 SIZE = (80, 24)
 
@@ -92,10 +104,9 @@ async def test_invalid_hostname_is_refused_at_the_field(session):
 
 
 async def test_relative_key_path_is_refused_at_the_field(session):
-    app = create_app(session, [])
+    app = create_app(session, [], start="tls")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await press(pilot, "ctrl+n", "ctrl+n")
         assert isinstance(app.screen, TLSScreen)
         await replace_input(pilot, "#tls-key", "private/server.key")
         await press(pilot, "ctrl+n")
@@ -107,16 +118,16 @@ async def test_relative_key_path_is_refused_at_the_field(session):
 
 
 async def test_tls_choices_are_written_into_the_answers(session):
-    app = create_app(session, [])
+    app = create_app(session, [], start="tls")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await press(pilot, "ctrl+n", "ctrl+n")
         screen = app.screen
         assert isinstance(screen, TLSScreen)
         assert screen.query_one("#tls-dh", Input).display is False
         screen.query_one("#tls-dh-choice").focus()
         await pilot.press("down", "enter")  # generate
-        await walk_to(pilot, "ReviewScreen")
+        await forward(pilot, "MailStoreScreen")
+        await jump(pilot, "review")
         assert session.answers.tls.dh == "generate"
         assert session.answers.tls.self_signed is True
         plan_text = text_of(app.screen.query_one("#plan", Static))
@@ -185,10 +196,9 @@ async def test_dry_run_ends_at_review_and_changes_nothing(dry_session):
 
 async def test_ctrl_c_during_apply_asks_and_stops_after_the_current_change(slow_session):
     session = slow_session
-    app = create_app(session, [])
+    app = create_app(session, [], start="review")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await walk_to(pilot, "ReviewScreen")
         await press(pilot, "ctrl+n")
         await pilot.press("y")  # not settled: the install waits for the gate
         assert await install_started(pilot, session.host), "the install should be running"
@@ -213,10 +223,9 @@ async def test_ctrl_c_during_apply_asks_and_stops_after_the_current_change(slow_
 
 async def test_ctrl_c_during_apply_can_be_declined(slow_session):
     session = slow_session
-    app = create_app(session, [])
+    app = create_app(session, [], start="review")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await walk_to(pilot, "ReviewScreen")
         await press(pilot, "ctrl+n")
         await pilot.press("y")
         assert await install_started(pilot, session.host)
@@ -233,10 +242,9 @@ async def test_ctrl_c_during_apply_can_be_declined(slow_session):
 
 async def test_a_failed_change_is_shown_with_the_resume_advice(session):
     session.host.state.failing.add("systemctl")
-    app = create_app(session, [])
+    app = create_app(session, [], start="review")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await walk_to(pilot, "ReviewScreen")
         await press(pilot, "ctrl+n", "y")
         screen = app.screen
         assert isinstance(screen, ApplyScreen)
@@ -301,12 +309,11 @@ async def test_the_linux_console_gets_the_ansi_theme(session, monkeypatch, term,
 
 
 async def test_review_refuses_to_plan_while_an_answer_is_wrong(session):
-    app = create_app(session, [])
+    app = create_app(session, [], start="postfix_limits")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await walk_to(pilot, "PostfixLimitsScreen")
         session.answers.postfix.tls_loglevel = 9  # behind the Postfix TLS screen's back
-        await walk_to(pilot, "ReviewScreen")
+        await forward(pilot, "ReviewScreen")
         listed = text_of(app.screen.query_one("#plan-problems", Static))
         assert "ERROR" in listed and "postfix.tls_loglevel" in listed
         assert "fix it on the Postfix TLS screen" in listed
@@ -317,11 +324,10 @@ async def test_review_refuses_to_plan_while_an_answer_is_wrong(session):
 
 
 async def test_report_rows_show_their_evidence_and_fix_below(session):
-    app = create_app(session, [])
+    app = create_app(applied(session), [], start="report")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await walk_to(pilot, "ReviewScreen")
-        await press(pilot, "ctrl+n", "y", "ctrl+n", "escape")  # no test account
+        await press(pilot, "escape")  # no test account
         assert isinstance(app.screen, ReportScreen)
         table = app.screen.query_one("#checks", DataTable)
         assert app.focused is table
@@ -358,10 +364,9 @@ async def test_choosing_generate_starts_dh_parameters_in_the_background(tmp_path
 
     monkeypatch.setattr(tls_step, "pregenerate_dh", fake_pregenerate)
     session = make_session(tmp_path / "root", host_class=RealishHost)
-    app = create_app(session, [])
+    app = create_app(session, [], start="tls")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await press(pilot, "ctrl+n", "ctrl+n")
         screen = app.screen
         assert isinstance(screen, TLSScreen)
         screen.query_one("#tls-dh-choice").focus()

@@ -56,6 +56,13 @@ def make_session(root: Path, *, dry_run: bool = False, platform: str = "debian12
     return Session(a, host, profile, dry_run=dry_run, journal_dir=JOURNAL)
 
 
+def applied(session: Session) -> Session:
+    """The session with its plan applied to its host, as the Apply screen leaves it: for a test that opens
+    the wizard at the Report (create_app(session, [], start="report"))."""
+    assert session.apply(session.plan()).status == "applied"
+    return session
+
+
 # --- Pilot helpers ---------------------------------------------------------------------------
 
 async def settle(pilot, rounds: int = 100) -> None:
