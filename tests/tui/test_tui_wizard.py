@@ -134,6 +134,46 @@ async def test_tls_choices_are_written_into_the_answers(session):
         assert "openssl dhparam -out /etc/dovecot/dh.pem 4096" in plan_text
 
 
+async def test_next_parses_the_key_once_for_the_same_files(tmp_path, monkeypatch):
+    """Every Next checks the answers on the host (the certificate and its key among them): the key's
+    RSA validation runs once for the same bytes, not once per Next; a key copied over is parsed anew."""
+    import collections
+
+    from cryptography.hazmat.primitives import serialization
+
+    from mailwizard import certs
+    from support import cached_cert
+
+    monkeypatch.setattr(certs, "_facts", collections.OrderedDict())  # this session's facts only
+    loads, load = [], serialization.load_pem_private_key
+
+    def counted(data, password=None, **kwargs):
+        loads.append(data)
+        return load(data, password=password, **kwargs)
+
+    monkeypatch.setattr(serialization, "load_pem_private_key", counted)
+    session = make_session(tmp_path / "root", self_signed=False)
+    key, cert = cached_cert(session.answers.server.hostname)
+    other_key, _ = cached_cert("other.example.com")
+    tls = session.answers.tls
+    for path, data in ((tls.cert, cert), (tls.key, key), (tls.ca, cert)):
+        session.host.real(path).parent.mkdir(parents=True, exist_ok=True)
+        session.host.real(path).write_bytes(data)
+    app = create_app(session, [], start="tls")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await forward(pilot, "MailStoreScreen")
+        await forward(pilot, "AuthScreen")
+        await press(pilot, "escape", "escape")
+        await forward(pilot, "MailStoreScreen")
+        assert loads == [key], "one parse of the key for all these checks"
+        session.host.real(tls.key).write_bytes(other_key)  # the wrong key copied over it
+        await press(pilot, "escape")
+        await forward(pilot, "TLSScreen")
+        assert "does not match the certificate" in field_message(app, "tls.key")
+    assert loads == [key, other_key]
+
+
 async def test_help_opens_with_f1_and_question_mark_and_closes_with_escape(session):
     app = create_app(session, [])
     async with app.run_test(size=SIZE) as pilot:
