@@ -38,6 +38,25 @@ def aged(*paths: Path | str) -> None:
             host.age(str(file))
 
 
+def key_parses(monkeypatch) -> list[bytes]:
+    """Start a fresh session's certificate facts (certs.py) and record every private key parsed from now on:
+    the list of their bytes, in order."""
+    import collections
+
+    from cryptography.hazmat.primitives import serialization
+
+    monkeypatch.setattr(certs, "_facts", collections.OrderedDict())
+    parsed: list[bytes] = []
+    load = serialization.load_pem_private_key
+
+    def counted(data, password=None, **kwargs):
+        parsed.append(data)
+        return load(data, password=password, **kwargs)
+
+    monkeypatch.setattr(serialization, "load_pem_private_key", counted)
+    return parsed
+
+
 def load_answers(name: str):
     answers, problems = answers_mod.parse((ANSWERS_DIR / name).read_text())
     assert problems == [], problems

@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 
 from mailwizard import certs
-from support import cached_cert
+from support import cached_cert, key_parses
 
 
 def test_matching_pair_for_the_fqdn_passes():
@@ -45,18 +45,7 @@ def test_wildcard_names():
 
 def test_the_facts_of_a_file_are_kept_by_its_content(tmp_path, monkeypatch):
     """The same bytes are parsed once per session; a file whose bytes change gives its new facts."""
-    import collections
-
-    from cryptography.hazmat.primitives import serialization
-
-    monkeypatch.setattr(certs, "_facts", collections.OrderedDict())  # this test's own session
-    loads, load = [], serialization.load_pem_private_key
-
-    def counted(data, password=None, **kwargs):
-        loads.append(data)
-        return load(data, password=password, **kwargs)
-
-    monkeypatch.setattr(serialization, "load_pem_private_key", counted)
+    loads = key_parses(monkeypatch)
     key, cert = cached_cert("mail.example.com")
     other_key, other_cert = cached_cert("other.example.com")
     key_file, cert_file = tmp_path / "server.key", tmp_path / "server.crt"

@@ -137,21 +137,9 @@ async def test_tls_choices_are_written_into_the_answers(session):
 async def test_next_parses_the_key_once_for_the_same_files(tmp_path, monkeypatch):
     """Every Next checks the answers on the host (the certificate and its key among them): the key's
     RSA validation runs once for the same bytes, not once per Next; a key copied over is parsed anew."""
-    import collections
+    from support import cached_cert, key_parses
 
-    from cryptography.hazmat.primitives import serialization
-
-    from mailwizard import certs
-    from support import cached_cert
-
-    monkeypatch.setattr(certs, "_facts", collections.OrderedDict())  # this session's facts only
-    loads, load = [], serialization.load_pem_private_key
-
-    def counted(data, password=None, **kwargs):
-        loads.append(data)
-        return load(data, password=password, **kwargs)
-
-    monkeypatch.setattr(serialization, "load_pem_private_key", counted)
+    loads = key_parses(monkeypatch)
     session = make_session(tmp_path / "root", self_signed=False)
     key, cert = cached_cert(session.answers.server.hostname)
     other_key, _ = cached_cert("other.example.com")
