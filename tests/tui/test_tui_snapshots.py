@@ -3,6 +3,10 @@
 Update them with `python3 -m pytest tests/tui --snapshot-update` and look at
 the changed SVGs before committing. The fake host keeps everything on screen
 fixed: the paths shown are the host's (/etc/...), never the temporary root.
+Each snapshot opens the wizard at its screen, as Posting starts its snapshots
+from a configured state: the answers are set on the session, and
+`create_app(session, [], start=KEY)` opens there (the Report's on a session
+whose plan was applied).
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 from textual.widgets import Input
 
 from mailwizard.app import create_app
-from tui_support import applied, make_session, press, settle, walk_to
+from tui_support import applied, make_session, press, settle
 
 SIZE = (80, 24)
 
@@ -18,16 +22,12 @@ SIZE = (80, 24)
 def walk(*keys: str):
     """Press the keys, let the workers finish, and stop the text cursor blinking (a steady picture).
 
-    A key ">NameScreen" stands for ctrl+n until that screen is shown.
+    Each snapshot opens the wizard at its screen (create_app(..., start=KEY)) from the session's
+    answers; the keys are only what is done there (the walk from Welcome is test_tui_wizard's).
     """
     async def run_before(pilot) -> None:
         await settle(pilot)
-        for key in keys:
-            if key.startswith(">"):
-                await walk_to(pilot, key[1:])
-            else:
-                await press(pilot, key)
-        await settle(pilot)
+        await press(pilot, *keys)
         for screen in pilot.app.screen_stack:
             for field in screen.query(Input):
                 field.cursor_blink = False
