@@ -28,6 +28,7 @@ def walk(*keys: str):
     async def run_before(pilot) -> None:
         await settle(pilot)
         await press(pilot, *keys)
+        await settle(pilot)  # what the last key started (Apply's worker starts on the screen's mount)
         for screen in pilot.app.screen_stack:
             for field in screen.query(Input):
                 field.cursor_blink = False

@@ -405,3 +405,11 @@ async def test_choosing_generate_starts_dh_parameters_in_the_background(tmp_path
         await pilot.press("up", "enter", "down", "enter")  # away and back: started once only
         await settle(pilot)
         assert len(calls) == 1
+
+
+def test_the_app_opens_only_at_a_screen_it_has(session):
+    """create_app(start=KEY) names a screen of app.SCREENS (the tests open there); anything else is refused."""
+    assert create_app(session, [], start="postfix_limits").start_screen() == "postfix_limits"
+    assert create_app(session, []).start_screen() == "welcome"
+    with pytest.raises(ValueError, match="no screen 'limits'"):
+        create_app(session, [], start="limits")
