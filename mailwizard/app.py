@@ -9,8 +9,12 @@ forms only the chosen backend's is shown. A Postfix null client has no Dovecot
 screens, and no Postfix TLS, Aliases, Delivery or Submission screens
 (SCREEN_WHEN): it receives no mail.
 
-`create_app(session, structural, resume=False, answers_file=False)` builds the app
-for the command line and for the tests alike; `app.run()` returns the exit code:
+`create_app(session, structural, resume=False, answers_file=False, start=None)` builds
+the app for the command line and for the tests alike (as Posting's app factory
+serves its CLI and its snapshot tests): the session carries the configured
+state (answers, host, dry run) and `start` names the screen (a key of SCREENS)
+to open at, so a test of one screen opens there instead of walking to it;
+`app.run()` returns the exit code:
 
 - 0: nothing was changed (quit before applying, or a dry run reviewed), or
   the plan was applied and no check failed (warnings allowed);
@@ -169,10 +173,13 @@ class MailWizard(App[int]):
     ]
 
     def __init__(self, session: "Session", structural: list[Problem] | None = None, resume: bool = False,
-                 answers_file: bool = False, freeze_gc: bool = False):
+                 answers_file: bool = False, freeze_gc: bool = False, start: str | None = None):
         super().__init__()
+        if start is not None and start not in SCREEN_CLASSES:
+            raise ValueError(f"no screen {start!r}: one of {', '.join(SCREEN_CLASSES)}")
         self.freeze_gc = freeze_gc
         self.session = session
+        self.start = start  # the screen to open at, else Welcome (or where --resume/--answers lead)
         self.structural = list(structural or [])
         self.resume = resume
         self.answers_file = answers_file and not resume  # started with --answers: ask only what it lacks
@@ -263,6 +270,8 @@ class MailWizard(App[int]):
             self.switch_screen(make_screen(prev))
 
     def start_screen(self) -> str:
+        if self.start is not None:
+            return self.start
         if not self.resume:
             return "welcome"
         try:
@@ -388,7 +397,7 @@ class MailWizard(App[int]):
     def on_mount(self) -> None:
         if self.console.color_system in ("standard", "windows"):
             self.theme = "ansi-dark"
-        if self.answers_file:
+        if self.answers_file and self.start is None:
             # the first screen is the first one the answers leave a question on (the answers' checks, in a
             # worker): nothing is mounted before it unless the checks take longer than WAIT seconds
             self._waiting = self.set_timer(self.WAIT, self._wait)
@@ -435,8 +444,10 @@ class MailWizard(App[int]):
 
 
 def create_app(session: "Session", structural: list[Problem] | None = None, resume: bool = False,
-               answers_file: bool = False, freeze_gc: bool = False) -> MailWizard:
+               answers_file: bool = False, freeze_gc: bool = False, start: str | None = None) -> MailWizard:
     """The wizard for `session`; `structural` are the answers file's type problems (shown as warnings);
     `answers_file`: the answers came from `--answers FILE`, so only the screens needing an answer are shown;
-    `freeze_gc`: the process runs this one app (the command line), see MailWizard.screen_shown."""
-    return MailWizard(session, structural, resume=resume, answers_file=answers_file, freeze_gc=freeze_gc)
+    `freeze_gc`: the process runs this one app (the command line), see MailWizard.screen_shown;
+    `start`: the key of the screen to open at (default: Welcome, or where `resume`/`answers_file` lead)."""
+    return MailWizard(session, structural, resume=resume, answers_file=answers_file, freeze_gc=freeze_gc,
+                      start=start)

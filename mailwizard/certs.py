@@ -2,14 +2,105 @@
 
 `cryptography` is imported on first use, not at start: the wizard's first
 screen should not wait for it.
+
+Loading a private key runs the full RSA validation (~0.2 s), and the checks
+run on every Next and twice per unattended run: what a certificate or key file
+says (its names, dates, public key; or why it cannot be read) is kept for the
+session, keyed by the SHA-256 of the file's bytes, so the same files are
+parsed once and a file whose bytes change is parsed again. Only public facts
+are kept, never the private key.
 """
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
+import hashlib
 import ipaddress
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
 
 SELF_SIGNED_DAYS = 825
+FACTS_KEPT = 64  # the facts of this many distinct files (a session looks at a handful)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class CertFacts:
+    """What a PEM certificate says; `error` is set (and the rest empty) when it is not one."""
+
+    error: str = ""
+    names: tuple[str, ...] = ()
+    not_before: dt.datetime | None = None
+    not_after: dt.datetime | None = None
+    public_key: bytes = b""  # DER SubjectPublicKeyInfo
+
+
+@dataclass(frozen=True)
+class KeyFacts:
+    """What a PEM private key file says: its public half, or why it cannot be used."""
+
+    error: str = ""
+    public_key: bytes = b""  # DER SubjectPublicKeyInfo
+
+
+_facts: collections.OrderedDict[tuple[str, bytes], object] = collections.OrderedDict()
+_facts_lock = threading.Lock()
+
+
+def _remembered(kind: str, data: bytes, read: Callable[[bytes], T]) -> T:
+    """`read(data)`, computed once per content: two threads asking at once (a screen's check on mount
+    and on Next) wait for the one reading, never read it twice."""
+    key = (kind, hashlib.sha256(data).digest())
+    with _facts_lock:
+        if key in _facts:
+            _facts.move_to_end(key)
+            return _facts[key]  # type: ignore[return-value]
+        value = read(data)
+        _facts[key] = value
+        while len(_facts) > FACTS_KEPT:
+            _facts.popitem(last=False)
+        return value
+
+
+def _public_der(public_key) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    return public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def _read_cert(data: bytes) -> CertFacts:
+    try:
+        cert = load_cert(data)
+    except ValueError:
+        return CertFacts(error="is not a PEM certificate (expected -----BEGIN CERTIFICATE-----)")
+    return CertFacts(names=tuple(cert_names(cert)), not_before=cert.not_valid_before_utc,
+                     not_after=cert.not_valid_after_utc, public_key=_public_der(cert.public_key()))
+
+
+def _read_key(data: bytes) -> KeyFacts:
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except TypeError:
+        return KeyFacts(error="is protected by a passphrase; Dovecot needs a key it can read at start")
+    except ValueError:
+        return KeyFacts(error="is not a PEM private key (expected -----BEGIN ... PRIVATE KEY-----)")
+    return KeyFacts(public_key=_public_der(key.public_key()))
+
+
+def cert_facts(cert_pem: bytes) -> CertFacts:
+    """The facts of a certificate file's bytes, read once per content."""
+    return _remembered("cert", cert_pem, _read_cert)
+
+
+def key_facts(key_pem: bytes) -> KeyFacts:
+    """The facts of a private key file's bytes, read (fully validated) once per content."""
+    return _remembered("key", key_pem, _read_key)
 
 
 def load_cert(data: bytes):
@@ -45,44 +136,37 @@ def name_matches(pattern: str, host: str) -> bool:
 def check_pair(cert_pem: bytes, key_pem: bytes | None, fqdn: str,
                now: dt.datetime | None = None) -> list[tuple[str, str]]:
     """Problems with a certificate (and key) for `fqdn`, as (field, message); empty when fine."""
-    from cryptography.hazmat.primitives import serialization
-
+    cert = cert_facts(cert_pem)
+    if cert.error:
+        return [("cert", cert.error)]
+    assert cert.not_before is not None and cert.not_after is not None
     problems: list[tuple[str, str]] = []
-    try:
-        cert = load_cert(cert_pem)
-    except ValueError:
-        return [("cert", "is not a PEM certificate (expected -----BEGIN CERTIFICATE-----)")]
     now = now or dt.datetime.now(dt.UTC)
-    if cert.not_valid_after_utc < now:
-        problems.append(("cert", f"expired on {cert.not_valid_after_utc:%Y-%m-%d}: renew it "
+    if cert.not_after < now:
+        problems.append(("cert", f"expired on {cert.not_after:%Y-%m-%d}: renew it "
                                  "or create a self-signed one for now"))
-    elif cert.not_valid_before_utc > now:
-        problems.append(("cert", f"is not valid before {cert.not_valid_before_utc:%Y-%m-%d}"))
-    names = cert_names(cert)
+    elif cert.not_before > now:
+        problems.append(("cert", f"is not valid before {cert.not_before:%Y-%m-%d}"))
+    names = cert.names
     if fqdn and not any(name_matches(n, fqdn) for n in names):
         problems.append(("cert", f"names {', '.join(names) or 'no host'}, not {fqdn}: clients will "
                                  f"refuse it; use a certificate issued for {fqdn}"))
     if key_pem is not None:
-        try:
-            key = serialization.load_pem_private_key(key_pem, password=None)
-        except TypeError:
-            problems.append(("key", "is protected by a passphrase; Dovecot needs a key it can read at start"))
-        except ValueError:
-            problems.append(("key", "is not a PEM private key (expected -----BEGIN ... PRIVATE KEY-----)"))
-        else:
-            pub = key.public_key().public_bytes(serialization.Encoding.DER,
-                                                serialization.PublicFormat.SubjectPublicKeyInfo)
-            cert_pub = cert.public_key().public_bytes(serialization.Encoding.DER,
-                                                      serialization.PublicFormat.SubjectPublicKeyInfo)
-            if pub != cert_pub:
-                problems.append(("key", "does not match the certificate: give the key the certificate "
-                                        "was issued for"))
+        key = key_facts(key_pem)
+        if key.error:
+            problems.append(("key", key.error))
+        elif key.public_key != cert.public_key:
+            problems.append(("key", "does not match the certificate: give the key the certificate "
+                                    "was issued for"))
     return problems
 
 
 def days_left(cert_pem: bytes) -> int:
-    cert = load_cert(cert_pem)
-    return (cert.not_valid_after_utc - dt.datetime.now(dt.UTC)).days
+    """Days until the certificate expires (negative once expired); ValueError when it is not one."""
+    cert = cert_facts(cert_pem)
+    if cert.not_after is None:
+        raise ValueError(cert.error)
+    return (cert.not_after - dt.datetime.now(dt.UTC)).days
 
 
 def self_signed(fqdn: str, days: int = SELF_SIGNED_DAYS) -> tuple[bytes, bytes]:

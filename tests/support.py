@@ -38,6 +38,25 @@ def aged(*paths: Path | str) -> None:
             host.age(str(file))
 
 
+def key_parses(monkeypatch) -> list[bytes]:
+    """Start a fresh session's certificate facts (certs.py) and record every private key parsed from now on:
+    the list of their bytes, in order."""
+    import collections
+
+    from cryptography.hazmat.primitives import serialization
+
+    monkeypatch.setattr(certs, "_facts", collections.OrderedDict())
+    parsed: list[bytes] = []
+    load = serialization.load_pem_private_key
+
+    def counted(data, password=None, **kwargs):
+        parsed.append(data)
+        return load(data, password=password, **kwargs)
+
+    monkeypatch.setattr(serialization, "load_pem_private_key", counted)
+    return parsed
+
+
 def load_answers(name: str):
     answers, problems = answers_mod.parse((ANSWERS_DIR / name).read_text())
     assert problems == [], problems
@@ -92,16 +111,3 @@ def openssl_server(tmp_path: Path, *flags: str, fqdn: str = "mail.example.com"):
     finally:
         proc.kill()
         proc.wait()
-
-
-@contextlib.contextmanager
-def cached_cert_checks():
-    """Certificate checks that load the fake hosts' RSA key once (it costs 0.2 s or more, and never changes)."""
-    import pytest
-    from cryptography.hazmat.primitives import serialization
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(certs, "check_pair", functools.lru_cache(maxsize=None)(certs.check_pair))
-        mp.setattr(serialization, "load_pem_private_key",
-                   functools.lru_cache(maxsize=None)(serialization.load_pem_private_key))
-        yield

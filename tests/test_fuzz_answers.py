@@ -275,14 +275,6 @@ def values_for(key: str) -> st.SearchStrategy:
 
 # --- sessions on fake hosts ----------------------------------------------------------------------
 
-@pytest.fixture(scope="module", autouse=True)
-def fast_cert_checks():
-    from support import cached_cert_checks
-
-    with cached_cert_checks():
-        yield
-
-
 @functools.cache
 def host_for(platform: str) -> tuple[FakeHost, object]:
     """One fake host per platform with the reference answers' certificates, CAs and secret files."""

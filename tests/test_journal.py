@@ -244,21 +244,8 @@ _resumed = kill_sweep.resumed
 
 
 def _fast(monkeypatch):
-    """Durability is not what these tests check, nor key parsing: skip the fsyncs, parse the key once.
-
-    (Every plan checks that the key matches the certificate; parsing an RSA key takes 0.6 s here.)
-    """
-    from cryptography.hazmat.primitives import serialization
-
+    """Durability is not what these tests check: skip the fsyncs."""
     monkeypatch.setattr(os, "fsync", lambda fd: None)
-    load, parsed = serialization.load_pem_private_key, {}
-
-    def load_once(data, password=None, **kwargs):
-        if (data, password) not in parsed:
-            parsed[data, password] = load(data, password=password, **kwargs)
-        return parsed[data, password]
-
-    monkeypatch.setattr(serialization, "load_pem_private_key", load_once)
 
 
 @pytest.mark.parametrize("platform", ["rhel10", "debian12"])

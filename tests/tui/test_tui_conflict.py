@@ -15,7 +15,7 @@ from mailwizard.app import create_app
 from mailwizard.screens.confirm import ConfirmScreen
 from mailwizard.screens.conflict import ConflictScreen
 from test_tui_snapshots import SIZE, walk
-from tui_support import press, screen_name, settle, text_of, walk_to
+from tui_support import press, screen_name, settle, text_of
 
 SSL = "/etc/dovecot/conf.d/10-ssl.conf"
 
@@ -34,7 +34,7 @@ def ssl_changes(app):
 
 
 async def open_conflict(pilot) -> None:
-    await walk_to(pilot, "ReviewScreen")
+    """On the Review (the app opened there), Apply: the ConflictScreen."""
     review = pilot.app.screen
     assert "1 file(s) you edited since mailwizard wrote them" in text_of(review.query_one("#summary"))
     assert re.search(rf"!\s+{SSL} was edited since mailwizard wrote it: Apply asks you first",
@@ -45,7 +45,7 @@ async def open_conflict(pilot) -> None:
 
 async def test_keep_mine_skips_the_file_and_applies_the_rest(session):
     mine = edited(session)
-    app = create_app(session, [])
+    app = create_app(session, [], start="review")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await open_conflict(pilot)
@@ -67,7 +67,7 @@ async def test_keep_mine_skips_the_file_and_applies_the_rest(session):
 
 async def test_take_mailwizards_applies_the_change(session):
     edited(session)
-    app = create_app(session, [])
+    app = create_app(session, [], start="review")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await open_conflict(pilot)
@@ -82,7 +82,7 @@ async def test_take_mailwizards_applies_the_change(session):
 async def test_stop_and_escape_change_nothing(session):
     mine = edited(session)
     records = len(session.journal().records())
-    app = create_app(session, [])
+    app = create_app(session, [], start="review")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await open_conflict(pilot)
@@ -100,4 +100,5 @@ async def test_stop_and_escape_change_nothing(session):
 
 def test_snapshot_conflict(snap_compare, session):
     edited(session)
-    assert snap_compare(create_app(session, []), terminal_size=SIZE, run_before=walk(">ReviewScreen", "ctrl+n"))
+    assert snap_compare(create_app(session, [], start="review"), terminal_size=SIZE,
+                        run_before=walk("ctrl+n"))

@@ -21,6 +21,7 @@ from tui_support import (
     choose,
     field_message,
     forward,
+    jump,
     make_session,
     press,
     replace_input,
@@ -37,8 +38,7 @@ SIZE = (80, 24)
 
 
 async def to_backend_form(pilot, moves: int, form: str) -> None:
-    """From Welcome to the Authentication screen, choose a backend by keyboard, on to its form."""
-    await walk_to(pilot, "AuthScreen")
+    """On the Authentication screen (the app opened there), choose a backend by keyboard, on to its form."""
     await choose(pilot, "#auth-backend", moves)
     await forward(pilot, form)
 
@@ -61,7 +61,7 @@ def shown_text(app) -> str:
 # --- PAM ----------------------------------------------------------------------------------
 
 async def test_pam_form_refuses_a_wrong_uid_at_the_field(session):
-    app = create_app(session, [])
+    app = create_app(session, [], start="auth")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await to_backend_form(pilot, 0, "PamScreen")
@@ -85,7 +85,7 @@ async def test_pam_form_refuses_a_wrong_uid_at_the_field(session):
 # --- LDAP ---------------------------------------------------------------------------------
 
 async def test_ldap_form_by_keyboard(session):
-    app = create_app(session, [])
+    app = create_app(session, [], start="auth")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await to_backend_form(pilot, 1, "LdapScreen")
@@ -111,7 +111,7 @@ async def test_ldap_form_by_keyboard(session):
 
 
 async def test_ldap_dynamic_lookup_keeps_the_typed_password_in_memory_only(session):
-    app = create_app(session, [])
+    app = create_app(session, [], start="auth")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await to_backend_form(pilot, 1, "LdapScreen")
@@ -132,7 +132,7 @@ async def test_ldap_dynamic_lookup_keeps_the_typed_password_in_memory_only(sessi
         assert dnpass.password is True
         assert "s3cret" not in shown_text(app), "a typed password is shown as dots only"
         await forward(pilot, "ProtocolsScreen")
-        await walk_to(pilot, "ReviewScreen")
+        await jump(pilot, "review")
         plan = text_of(app.screen.query_one("#plan", Static))
         assert "dovecot-ldap.conf.ext" in plan and "s3cret" not in plan
     ldap = session.answers.auth.ldap
@@ -155,10 +155,9 @@ async def test_ldap_test_connection_shows_the_lines_and_leaves_the_screen_usable
     ldap = session.answers.auth.ldap
     ldap.uris, ldap.base = ["ldaps://ldap.example.com"], "dc=example,dc=com"
     ldap.dn = "cn=dovecot_LDAP,dc=example,dc=com"
-    app = create_app(session, [])
+    app = create_app(session, [], start="auth_ldap")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await walk_to(pilot, "LdapScreen")
         screen = app.screen
         assert screen.query_one("#ldap-lookup").display is True
         await replace_input(pilot, "#auth-ldap-dnpass", "wrong-pass")
@@ -197,7 +196,7 @@ async def test_ldap_test_connection_shows_the_lines_and_leaves_the_screen_usable
 
 
 async def test_back_keeps_the_form_and_another_backend_changes_the_next_screen(session):
-    app = create_app(session, [])
+    app = create_app(session, [], start="auth")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await to_backend_form(pilot, 1, "LdapScreen")
@@ -219,7 +218,7 @@ async def test_back_keeps_the_form_and_another_backend_changes_the_next_screen(s
 # --- MariaDB ------------------------------------------------------------------------------
 
 async def test_sql_form_by_keyboard(session):
-    app = create_app(session, [])
+    app = create_app(session, [], start="auth")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await to_backend_form(pilot, 2, "SqlScreen")
@@ -262,10 +261,9 @@ async def test_sql_test_connection_shows_what_came_back(tmp_path, monkeypatch):
 
     monkeypatch.setattr("mailwizard.backends.test_sql", fake_test_sql)
     session = make_session(tmp_path / "root", answers="sql.toml")
-    app = create_app(session, [])
+    app = create_app(session, [], start="auth_sql")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await walk_to(pilot, "SqlScreen")
         screen = app.screen
         await replace_input(pilot, "#test-user", "alice@example.com")
         screen.query_one("#test-connection", Button).focus()
@@ -291,10 +289,9 @@ async def test_a_test_that_raises_is_shown_not_a_traceback(tmp_path, monkeypatch
 
     monkeypatch.setattr("mailwizard.backends.test_sql", broken)
     session = make_session(tmp_path / "root", answers="sql.toml")
-    app = create_app(session, [])
+    app = create_app(session, [], start="auth_sql")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await walk_to(pilot, "SqlScreen")
         await press(pilot, "ctrl+t")
         shown = text_of(app.screen.query_one("#test-result", ResultView))
         assert shown.startswith("FAIL") and "RuntimeError: no route to host" in shown
@@ -303,10 +300,9 @@ async def test_a_test_that_raises_is_shown_not_a_traceback(tmp_path, monkeypatch
 # --- Mail store ---------------------------------------------------------------------------
 
 async def test_mail_store_refuses_dovecot_as_the_mail_user(session):
-    app = create_app(session, [])
+    app = create_app(session, [], start="mailstore")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await walk_to(pilot, "MailStoreScreen")
         await replace_input(pilot, "#mailbox-user", "dovecot")
         await forward(pilot, "MailStoreScreen")
         assert "cannot own the mailboxes" in field_message(app, "mailbox.user")
@@ -322,10 +318,9 @@ async def test_mail_store_refuses_dovecot_as_the_mail_user(session):
 # --- Protocols ----------------------------------------------------------------------------
 
 async def test_protocols_toggles_and_the_lmtp_screen_follows(session):
-    app = create_app(session, [])
+    app = create_app(session, [], start="protocols")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await walk_to(pilot, "ProtocolsScreen")
         screen = app.screen
         assert "has no firewalld" in text_of(screen.query_one("#firewall-note", Static))
         for name in ("imap", "pop3", "lmtp"):
@@ -349,10 +344,9 @@ async def test_protocols_toggles_and_the_lmtp_screen_follows(session):
 
 async def test_firewall_toggle_on_a_firewalld_platform(tmp_path):
     session = make_session(tmp_path / "root", platform="rhel10")
-    app = create_app(session, [])
+    app = create_app(session, [], start="protocols")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await walk_to(pilot, "ProtocolsScreen")
         note = app.screen.query_one("#firewall-note", Static)
         # ManageSieve is off in pam.toml: its service is closed too (steps/sieve.py)
         assert text_of(note).strip() == "opens: imaps imap pop3s pop3 (TCP 993, 143, 995, 110); closes: managesieve"
@@ -367,10 +361,9 @@ async def test_firewall_toggle_on_a_firewalld_platform(tmp_path):
 # --- Mailboxes ----------------------------------------------------------------------------
 
 async def test_mailboxes_add_and_remove_by_keyboard(session):
-    app = create_app(session, [])
+    app = create_app(session, [], start="mailboxes")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await walk_to(pilot, "MailboxesScreen")
         screen = app.screen
         names = [row.mailbox for row in screen.rows()]
         assert names == ["Drafts", "Junk", "Trash", "Sent"]
@@ -399,10 +392,9 @@ async def test_mailboxes_add_and_remove_by_keyboard(session):
 
 
 async def test_mailboxes_refuse_a_bad_row_at_the_row(session):
-    app = create_app(session, [])
+    app = create_app(session, [], start="mailboxes")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await walk_to(pilot, "MailboxesScreen")
         screen = app.screen
         await press(pilot, "f7")  # left empty: not an error while the cursor is still in it
         row = screen.rows()[-1]
@@ -429,10 +421,9 @@ async def test_mailboxes_refuse_a_bad_row_at_the_row(session):
 
 async def test_lmtp_over_tcp_with_an_allowed_address(tmp_path):
     session = make_session(tmp_path / "root", platform="rhel10")
-    app = create_app(session, [])
+    app = create_app(session, [], start="lmtp")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await walk_to(pilot, "LmtpScreen")
         screen = app.screen
         assert screen.query_one("#lmtp-inet").display is False
         await choose(pilot, "#lmtp-listener", 1)  # TCP
@@ -445,7 +436,7 @@ async def test_lmtp_over_tcp_with_an_allowed_address(tmp_path):
         await replace_input(pilot, "#lmtp-allow_from", "192.0.2.1/32, 2001:db8:2::1/128")
         await replace_input(pilot, "#lmtp-port", "2424")
         await forward(pilot, "PostfixModeScreen")
-        await walk_to(pilot, "ReviewScreen")
+        await jump(pilot, "review")
         plan = text_of(app.screen.query_one("#plan", Static))
         assert 'source address="192.0.2.1/32" port protocol="tcp" port="2424" accept' in plan
         assert "semanage port -a -t lmtp_port_t -p tcp 2424" in plan
@@ -455,10 +446,9 @@ async def test_lmtp_over_tcp_with_an_allowed_address(tmp_path):
 
 async def test_sasl_over_tcp_for_a_postfix_on_another_host(tmp_path):
     session = make_session(tmp_path / "root", platform="rhel10")
-    app = create_app(session, [])
+    app = create_app(session, [], start="auth")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await walk_to(pilot, "AuthScreen")
         screen = app.screen
         assert screen.query_one("#auth-sasl-inet").display is False
         await choose(pilot, "#auth-sasl_listener", 1)  # TCP
@@ -471,7 +461,7 @@ async def test_sasl_over_tcp_for_a_postfix_on_another_host(tmp_path):
         await replace_input(pilot, "#auth-sasl_port", "12345")
         await replace_input(pilot, "#auth-sasl_allow_from", "192.0.2.1/32")
         await forward(pilot, "PamScreen")
-        await walk_to(pilot, "ReviewScreen")
+        await jump(pilot, "review")
         plan = text_of(app.screen.query_one("#plan", Static))
         assert 'source address="192.0.2.1/32" port protocol="tcp" port="12345" accept' in plan
         assert "setsebool -P nis_enabled on" in plan

@@ -21,6 +21,7 @@ from mailwizard.answers import PATH_KEYS, normalise_path
 from mailwizard.app import create_app, make_screen
 from mailwizard.screens.base import displayed
 from mailwizard.widgets import Field, FieldMessages
+from support import cached_cert
 from tui_support import make_session, replace_input, settle, text_of
 
 SIZE = (80, 24)
@@ -58,14 +59,6 @@ COUNTS: collections.Counter = collections.Counter()
 
 
 @pytest.fixture(scope="module", autouse=True)
-def fast_cert_checks():
-    from support import cached_cert_checks
-
-    with cached_cert_checks():
-        yield
-
-
-@pytest.fixture(scope="module", autouse=True)
 def report_counts(request):
     yield
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
@@ -78,10 +71,8 @@ def report_counts(request):
 
 def prepare(session) -> None:
     """The files the reference answers name (secrets, CAs), and Postfix's own certificate for its TLS form."""
-    from mailwizard import certs
-
     host = session.host
-    key, cert = certs.self_signed(session.answers.server.hostname)
+    key, cert = cached_cert(session.answers.server.hostname)
     for path, data in (("/etc/pki/tls/certs/postfix.crt", cert), ("/etc/pki/tls/private/postfix.key", key)):
         real = host.real(path)
         real.parent.mkdir(parents=True, exist_ok=True)

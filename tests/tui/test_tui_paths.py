@@ -4,17 +4,16 @@
 from __future__ import annotations
 
 from mailwizard.app import create_app
-from tui_support import field_message, forward, make_session, replace_input, settle, walk_to
+from tui_support import field_message, forward, make_session, replace_input, settle
 
 SIZE = (80, 24)
 
 
 async def test_mail_root_written_as_a_system_directory_is_refused_at_its_field(tmp_path):
     session = make_session(tmp_path / "root")
-    app = create_app(session, [])
+    app = create_app(session, [], start="mailstore")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await walk_to(pilot, "MailStoreScreen")
         for typed in ("//etc", "/srv/../etc/", "/var/lib/mailwizard/."):
             await replace_input(pilot, "#mailbox-root", typed)
             await forward(pilot, "MailStoreScreen")  # refused: the screen stays

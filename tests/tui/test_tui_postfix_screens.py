@@ -14,6 +14,7 @@ from tui_support import (
     choose,
     field_message,
     forward,
+    jump,
     make_session,
     press,
     replace_input,
@@ -46,11 +47,11 @@ def step_keys(app) -> list[str]:
 # --- Mode ------------------------------------------------------------------------------------
 
 async def test_mode_internet_site_refuses_a_bad_network_at_the_field(session):
-    app = create_app(session, [])
+    app = create_app(session, [], start="lmtp")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         passed = await walk_to(pilot, "PostfixModeScreen")
-        assert passed[-2] == "LmtpScreen"
+        assert passed == ["LmtpScreen", "PostfixModeScreen"]
         assert app.focused is app.screen.query_one("#postfix-mode")
         screen_text = shown(app)
         assert "Internet site: sends and receives mail directly over SMTP" in screen_text
@@ -71,10 +72,9 @@ async def test_mode_internet_site_refuses_a_bad_network_at_the_field(session):
 
 async def test_mode_null_client_drops_the_dovecot_screens_and_needs_a_relay(tmp_path):
     session = make_session(tmp_path / "root", answers="full.toml", platform="rhel10")
-    app = create_app(session, [])
+    app = create_app(session, [], start="postfix_mode")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await walk_to(pilot, "PostfixModeScreen")
         assert DOVECOT_SCREENS - {"auth_ldap", "auth_sql"} <= set(step_keys(app))
         assert not app.screen.query_one("#postfix-null").display
         await choose(pilot, "#postfix-mode", 1)
@@ -95,7 +95,7 @@ async def test_mode_null_client_drops_the_dovecot_screens_and_needs_a_relay(tmp_
         assert screen_name(app) == "PostfixModeScreen"
         await press(pilot, "escape")
         assert screen_name(app) == "InstallScreen"  # the Dovecot screens are skipped backwards too
-        await walk_to(pilot, "PostfixModeScreen")
+        assert await walk_to(pilot, "PostfixModeScreen") == ["InstallScreen", "PostfixModeScreen"]  # and forwards
         await choose(pilot, "#postfix-mode", -1)  # back to an internet site: all comes back
         assert session.answers.dovecot_enabled and p.submission and p.virtual_alias_source == "file"
         assert app.screen.query_one("#postfix-inet_interfaces", Input).value == "all"
@@ -104,11 +104,11 @@ async def test_mode_null_client_drops_the_dovecot_screens_and_needs_a_relay(tmp_
 
 async def test_mode_null_client_answers_file_opens_in_null_client(tmp_path):
     session = make_session(tmp_path / "root", answers="null-client.toml", platform="rhel10")
-    app = create_app(session, [])
+    app = create_app(session, [], start="install")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         passed = await walk_to(pilot, "PostfixModeScreen")
-        assert passed == ["WelcomeScreen", "InstallScreen", "PostfixModeScreen"]
+        assert passed == ["InstallScreen", "PostfixModeScreen"]
         assert app.screen.query_one("#postfix-relayhost", Input).value == "[relay.example.com]"
         assert app.screen.query_one("#postfix-myorigin", Input).value == "relay.example.com"
         await choose(pilot, "#postfix-mode", -1)
@@ -122,10 +122,9 @@ async def test_mode_null_client_answers_file_opens_in_null_client(tmp_path):
 
 async def test_aliases_table_rows_by_keyboard(tmp_path):
     session = make_session(tmp_path / "root", answers="full.toml", platform="rhel10")
-    app = create_app(session, [])
+    app = create_app(session, [], start="postfix_aliases")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await walk_to(pilot, "PostfixAliasesScreen")
         screen = app.screen
         assert [i.value for i in screen.query(".alias-address")] == ["info@example.com", "sales@example.com"]
         assert "lmdb:/etc/postfix/virtual" in text_of(screen.query_one("#alias-note"))
@@ -149,10 +148,9 @@ async def test_aliases_table_rows_by_keyboard(tmp_path):
 
 
 async def test_aliases_ldap_lookup(session):
-    app = create_app(session, [])
+    app = create_app(session, [], start="postfix_aliases")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await walk_to(pilot, "PostfixAliasesScreen")
         screen = app.screen
         assert not screen.query_one("#aliases-file").display and not screen.query_one("#aliases-ldap").display
         await choose(pilot, "#postfix-virtual_alias_source", 2)
@@ -172,10 +170,9 @@ async def test_aliases_ldap_lookup(session):
 
 
 async def test_postfix_help_names_the_guide_sections(session):
-    app = create_app(session, [])
+    app = create_app(session, [], start="postfix_mode")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await walk_to(pilot, "PostfixModeScreen")
         await press(pilot, "f1")
         assert screen_name(app) == "HelpScreen"
         assert "2.1, 2.3" in shown(app)
@@ -194,10 +191,9 @@ async def test_postfix_help_names_the_guide_sections(session):
 
 
 async def test_submission_by_keyboard(session):
-    app = create_app(session, [])
+    app = create_app(session, [], start="postfix_submission")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await walk_to(pilot, "PostfixSubmissionScreen")
         screen = app.screen
         assert app.focused is screen.query_one("#postfix-submission")
         assert not screen.query_one("#field-postfix-sender_login_mismatch").display  # pam.toml: off
@@ -221,10 +217,9 @@ async def test_submission_by_keyboard(session):
 async def test_submission_refuses_at_the_field_what_the_answers_cannot_do(tmp_path):
     session = make_session(tmp_path / "root", answers="full.toml", platform="rhel10")
     session.answers.postfix.sender_login_mismatch = "reject-everyone"  # as from a hand-edited file
-    app = create_app(session, [])
+    app = create_app(session, [], start="postfix_submission")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await walk_to(pilot, "PostfixSubmissionScreen")
         await forward(pilot, "PostfixSubmissionScreen")
         assert "is not one of reject" in field_message(app, "postfix.sender_login_mismatch")
         assert app.focused is app.screen.query_one("#postfix-sender_login_mismatch")
@@ -236,10 +231,9 @@ async def test_submission_refuses_at_the_field_what_the_answers_cannot_do(tmp_pa
 # --- Limits ------------------------------------------------------------------------------------
 
 async def test_limits_show_the_defaults_and_refuse_a_small_queue_minfree(session):
-    app = create_app(session, [])
+    app = create_app(session, [], start="postfix_limits")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await walk_to(pilot, "PostfixLimitsScreen")
         screen = app.screen
         size = screen.query_one("#postfix-limits-message_size_limit", Input)
         assert size.value == "" and size.placeholder == "default 10240000 (message_size_limit)"
@@ -271,10 +265,9 @@ async def test_limits_are_shown_for_a_null_client_too(tmp_path):
 # --- the order of the Postfix screens ------------------------------------------------------------
 
 async def test_internet_site_walks_every_postfix_screen_in_order(session):
-    app = create_app(session, [])
+    app = create_app(session, [], start="postfix_mode")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await walk_to(pilot, "PostfixModeScreen")
         passed = await walk_to(pilot, "ReviewScreen")
         assert passed == ["PostfixModeScreen", "PostfixTlsScreen", "PostfixAliasesScreen", "PostfixDeliveryScreen",
                           "PostfixSubmissionScreen", "PostfixLimitsScreen", "ReviewScreen"]
@@ -305,10 +298,9 @@ def put(session, path: str, data: bytes) -> None:
 
 
 async def test_postfix_tls_offers_dovecots_certificate_and_shows_the_fixed_settings(session):
-    app = create_app(session, [])
+    app = create_app(session, [], start="postfix_tls")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await walk_to(pilot, "PostfixTlsScreen")
         screen = app.screen
         assert app.focused is screen.query_one("#postfix-tls_source")
         assert not screen.query_one("#postfix-tls-own").display  # Dovecot's pair is the default
@@ -325,22 +317,21 @@ async def test_postfix_tls_offers_dovecots_certificate_and_shows_the_fixed_setti
         await forward(pilot, "PostfixAliasesScreen")
         p = session.answers.postfix
         assert (p.tls_cert, p.tls_key, p.tls_loglevel) == ("", "", 1)
-        await walk_to(pilot, "ReviewScreen")
+        await jump(pilot, "review")
         plan = text_of(app.screen.query_one("#plan"))
         assert "smtp_tls_loglevel = 1" in plan and f"smtpd_tls_cert_file = {tls.cert}" in plan
 
 
 async def test_postfix_tls_own_pair_is_checked_at_the_field(session):
-    from mailwizard import certs
+    from support import cached_cert
 
-    key_pem, cert_pem = certs.self_signed("mail.example.com")
-    other_key, other_cert = certs.self_signed("other.example.com")
+    key_pem, cert_pem = cached_cert("mail.example.com")
+    other_key, other_cert = cached_cert("other.example.com")
     put(session, "/etc/pki/tls/certs/postfix.pem", other_cert)
     put(session, "/etc/pki/tls/private/postfix.key", key_pem)
-    app = create_app(session, [])
+    app = create_app(session, [], start="postfix_tls")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await walk_to(pilot, "PostfixTlsScreen")
         screen = app.screen
         await press(pilot, "right", "enter")  # another certificate and key
         assert screen.query_one("#postfix-tls-own").display
@@ -373,10 +364,9 @@ async def test_postfix_tls_own_pair_is_checked_at_the_field(session):
 
 async def test_postfix_tls_without_dovecot_needs_its_own_pair(tmp_path):
     session = make_session(tmp_path / "root", answers="null-client.toml", platform="rhel10")
-    app = create_app(session, [])
+    app = create_app(session, [], start="postfix_mode")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await walk_to(pilot, "PostfixModeScreen")
         await choose(pilot, "#postfix-mode", -1)  # an internet site; [dovecot] enabled = false stays
         await forward(pilot, "PostfixTlsScreen")
         screen = app.screen
@@ -392,10 +382,9 @@ async def test_postfix_tls_without_dovecot_needs_its_own_pair(tmp_path):
 # --- Delivery ----------------------------------------------------------------------------------
 
 async def test_delivery_to_dovecot_here_then_on_another_host(session):
-    app = create_app(session, [])
+    app = create_app(session, [], start="postfix_delivery")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await walk_to(pilot, "PostfixDeliveryScreen")
         screen = app.screen
         assert app.focused is screen.query_one("#postfix-delivery")
         assert "Automatic: local users, since Dovecot's users are this host's accounts (PAM)" in \
@@ -435,7 +424,7 @@ async def test_delivery_to_dovecot_here_then_on_another_host(session):
                                                                         12345)
         await press(pilot, "space")  # submission on (pam.toml has it off)
         assert "Dovecot on dovecot.example.com:12345" in text_of(app.screen.query_one("#submission-note"))
-        await walk_to(pilot, "ReviewScreen")
+        await jump(pilot, "review")
         plan = text_of(app.screen.query_one("#plan"))
         assert "virtual_mailbox_domains = $mydomain, example.net" in plan
         assert "virtual_transport = lmtp:inet:[2001:db8:2::1]:24" in plan
@@ -443,10 +432,9 @@ async def test_delivery_to_dovecot_here_then_on_another_host(session):
 
 async def test_delivery_local_leaves_lmtp_out_and_automatic_follows_the_backend(tmp_path):
     session = make_session(tmp_path / "root", answers="ldap.toml", platform="rhel10")
-    app = create_app(session, [])
+    app = create_app(session, [], start="postfix_delivery")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await walk_to(pilot, "PostfixDeliveryScreen")
         screen = app.screen
         assert "Automatic: virtual, since Dovecot's users come from LDAP" in \
             text_of(screen.query_one("#mailboxes-note"))
@@ -471,10 +459,9 @@ async def test_limits_show_the_hardening_notes_and_change_nothing(session):
               b"daemon:x:1:1::/:/usr/sbin/nologin\n")
     put(session, "/etc/passwd", passwd)
     put(session, "/proc/mounts", b"/dev/sda1 / ext4 rw 0 0\nnfs:/spool /var/spool nfs4 rw 0 0\n")
-    app = create_app(session, [])
+    app = create_app(session, [], start="postfix_limits")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await walk_to(pilot, "PostfixLimitsScreen")
         screen = app.screen
         summary = screen.query_one("#hardening-summary")
         assert text_of(summary) == "Hardening notes (2.9.1), below the limits: 2 warning(s)."
@@ -492,10 +479,9 @@ async def test_limits_show_the_hardening_notes_and_change_nothing(session):
 async def test_limits_hardening_notes_on_a_clean_host(session):
     put(session, "/etc/passwd", b"root:x:0:0::/root:/bin/bash\ndaemon:x:1:1::/:/usr/sbin/nologin\n")
     put(session, "/proc/mounts", b"/dev/sda1 / ext4 rw 0 0\n")
-    app = create_app(session, [])
+    app = create_app(session, [], start="postfix_limits")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await walk_to(pilot, "PostfixLimitsScreen")
         assert text_of(app.screen.query_one("#hardening-summary")) == \
             "Hardening notes (2.9.1), below the limits: nothing to warn of."
         notes = text_of(app.screen.query_one("#hardening"))

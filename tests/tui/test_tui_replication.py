@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from mailwizard.app import create_app
 from mailwizard.widgets import CheckList
-from tui_support import field_message, forward, make_session, replace_input, settle, text_of, walk_to
+from tui_support import field_message, forward, jump, make_session, replace_input, settle, text_of
 
 SIZE = (80, 24)
 TYPED = "Typed-doveadm-pw"
@@ -42,9 +42,9 @@ async def test_the_screen_is_shown_only_while_replication_is_enabled(tmp_path):
 
 async def test_fields_and_prerequisites_are_shown(tmp_path):
     session = full_session(tmp_path)
-    app = create_app(session, [])
+    app = create_app(session, [], start="replication")
     async with app.run_test(size=(100, 50)) as pilot:
-        await walk_to(pilot, "ReplicationScreen")
+        await settle(pilot)
         screen = app.screen
         values = {key: screen.query_one(f"#replication-{key}").value
                   for key in ("partner", "port", "password", "password_file", "max_conns", "partner_addresses")}
@@ -62,9 +62,9 @@ async def test_fields_and_prerequisites_are_shown(tmp_path):
 
 async def test_bad_fields_are_refused_at_the_field_then_taken(tmp_path):
     session = full_session(tmp_path, "rhel10")
-    app = create_app(session, [])
+    app = create_app(session, [], start="replication")
     async with app.run_test(size=(100, 50)) as pilot:
-        await walk_to(pilot, "ReplicationScreen")
+        await settle(pilot)
         await replace_input(pilot, "#replication-partner_addresses", "192.0.2.1/24")
         await replace_input(pilot, "#replication-port", "http")
         await forward(pilot, "ReplicationScreen")
@@ -83,9 +83,9 @@ async def test_bad_fields_are_refused_at_the_field_then_taken(tmp_path):
 
 async def test_a_typed_password_is_never_drawn_nor_saved(tmp_path):
     session = full_session(tmp_path)
-    app = create_app(session, [])
+    app = create_app(session, [], start="replication")
     async with app.run_test(size=(100, 50)) as pilot:
-        await walk_to(pilot, "ReplicationScreen")
+        await settle(pilot)
         await replace_input(pilot, "#replication-password_file", "")
         await forward(pilot, "ReplicationScreen")  # neither a password nor a file
         assert "give the file holding the password" in field_message(app, "replication.password_file")
@@ -93,7 +93,7 @@ async def test_a_typed_password_is_never_drawn_nor_saved(tmp_path):
         await settle(pilot)
         assert TYPED not in drawn(app) and "•" * len(TYPED) in drawn(app)
         await forward(pilot, "PostfixModeScreen")
-        await walk_to(pilot, "ReviewScreen")
+        await jump(pilot, "review")
         assert TYPED not in drawn(app)
     assert session.answers.replication.password == TYPED
     assert TYPED not in session.answers.to_toml()
@@ -103,9 +103,9 @@ async def test_a_typed_password_is_never_drawn_nor_saved(tmp_path):
 async def test_a_failed_prerequisite_is_shown_and_refused(tmp_path):
     session = full_session(tmp_path)
     session.host.state.running.add("dovecot")  # a running Dovecot whose userdb lists nobody
-    app = create_app(session, [])
+    app = create_app(session, [], start="replication")
     async with app.run_test(size=(100, 50)) as pilot:
-        await walk_to(pilot, "ReplicationScreen")
+        await settle(pilot)
         screen = app.screen
         assert "FAIL" in text_of(screen.query_one("#replication-prereqs", CheckList))
         assert "1 failed" in text_of(screen.query_one("#replication-prereq-summary"))
@@ -118,9 +118,8 @@ def test_snapshot_replication(snap_compare, tmp_path):
     session = full_session(tmp_path)
 
     async def run_before(pilot) -> None:
-        await walk_to(pilot, "ReplicationScreen")
         await settle(pilot)
         for field in pilot.app.screen.query("Input"):
             field.cursor_blink = False
         await pilot.pause()
-    assert snap_compare(create_app(session, []), terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(create_app(session, [], start="replication"), terminal_size=SIZE, run_before=run_before)

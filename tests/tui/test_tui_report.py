@@ -13,15 +13,14 @@ from mailwizard.host import FakeHost, Result
 from mailwizard.screens.confirm import ConfirmScreen
 from mailwizard.screens.report import ReportScreen
 from mailwizard.screens.report_dialogs import AccountPromptScreen, DnsRecordsScreen, SaveAnswersScreen
-from tui_support import JOURNAL, make_session, press, replace_input, settle, text_of, walk_to
+from tui_support import JOURNAL, applied, make_session, press, replace_input, settle, text_of
 
 SIZE = (80, 24)
 
 
 async def to_report(pilot) -> None:
+    """The Report (the app opened there on an applied session), its checks run."""
     await settle(pilot)
-    await walk_to(pilot, "ReviewScreen")
-    await press(pilot, "ctrl+n", "y", "ctrl+n")
     if isinstance(pilot.app.screen, AccountPromptScreen):
         await press(pilot, "escape")  # no test account
     assert isinstance(pilot.app.screen, ReportScreen)
@@ -31,7 +30,7 @@ class TestDnsRecords:
     async def test_d_shows_the_zone_lines_for_this_host(self, tmp_path):
         session = make_session(tmp_path / "root")
         session.answers.dns.addresses = ["203.0.113.25"]
-        app = create_app(session, [])
+        app = create_app(applied(session), [], start="report")
         async with app.run_test(size=SIZE) as pilot:
             await to_report(pilot)
             assert any(c.step == "dns" for c in app.checks), "the DNS rows are part of the report"
@@ -53,7 +52,7 @@ class TestSaveAnswers:
         secret.parent.mkdir(mode=0o700, parents=True)
         secret.write_text("File-s3cret\n")
         secret.chmod(0o600)
-        app = create_app(session, [])
+        app = create_app(applied(session), [], start="report")
         async with app.run_test(size=SIZE) as pilot:
             await to_report(pilot)
             await press(pilot, "s")
@@ -111,8 +110,6 @@ class AccountHost(FakeHost):
 
 async def to_prompt(pilot) -> None:
     await settle(pilot)
-    await walk_to(pilot, "ReviewScreen")
-    await press(pilot, "ctrl+n", "y", "ctrl+n")
     assert isinstance(pilot.app.screen, AccountPromptScreen), "the Report asks before its checks run"
 
 
@@ -138,7 +135,7 @@ class TestAccountPrompt:
     async def test_a_typed_account_is_tested_and_its_password_kept_nowhere(self, tmp_path):
         session = make_session(tmp_path / "root", host_class=AccountHost)
         session.host.real("/root").mkdir(mode=0o700, parents=True)
-        app = create_app(session, [])
+        app = create_app(applied(session), [], start="report")
         async with app.run_test(size=SIZE) as pilot:
             await to_prompt(pilot)
             password = app.screen.query_one("#test-password", Input)
@@ -161,7 +158,7 @@ class TestAccountPrompt:
 
     async def test_a_wrong_password_is_a_failed_check_and_t_tries_again(self, tmp_path):
         session = make_session(tmp_path / "root", host_class=AccountHost)
-        app = create_app(session, [])
+        app = create_app(applied(session), [], start="report")
         async with app.run_test(size=SIZE) as pilot:
             await to_prompt(pilot)
             await type_account(pilot, "alice", "wrong-one")
@@ -196,7 +193,7 @@ class TestAccountPrompt:
 
     async def test_skip_leaves_the_account_checks_out_with_a_note(self, tmp_path):
         session = make_session(tmp_path / "root", host_class=AccountHost)
-        app = create_app(session, [])
+        app = create_app(applied(session), [], start="report")
         async with app.run_test(size=SIZE) as pilot:
             await to_prompt(pilot)
             await press(pilot, "escape")
@@ -210,7 +207,7 @@ class TestAccountPrompt:
 
     async def test_an_empty_user_or_password_is_refused_in_the_dialog(self, tmp_path):
         session = make_session(tmp_path / "root", host_class=AccountHost)
-        app = create_app(session, [])
+        app = create_app(applied(session), [], start="report")
         async with app.run_test(size=SIZE) as pilot:
             await to_prompt(pilot)
             await press(pilot, "enter", "enter")  # Enter: on to the password field; Enter there: Test
@@ -231,7 +228,7 @@ class TestAccountPrompt:
         secret.parent.mkdir(parents=True, exist_ok=True)
         secret.write_text(PASSWORD + "\n")
         session.answers.auth.test_user, session.answers.auth.test_password_file = "alice", "/root/alice.pass"
-        app = create_app(session, [])
+        app = create_app(applied(session), [], start="report")
         async with app.run_test(size=SIZE) as pilot:
             await to_report(pilot)
             [check] = account_checks(app)
@@ -241,7 +238,7 @@ class TestAccountPrompt:
 class TestReportTable:
     async def test_grouped_by_area_coloured_by_status_with_a_summary(self, tmp_path):
         session = make_session(tmp_path / "root")
-        app = create_app(session, [])
+        app = create_app(applied(session), [], start="report")
         async with app.run_test(size=SIZE) as pilot:
             await to_report(pilot)
             table = app.screen.query_one("#checks", DataTable)

@@ -13,7 +13,7 @@ from textual.widgets import Input, Static
 from mailwizard.answers import parse
 from mailwizard.app import create_app
 from mailwizard.widgets import TickField
-from tui_support import field_message, forward, make_session, replace_input, settle, text_of, tick, walk_to
+from tui_support import field_message, forward, jump, make_session, replace_input, settle, text_of, tick, walk_to
 
 SIZE = (80, 24)
 
@@ -28,25 +28,24 @@ def sieve_session(tmp_path, platform="debian12"):
 
 async def test_the_screen_is_shown_only_while_managesieve_is_on(tmp_path):
     off = make_session(tmp_path / "off")
-    app = create_app(off, [])
+    app = create_app(off, [], start="lmtp")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         passed = await walk_to(pilot, "PostfixModeScreen")
-        assert "SieveScreen" not in passed and "Sieve" not in [t for _, t in app.step_titles()]
+        assert passed == ["LmtpScreen", "PostfixModeScreen"] and "Sieve" not in [t for _, t in app.step_titles()]
     on = sieve_session(tmp_path / "on")
-    app = create_app(on, [])
+    app = create_app(on, [], start="lmtp")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         passed = await walk_to(pilot, "PostfixModeScreen")
-        assert passed[-3:] == ["LmtpScreen", "SieveScreen", "PostfixModeScreen"]
+        assert passed == ["LmtpScreen", "SieveScreen", "PostfixModeScreen"]
 
 
 async def test_fields_are_written_into_the_answers(tmp_path):
     session = sieve_session(tmp_path)
-    app = create_app(session, [])
+    app = create_app(session, [], start="sieve")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await walk_to(pilot, "SieveScreen")
         screen = app.screen
         assert app.focused is screen.query_one("#sieve-port", Input)
         assert screen.query_one("#field-sieve-lmtp_plugin", TickField).value is True
@@ -65,10 +64,9 @@ async def test_fields_are_written_into_the_answers(tmp_path):
 
 async def test_turning_the_filter_off_hides_the_folder(tmp_path):
     session = sieve_session(tmp_path)
-    app = create_app(session, [])
+    app = create_app(session, [], start="sieve")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await walk_to(pilot, "SieveScreen")
         screen = app.screen
         await tick(pilot, "#sieve-spam_filter")
         assert screen.query_one("#field-sieve-spam_folder").display is False
@@ -81,10 +79,9 @@ async def test_turning_the_filter_off_hides_the_folder(tmp_path):
 
 async def test_bad_answers_are_refused_at_their_field(tmp_path):
     session = sieve_session(tmp_path)
-    app = create_app(session, [])
+    app = create_app(session, [], start="sieve")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await walk_to(pilot, "SieveScreen")
         screen = app.screen
         await replace_input(pilot, "#sieve-port", "four")
         await forward(pilot, "SieveScreen")
@@ -102,7 +99,7 @@ async def test_bad_answers_are_refused_at_their_field(tmp_path):
         assert "the global filter runs when scripts run on delivery" in field_message(app, "sieve.spam_filter")
         await tick(pilot, "#sieve-lmtp_plugin")
         await forward(pilot, "PostfixModeScreen")
-        await walk_to(pilot, "ReviewScreen")
+        await jump(pilot, "review")
         plan = text_of(app.screen.query_one("#plan", Static))
         assert "protocols = $protocols sieve" in plan and "sievec /etc/dovecot/sieve/spam-to-junk.sieve" in plan
 
@@ -111,20 +108,19 @@ def test_snapshot_sieve(snap_compare, tmp_path):
     from test_tui_snapshots import walk
 
     session = sieve_session(tmp_path)
-    assert snap_compare(create_app(session, []), terminal_size=SIZE, run_before=walk(">SieveScreen"))
+    assert snap_compare(create_app(session, [], start="sieve"), terminal_size=SIZE, run_before=walk())
 
 
 async def test_ticking_managesieve_on_the_protocols_screen_adds_the_sieve_screen(tmp_path):
     session = make_session(tmp_path / "root", platform="rhel10")
-    app = create_app(session, [])
+    app = create_app(session, [], start="protocols")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await walk_to(pilot, "ProtocolsScreen")
         assert "Sieve" not in [t for _, t in app.step_titles()]
         await tick(pilot, "#protocols-sieve")
         assert "Sieve" in [t for _, t in app.step_titles()]
         note = text_of(app.screen.query_one("#firewall-note", Static))
         assert "managesieve" in note.split("(TCP")[0] and "4190" in note
         passed = await walk_to(pilot, "SieveScreen")
-        assert passed[-2:] == ["LmtpScreen", "SieveScreen"]
+        assert passed == ["ProtocolsScreen", "MailboxesScreen", "LmtpScreen", "SieveScreen"]
     assert session.answers.protocols.sieve is True

@@ -3,6 +3,10 @@
 Update them with `python3 -m pytest tests/tui --snapshot-update` and look at
 the changed SVGs before committing. The fake host keeps everything on screen
 fixed: the paths shown are the host's (/etc/...), never the temporary root.
+Each snapshot opens the wizard at its screen, as Posting starts its snapshots
+from a configured state: the answers are set on the session, and
+`create_app(session, [], start=KEY)` opens there (the Report's on a session
+whose plan was applied).
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 from textual.widgets import Input
 
 from mailwizard.app import create_app
-from tui_support import make_session, press, settle, walk_to
+from tui_support import applied, make_session, press, settle
 
 SIZE = (80, 24)
 
@@ -18,16 +22,13 @@ SIZE = (80, 24)
 def walk(*keys: str):
     """Press the keys, let the workers finish, and stop the text cursor blinking (a steady picture).
 
-    A key ">NameScreen" stands for ctrl+n until that screen is shown.
+    Each snapshot opens the wizard at its screen (create_app(..., start=KEY)) from the session's
+    answers; the keys are only what is done there (the walk from Welcome is test_tui_wizard's).
     """
     async def run_before(pilot) -> None:
         await settle(pilot)
-        for key in keys:
-            if key.startswith(">"):
-                await walk_to(pilot, key[1:])
-            else:
-                await press(pilot, key)
-        await settle(pilot)
+        await press(pilot, *keys)
+        await settle(pilot)  # what the last key started (Apply's worker starts on the screen's mount)
         for screen in pilot.app.screen_stack:
             for field in screen.query(Input):
                 field.cursor_blink = False
@@ -45,31 +46,31 @@ def test_snapshot_welcome_invalid_hostname(snap_compare, session):
 
 
 def test_snapshot_install(snap_compare, session):
-    assert snap_compare(create_app(session, []), terminal_size=SIZE, run_before=walk("ctrl+n"))
+    assert snap_compare(create_app(session, [], start="install"), terminal_size=SIZE, run_before=walk())
 
 
 def test_snapshot_tls(snap_compare, session):
-    assert snap_compare(create_app(session, []), terminal_size=SIZE, run_before=walk("ctrl+n", "ctrl+n"))
+    assert snap_compare(create_app(session, [], start="tls"), terminal_size=SIZE, run_before=walk())
 
 
 def test_snapshot_review(snap_compare, session):
-    assert snap_compare(create_app(session, []), terminal_size=SIZE,
-                        run_before=walk(">ReviewScreen"))
+    assert snap_compare(create_app(session, [], start="review"), terminal_size=SIZE,
+                        run_before=walk())
 
 
 def test_snapshot_review_dry_run(snap_compare, dry_session):
-    assert snap_compare(create_app(dry_session, []), terminal_size=SIZE,
-                        run_before=walk(">ReviewScreen"))
+    assert snap_compare(create_app(dry_session, [], start="review"), terminal_size=SIZE,
+                        run_before=walk())
 
 
 def test_snapshot_apply_confirm(snap_compare, session):
-    assert snap_compare(create_app(session, []), terminal_size=SIZE,
-                        run_before=walk(">ReviewScreen", "ctrl+n"))
+    assert snap_compare(create_app(session, [], start="review"), terminal_size=SIZE,
+                        run_before=walk("ctrl+n"))
 
 
 def test_snapshot_apply(snap_compare, session):
-    assert snap_compare(create_app(session, []), terminal_size=SIZE,
-                        run_before=walk(">ReviewScreen", "ctrl+n", "y"))
+    assert snap_compare(create_app(session, [], start="review"), terminal_size=SIZE,
+                        run_before=walk("ctrl+n", "y"))
 
 
 def fixed_tls_probes(monkeypatch) -> None:
@@ -82,7 +83,7 @@ def test_snapshot_report(snap_compare, session, monkeypatch):
     """The Report after the test account was skipped: passes, warnings and failures, the cursor on the
     first warning (its evidence and fix below the table)."""
     fixed_tls_probes(monkeypatch)
-    before = walk(">ReviewScreen", "ctrl+n", "y", "ctrl+n", "escape")
+    before = walk("escape")
 
     async def run_before(pilot) -> None:
         await before(pilot)
@@ -92,19 +93,18 @@ def test_snapshot_report(snap_compare, session, monkeypatch):
         await pilot.press(*["down"] * first_warning)
         await settle(pilot)
 
-    assert snap_compare(create_app(session, []), terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(create_app(applied(session), [], start="report"), terminal_size=SIZE, run_before=run_before)
 
 
 def test_snapshot_report_test_account(snap_compare, session, monkeypatch):
     """The Report's test-account prompt, the user typed and the password masked."""
     fixed_tls_probes(monkeypatch)
-    assert snap_compare(create_app(session, []), terminal_size=SIZE,
-                        run_before=walk(">ReviewScreen", "ctrl+n", "y", "ctrl+n", *"alice", "enter", *"s3cret"))
+    assert snap_compare(create_app(applied(session), [], start="report"), terminal_size=SIZE,
+                        run_before=walk(*"alice", "enter", *"s3cret"))
 
 
 def test_snapshot_help(snap_compare, session):
-    assert snap_compare(create_app(session, []), terminal_size=SIZE,
-                        run_before=walk("ctrl+n", "ctrl+n", "f1"))
+    assert snap_compare(create_app(session, [], start="tls"), terminal_size=SIZE, run_before=walk("f1"))
 
 
 # --- the Dovecot screens -----------------------------------------------------------------
@@ -122,20 +122,20 @@ def dovecot_session(tmp_path, answers: str, platform: str = "debian12"):
 
 
 def test_snapshot_mail_store(snap_compare, session):
-    assert snap_compare(create_app(session, []), terminal_size=SIZE, run_before=walk(">MailStoreScreen"))
+    assert snap_compare(create_app(session, [], start="mailstore"), terminal_size=SIZE, run_before=walk())
 
 
 def test_snapshot_auth(snap_compare, session):
-    assert snap_compare(create_app(session, []), terminal_size=SIZE, run_before=walk(">AuthScreen"))
+    assert snap_compare(create_app(session, [], start="auth"), terminal_size=SIZE, run_before=walk())
 
 
 def test_snapshot_auth_pam(snap_compare, session):
-    assert snap_compare(create_app(session, []), terminal_size=SIZE, run_before=walk(">PamScreen"))
+    assert snap_compare(create_app(session, [], start="auth_pam"), terminal_size=SIZE, run_before=walk())
 
 
 def test_snapshot_auth_ldap(snap_compare, tmp_path):
-    app = create_app(dovecot_session(tmp_path, "ldap-search.toml", "rhel10"), [])
-    assert snap_compare(app, terminal_size=SIZE, run_before=walk(">LdapScreen"))
+    app = create_app(dovecot_session(tmp_path, "ldap-search.toml", "rhel10"), [], start="auth_ldap")
+    assert snap_compare(app, terminal_size=SIZE, run_before=walk())
 
 
 def test_snapshot_auth_ldap_test_failed(snap_compare, tmp_path, monkeypatch):
@@ -144,92 +144,92 @@ def test_snapshot_auth_ldap_test_failed(snap_compare, tmp_path, monkeypatch):
     monkeypatch.setattr("mailwizard.backends.test_ldap", lambda *args, **kwargs: TestResult(False, [
         "ldap://LDAP-srv.example.com: connected, STARTTLS, server certificate verified",
         "bind as cn=dovecot_LDAP,dc=example,dc=com: invalid credentials (wrong password, or no such entry)"]))
-    app = create_app(dovecot_session(tmp_path, "ldap-search.toml", "rhel10"), [])
-    assert snap_compare(app, terminal_size=SIZE, run_before=walk(">LdapScreen", "ctrl+t"))
+    app = create_app(dovecot_session(tmp_path, "ldap-search.toml", "rhel10"), [], start="auth_ldap")
+    assert snap_compare(app, terminal_size=SIZE, run_before=walk("ctrl+t"))
 
 
 def test_snapshot_auth_sql(snap_compare, tmp_path):
-    app = create_app(dovecot_session(tmp_path, "sql.toml", "rhel10"), [])
-    assert snap_compare(app, terminal_size=SIZE, run_before=walk(">SqlScreen"))
+    app = create_app(dovecot_session(tmp_path, "sql.toml", "rhel10"), [], start="auth_sql")
+    assert snap_compare(app, terminal_size=SIZE, run_before=walk())
 
 
 def test_snapshot_protocols(snap_compare, session):
-    assert snap_compare(create_app(session, []), terminal_size=SIZE, run_before=walk(">ProtocolsScreen"))
+    assert snap_compare(create_app(session, [], start="protocols"), terminal_size=SIZE, run_before=walk())
 
 
 def test_snapshot_mailboxes(snap_compare, tmp_path):
-    app = create_app(dovecot_session(tmp_path, "full.toml", "rhel10"), [])
-    assert snap_compare(app, terminal_size=SIZE, run_before=walk(">MailboxesScreen"))
+    app = create_app(dovecot_session(tmp_path, "full.toml", "rhel10"), [], start="mailboxes")
+    assert snap_compare(app, terminal_size=SIZE, run_before=walk())
 
 
 def test_snapshot_lmtp_tcp(snap_compare, tmp_path):
-    app = create_app(dovecot_session(tmp_path, "full.toml", "rhel10"), [])
-    assert snap_compare(app, terminal_size=SIZE, run_before=walk(">LmtpScreen"))
+    app = create_app(dovecot_session(tmp_path, "full.toml", "rhel10"), [], start="lmtp")
+    assert snap_compare(app, terminal_size=SIZE, run_before=walk())
 
 
 # --- the Postfix screens -----------------------------------------------------------------
 
 def test_snapshot_postfix_mode(snap_compare, tmp_path):
-    app = create_app(dovecot_session(tmp_path, "full.toml", "rhel10"), [])
-    assert snap_compare(app, terminal_size=SIZE, run_before=walk(">PostfixModeScreen"))
+    app = create_app(dovecot_session(tmp_path, "full.toml", "rhel10"), [], start="postfix_mode")
+    assert snap_compare(app, terminal_size=SIZE, run_before=walk())
 
 
 def test_snapshot_postfix_mode_null_client(snap_compare, tmp_path):
-    app = create_app(dovecot_session(tmp_path, "null-client.toml", "rhel10"), [])
-    assert snap_compare(app, terminal_size=SIZE, run_before=walk(">PostfixModeScreen"))
+    app = create_app(dovecot_session(tmp_path, "null-client.toml", "rhel10"), [], start="postfix_mode")
+    assert snap_compare(app, terminal_size=SIZE, run_before=walk())
 
 
 def test_snapshot_postfix_mode_bad_network(snap_compare, tmp_path):
     session = dovecot_session(tmp_path, "full.toml", "rhel10")
     session.answers.postfix.mynetworks = ["127.0.0.0/8", "2001:db8::/32"]
-    app = create_app(session, [])
-    assert snap_compare(app, terminal_size=SIZE, run_before=walk(">PostfixModeScreen", "ctrl+n"))
+    app = create_app(session, [], start="postfix_mode")
+    assert snap_compare(app, terminal_size=SIZE, run_before=walk("ctrl+n"))
 
 
 def test_snapshot_postfix_aliases(snap_compare, tmp_path):
-    app = create_app(dovecot_session(tmp_path, "full.toml", "rhel10"), [])
-    assert snap_compare(app, terminal_size=SIZE, run_before=walk(">PostfixAliasesScreen"))
+    app = create_app(dovecot_session(tmp_path, "full.toml", "rhel10"), [], start="postfix_aliases")
+    assert snap_compare(app, terminal_size=SIZE, run_before=walk())
 
 
 def test_snapshot_postfix_aliases_ldap(snap_compare, tmp_path):
-    app = create_app(dovecot_session(tmp_path, "ldap.toml", "rhel10"), [])
-    assert snap_compare(app, terminal_size=SIZE, run_before=walk(">PostfixAliasesScreen"))
+    app = create_app(dovecot_session(tmp_path, "ldap.toml", "rhel10"), [], start="postfix_aliases")
+    assert snap_compare(app, terminal_size=SIZE, run_before=walk())
 
 
 def test_snapshot_postfix_submission(snap_compare, tmp_path):
-    app = create_app(dovecot_session(tmp_path, "full.toml", "rhel10"), [])
-    assert snap_compare(app, terminal_size=SIZE, run_before=walk(">PostfixSubmissionScreen"))
+    app = create_app(dovecot_session(tmp_path, "full.toml", "rhel10"), [], start="postfix_submission")
+    assert snap_compare(app, terminal_size=SIZE, run_before=walk())
 
 
 def test_snapshot_postfix_limits_refused(snap_compare, tmp_path):
     session = dovecot_session(tmp_path, "full.toml", "rhel10")
     session.answers.postfix.limits["queue_minfree"] = 10000000
-    app = create_app(session, [])
-    assert snap_compare(app, terminal_size=SIZE, run_before=walk(">PostfixLimitsScreen", "ctrl+n"))
+    app = create_app(session, [], start="postfix_limits")
+    assert snap_compare(app, terminal_size=SIZE, run_before=walk("ctrl+n"))
 
 
 def test_snapshot_postfix_tls(snap_compare, tmp_path):
-    app = create_app(dovecot_session(tmp_path, "ldap.toml", "rhel10"), [])
-    assert snap_compare(app, terminal_size=SIZE, run_before=walk(">PostfixTlsScreen"))
+    app = create_app(dovecot_session(tmp_path, "ldap.toml", "rhel10"), [], start="postfix_tls")
+    assert snap_compare(app, terminal_size=SIZE, run_before=walk())
 
 
 def test_snapshot_postfix_tls_own_pair_refused(snap_compare, tmp_path):
     session = dovecot_session(tmp_path, "ldap.toml", "rhel10")
     session.answers.postfix.tls_cert = "/etc/pki/tls/certs/postfix.pem"  # not copied to the host
-    app = create_app(session, [])
-    assert snap_compare(app, terminal_size=SIZE, run_before=walk(">PostfixTlsScreen", "ctrl+n"))
+    app = create_app(session, [], start="postfix_tls")
+    assert snap_compare(app, terminal_size=SIZE, run_before=walk("ctrl+n"))
 
 
 def test_snapshot_postfix_delivery(snap_compare, tmp_path):
-    app = create_app(dovecot_session(tmp_path, "ldap.toml", "rhel10"), [])
-    assert snap_compare(app, terminal_size=SIZE, run_before=walk(">PostfixDeliveryScreen"))
+    app = create_app(dovecot_session(tmp_path, "ldap.toml", "rhel10"), [], start="postfix_delivery")
+    assert snap_compare(app, terminal_size=SIZE, run_before=walk())
 
 
 def test_snapshot_postfix_delivery_remote_refused(snap_compare, tmp_path):
     session = dovecot_session(tmp_path, "pam.toml")
     session.answers.postfix.lmtp_host, session.answers.postfix.lmtp_port = "dovecot..example", 70000
-    app = create_app(session, [])
-    assert snap_compare(app, terminal_size=SIZE, run_before=walk(">PostfixDeliveryScreen", "ctrl+n"))
+    app = create_app(session, [], start="postfix_delivery")
+    assert snap_compare(app, terminal_size=SIZE, run_before=walk("ctrl+n"))
 
 
 def test_snapshot_postfix_limits_hardening_notes(snap_compare, tmp_path):
@@ -239,12 +239,12 @@ def test_snapshot_postfix_limits_hardening_notes(snap_compare, tmp_path):
         real = session.host.real(path)
         real.parent.mkdir(parents=True, exist_ok=True)
         real.write_text(data)
-    walk_there = walk(">PostfixLimitsScreen")
+    walk_there = walk()
 
     async def run_before(pilot) -> None:
         await walk_there(pilot)
         pilot.app.screen.query_one("#body").scroll_end(animate=False)
         await settle(pilot)
 
-    app = create_app(session, [])
+    app = create_app(session, [], start="postfix_limits")
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

@@ -14,7 +14,19 @@ from mailwizard.screens.report import ReportScreen
 from mailwizard.screens.review import ReviewScreen
 from mailwizard.screens.tls import TLSScreen
 from mailwizard.screens.welcome import WelcomeScreen
-from tui_support import JOURNAL, field_message, make_session, press, replace_input, settle, text_of, walk_to
+from tui_support import (
+    JOURNAL,
+    applied,
+    field_message,
+    forward,
+    jump,
+    make_session,
+    press,
+    replace_input,
+    settle,
+    text_of,
+    walk_to,
+)
 
 SIZE = (80, 24)
 
@@ -92,10 +104,9 @@ async def test_invalid_hostname_is_refused_at_the_field(session):
 
 
 async def test_relative_key_path_is_refused_at_the_field(session):
-    app = create_app(session, [])
+    app = create_app(session, [], start="tls")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await press(pilot, "ctrl+n", "ctrl+n")
         assert isinstance(app.screen, TLSScreen)
         await replace_input(pilot, "#tls-key", "private/server.key")
         await press(pilot, "ctrl+n")
@@ -107,20 +118,48 @@ async def test_relative_key_path_is_refused_at_the_field(session):
 
 
 async def test_tls_choices_are_written_into_the_answers(session):
-    app = create_app(session, [])
+    app = create_app(session, [], start="tls")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await press(pilot, "ctrl+n", "ctrl+n")
         screen = app.screen
         assert isinstance(screen, TLSScreen)
         assert screen.query_one("#tls-dh", Input).display is False
         screen.query_one("#tls-dh-choice").focus()
         await pilot.press("down", "enter")  # generate
-        await walk_to(pilot, "ReviewScreen")
+        await forward(pilot, "MailStoreScreen")
+        await jump(pilot, "review")
         assert session.answers.tls.dh == "generate"
         assert session.answers.tls.self_signed is True
         plan_text = text_of(app.screen.query_one("#plan", Static))
         assert "openssl dhparam -out /etc/dovecot/dh.pem 4096" in plan_text
+
+
+async def test_next_parses_the_key_once_for_the_same_files(tmp_path, monkeypatch):
+    """Every Next checks the answers on the host (the certificate and its key among them): the key's
+    RSA validation runs once for the same bytes, not once per Next; a key copied over is parsed anew."""
+    from support import cached_cert, key_parses
+
+    loads = key_parses(monkeypatch)
+    session = make_session(tmp_path / "root", self_signed=False)
+    key, cert = cached_cert(session.answers.server.hostname)
+    other_key, _ = cached_cert("other.example.com")
+    tls = session.answers.tls
+    for path, data in ((tls.cert, cert), (tls.key, key), (tls.ca, cert)):
+        session.host.real(path).parent.mkdir(parents=True, exist_ok=True)
+        session.host.real(path).write_bytes(data)
+    app = create_app(session, [], start="tls")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await forward(pilot, "MailStoreScreen")
+        await forward(pilot, "AuthScreen")
+        await press(pilot, "escape", "escape")
+        await forward(pilot, "MailStoreScreen")
+        assert loads == [key], "one parse of the key for all these checks"
+        session.host.real(tls.key).write_bytes(other_key)  # the wrong key copied over it
+        await press(pilot, "escape")
+        await forward(pilot, "TLSScreen")
+        assert "does not match the certificate" in field_message(app, "tls.key")
+    assert loads == [key, other_key]
 
 
 async def test_help_opens_with_f1_and_question_mark_and_closes_with_escape(session):
@@ -185,10 +224,9 @@ async def test_dry_run_ends_at_review_and_changes_nothing(dry_session):
 
 async def test_ctrl_c_during_apply_asks_and_stops_after_the_current_change(slow_session):
     session = slow_session
-    app = create_app(session, [])
+    app = create_app(session, [], start="review")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await walk_to(pilot, "ReviewScreen")
         await press(pilot, "ctrl+n")
         await pilot.press("y")  # not settled: the install waits for the gate
         assert await install_started(pilot, session.host), "the install should be running"
@@ -213,10 +251,9 @@ async def test_ctrl_c_during_apply_asks_and_stops_after_the_current_change(slow_
 
 async def test_ctrl_c_during_apply_can_be_declined(slow_session):
     session = slow_session
-    app = create_app(session, [])
+    app = create_app(session, [], start="review")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await walk_to(pilot, "ReviewScreen")
         await press(pilot, "ctrl+n")
         await pilot.press("y")
         assert await install_started(pilot, session.host)
@@ -233,10 +270,9 @@ async def test_ctrl_c_during_apply_can_be_declined(slow_session):
 
 async def test_a_failed_change_is_shown_with_the_resume_advice(session):
     session.host.state.failing.add("systemctl")
-    app = create_app(session, [])
+    app = create_app(session, [], start="review")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await walk_to(pilot, "ReviewScreen")
         await press(pilot, "ctrl+n", "y")
         screen = app.screen
         assert isinstance(screen, ApplyScreen)
@@ -301,12 +337,11 @@ async def test_the_linux_console_gets_the_ansi_theme(session, monkeypatch, term,
 
 
 async def test_review_refuses_to_plan_while_an_answer_is_wrong(session):
-    app = create_app(session, [])
+    app = create_app(session, [], start="postfix_limits")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await walk_to(pilot, "PostfixLimitsScreen")
         session.answers.postfix.tls_loglevel = 9  # behind the Postfix TLS screen's back
-        await walk_to(pilot, "ReviewScreen")
+        await forward(pilot, "ReviewScreen")
         listed = text_of(app.screen.query_one("#plan-problems", Static))
         assert "ERROR" in listed and "postfix.tls_loglevel" in listed
         assert "fix it on the Postfix TLS screen" in listed
@@ -317,11 +352,10 @@ async def test_review_refuses_to_plan_while_an_answer_is_wrong(session):
 
 
 async def test_report_rows_show_their_evidence_and_fix_below(session):
-    app = create_app(session, [])
+    app = create_app(applied(session), [], start="report")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await walk_to(pilot, "ReviewScreen")
-        await press(pilot, "ctrl+n", "y", "ctrl+n", "escape")  # no test account
+        await press(pilot, "escape")  # no test account
         assert isinstance(app.screen, ReportScreen)
         table = app.screen.query_one("#checks", DataTable)
         assert app.focused is table
@@ -358,10 +392,9 @@ async def test_choosing_generate_starts_dh_parameters_in_the_background(tmp_path
 
     monkeypatch.setattr(tls_step, "pregenerate_dh", fake_pregenerate)
     session = make_session(tmp_path / "root", host_class=RealishHost)
-    app = create_app(session, [])
+    app = create_app(session, [], start="tls")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await press(pilot, "ctrl+n", "ctrl+n")
         screen = app.screen
         assert isinstance(screen, TLSScreen)
         screen.query_one("#tls-dh-choice").focus()
@@ -372,3 +405,11 @@ async def test_choosing_generate_starts_dh_parameters_in_the_background(tmp_path
         await pilot.press("up", "enter", "down", "enter")  # away and back: started once only
         await settle(pilot)
         assert len(calls) == 1
+
+
+def test_the_app_opens_only_at_a_screen_it_has(session):
+    """create_app(start=KEY) names a screen of app.SCREENS (the tests open there); anything else is refused."""
+    assert create_app(session, [], start="postfix_limits").start_screen() == "postfix_limits"
+    assert create_app(session, []).start_screen() == "welcome"
+    with pytest.raises(ValueError, match="no screen 'limits'"):
+        create_app(session, [], start="limits")

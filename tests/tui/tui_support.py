@@ -56,6 +56,13 @@ def make_session(root: Path, *, dry_run: bool = False, platform: str = "debian12
     return Session(a, host, profile, dry_run=dry_run, journal_dir=JOURNAL)
 
 
+def applied(session: Session) -> Session:
+    """The session with its plan applied to its host, as the Apply screen leaves it: for a test that opens
+    the wizard at the Report (create_app(session, [], start="report"))."""
+    assert session.apply(session.plan()).status == "applied"
+    return session
+
+
 # --- Pilot helpers ---------------------------------------------------------------------------
 
 async def settle(pilot, rounds: int = 100) -> None:
@@ -118,6 +125,16 @@ async def walk_to(pilot, name: str, limit: int = 20) -> list[str]:
         assert here != passed[-1], f"{here} refused to move on towards {name}"
         passed.append(here)
     return passed
+
+
+async def jump(pilot, key: str) -> None:
+    """Show the screen of `key` (a key of app.SCREENS) now, with the answers as they stand, as if Next had
+    been pressed on every screen between: for a test of what a screen's answers do further on (the plan
+    on Review), whose subject is not the way there (test_tui_wizard walks it)."""
+    from mailwizard.app import make_screen
+
+    pilot.app.switch_screen(make_screen(key))
+    await settle(pilot)
 
 
 async def choose(pilot, selector: str, moves: int) -> None:
