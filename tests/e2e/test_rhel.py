@@ -3,7 +3,8 @@
 Each test gets a fresh :class:`rhel.RhelHost` (firewalld running inside); the
 layer under it is built once per test session (see ``rhel.py``).
 
-Product defects this host reveals (each a strict xfail below, until fixed):
+Product defects this host revealed (1-4, 6 and 7 are fixed and their tests are plain tests now;
+5 is still a strict xfail below):
 
 1. ``/var/mail`` is RHEL's symlink to ``spool/mail``: pam.toml (and every file
    with the default mail root) is refused, "exists and is not a directory".
@@ -261,19 +262,12 @@ SERVED = {"pam.toml": (25, 110, 143, 993, 995), "full.toml": (25, 110, 143, 993,
 PORTS = (25, 110, 143, 993, 995, 587, 465, 4190, 24, 12345)
 
 
-@pytest.mark.parametrize("name", [
-    "pam.toml",
-    pytest.param("full.toml", marks=pytest.mark.xfail(strict=True, reason=(
-        "product defect (issue 14): the plan opens 587 with --add-service=submission, a service firewalld "
-        "1.x lacks (RHEL 9, Debian's 1.3.3); combined with other services firewall-cmd exits 0 and 587 stays "
-        "closed; smtp-submission exists in every version"))),
-])
+@pytest.mark.parametrize("name", ["pam.toml", "full.toml"])
 def test_every_firewall_command_of_the_plan_runs_and_opens_what_it_serves(rhel10, name):
     """The plan's firewall-cmd commands (from the dry run), run for real; probes from the peer."""
     host = rhel10
     run_ok(host, ["useradd", "-m", "alice"])           # full.toml's replication lists the system users
-    # pam.toml's mail under /var/mail is refused (the xfail above): under /srv/vmail here
-    answers = answers_with(host, name, **{'root = "/var/mail"': 'root = "/srv/vmail"'} if name == "pam.toml" else {})
+    answers = prepare(host, name)
     out = wizard_here(host, "--answers", answers, "--unattended", "--dry-run", "--json")
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     commands = [argv for change in json.loads(out.stdout)["plan"]["changes"] if not change["noop"]
@@ -296,11 +290,9 @@ FIREWALL_SELINUX = ("/etc/firewalld/zones/public.xml", "/etc/firewalld/zones/pub
                     "/etc/selinux/default/contexts/files/file_contexts.local.bin")
 
 
-def apply_pam_on_srv_vmail(host) -> tuple[str, dict]:
-    """pam.toml with its mail under /srv/vmail (a root the policy does not label, which needs semanage:
-    the administrator installs policycoreutils-python-utils first, see the xfail below); the state before."""
-    answers = answers_with(host, "pam.toml", **{'root = "/var/mail"': 'root = "/srv/vmail"'})
-    run_ok(host, ["dnf", "install", "-y", "policycoreutils-python-utils"], timeout=300)
+def apply_pam(host) -> tuple[str, dict]:
+    """pam.toml as shipped (mail under /var/mail, RHEL's symlink to spool/mail); the state before."""
+    answers = prepare(host, "pam.toml")
     before = tree_state(host)
     t = time.monotonic()
     out = wizard_here(host, "--answers", answers, "--unattended")
@@ -341,12 +333,14 @@ def pam_cycle(request):
     with RhelHost(request.param) as host:
         firewall = [run_ok(host, ["firewall-cmd", *perm, "--list-all"]) for perm in (["--permanent"], [])]
         packages = rpm_names(host)
-        answers, before = apply_pam_on_srv_vmail(host)
-        got["installed"] = rpm_names(host) - packages - {"policycoreutils-python-utils"}
+        answers, before = apply_pam(host)
+        got["installed"] = rpm_names(host) - packages
         got["services"] = set(run_ok(host, ["firewall-cmd", "--list-services"]).split())
         host.add_peer()
         got["probes"] = probe(host, *PORTS)
-        got["matchpathcon"] = run_ok(host, ["matchpathcon", "/srv/vmail/alice"])
+        got["matchpathcon"] = run_ok(host, ["matchpathcon", "/var/spool/mail/alice"])
+        got["spool"] = run_ok(host, ["stat", "-c", "%a %U:%G", "/var/spool/mail"]).strip()
+        got["symlink"] = os.readlink(host.path("/var") / "mail")
         t = time.monotonic()
         report = wizard_here(host, "verify", "--json")
         log(f"verify in {time.monotonic() - t:.1f} s")
@@ -370,7 +364,8 @@ def test_pam_apply_installs_with_dnf_and_the_peer_reaches_what_it_serves(pam_cyc
     assert pam_cycle["installed"] == INSTALLED[pam_cycle["platform"]]
     assert {"smtp", "imap", "imaps", "pop3", "pop3s"} <= pam_cycle["services"]
     assert pam_cycle["probes"] == {p: "open" if p in SERVED["pam.toml"] else "closed" for p in PORTS}
-    assert "mail_spool_t" in pam_cycle["matchpathcon"]       # the store holds the mail root's rule
+    assert "mail_spool_t" in pam_cycle["matchpathcon"]       # the policy's own label for the real spool
+    assert pam_cycle["spool"] == "700 vmail:vmail" and pam_cycle["symlink"] == "spool/mail"
 
 
 def test_pam_verify_passes_but_what_the_kernel_cannot_have(pam_cycle):
@@ -425,16 +420,12 @@ def test_null_client_applies_reruns_and_rolls_back_on_rhel10():
         assert (verify_rpms.returncode, verify_rpms.stdout) == (0, "")
 
 
-@pytest.mark.xfail(strict=True, reason="product defect (issue 14): /var/mail is a symlink to spool/mail on RHEL; "
-                                       "the mail-store check refuses the default setup")
 def test_pam_answers_as_shipped_plan_on_rhel(rhel10):
     host = rhel10
     out = wizard_here(host, "--answers", prepare(host, "pam.toml"), "--unattended", "--dry-run")
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
 
 
-@pytest.mark.xfail(strict=True, reason="product defect (issue 14): semanage is absent on a minimal install "
-                                       "(policycoreutils-python-utils) and the plan does not install it: exit 127")
 def test_non_default_mail_root_applies_on_a_minimal_install(rhel10):
     host = rhel10
     answers = answers_with(host, "pam.toml", **{'root = "/var/mail"': 'root = "/srv/vmail"'})
@@ -443,9 +434,6 @@ def test_non_default_mail_root_applies_on_a_minimal_install(rhel10):
     assert "/srv/vmail" in run_ok(host, ["semanage", "fcontext", "-l", "-C"])
 
 
-@pytest.mark.xfail(strict=True, reason="product defect: for a mail root the policy already labels mail_spool_t "
-                                       "(/var/spool/mail, RHEL's real spool) the plan runs `semanage fcontext -a`, "
-                                       "which exits 1 'already defined'")
 def test_mail_root_the_policy_labels_needs_no_fcontext_rule(rhel10):
     host = rhel10
     answers = answers_with(host, "pam.toml", **{'root = "/var/mail"': 'root = "/var/spool/mail"'})
@@ -456,10 +444,6 @@ def test_mail_root_the_policy_labels_needs_no_fcontext_rule(rhel10):
                 if not c["noop"] and any("fcontext" in " ".join(cmd) for cmd in c["commands"])]
 
 
-@pytest.mark.xfail(strict=True, reason="product defect: the plan and verify read nis_enabled with getsebool, which "
-                                       "needs SELinux in the kernel; with SELinux disabled the boolean already on "
-                                       "in the store is planned again on every run (a second run is never empty) "
-                                       "and verify says fail: 'getsebool: SELinux is disabled'")
 def test_boolean_already_on_in_the_store_is_not_planned_again(rhel10):
     host = rhel10
     run_ok(host, ["dnf", "install", "-y", "policycoreutils-python-utils"], timeout=300)
@@ -472,19 +456,19 @@ def test_boolean_already_on_in_the_store_is_not_planned_again(rhel10):
 
 
 LABELS_CHECK = """
+from mailwizard.answers import parse
 from mailwizard.host import Host
+from mailwizard.platform import detect
 from mailwizard.steps import selinux
-check = selinux._relabel(Host(), ["/etc/dovecot", "/srv"])
+answers, _ = parse("")
+check = next(c for c in selinux.verify(answers, Host(), detect()) if c.name == "files carry the policy's labels")
 print(check.status, check.evidence)
 """
 
 
-@pytest.mark.xfail(strict=True, reason="product defect (issue 14): with SELinux disabled `restorecon -n` is a silent "
-                                       "no-op and the report's 'files carry the policy's labels' says pass; "
-                                       "it should say 'not checkable: SELinux is disabled'")
 def test_label_check_is_not_a_pass_when_selinux_is_disabled(rhel10):
     out = run_ok(rhel10, ["python3", "-c", LABELS_CHECK], env={"PYTHONPATH": str(FRESH.parents[2])})
-    assert not out.startswith("pass"), out
+    assert out.startswith("warn not checkable: SELinux is disabled"), out
 
 
 def test_run_tests_downloads_the_layers_debs():
