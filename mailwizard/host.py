@@ -615,8 +615,14 @@ class FakeHost(Host):
             kind, args = argv[1], argv[2:]
             if kind == "fcontext" and "-a" in args:
                 s.selinux_fcontexts[args[-1]] = args[args.index("-t") + 1]
-            elif kind == "port" and "-a" in args:
+            elif kind == "port" and ("-a" in args or "-m" in args):
                 s.selinux_ports[f"{args[args.index('-p') + 1]}/{args[-1]}"] = args[args.index("-t") + 1]
+            elif kind == "fcontext" and "-d" in args:
+                if s.selinux_fcontexts.pop(args[-1], None) is None:
+                    return 1, f"ValueError: File context for {args[-1]} is not defined\n"
+            elif kind == "port" and "-d" in args:
+                if s.selinux_ports.pop(f"{args[args.index('-p') + 1]}/{args[-1]}", None) is None:
+                    return 1, f"ValueError: Port tcp/{args[-1]} is not defined\n"
             elif kind == "fcontext" and "-l" in args:
                 return 0, "".join(f"{k}  all files  system_u:object_r:{v}:s0\n"
                                   for k, v in s.selinux_fcontexts.items())

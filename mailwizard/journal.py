@@ -52,6 +52,7 @@ class RollbackReport:
     kept: list[str] = field(default_factory=list)  # changed by the admin since: left alone
     irreversible: list[str] = field(default_factory=list)
     services: list[str] = field(default_factory=list)
+    undone: list[str] = field(default_factory=list)  # the commands run to undo the wizard's commands
 
     def render(self) -> str:
         out = []
@@ -59,6 +60,7 @@ class RollbackReport:
         out += [f"removed {p}" for p in self.removed]
         out += [f"left {p}: changed since mailwizard wrote it (your edit is kept)" for p in self.kept]
         out += [f"service: {s}" for s in self.services]
+        out += [f"undone: {s}" for s in self.undone]
         if self.irreversible:
             out.append("not undone (do it by hand if you want it gone):")
             out += [f"  - {s}" for s in self.irreversible]
@@ -165,6 +167,7 @@ class Journal:
                 self._state = {}
             self._state.setdefault("pending_reloads", [])
             self._state.setdefault("irreversible", [])
+            self._state.setdefault("undo", [])
             self._state.setdefault("started", [])
             self._state.setdefault("verified", [])
         return self._state
@@ -193,6 +196,11 @@ class Journal:
         if started and name not in started_list:
             started_list = started_list + [name]
         self.save_state(pending_reloads=pending, started=started_list)
+
+    def will_undo(self, key: str, argvs: list[list[str]]) -> None:
+        """The commands that undo a command about to run (firewall-cmd, semanage, setsebool), for rollback."""
+        if not any(entry["key"] == key for entry in self.state["undo"]):
+            self.save_state(undo=[*self.state["undo"], {"key": key, "argvs": argvs}])
 
     def irreversible(self, summary: str, hint: str = "") -> None:
         text = summary + (f" ({hint})" if hint else "")
@@ -360,10 +368,31 @@ class Journal:
             if "beside" in entry and self.host.exists(entry["beside"]):
                 self.host.remove(entry["beside"])
         report.irreversible = list(self.state["irreversible"])
+        self._undo_commands(report, on_line)
         self._remove_own_files()
         self._index = None
         self._state = None
         return report
+
+    def _undo_commands(self, report: RollbackReport, on_line: Callable[[str], object]) -> None:
+        """Run the recorded inverses of the wizard's commands, the last first; reload firewalld once after."""
+        import shlex
+
+        ran_firewall = False
+        for entry in reversed(self.state["undo"]):
+            for argv in entry["argvs"]:
+                result = self.host.run(argv, on_line=on_line)
+                text = shlex.join(argv)
+                if result.ok:
+                    report.undone.append(text)
+                else:
+                    report.irreversible.append(f"could not undo with `{text}` (exit {result.returncode}): "
+                                               f"{result.output.strip()[-200:]}")
+                ran_firewall |= argv[0] == "firewall-cmd" and result.ok
+        if ran_firewall:
+            result = self.host.run(["firewall-cmd", "--reload"], on_line=on_line)
+            if result.ok:
+                report.undone.append("firewall-cmd --reload")
 
     def _remove_own_files(self) -> None:
         """After a rollback the journal itself goes too: the last thing the wizard created.

@@ -360,8 +360,13 @@ class Command(Change):
     service: str | None = None
     pre: list[list[str]] = field(default_factory=list)  # commands run first (e.g. debconf answers)
     pre_input: str | None = None
+    undo: list[list[str]] = field(default_factory=list)  # the exact commands that undo it, run by rollback
 
     kind = "command"
+
+    def __post_init__(self) -> None:
+        if self.undo:
+            self.reversible = True
 
     def key(self) -> str:
         return "command:" + " ".join(self.argv)
@@ -384,6 +389,8 @@ class Command(Change):
         for argv in self.pre:
             host.run(argv, input=self.pre_input, on_line=on_line, check=True)
         on_line("$ " + " ".join(self.commands()[-1]))
+        if self.undo:  # recorded first: a run killed right after the command still knows how to undo it
+            journal.will_undo(self.key(), self.undo)
         host.run(self.argv, input=self.input, env=self.env or None, on_line=on_line, check=True)
         if not self.reversible:
             journal.irreversible(self.summary, self.undo_hint)

@@ -402,10 +402,56 @@ def test_rollback_lists_what_it_cannot_undo_and_removes_the_journal(tmp_path):
     install = f"install {packages} (policycoreutils-python-utils brings semanage, which labels the mail root " \
               "/srv/vmail for SELinux) (remove with dnf remove -y " + packages.replace(",", "") + ")"
     assert f"not undone (do it by hand if you want it gone):\n  - {install}\n" in said
-    assert any("semanage fcontext -d '/srv/vmail(/.*)?'" in item for item in report.irreversible)
+    assert report.irreversible == [install]  # firewall-cmd, semanage, setsebool: undone (the test below)
     assert "removed /srv/vmail" in said and "restored /etc/dovecot/conf.d/10-ssl.conf" in said
     assert not session.host.exists("/var/lib/mailwizard")  # the journal was the last thing it created
     assert not any(p.endswith(".mailwizard-orig") for p in session.host.listdir("/etc/pki/dovecot/private"))
+
+
+def _firewall_and_selinux(state) -> tuple:
+    return (set(state.firewall_services), set(state.firewall_rich_rules), set(state.firewall_ports),
+            state.firewall_running, dict(state.selinux_fcontexts), dict(state.selinux_ports),
+            {k: v for k, v in state.selinux_booleans.items() if v})
+
+
+def test_rollback_undoes_the_firewall_and_selinux_commands_with_their_recorded_inverses(tmp_path):
+    """firewall-cmd --add-*, semanage fcontext/port -a, setsebool -P on: each undone, the last first."""
+    from mailwizard.steps import lmtp
+
+    def tweak(s):
+        s.answers.lmtp.port, s.answers.sieve.port = 2424, 4191  # semanage port -a for both
+        s.host.state.selinux_ports["tcp/4191"] = "unreserved_port_t"  # a port labelled before: -m, then back
+        s.host.state.installed.add("policycoreutils-python-utils")  # semanage there to read that label
+
+    session = fake_session(tmp_path, "rhel10", "full.toml")
+    tweak(session)
+    state = session.host.state
+    before = _firewall_and_selinux(state)
+    plan = session.plan()
+    argvs = [argv for c in plan.active() for argv in c.commands()]
+    assert ["semanage", "port", "-m", "-t", "sieve_port_t", "-p", "tcp", "4191"] in argvs
+    assert session.apply(plan).status == "applied"
+    assert _firewall_and_selinux(state) != before
+    recorded = session.journal().state["undo"]
+    assert ["semanage", "fcontext", "-d", "/srv/vmail(/.*)?"] in [a for e in recorded for a in e["argvs"]]
+    with session.journal() as journal:
+        report = journal.rollback(session.profile)
+    assert _firewall_and_selinux(state) == before
+    said = report.render()
+    assert "undone: semanage port -m -t unreserved_port_t -p tcp 4191" in said
+    assert "undone: setsebool -P nis_enabled off" in said and "undone: firewall-cmd --reload" in said
+    assert said.index("undone: semanage port -m") < said.index("undone: semanage fcontext -d")  # last first
+    assert lmtp.port_label_undo(None, 24) == ["semanage", "port", "-d", "-p", "tcp", "24"]
+
+
+def test_an_inverse_that_fails_is_listed_not_hidden(tmp_path):
+    session = fake_session(tmp_path, "rhel10", "full.toml")
+    assert session.apply(session.plan()).status == "applied"
+    session.host.state.selinux_fcontexts.clear()  # the admin deleted the rule already
+    with session.journal() as journal:
+        report = journal.rollback(session.profile)
+    assert any(item.startswith("could not undo with `semanage fcontext -d '/srv/vmail(/.*)?'` (exit 1)")
+               for item in report.irreversible), report.irreversible
 
 
 @pytest.mark.parametrize("platform", ["rhel10", "debian12"])

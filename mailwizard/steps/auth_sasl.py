@@ -69,7 +69,7 @@ def plan(answers: Answers, ctx: PlanContext) -> list[Change]:
         changes.append(Command(argv=["setsebool", "-P", BOOLEAN, "on"],
                                summary=f"SELinux: let Dovecot listen on TCP {auth.sasl_port} ({BOOLEAN})",
                                noop_reason=f"{BOOLEAN} is already on" if on else None,
-                               undo_hint=f"setsebool -P {BOOLEAN} off"))
+                               undo=[["setsebool", "-P", BOOLEAN, "off"]]))
     return changes + admit_changes(answers, ctx, auth.sasl_allow_from, auth.sasl_port, "Dovecot SASL")
 
 

@@ -45,7 +45,7 @@ def reload_change(changes: list[Command]) -> Command:
     return Command(argv=["firewall-cmd", "--reload"],
                    summary="load the permanent firewall rules into the running firewall",
                    noop_reason=None if pending else "no firewall rule changed",
-                   undo_hint="nothing to undo: it loads the permanent rules")
+                   reversible=True)  # nothing to undo: rollback reloads after undoing the permanent rules
 
 
 @dataclass(eq=False)
@@ -109,13 +109,13 @@ def plan(answers: Answers, ctx: PlanContext) -> list[Change]:
         argv=["firewall-cmd", "--permanent", *[f"--add-service={s}" for s in missing or opened]],
         summary=summary,
         noop_reason=None if missing else f"the firewall already allows {' '.join(opened)}",
-        undo_hint="firewall-cmd --permanent " + " ".join(f"--remove-service={s}" for s in missing))]
+        undo=[["firewall-cmd", "--permanent", *[f"--remove-service={s}" for s in missing]]] if missing else [])]
     if closed:
         changes.append(Command(
             argv=["firewall-cmd", "--permanent", *[f"--remove-service={s}" for s in present or closed]],
             summary=f"close the services of the disabled protocols: {' '.join(closed)}",
             noop_reason=None if present else f"the firewall does not allow {' '.join(closed)}",
-            undo_hint="firewall-cmd --permanent " + " ".join(f"--add-service={s}" for s in present)))
+            undo=[["firewall-cmd", "--permanent", *[f"--add-service={s}" for s in present]]] if present else []))
     return [*changes, reload_change(changes)]
 
 

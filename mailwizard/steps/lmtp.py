@@ -138,7 +138,7 @@ def admit_changes(answers: Answers, ctx: PlanContext, allow_from: list[str], por
             argv=["firewall-cmd", "--permanent", "--zone=public", f"--add-rich-rule={rule}"],
             summary=f"admit {service} (TCP {port}) from {net} only",
             noop_reason=f"the firewall already admits {net} to port {port}" if present else None,
-            undo_hint=f"firewall-cmd --permanent --zone=public --remove-rich-rule='{rule}'"))
+            undo=[["firewall-cmd", "--permanent", "--zone=public", f"--remove-rich-rule={rule}"]]))
     return [*rules, reload_change(rules)] if rules else []
 
 
@@ -166,6 +166,13 @@ def listener_settings(answers: Answers, ctx: PlanContext) -> list[Setting]:
             not in (None, "", "0"):
         out.append(((SERVICE, "inet_listener lmtp"), "port", "0"))  # port 0: Dovecot opens no listener
     return out
+
+
+def port_label_undo(label: str | None, port: int) -> list[str]:
+    """What undoes `semanage port -a/-m -t TYPE -p tcp PORT`: delete the rule, or give back the label it had."""
+    if label is None:
+        return ["semanage", "port", "-d", "-p", "tcp", str(port)]
+    return ["semanage", "port", "-m", "-t", label, "-p", "tcp", str(port)]
 
 
 def selinux_port_type(ctx: PlanContext, port: int) -> str | None:
@@ -201,7 +208,7 @@ def plan(answers: Answers, ctx: PlanContext) -> list[Change]:
             argv=["semanage", "port", verb, "-t", "lmtp_port_t", "-p", "tcp", str(lmtp.port)],
             summary=f"label TCP port {lmtp.port} lmtp_port_t for SELinux, so Dovecot may listen on it",
             noop_reason=f"port {lmtp.port} is already labelled lmtp_port_t" if label == "lmtp_port_t" else None,
-            undo_hint=f"semanage port -d -t lmtp_port_t -p tcp {lmtp.port}"))
+            undo=[port_label_undo(label, lmtp.port)]))
     return changes + admit_changes(answers, ctx, lmtp.allow_from, lmtp.port, "LMTP")
 
 

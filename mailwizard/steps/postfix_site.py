@@ -163,7 +163,8 @@ def firewall_changes(answers: Answers, ctx: PlanContext) -> list[Change]:
     add = Command(argv=["firewall-cmd", "--permanent", *[f"--add-service={s}" for s in missing or services]],
                   summary=summary,
                   noop_reason=None if missing else f"the firewall already allows {' '.join(services)}",
-                  undo_hint="firewall-cmd --permanent " + " ".join(f"--remove-service={s}" for s in missing))
+                  undo=[["firewall-cmd", "--permanent", *[f"--remove-service={s}" for s in missing]]]
+                  if missing else [])
     return [add, reload_change([add])]
 
 

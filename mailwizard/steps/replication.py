@@ -375,7 +375,7 @@ def plan(answers: Answers, ctx: PlanContext) -> list[Change]:
             argv=["setsebool", "-P", SELINUX_BOOLEAN, "on"],
             summary=f"SELinux boolean {SELINUX_BOOLEAN} on: Dovecot may open the doveadm port {r.port}",
             noop_reason=f"{SELINUX_BOOLEAN} is already on" if on else None,
-            undo_hint=f"setsebool -P {SELINUX_BOOLEAN} off"))
+            undo=[["setsebool", "-P", SELINUX_BOOLEAN, "off"]]))
     changes += admit_changes(answers, ctx, r.partner_addresses, r.port, "the replication partner")
     target = partner_answers_path(answers)
     twin = partner_answers(answers, own_addresses(answers, ctx)).encode()

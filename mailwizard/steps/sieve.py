@@ -226,7 +226,7 @@ def spam_filter(answers: Answers, ctx: PlanContext) -> list[Change]:
 
 def port_access(answers: Answers, ctx: PlanContext) -> list[Change]:
     """A non-standard port: its SELinux label and a firewalld port (4190 is the firewall step's service)."""
-    from mailwizard.steps.lmtp import selinux_port_type
+    from mailwizard.steps.lmtp import port_label_undo, selinux_port_type
 
     port, profile = answers.sieve.port, ctx.profile
     if port == STANDARD_PORT:
@@ -239,13 +239,13 @@ def port_access(answers: Answers, ctx: PlanContext) -> list[Change]:
             argv=["semanage", "port", verb, "-t", "sieve_port_t", "-p", "tcp", str(port)],
             summary=f"label TCP port {port} sieve_port_t for SELinux, so Dovecot may listen on it",
             noop_reason=f"port {port} is already labelled sieve_port_t" if label == "sieve_port_t" else None,
-            undo_hint=f"semanage port -d -t sieve_port_t -p tcp {port}"))
+            undo=[port_label_undo(label, port)]))
     if managed(answers, profile):
         present = query(ctx, ["--permanent", f"--query-port={port}/tcp"])
         opened = Command(argv=["firewall-cmd", "--permanent", f"--add-port={port}/tcp"],
                          summary=f"open ManageSieve's port {port} in the firewall",
                          noop_reason=f"the firewall already allows TCP {port}" if present else None,
-                         undo_hint=f"firewall-cmd --permanent --remove-port={port}/tcp")
+                         undo=[["firewall-cmd", "--permanent", f"--remove-port={port}/tcp"]])
         out += [opened, reload_change([opened])]
     return out
 

@@ -204,12 +204,12 @@ def plan(answers: Answers, ctx: PlanContext) -> list[Change]:
             argv=["semanage", "fcontext", "-a", "-t", "mail_spool_t", spec],
             summary=f"label {store}{via} mail_spool_t for SELinux, so Dovecot may store mail there",
             noop_reason=f"SELinux already labels {spec} mail_spool_t" if labelled else None,
-            undo_hint=f"semanage fcontext -d {spec!r}"))
+            undo=[["semanage", "fcontext", "-d", spec]]))
         changes.append(Command(
             argv=["restorecon", "-Rv", store],
             summary=f"apply the SELinux label to {store}",
             noop_reason=f"{store} existed and its label rule was already in place" if labelled and existed else None,
-            undo_hint="nothing to undo: restorecon only applies the policy's labels"))
+            reversible=True))  # nothing to undo: restorecon only applies the policy's labels
     location = mail_location(answers)
     changes.append(edit_dovecot(ctx, mail_conf(ctx.profile), [((), "mail_location", location)],
                                 summary=f"set mail_location = {location}",
