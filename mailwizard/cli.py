@@ -113,8 +113,15 @@ def run_unattended(session, structural, args) -> int:
             _print_problems(problems)
             print(f"{len(errors)} problem(s) in the answers; nothing was changed", file=sys.stderr)
         return EXIT_USAGE
-    if not session.dry_run:
-        session.keep_answers()  # before planning: a run killed while it plans can be resumed
+    # before planning: a run killed while it plans can be resumed
+    if not session.dry_run and (error := session.keep_answers()):
+        if args.json:
+            out["apply"] = {"status": "failed", "done": 0, "error": error, "failed_change": "journal"}
+            print(json.dumps(out, indent=2))
+        else:
+            print(f"apply failed: {error}\nnothing was changed; fix the cause and run the same command again",
+                  file=sys.stderr)
+        return EXIT_FAILED
     plan = session.plan(checked)
     conflicts = in_session(session, plan)
     if conflicts:

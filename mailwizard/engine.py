@@ -154,13 +154,17 @@ class Session:
         warnings = [str(p) for p in problems if p.severity == "warning"]
         return Plan(self.profile.name, changes, warnings)
 
-    def keep_answers(self) -> None:
-        """Put the answers in the journal (never a secret), where `--resume` finds them."""
+    def keep_answers(self) -> str | None:
+        """Put the answers in the journal (never a secret), where `--resume` finds them; why it could not, or None."""
         text = self.answers.to_toml()
-        if self.journal().load_answers() == text:
-            return  # already there: the journal (its lock included) stays untouched
-        with self.journal() as journal:
-            journal.save_answers(text)
+        try:
+            if self.journal().load_answers() == text:
+                return None  # already there: the journal (its lock included) stays untouched
+            with self.journal() as journal:
+                journal.save_answers(text)
+        except OSError as exc:  # disk full, read-only: the run stops before any change, with the reason
+            return f"cannot keep the journal in {self.journal_dir}: {describe_os_error(exc)}"
+        return None
 
     def apply(self, plan: Plan, on_event: Events = _ignore,
               cancel: threading.Event | None = None) -> ApplyResult:
