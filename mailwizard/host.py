@@ -448,6 +448,8 @@ class FakeState:
     selinux_labels: dict[str, str] = field(default_factory=dict)  # path -> type it carries, when set by hand
     # firewalld's version ("" accepts any service name): which services exist depends on it
     firewalld_version: str = ""
+    # packages an interrupted dpkg left half-configured (a killed apt-get): apt-get refuses until repaired
+    dpkg_interrupted: list[str] = field(default_factory=list)
     crypto_policy: str = ""  # what `update-crypto-policies --show` says ("": the command is absent)
     # commands that exist only once their package is installed (a minimal RHEL has no semanage)
     command_packages: dict[str, str] = field(default_factory=dict)
@@ -552,6 +554,13 @@ class FakeHost(Host):
             return 127, f"{cmd}: No such file or directory (it comes with {package})"
         if cmd == "update-crypto-policies":
             return (0, s.crypto_policy + "\n") if s.crypto_policy else (127, f"{cmd}: No such file or directory")
+        if cmd == "dpkg" and argv[1:] == ["--audit"]:
+            return 0, "".join(f" {p}  (half-configured)\n" for p in s.dpkg_interrupted)
+        if cmd == "dpkg" and argv[1:] == ["--configure", "-a"]:
+            s.dpkg_interrupted.clear()
+            return 0, ""
+        if cmd == "apt-get" and s.dpkg_interrupted:
+            return 100, "E: dpkg was interrupted, you must manually run 'dpkg --configure -a' to correct the problem."
         if cmd in ("dnf", "apt-get"):
             pkgs = [a for a in argv[2:] if not a.startswith("-") and not a.startswith("Dpkg::")]
             if argv[1] == "install":

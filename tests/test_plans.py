@@ -173,3 +173,20 @@ def test_an_existing_hand_edit_is_kept(tmp_path):
     text = conf.read_text()
     assert "ssl_cipher_list = HIGH:!aNULL  # mine" in text
     assert "ssl_min_protocol = TLSv1.2" in text
+
+
+def test_an_install_interrupted_by_a_kill_is_finished_with_dpkg_configure_before_apt_get(tmp_path):
+    """A killed apt-get leaves dpkg half-done and apt-get then refuses everything: the plan repairs first."""
+    session = fake_session(tmp_path, "debian12")
+    session.host.state.dpkg_interrupted = ["postfix"]
+    plan = session.plan()
+    argvs = [c.commands()[-1] for c in plan.active() if c.commands()]
+    assert argvs[0] == ["dpkg", "--configure", "-a"] and "apt-get" in argvs[1]  # env DEBIAN_FRONTEND=... apt-get
+    assert session.apply(plan).status == "applied"
+    assert session.host.state.dpkg_interrupted == []
+    assert not any(argv[:1] == ["dpkg"] for c in session.plan().active() for argv in c.commands())  # repaired
+
+
+def test_a_fresh_host_plans_no_dpkg_repair(tmp_path):
+    session = fake_session(tmp_path, "debian12")
+    assert not any(argv[:1] == ["dpkg"] for c in session.plan().changes for argv in c.commands())

@@ -46,6 +46,20 @@ def wanted_packages(answers: Answers, ctx: PlanContext) -> list[str]:
 CONFIG_DIRS = {"dovecot": "/etc/dovecot", "postfix": "/etc/postfix", "sieve": "/etc/dovecot"}
 
 
+def dpkg_repair(ctx: PlanContext) -> list[Command]:
+    """`dpkg --configure -a` when an interrupted install (a killed apt-get) left packages half-done:
+    apt-get refuses to install anything until then."""
+    if ctx.profile.family != "debian" or ctx.offline:
+        return []
+    audit = ctx.fact("dpkg --audit", lambda: ctx.host.run(["dpkg", "--audit"]))
+    if not (audit.ok and audit.output.strip()):
+        return []
+    return [Command(argv=["dpkg", "--configure", "-a"],
+                    summary="finish the package installation an interrupted run left half-done "
+                            "(`dpkg --audit` lists it), as apt-get asks",
+                    undo_hint="nothing to undo: it completes what the interrupted installation began")]
+
+
 def plan(answers: Answers, ctx: PlanContext) -> list[Command]:
     profile = ctx.profile
     wanted = wanted_packages(answers, ctx)
@@ -68,7 +82,7 @@ def plan(answers: Answers, ctx: PlanContext) -> list[Command]:
         change.pre = [["debconf-set-selections"]]
         change.pre_input = "\n".join(profile.debconf) + "\n"
         change.summary += " (Postfix's debconf question answered first: No configuration)"
-    return [change]
+    return [*dpkg_repair(ctx), change]
 
 
 def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:
