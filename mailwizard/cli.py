@@ -101,8 +101,11 @@ def run_unattended(session, structural, args) -> int:
     from mailwizard.conflicts import in_session
 
     checked = session.problems()
-    # the file's refusals that validation finds again are said once
-    problems = list({(p.key, p.message): p for p in reversed(structural + checked)}.values())[::-1]
+    problems, said = [], set()  # the file's refusals that validation finds again are said once
+    for problem in structural + checked:
+        if (problem.key, problem.message) not in said:
+            said.add((problem.key, problem.message))
+            problems.append(problem)
     errors = [p for p in problems if p.severity == "error"]
     out: dict = {"platform": session.profile.name,
                  "problems": [vars(p) for p in problems]}

@@ -14,6 +14,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shlex
 import shutil
 import time
 from collections.abc import Callable
@@ -376,8 +377,6 @@ class Journal:
 
     def _undo_commands(self, report: RollbackReport, on_line: Callable[[str], object]) -> None:
         """Run the recorded inverses of the wizard's commands, the last first; reload firewalld once after."""
-        import shlex
-
         ran_firewall = False
         for entry in reversed(self.state["undo"]):
             for argv in entry["argvs"]:
