@@ -76,7 +76,9 @@ def derived_source(path: str, known: dict) -> str | None:
 
 def edited(entry: dict, current: bytes | None) -> bool:
     """The file differs from what the wizard last wrote there (or was writing when a run was killed)."""
-    return "wizard_sha" in entry and sha(current) not in (entry["wizard_sha"], entry.get("pending_sha"))
+    if "wizard_sha" not in entry or entry.get("in_flight"):  # never written, or killed while the wizard wrote it
+        return False
+    return sha(current) not in (entry["wizard_sha"], entry.get("pending_sha"))
 
 
 # --- a re-run's plan ---------------------------------------------------------

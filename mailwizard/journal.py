@@ -258,11 +258,18 @@ class Journal:
         self.index["order"].append(path)
         self._save_index()
 
-    def writing(self, path: str, content: bytes) -> None:
-        """Remember what the wizard is about to write: a run killed before written() still knows it."""
+    def writing(self, path: str, content: bytes | None = None) -> None:
+        """Remember what the wizard is about to write: a run killed before written() still knows it.
+
+        Without the content (Postfix's own tools edit the file in steps), the file is marked as being
+        changed by the wizard: until written(), whatever it holds is the wizard's, not an admin's edit.
+        """
         entry = self.index["files"].get(path)
         if entry is not None:
-            entry["pending_sha"] = sha(content)
+            if content is None:
+                entry["in_flight"] = True
+            else:
+                entry["pending_sha"] = sha(content)
             self._save_index()
 
     def written(self, path: str) -> None:
@@ -271,6 +278,7 @@ class Journal:
         if entry is not None:
             entry["wizard_sha"] = sha(self.host.read(path))
             entry.pop("pending_sha", None)
+            entry.pop("in_flight", None)
             self._save_index()
 
     def holds_admin_edit(self, paths: tuple[str, ...]) -> None:

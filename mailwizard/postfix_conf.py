@@ -663,6 +663,7 @@ class _PostfixEdit(Change):
         saved = self.batch if self.batch is not None else {}
         for name, path in zip(self.files, paths):
             journal.backup(path)
+            journal.writing(path)  # postconf edits it in steps: a kill between them is no admin's edit
             current = host.read(path)
             saved.setdefault(path, (current, host.stat(path)))
             if current is not None and current.decode("utf-8", "surrogateescape") != (self.before.get(name) or ""):

@@ -290,3 +290,16 @@ def test_a_write_killed_before_it_was_recorded_is_not_taken_for_an_admin_edit(ap
     with applied.journal() as journal:
         assert journal.index["files"][SSL]["wizard_sha"] == entry["wizard_sha"]
         assert journal.rollback_conflicts() == []
+
+
+def test_a_file_postconf_was_editing_when_the_run_was_killed_is_no_admin_edit(applied):
+    """Postfix's tools change main.cf in steps: a kill between two of them leaves a file that is neither the
+    last one the wizard wrote nor the next; the journal marked it in flight, so resume asks nothing."""
+    with applied.journal() as journal:
+        journal.writing(MAIN)  # as _PostfixEdit.apply does before its postconf commands
+    edit(applied, MAIN, "myorigin = $mydomain", "myorigin = $myhostname")  # one postconf of several done
+    assert conflicts_of(applied)[1] == []
+    with applied.journal() as journal:
+        journal.written(MAIN)  # the resumed run finished it
+    edit(applied, MAIN, "myorigin = $myhostname", "myorigin = example.org")
+    assert [c.path for c in conflicts_of(applied)[1]] == [MAIN]  # after that, a change is an admin's edit
