@@ -90,11 +90,19 @@ def main() -> int:
                 problems: list[str] = []
                 if kind == "apply":
                     hit = kill_group_after(host, ["--answers", answers, "--unattended"], delay)
-                    out = run(host, "--resume", "--unattended")
+                    # killed before the journal had the answers (still validating): nothing happened, run it again
+                    started = host.path("/var/lib/mailwizard/answers.toml").exists()
+                    out = run(host, "--resume", "--unattended") if started else \
+                        run(host, "--answers", answers, "--unattended")
                     if out.returncode != 0:
                         problems.append(f"resume exit {out.returncode}: {(out.stdout + out.stderr)[-600:]}")
                     problems += differences(after, trees(host))
-                    got = statuses(json.loads(run(host, "verify", "--json").stdout))
+                    verify = run(host, "verify", "--json")
+                    try:
+                        got = statuses(json.loads(verify.stdout))
+                    except ValueError:
+                        problems.append(f"verify exit {verify.returncode}: {verify.stderr[-600:]}")
+                        got = {}
                     problems += [f"check {k}: {v} (uninterrupted: {report.get(k)})"
                                  for k, v in got.items() if v != report.get(k)]
                 else:
