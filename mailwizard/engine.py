@@ -2,7 +2,10 @@
 
 Progress is reported through plain event objects passed to a callback, so a
 TUI worker can turn them into messages and the command line can print them;
-a threading.Event passed to apply() stops the run between two changes.
+a threading.Event passed to apply() stops the run between two changes. Each
+change goes through the one executor (executor.py), which journals its
+effects before and after it; what a killed run left in flight is settled
+when the next apply begins.
 
 Fault injection for the interruption harness (tests/e2e/test_kill_resume.py,
 bench/kill_points.py) and nothing else: MAILWIZARD_KILL_AFTER=K makes the
@@ -22,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mailwizard.answers import Answers, Problem, validate
+from mailwizard.executor import execute
 from mailwizard.host import Host
 from mailwizard.journal import DEFAULT_DIR, Journal
 from mailwizard.plan import Change, Check, Plan, PlanContext
@@ -184,6 +188,7 @@ class Session:
         kill_after, kill_in_write = _kill_point(KILL_AFTER), _kill_point(KILL_IN_WRITE)
         with self.journal() as journal:
             journal.save_answers(self.answers.to_toml())
+            journal.settle_interrupted()
             journal.save_state(status="applying", platform=self.profile.name, verified=[])
             journal.record("apply", changes=total)
             for index, change in enumerate(active):
@@ -194,12 +199,10 @@ class Session:
                     return ApplyResult("stopped", index)
                 on_event(ChangeStarted(index, total, change))
                 journal.record("begin", key=change.key(), step=change.step)
-                if change.service:
-                    journal.mark_pending(change.service)
                 if index == kill_in_write:
                     self.host.before_rename = _die
                 try:
-                    change.apply(self.host, journal, lambda line: on_event(OutputLine(line)))
+                    execute(change, self.host, journal, lambda line: on_event(OutputLine(line)))
                 except Exception as exc:  # reported to the admin, journal kept for --resume
                     error = describe_os_error(exc) if isinstance(exc, OSError) else str(exc) or type(exc).__name__
                     journal.record("failed", key=change.key(), error=error[-2000:])
@@ -207,7 +210,6 @@ class Session:
                     on_event(ChangeFailed(change, error))
                     return ApplyResult("failed", index, error, change.describe())
                 self.host.before_rename = None
-                journal.holds_admin_edit(change.merges)
                 journal.record("done", key=change.key())
                 done[0] = index + 1
                 if index == kill_after:

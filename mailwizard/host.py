@@ -195,15 +195,19 @@ class Host:
     def chown(self, path: str, uid: int, gid: int) -> None:
         os.chown(self.real(path), uid, gid)
 
-    def makedirs(self, path: str, mode: int = 0o755) -> list[str]:
-        """Create missing directories; return those created (outermost first)."""
-        created: list[str] = []
+    def missing_dirs(self, path: str) -> list[str]:
+        """The directories makedirs(path) would create, outermost first."""
         p = Path(path)
         missing = []
         while not self.exists(str(p)) and str(p) != "/":
             missing.append(str(p))
             p = p.parent
-        for d in reversed(missing):
+        return missing[::-1]
+
+    def makedirs(self, path: str, mode: int = 0o755) -> list[str]:
+        """Create missing directories; return those created (outermost first)."""
+        created: list[str] = []
+        for d in self.missing_dirs(path):
             os.mkdir(self.real(d), mode)
             self.chmod(d, mode)  # umask-independent
             created.append(d)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from mailwizard.conflicts import KEEP, STOP, Conflict, ConflictStop, derived_source, edited
 from mailwizard.host import TMP_SUFFIX, Host
-from mailwizard.plan import sha
+from mailwizard.plan import Effects, sha
 
 DEFAULT_DIR = "/var/lib/mailwizard"
 ORIG_SUFFIX = ".mailwizard-orig"
@@ -186,27 +186,76 @@ class Journal:
         except FileNotFoundError:
             return None
 
-    # --- services ----------------------------------------------------------
-    def mark_pending(self, service: str) -> None:
-        if service not in self.state["pending_reloads"]:
-            self.save_state(pending_reloads=self.state["pending_reloads"] + [service])
+    # --- the change transaction (executor.execute) -----------------------------
+    def intend(self, key: str, effects: Effects, service: str | None = None) -> None:
+        """Before a change touches the host: its service marked pending, its inverse commands, the first
+        original of every file it touches, the directories it creates, and its files marked in flight.
 
-    def service_done(self, name: str, started: bool) -> None:
-        pending = [s for s in self.state["pending_reloads"] if s != name]
-        started_list = self.state["started"]
-        if started and name not in started_list:
-            started_list = started_list + [name]
-        self.save_state(pending_reloads=pending, started=started_list)
+        After this, a kill at any instant is recognised the same way for every kind of change: until
+        completed(), whatever its files hold is the wizard's doing, never an administrator's edit.
+        """
+        updates: dict = {}
+        if service and service not in self.state["pending_reloads"]:
+            updates["pending_reloads"] = self.state["pending_reloads"] + [service]
+        if effects.undo and not any(entry["key"] == key for entry in self.state["undo"]):
+            updates["undo"] = [*self.state["undo"], {"key": key, "argvs": effects.undo}]
+        if updates:
+            self.save_state(**updates)
+        for path in effects.dirs:
+            self._remember(path, {"kind": "dir", "existed": False})
+        for path in effects.attrs:
+            self._backup(path, content=False)
+        for path, data in effects.files.items():
+            self._backup(path, secret=path in effects.secret)
+            entry = self.index["files"][path]
+            if data is None:
+                entry["in_flight"] = True
+            else:
+                entry["pending_sha"] = sha(data)
+        self._save_index()
 
-    def will_undo(self, key: str, argvs: list[list[str]]) -> None:
-        """The commands that undo a command about to run (firewall-cmd, semanage, setsebool), for rollback."""
-        if not any(entry["key"] == key for entry in self.state["undo"]):
-            self.save_state(undo=[*self.state["undo"], {"key": key, "argvs": argvs}])
+    def completed(self, effects: Effects, merges: tuple[str, ...] = ()) -> None:
+        """After the change: what its files now hold is the wizard's; services settled; what it cannot undo.
 
-    def irreversible(self, summary: str, hint: str = "") -> None:
-        text = summary + (f" ({hint})" if hint else "")
-        if text not in self.state["irreversible"]:
-            self.save_state(irreversible=self.state["irreversible"] + [text])
+        `merges`: files taken as the plan has them that carry an administrator's edit: rollback asks first.
+        """
+        self._settle(list(effects.files))
+        for path in merges:
+            if (entry := self.index["files"].get(path)) is not None:
+                entry["admin_edit"] = True
+        self._save_index()
+        updates: dict = {}
+        if effects.settles:
+            updates["pending_reloads"] = [s for s in self.state["pending_reloads"] if s not in effects.settles]
+        started = [s for s in effects.started if s not in self.state["started"]]
+        if started:
+            updates["started"] = self.state["started"] + started
+        if effects.irreversible and effects.irreversible not in self.state["irreversible"]:
+            updates["irreversible"] = self.state["irreversible"] + [effects.irreversible]
+        if updates:
+            self.save_state(**updates)
+
+    def failed(self, paths: list[str]) -> None:
+        """A change failed or was refused: its files hold what they hold now (put back, or partly changed)."""
+        self._settle(paths)
+        self._save_index()
+
+    def settle_interrupted(self) -> None:
+        """Files a killed run was changing: what they hold is the wizard's (a resumed plan may find the change
+        done and never complete it), so an administrator's later edit is recognised again."""
+        pending = [p for p, e in self.index["files"].items() if e.get("in_flight") or "pending_sha" in e]
+        if pending:
+            self._settle(pending)
+            self._save_index()
+
+    def _settle(self, paths: list[str]) -> None:
+        """What these files hold now is the wizard's: its own bytes, or the original put back by it."""
+        for path in paths:
+            entry = self.index["files"].get(path)
+            if entry is not None:
+                entry["wizard_sha"] = sha(self.host.read(path))
+                entry.pop("pending_sha", None)
+                entry.pop("in_flight", None)
 
     # --- backups -----------------------------------------------------------
     @property
@@ -221,7 +270,12 @@ class Journal:
     def _save_index(self) -> None:
         self._write(self.dir / "backups" / "index.json", json.dumps(self.index, indent=1).encode())
 
-    def backup(self, path: str, *, secret: bool = False, content: bool = True) -> None:
+    def _remember(self, path: str, entry: dict) -> None:
+        if path not in self.index["files"]:
+            self.index["files"][path] = entry
+            self.index["order"].append(path)
+
+    def _backup(self, path: str, *, secret: bool = False, content: bool = True) -> None:
         """Keep the original of `path` (first time only): bytes, owner and mode, or its absence.
 
         Secrets never enter the journal: a secret-bearing original is kept beside
@@ -247,53 +301,7 @@ class Journal:
                 name = f"{len(self.index['order']):04d}.orig"
                 self._write(self.dir / "backups" / name, data)
                 entry["backup"] = name
-        self.index["files"][path] = entry
-        self.index["order"].append(path)
-        self._save_index()
-
-    def backup_created_dir(self, path: str) -> None:
-        if path in self.index["files"]:
-            return
-        self.index["files"][path] = {"kind": "dir", "existed": False}
-        self.index["order"].append(path)
-        self._save_index()
-
-    def writing(self, path: str, content: bytes | None = None) -> None:
-        """Remember what the wizard is about to write: a run killed before written() still knows it.
-
-        Without the content (Postfix's own tools edit the file in steps), the file is marked as being
-        changed by the wizard: until written(), whatever it holds is the wizard's, not an admin's edit.
-        """
-        entry = self.index["files"].get(path)
-        if entry is not None:
-            if content is None:
-                entry["in_flight"] = True
-            else:
-                entry["pending_sha"] = sha(content)
-            self._save_index()
-
-    def written(self, path: str) -> None:
-        """Remember what the wizard wrote, to recognise an administrator's later edit."""
-        entry = self.index["files"].get(path)
-        if entry is not None:
-            entry["wizard_sha"] = sha(self.host.read(path))
-            entry.pop("pending_sha", None)
-            entry.pop("in_flight", None)
-            self._save_index()
-
-    def holds_admin_edit(self, paths: tuple[str, ...]) -> None:
-        """These files, as the wizard wrote them, carry an administrator's edit: rollback asks before undoing it."""
-        for path in paths:
-            if (entry := self.index["files"].get(path)) is not None:
-                entry["admin_edit"] = True
-        if paths:
-            self._save_index()
-
-    def put_back(self, path: str) -> None:
-        """A refused edit's file was put back as it was: if the wizard wrote it before, that is its text again."""
-        entry = self.index["files"].get(path)
-        if entry is not None and "wizard_sha" in entry:
-            self.written(path)
+        self._remember(path, entry)
 
     def original(self, path: str) -> bytes | None:
         entry = self.index["files"].get(path)

@@ -1,10 +1,17 @@
-"""Changes: what a step wants done, each able to describe, diff, check, apply itself.
+"""Changes: what a step wants done, each able to describe, diff, check, and say and do its effects.
 
 A step's plan is a list of Changes computed from facts without side effects.
 The planner asks every Change whether it is already satisfied (then it is a
 no-op with its reason) against a PlanContext, which also carries the contents
 files *will* have after the earlier changes in the plan, so two steps editing
 the same file compose instead of overwriting each other.
+
+Applying is split in two, for the one executor (executor.py): `effects()`
+reads the host and says what the change is about to do (files written or
+edited, owners and modes changed, directories created, inverse commands,
+what cannot be undone) without changing anything; the executor journals that
+intent, then `perform()` does it, then the executor journals its completion.
+No change touches the journal itself.
 """
 
 from __future__ import annotations
@@ -13,17 +20,75 @@ import difflib
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mailwizard.host import FileMeta, Host, LineSink
 
 if TYPE_CHECKING:
-    from mailwizard.journal import Journal
     from mailwizard.platform import Profile
 
 
 class ChangedSincePlan(Exception):
     """A file differs from what the plan was computed from; re-plan before applying."""
+
+
+class PutBack(RuntimeError):
+    """A change refused after it began: `paths` were put back as they were before it (or its batch)."""
+
+    def __init__(self, message: str, paths: list[str]):
+        super().__init__(message)
+        self.paths = paths
+
+
+@dataclass
+class Effects:
+    """What a change is about to do to the host, journalled before it starts (executor.execute).
+
+    `files`: every file it writes, edits or removes, with the bytes it will hold, or None when a
+    tool edits it in steps or removes it; `secret`: those whose originals are secrets (kept beside
+    themselves, never in the journal); `attrs`: files whose owner and mode only change (no bytes
+    kept); `dirs`: directories it creates, outermost first; `undo`: the commands that undo it,
+    replayed by rollback; `irreversible`: what rollback cannot undo, said in its report;
+    `settles`: pending service reloads it completes; `started`: services it starts (rollback stops
+    them).
+    """
+
+    files: dict[str, bytes | None] = field(default_factory=dict)
+    secret: set[str] = field(default_factory=set)
+    attrs: list[str] = field(default_factory=list)
+    dirs: list[str] = field(default_factory=list)
+    undo: list[list[str]] = field(default_factory=list)
+    irreversible: str = ""
+    settles: list[str] = field(default_factory=list)
+    started: list[str] = field(default_factory=list)
+
+    def write(self, path: str, data: bytes | None, *, secret: bool = False) -> Effects:
+        self.files[path] = data
+        if secret:
+            self.secret.add(path)
+        return self
+
+    def __or__(self, other: Effects) -> Effects:
+        """Both changes' effects: a subclass's added to its base's."""
+        return Effects({**self.files, **other.files}, self.secret | other.secret, self.attrs + other.attrs,
+                       self.dirs + [d for d in other.dirs if d not in self.dirs], self.undo + other.undo,
+                       self.irreversible or other.irreversible, self.settles + other.settles,
+                       self.started + other.started)
+
+
+@dataclass
+class Work:
+    """What a change is given to work with: where its output lines go, and a private scratch directory."""
+
+    on_line: LineSink
+    journal_dir: str  # the journal's directory on the host; its scratch/ is emptied at every open
+    scratch: Callable[[], Path]  # creates the scratch directory and gives its real path
+
+    def scratch_path(self, name: str) -> str:
+        """`name` in the scratch directory, as a path on the host."""
+        self.scratch()
+        return f"{self.journal_dir}/scratch/{name}"
 
 
 def sha(data: bytes | None) -> str:
@@ -142,7 +207,12 @@ class Change:
         """The reason this change has nothing to do, or None."""
         return None
 
-    def apply(self, host: Host, journal: "Journal", on_line: LineSink) -> None:
+    def effects(self, host: Host, work: Work) -> Effects:
+        """What applying will do to this host, found before anything changes: reads and refusals only."""
+        return Effects()
+
+    def perform(self, host: Host, effects: Effects, work: Work) -> None:
+        """Do it; the executor has journalled `effects` already and journals the completion."""
         raise NotImplementedError
 
     def stdin(self) -> str:
@@ -212,7 +282,7 @@ class WriteFile(Change):
             return self.noop_reason or f"{self.path} already has this content"
         return None
 
-    def apply(self, host: Host, journal: "Journal", on_line: LineSink) -> None:
+    def effects(self, host: Host, work: Work) -> Effects:
         current = host.read(self.path)
         content = self.content
         if current != self.base and current != self.content:
@@ -220,25 +290,29 @@ class WriteFile(Change):
                 raise ChangedSincePlan(f"{self.path} changed since the plan was made; review the plan again")
             # the package shipped a file other than the platform's known one: same edit, on the real file
             content = self.transform(current)
-            on_line(f"{self.path}: the installed file differs from the expected one; "
-                    "the planned settings were applied to it")
-        journal.backup(self.path, secret=self.secret)
+            work.on_line(f"{self.path}: the installed file differs from the expected one; "
+                         "the planned settings were applied to it")
         if self.validate_with:
             from mailwizard import validators
-            complaint = validators.dovecot(host, self.validate_with, self.path, content, journal.scratch())
+            complaint = validators.dovecot(host, self.validate_with, self.path, content, work.scratch())
             if complaint:
                 raise RuntimeError(f"Dovecot refuses the new {self.path}; nothing was written:\n{complaint}")
-        parent = self.path.rsplit("/", 1)[0] or "/"
-        for created in host.makedirs(parent):
-            journal.backup_created_dir(created)
-        uid, gid = host.uid(self.owner), host.gid(self.group)
-        if uid is None or gid is None:
+        if host.uid(self.owner) is None or host.gid(self.group) is None:
             raise RuntimeError(f"cannot write {self.path}: user {self.owner} or group {self.group} does not exist")
-        journal.writing(self.path, content)
+        effects = Effects(dirs=host.missing_dirs(parent_dir(self.path)))
+        return effects.write(self.path, content, secret=self.secret)
+
+    def perform(self, host: Host, effects: Effects, work: Work) -> None:
+        content, uid, gid = effects.files[self.path], host.uid(self.owner), host.gid(self.group)
+        assert content is not None and uid is not None and gid is not None  # effects() made sure
+        host.makedirs(parent_dir(self.path))
         host.write_atomic(self.path, content, mode=self.mode, uid=uid, gid=gid)
         if self.postfix_reads:
             host.age(self.path)
-        journal.written(self.path)
+
+
+def parent_dir(path: str) -> str:
+    return path.rsplit("/", 1)[0] or "/"
 
 
 @dataclass(eq=False)
@@ -271,10 +345,12 @@ class FileAttrs(Change):
             ctx.metas[self.path] = FileMeta(self.mode, uid, gid)
         return None
 
-    def apply(self, host: Host, journal: "Journal", on_line: LineSink) -> None:
-        journal.backup(self.path, content=False)  # owner and mode only: a key's bytes stay where they are
+    def effects(self, host: Host, work: Work) -> Effects:
+        return Effects(attrs=[self.path])  # owner and mode only: a key's bytes stay where they are
+
+    def perform(self, host: Host, effects: Effects, work: Work) -> None:
         for argv in self.commands():
-            host.run(argv, on_line=on_line, check=True)
+            host.run(argv, on_line=work.on_line, check=True)
 
 
 @dataclass(eq=False)
@@ -301,16 +377,16 @@ class EnsureDir(FileAttrs):
             ctx.metas[self.path] = FileMeta(self.mode, *ctx.ids(self.owner, self.group), is_dir=True)
         return reason
 
-    def apply(self, host: Host, journal: "Journal", on_line: LineSink) -> None:
+    def effects(self, host: Host, work: Work) -> Effects:
         meta = host.stat(self.path)
         if meta is not None and not meta.is_dir:
             raise RuntimeError(f"{self.path} exists and is not a directory; move it away first")
-        if meta is not None:
-            journal.backup(self.path, content=False)
-        for created in host.makedirs(self.path, self.mode):
-            journal.backup_created_dir(created)
+        return Effects(attrs=[self.path] if meta is not None else [], dirs=host.missing_dirs(self.path))
+
+    def perform(self, host: Host, effects: Effects, work: Work) -> None:
+        host.makedirs(self.path, self.mode)
         for argv in super().commands():
-            host.run(argv, on_line=on_line, check=True)
+            host.run(argv, on_line=work.on_line, check=True)
 
 
 @dataclass(eq=False)
@@ -339,11 +415,12 @@ class RemoveFile(Change):
         ctx.stage(self.path, None, None)
         return None
 
-    def apply(self, host: Host, journal: "Journal", on_line: LineSink) -> None:
-        journal.backup(self.path, secret=self.secret)
+    def effects(self, host: Host, work: Work) -> Effects:
+        return Effects().write(self.path, None, secret=self.secret)
+
+    def perform(self, host: Host, effects: Effects, work: Work) -> None:
         host.remove(self.path)
-        journal.written(self.path)
-        on_line(f"removed {self.path}")
+        work.on_line(f"removed {self.path}")
 
 
 @dataclass(eq=False)
@@ -385,15 +462,16 @@ class Command(Change):
     def check(self, ctx: PlanContext) -> str | None:
         return self.noop_reason
 
-    def apply(self, host: Host, journal: "Journal", on_line: LineSink) -> None:
+    def effects(self, host: Host, work: Work) -> Effects:
+        # the inverse is journalled before the command runs: a run killed right after it still knows it
+        irreversible = "" if self.reversible else self.summary + (f" ({self.undo_hint})" if self.undo_hint else "")
+        return Effects(undo=[list(a) for a in self.undo], irreversible=irreversible)
+
+    def perform(self, host: Host, effects: Effects, work: Work) -> None:
         for argv in self.pre:
-            host.run(argv, input=self.pre_input, on_line=on_line, check=True)
-        on_line("$ " + " ".join(self.commands()[-1]))
-        if self.undo:  # recorded first: a run killed right after the command still knows how to undo it
-            journal.will_undo(self.key(), self.undo)
-        host.run(self.argv, input=self.input, env=self.env or None, on_line=on_line, check=True)
-        if not self.reversible:
-            journal.irreversible(self.summary, self.undo_hint)
+            host.run(argv, input=self.pre_input, on_line=work.on_line, check=True)
+        work.on_line("$ " + " ".join(self.commands()[-1]))
+        host.run(self.argv, input=self.input, env=self.env or None, on_line=work.on_line, check=True)
 
 
 @dataclass(eq=False)
@@ -447,11 +525,14 @@ class ServiceState(Change):
             return f"{self.name} is enabled, running, and its configuration is unchanged"
         return None
 
-    def apply(self, host: Host, journal: "Journal", on_line: LineSink) -> None:
+    def effects(self, host: Host, work: Work) -> Effects:
+        starts = any(a in ("start", "enable and start") for a in self.actions)
+        return Effects(settles=[self.name], started=[self.name] if starts else [])
+
+    def perform(self, host: Host, effects: Effects, work: Work) -> None:
         for argv in self.commands():
-            on_line("$ " + " ".join(argv))
-            host.run(argv, on_line=on_line, check=True)
-        journal.service_done(self.name, started=any(a in ("start", "enable and start") for a in self.actions))
+            work.on_line("$ " + " ".join(argv))
+            host.run(argv, on_line=work.on_line, check=True)
 
 
 def service_enabled(host: Host, profile: "Profile", name: str) -> bool:

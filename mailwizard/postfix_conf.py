@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from mailwizard.host import CommandFailed, FileMeta, Host, LineSink
-from mailwizard.plan import Change, PlanContext
+from mailwizard.plan import Change, Effects, PlanContext, PutBack, Work
 
 BLANKS = " \t\r\n"
 LINE_LIMIT = 80
@@ -656,19 +656,25 @@ class _PostfixEdit(Change):
     def batch_key(self) -> str:
         return f"postfix:{self.config_dir}"
 
-    def apply(self, host: Host, journal, on_line: LineSink) -> None:
+    def effects(self, host: Host, work: Work) -> Effects:
+        effects = Effects()
+        for name in self.files:
+            path = self.path(name)
+            current = host.read(path)
+            if current is not None and current.decode("utf-8", "surrogateescape") != (self.before.get(name) or ""):
+                work.on_line(f"{path} differs from the file the plan was made from; "
+                             "the planned postconf edits were made to it")
+            effects.write(path, None)  # postconf edits it in steps: a kill between them is no admin's edit
+        return effects
+
+    def perform(self, host: Host, effects: Effects, work: Work) -> None:
+        on_line = work.on_line
         paths = [self.path(n) for n in self.files]
         # the files as they were before this batch of consecutive Postfix edits, which the batch's last
         # edit validates once (`postfix check` costs ~0.3 s): if Postfix refuses, all of them go back
         saved = self.batch if self.batch is not None else {}
-        for name, path in zip(self.files, paths):
-            journal.backup(path)
-            journal.writing(path)  # postconf edits it in steps: a kill between them is no admin's edit
-            current = host.read(path)
-            saved.setdefault(path, (current, host.stat(path)))
-            if current is not None and current.decode("utf-8", "surrogateescape") != (self.before.get(name) or ""):
-                on_line(f"{path} differs from the file the plan was made from; "
-                        "the planned postconf edits were made to it")
+        for path in paths:
+            saved.setdefault(path, (host.read(path), host.stat(path)))
         extra = config_args(host, self.config_dir)
         complaint = None
         try:
@@ -684,12 +690,9 @@ class _PostfixEdit(Change):
             for path, (data, meta) in saved.items():
                 if data is not None and meta is not None and host.read(path) != data:
                     host.write_atomic(path, data, mode=meta.mode, uid=meta.uid, gid=meta.gid)
-                    journal.put_back(path)
             cool(host, list(saved))
-            raise RuntimeError(f"Postfix refuses the new configuration; "
-                               f"{' and '.join(saved)} put back as they were:\n{complaint}")
-        for path in paths:
-            journal.written(path)
+            raise PutBack(f"Postfix refuses the new configuration; "
+                          f"{' and '.join(saved)} put back as they were:\n{complaint}", list(saved))
 
 
 def compute_after(ctx: PlanContext, config_dir: str, current: dict[str, str | None], argvs: list[list[str]],
@@ -872,15 +875,16 @@ class Postmap(Change):
         ctx.stage(self.indexed, b"(indexed map)", FileMeta(0o644, 0, 0))
         return None
 
-    def apply(self, host: Host, journal, on_line: LineSink) -> None:
-        journal.backup(self.indexed)
+    def effects(self, host: Host, work: Work) -> Effects:
+        return Effects().write(self.indexed, None)
+
+    def perform(self, host: Host, effects: Effects, work: Work) -> None:
         argv = self.commands()[0]
-        on_line("$ " + " ".join(argv))
+        work.on_line("$ " + " ".join(argv))
         extra = config_args(host, DEFAULT_DIR)
         if extra:  # a host rooted elsewhere (tests): the real paths
             argv = [self.tool, *extra, f"{self.map_type}:{host.real(self.source)}"]
-        host.run(argv, on_line=on_line, check=True)
-        journal.written(self.indexed)
+        host.run(argv, on_line=work.on_line, check=True)
 
 
 def database_type(ctx: PlanContext) -> str:

@@ -17,7 +17,7 @@ import pytest
 
 from mailwizard import cli
 from mailwizard.conflicts import KEEP, STOP, TAKE, ConflictStop, ask_terminal, fixed, in_plan, in_session, resolve_plan
-from mailwizard.plan import sha
+from mailwizard.plan import Effects, sha
 from support import fake_session
 
 SSL = "/etc/dovecot/conf.d/10-ssl.conf"
@@ -281,11 +281,11 @@ def test_a_journal_records_what_it_wrote(applied):
 
 
 def test_a_write_killed_before_it_was_recorded_is_not_taken_for_an_admin_edit(applied):
-    # the second run was killed between the rename and journal.written(): the file holds the wizard's bytes
+    # the second run was killed between the rename and the journal's completion: the file holds the wizard's bytes
     entry = applied.journal().index["files"][SSL]
     with applied.journal() as journal:
         newer = applied.host.read(SSL).replace(b"ssl_min_protocol = TLSv1.2", b"ssl_min_protocol = TLSv1.3")
-        journal.writing(SSL, newer)
+        journal.intend(f"file:{SSL}", Effects().write(SSL, newer))
     applied.host.real(SSL).write_bytes(newer)
     with applied.journal() as journal:
         assert journal.index["files"][SSL]["wizard_sha"] == entry["wizard_sha"]
@@ -296,10 +296,10 @@ def test_a_file_postconf_was_editing_when_the_run_was_killed_is_no_admin_edit(ap
     """Postfix's tools change main.cf in steps: a kill between two of them leaves a file that is neither the
     last one the wizard wrote nor the next; the journal marked it in flight, so resume asks nothing."""
     with applied.journal() as journal:
-        journal.writing(MAIN)  # as _PostfixEdit.apply does before its postconf commands
+        journal.intend("postconf:x", Effects().write(MAIN, None))  # as for every change: before postconf runs
     edit(applied, MAIN, "myorigin = $mydomain", "myorigin = $myhostname")  # one postconf of several done
     assert conflicts_of(applied)[1] == []
     with applied.journal() as journal:
-        journal.written(MAIN)  # the resumed run finished it
+        journal.completed(Effects().write(MAIN, None))  # the resumed run finished it
     edit(applied, MAIN, "myorigin = $myhostname", "myorigin = example.org")
     assert [c.path for c in conflicts_of(applied)[1]] == [MAIN]  # after that, a change is an admin's edit

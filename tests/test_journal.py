@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 import kill_sweep
+from mailwizard.executor import execute
 from mailwizard.host import Host
 from mailwizard.journal import Journal, JournalLocked
+from mailwizard.plan import Effects
 from mailwizard.platform import profile_for
 from support import fake_session
 
@@ -36,15 +38,16 @@ def test_rollback_restores_bytes_owner_mode_and_removes_created(host):
     os.chmod(host.real("/etc/a.conf"), 0o640)
     uid, gid = os.getuid(), os.getgid()
     with Journal(host) as j:
-        j.backup("/etc/a.conf")
+        edit = Effects().write("/etc/a.conf", b"new\n")
+        j.intend("file:/etc/a.conf", edit)
         host.write_atomic("/etc/a.conf", b"new\n", mode=0o600, uid=uid, gid=gid)
-        j.written("/etc/a.conf")
-        j.backup("/etc/new/b.conf")
-        j.backup_created_dir("/etc/new")
+        j.completed(edit)
+        create = Effects(dirs=["/etc/new"]).write("/etc/new/b.conf", b"created\n")
+        j.intend("file:/etc/new/b.conf", create)
         host.makedirs("/etc/new")
         host.write_atomic("/etc/new/b.conf", b"created\n", mode=0o644, uid=uid, gid=gid)
-        j.written("/etc/new/b.conf")
-        j.irreversible("install dovecot", "dnf remove dovecot")
+        j.completed(create)
+        j.completed(Effects(irreversible="install dovecot (dnf remove dovecot)"))
         report = j.rollback(profile_for("debian12"))
     assert host.real("/etc/a.conf").read_bytes() == original
     assert os.stat(host.real("/etc/a.conf")).st_mode & 0o777 == 0o640
@@ -59,7 +62,7 @@ def test_rollback_restores_the_owner(host):
     host.real("/etc/k.key").write_bytes(b"key")
     os.chown(host.real("/etc/k.key"), 1, 1)
     with Journal(host) as j:
-        j.backup("/etc/k.key")
+        j.intend("attrs:/etc/k.key", Effects(attrs=["/etc/k.key"]))
         host.chown("/etc/k.key", 0, 0)
         j.rollback(profile_for("debian12"))
     st = os.stat(host.real("/etc/k.key"))
@@ -69,9 +72,10 @@ def test_rollback_restores_the_owner(host):
 def test_an_admin_edit_after_the_wizard_is_not_overwritten_by_rollback(host):
     host.real("/etc/a.conf").write_bytes(b"original\n")
     with Journal(host) as j:
-        j.backup("/etc/a.conf")
+        edit = Effects().write("/etc/a.conf", b"wizard\n")
+        j.intend("file:/etc/a.conf", edit)
         host.write_atomic("/etc/a.conf", b"wizard\n", mode=0o644, uid=os.getuid(), gid=os.getgid())
-        j.written("/etc/a.conf")
+        j.completed(edit)
         host.real("/etc/a.conf").write_bytes(b"admin edit\n")
         report = j.rollback(profile_for("debian12"))
     assert host.real("/etc/a.conf").read_bytes() == b"admin edit\n"
@@ -81,9 +85,9 @@ def test_an_admin_edit_after_the_wizard_is_not_overwritten_by_rollback(host):
 def test_first_backup_wins(host):
     host.real("/etc/a.conf").write_bytes(b"v1")
     with Journal(host) as j:
-        j.backup("/etc/a.conf")
+        j.intend("file:/etc/a.conf", Effects().write("/etc/a.conf", None))
         host.real("/etc/a.conf").write_bytes(b"v2")
-        j.backup("/etc/a.conf")
+        j.intend("file:/etc/a.conf", Effects().write("/etc/a.conf", None))
         assert j.original("/etc/a.conf") == b"v1"
 
 
@@ -183,7 +187,7 @@ def test_cancel_stops_between_changes(tmp_path, platform, answers, stop_after):
 def test_leftovers_of_a_killed_write_are_removed_on_open(host):
     host.real("/etc/a.conf").write_bytes(b"original\n")
     with Journal(host) as j:
-        j.backup("/etc/a.conf")
+        j.intend("file:/etc/a.conf", Effects().write("/etc/a.conf", None))
         j.scratch().joinpath("check-x").mkdir()
     leftover = host.real("/etc/.a.conf.k3j2.mailwizard-tmp")
     leftover.write_bytes(b"half a fi")
@@ -207,7 +211,7 @@ def test_ensure_dir_creates_or_fixes_a_directory_and_rollback_undoes_it(tmp_path
     assert ["chmod", "700", "/var/mail"] in existing.commands()
     with session.journal() as j:
         for change in (new, existing):
-            change.apply(host, j, lambda line: None)
+            execute(change, host, j, lambda line: None)
         assert host.stat("/srv/vmail/a").mode == 0o700 and host.stat("/srv/vmail/a").uid == 5000
         assert existing.check(PlanContext(host, session.profile)) == "/var/mail is already 700 vmail:vmail"
         j.rollback(session.profile)
@@ -221,10 +225,10 @@ def test_secrets_stay_out_of_the_journal_and_rollback_still_restores_them(host):
     host.real("/etc/k.key").write_bytes(b"PRIVATE KEY BYTES")
     uid, gid = os.getuid(), os.getgid()
     with Journal(host) as j:
-        j.backup("/etc/secret.conf", secret=True)
-        j.backup("/etc/k.key", content=False)
+        edit = Effects(attrs=["/etc/k.key"]).write("/etc/secret.conf", b"dnpass = new-secret\n", secret=True)
+        j.intend("file:/etc/secret.conf", edit)
         host.write_atomic("/etc/secret.conf", b"dnpass = new-secret\n", mode=0o600, uid=uid, gid=gid)
-        j.written("/etc/secret.conf")
+        j.completed(edit)
         os.chmod(host.real("/etc/k.key"), 0o600)
         journal_bytes = b"".join(p.read_bytes() for p in host.real("/var/lib/mailwizard").rglob("*") if p.is_file())
         assert b"hunter2-secret" not in journal_bytes and b"PRIVATE KEY BYTES" not in journal_bytes
@@ -295,7 +299,7 @@ def test_the_kill_hook_fires_between_the_temp_file_and_the_rename(host, tmp_path
     """A real SIGKILL inside write_atomic: the old file stays whole, the full temp file is left, open() removes it."""
     host.real("/etc/a.conf").write_bytes(b"old\n")
     with Journal(host) as j:
-        j.backup("/etc/a.conf")
+        j.intend("file:/etc/a.conf", Effects().write("/etc/a.conf", None))
     code = ("import sys\nfrom mailwizard.engine import _die\nfrom mailwizard.host import Host\n"
             f"h = Host({str(tmp_path)!r})\nh.before_rename = _die\n"
             "h.write_atomic('/etc/a.conf', b'new\\n' * 1000, mode=0o644, uid=0, gid=0)\n"
@@ -484,7 +488,7 @@ def test_a_service_whose_status_says_nothing_is_started_and_remembered(tmp_path,
     assert change.check(PlanContext(session.host, session.profile)) is None
     assert change.actions == ["enable and start"]
     with session.journal() as journal:
-        change.apply(session.host, journal, lambda line: None)
+        execute(change, session.host, journal, lambda line: None)
         assert journal.state["started"] == ["postfix"]
     assert change.check(PlanContext(session.host, session.profile)) is not None  # now running: nothing to do
 
@@ -493,14 +497,14 @@ def test_a_kill_inside_the_backup_of_a_secret_file_leaves_no_temp_file_after_res
     """The copy kept beside a secret file is itself written atomically: killed mid-way, the retry cleans up."""
     host.real("/etc/secret.conf").write_bytes(b"dnpass = original\n")
     code = ("from mailwizard.engine import _die\nfrom mailwizard.host import Host\n"
-            "from mailwizard.journal import Journal\n"
+            "from mailwizard.journal import Journal\nfrom mailwizard.plan import Effects\n"
             f"h = Host({str(tmp_path)!r})\nj = Journal(h).open()\nh.before_rename = _die\n"
-            "j.backup('/etc/secret.conf', secret=True)\n")
+            "j.intend('f', Effects().write('/etc/secret.conf', None, secret=True))\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == -signal.SIGKILL, proc.stdout + proc.stderr
     assert len(list(host.real("/etc").glob(".secret.conf.mailwizard-orig.*.mailwizard-tmp"))) == 1
     with Journal(host) as j:  # the path is not in the index yet: the retried backup removes the leftover
-        j.backup("/etc/secret.conf", secret=True)
+        j.intend("f", Effects().write("/etc/secret.conf", None, secret=True))
         assert j.original("/etc/secret.conf") == b"dnpass = original\n"
     assert sorted(p.name for p in host.real("/etc").iterdir()) == ["secret.conf", "secret.conf.mailwizard-orig"]
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from mailwizard import postfix_conf as P
+from mailwizard.executor import execute
 from mailwizard.host import Host
 from mailwizard.journal import Journal
 from mailwizard.plan import PlanContext
@@ -197,7 +198,7 @@ def test_real_host_diff_comes_from_postconf_and_apply_runs_it(tmp_path):
     assert change.tool == "postconf"  # the real tool on a scratch copy
     assert "+smtpd_tls_auth_only = yes" in change.diff()
     with Journal(host, "/var/lib/mailwizard") as journal:
-        change.apply(host, journal, lambda line: None)
+        execute(change, host, journal, lambda line: None)
     assert host.read_text("/etc/postfix/main.cf") == change.after["main.cf"]
     # dated back, so that postfix check and the reload after it do not sleep on Postfix's cool-down
     assert host.real("/etc/postfix/main.cf").stat().st_mtime < time.time() - 2
@@ -213,7 +214,7 @@ def test_real_postfix_check_failure_puts_the_file_back(tmp_path):
     assert change.check(ctx) is None
     lines: list[str] = []
     with Journal(host, "/var/lib/mailwizard") as journal, pytest.raises(RuntimeError) as err:
-        change.apply(host, journal, lines.append)
+        execute(change, host, journal, lines.append)
     assert "Postfix refuses the new configuration" in str(err.value)
     assert "macro" in str(err.value)
     assert host.read("/etc/postfix/main.cf") == before
@@ -227,7 +228,7 @@ def test_real_master_service_edit(tmp_path):
     with Journal(host, "/var/lib/mailwizard") as journal:
         for change in changes:
             assert change.check(ctx) is None and change.tool == "postconf"
-            change.apply(host, journal, lambda line: None)
+            execute(change, host, journal, lambda line: None)
     shown = run("postconf", "-c", str(host.real("/etc/postfix")), "-P", "submissions/inet/smtpd_tls_wrappermode")
     assert shown.stdout.strip() == "submissions/inet/smtpd_tls_wrappermode = yes"
     fresh = PlanContext(host, ctx.profile)

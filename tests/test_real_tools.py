@@ -6,6 +6,7 @@ import subprocess
 import pytest
 
 from mailwizard import validators
+from mailwizard.executor import execute
 from mailwizard.host import Host
 from support import fake_session
 
@@ -57,7 +58,7 @@ def test_write_refused_by_doveconf_leaves_the_file_untouched(tmp_path):
     change = WriteFile(path, before + b"ssl_bogus = yes\n", validate_with="/etc/dovecot")
     change.check(PlanContext(host, profile_for("debian12")))
     with Journal(host) as j, pytest.raises(RuntimeError, match="Dovecot refuses"):
-        change.apply(host, j, lambda line: None)
+        execute(change, host, j, lambda line: None)
     assert host.read(path) == before
 
 

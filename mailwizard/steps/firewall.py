@@ -67,7 +67,7 @@ class Skipped(Change):
     def check(self, ctx: PlanContext) -> str | None:
         return self.reason
 
-    def apply(self, host: Host, journal, on_line) -> None:
+    def perform(self, host: Host, effects, work) -> None:
         """Never called: the change is always a no-op."""
 
 

@@ -28,8 +28,8 @@ import tomllib
 from dataclasses import dataclass
 
 from mailwizard.answers import Answers, Problem, relayhost_value
-from mailwizard.host import FileMeta, Host, LineSink
-from mailwizard.plan import Change, Check, Command, PlanContext, WriteFile
+from mailwizard.host import FileMeta, Host
+from mailwizard.plan import Change, Check, Command, Effects, PlanContext, Work, WriteFile
 from mailwizard.platform import Profile
 from mailwizard.postfix_conf import Postconf, Postmap, database_type, live_values, postfix_check, settings_check
 from mailwizard.steps import Step
@@ -115,16 +115,17 @@ class BootstrapMainCf(WriteFile):
         ctx.stage(self.path, self.content, FileMeta(self.mode, 0, 0))
         return None
 
-    def apply(self, host: Host, journal, on_line: LineSink) -> None:
+    def effects(self, host: Host, work: Work) -> Effects:
         if host.exists(self.path):
-            on_line(f"{self.path} exists (made by the package): kept")
-            return
-        content = host.read(self.template) or self.content
-        journal.backup(self.path)
-        host.write_atomic(self.path, content, mode=self.mode, uid=0, gid=0)
-        if self.postfix_reads:
-            host.age(self.path)
-        journal.written(self.path)
+            work.on_line(f"{self.path} exists (made by the package): kept")
+            return Effects()
+        return Effects().write(self.path, host.read(self.template) or self.content)
+
+    def perform(self, host: Host, effects: Effects, work: Work) -> None:
+        if (content := effects.files.get(self.path)) is not None:
+            host.write_atomic(self.path, content, mode=self.mode, uid=0, gid=0)
+            if self.postfix_reads:
+                host.age(self.path)
 
 
 def bootstrap(ctx: PlanContext) -> list[Change]:

@@ -42,7 +42,7 @@ from mailwizard import answers as answers_mod, safe_read
 from mailwizard.answers import Answers, Problem, check_host, check_path, check_source
 from mailwizard.dovecot_conf import doveconf_n, get_setting
 from mailwizard.host import Host
-from mailwizard.plan import Change, Check, Command, EnsureDir, PlanContext, WriteFile
+from mailwizard.plan import Change, Check, Command, Effects, EnsureDir, PlanContext, WriteFile
 from mailwizard.platform import Profile
 from mailwizard.steps import Step
 from mailwizard.steps.auth_ldap import args_value, fill_template, secret_problem, secret_problems
@@ -395,12 +395,12 @@ class CopySecret(WriteFile):
     def describe(self) -> str:
         return f"copy {self.source} to {self.path} (0600 root:root): {self.summary}"
 
-    def apply(self, host: Host, journal, on_line) -> None:
+    def effects(self, host: Host, work) -> Effects:
         data = host.read(self.source)
         if data is None:
             raise RuntimeError(f"{self.source} does not exist: put the doveadm password in it first")
         self.content = data
-        super().apply(host, journal, on_line)
+        return super().effects(host, work)
 
 
 def copy_check(answers: Answers, host: Host, profile: Profile) -> list[Check]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from mailwizard.answers import Answers
 from mailwizard.host import Host
-from mailwizard.plan import Change, Check, PlanContext, ServiceState, service_enabled
+from mailwizard.plan import Change, Check, Effects, PlanContext, ServiceState, service_enabled
 from mailwizard.platform import Profile
 from mailwizard.steps import Step
 
@@ -41,9 +41,8 @@ class PostfixState(ServiceState):
             self.actions[self.actions.index("reload")] = "restart"
         return reason
 
-    def apply(self, host: Host, journal, on_line) -> None:
-        super().apply(host, journal, on_line)
-        journal.service_done(self.restart_marker, started=False)
+    def effects(self, host: Host, work) -> Effects:
+        return super().effects(host, work) | Effects(settles=[self.restart_marker])
 
 
 def expected_ports(answers: Answers) -> dict[int, str]:

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from mailwizard import probes
 from mailwizard.answers import Answers, Problem
 from mailwizard.dovecot_conf import doveconf_n, edit_dovecot, get_setting, set_setting
-from mailwizard.host import Host, LineSink
-from mailwizard.plan import Change, Check, Command, PlanContext, RemoveFile, WriteFile
+from mailwizard.host import Host
+from mailwizard.plan import Change, Check, Command, Effects, PlanContext, RemoveFile, WriteFile
 from mailwizard.platform import Profile
 from mailwizard.steps import Step
 from mailwizard.steps.firewall import managed, query, reload_change
@@ -116,10 +116,8 @@ class CompileSieve(Command):
     binary: str = SPAM_BINARY
     reversible: bool = True
 
-    def apply(self, host: Host, journal, on_line: LineSink) -> None:
-        journal.backup(self.binary)
-        super().apply(host, journal, on_line)
-        journal.written(self.binary)
+    def effects(self, host: Host, work) -> Effects:
+        return super().effects(host, work).write(self.binary, None)
 
 
 def compiled_current(ctx: PlanContext, content: bytes) -> bool:

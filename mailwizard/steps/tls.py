@@ -17,7 +17,7 @@ from mailwizard import certs, probes, safe_read
 from mailwizard.answers import Answers, Problem
 from mailwizard.dovecot_conf import Setting, edit_dovecot
 from mailwizard.host import FileMeta, Host, LineSink
-from mailwizard.plan import Change, Check, FileAttrs, PlanContext, WriteFile
+from mailwizard.plan import Change, Check, Effects, FileAttrs, PlanContext, Work, WriteFile, parent_dir
 from mailwizard.platform import Profile
 from mailwizard.steps import Step
 
@@ -69,17 +69,21 @@ class SelfSignedCert(Change):
         ctx.stage(self.cert, b"(new certificate)", FileMeta(0o644, 0, 0))
         return None
 
-    def apply(self, host: Host, journal, on_line: LineSink) -> None:
+    def effects(self, host: Host, work: Work) -> Effects:
         key_pem, cert_pem = certs.self_signed(self.fqdn)
+        effects = Effects(dirs=host.missing_dirs(parent_dir(self.cert)))
+        effects |= Effects(dirs=host.missing_dirs(parent_dir(self.key_path)))
+        return effects.write(self.cert, cert_pem).write(self.key_path, key_pem, secret=True)
+
+    def perform(self, host: Host, effects: Effects, work: Work) -> None:
         # the certificate first: a run killed between the two leaves a lone self-signed certificate, which
         # validation lets a resumed run replace (a lone key could be anybody's, and is never overwritten)
-        for path, data, mode in ((self.cert, cert_pem, 0o644), (self.key_path, key_pem, 0o600)):
-            journal.backup(path, secret=path == self.key_path)
-            for created in host.makedirs(path.rsplit("/", 1)[0]):
-                journal.backup_created_dir(created)
+        for path, mode in ((self.cert, 0o644), (self.key_path, 0o600)):
+            data = effects.files[path]
+            assert data is not None
+            host.makedirs(parent_dir(path))
             host.write_atomic(path, data, mode=mode, uid=0, gid=0)
-            journal.written(path)
-            on_line(f"wrote {path}")
+            work.on_line(f"wrote {path}")
 
 
 PREGENERATED = "dh-4096.pem"  # in the journal directory, made while the admin fills the screens
@@ -154,21 +158,23 @@ class GenerateDH(Change):
         ctx.stage(self.path, b"(generated)", FileMeta(0o644, 0, 0))
         return None
 
-    def apply(self, host: Host, journal, on_line: LineSink) -> None:
+    def effects(self, host: Host, work: Work) -> Effects:
         ready = host.read(f"{self.journal_dir}/{PREGENERATED}")
-        if not is_generated_dh(ready):
-            on_line("$ " + " ".join(self.commands()[0]))
-            journal.scratch()
-            scratch = f"{journal.directory}/scratch/dh.pem"
-            host.run(["openssl", "dhparam", "-out", scratch, "4096"], on_line=on_line, check=True)
+        if not is_generated_dh(ready):  # generated into the scratch directory: nothing changes meanwhile
+            work.on_line("$ " + " ".join(self.commands()[0]))
+            scratch = work.scratch_path("dh.pem")
+            host.run(["openssl", "dhparam", "-out", scratch, "4096"], on_line=work.on_line, check=True)
             ready = host.read(scratch)
             if ready is None:
                 raise RuntimeError(f"openssl dhparam left no {scratch}")
         else:
-            on_line("using the parameters generated in the background")
-        journal.backup(self.path)
-        host.write_atomic(self.path, ready, mode=0o644, uid=0, gid=0)
-        journal.written(self.path)
+            work.on_line("using the parameters generated in the background")
+        return Effects().write(self.path, ready)
+
+    def perform(self, host: Host, effects: Effects, work: Work) -> None:
+        data = effects.files[self.path]
+        assert data is not None
+        host.write_atomic(self.path, data, mode=0o644, uid=0, gid=0)
 
 
 def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 from mailwizard.answers import Answers, Problem, as_written, check_path, normalise_path
 from mailwizard.dovecot_conf import edit_dovecot
-from mailwizard.host import Host, LineSink
-from mailwizard.plan import Change, Check, Command, EnsureDir, PlanContext
+from mailwizard.host import Host
+from mailwizard.plan import Change, Check, Command, Effects, EnsureDir, PlanContext
 from mailwizard.platform import Profile
 from mailwizard.steps import Step
 
@@ -121,12 +121,11 @@ class CreateUser(Command):
 
     reversible: bool = True
 
-    def apply(self, host: Host, journal, on_line: LineSink) -> None:
+    def effects(self, host: Host, work) -> Effects:
+        effects = super().effects(host, work)
         for path in ACCOUNT_FILES:
-            journal.backup(path, secret="shadow" in path)  # password hashes stay out of the journal
-        super().apply(host, journal, on_line)
-        for path in ACCOUNT_FILES:
-            journal.written(path)
+            effects.write(path, None, secret="shadow" in path)  # password hashes stay out of the journal
+        return effects
 
 
 @dataclass(eq=False)
@@ -135,9 +134,8 @@ class ClearSetgid(Command):
 
     reversible: bool = True
 
-    def apply(self, host: Host, journal, on_line: LineSink) -> None:
-        journal.backup(self.argv[-1], content=False)
-        super().apply(host, journal, on_line)
+    def effects(self, host: Host, work) -> Effects:
+        return super().effects(host, work) | Effects(attrs=[self.argv[-1]])
 
 
 def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
