@@ -70,6 +70,10 @@ class RollbackReport:
         return "\n".join(out) + "\n"
 
 
+def _names(names: list[str], shown: int = 3) -> str:
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
+
+
 class Journal:
     def __init__(self, host: Host, directory: str = DEFAULT_DIR):
         self.host = host
@@ -377,19 +381,43 @@ class Journal:
                 host.chmod(path, entry["mode"])
             report.restored.append(path)
             on_line(f"restored {path}")
+        left: set[str] = set()
+        notes: list[str] = []
         for path in order:  # directories it created, innermost first, once emptied
-            if files[path]["kind"] == "dir" and host.exists(path) and not host.listdir(path):
+            if files[path]["kind"] != "dir" or not host.exists(path):
+                continue
+            inside = host.listdir(path)
+            if not inside:
                 host.remove(path)
                 report.removed.append(path)
+                continue
+            if not all(f"{path.rstrip('/')}/{name}" in left for name in inside):  # else told below it
+                notes.append(f"{path} (created by mailwizard) is left: it holds what came since "
+                             f"({_names(inside)}){self._orphaned(path)}; remove it by hand if you want it gone")
+            left.add(path)
+        for path in report.restored:  # a directory it only owned: what came since, owned by an account now gone
+            meta = host.stat(path)
+            inside = [f"{path.rstrip('/')}/{n}" for n in host.listdir(path)] if meta is not None and meta.is_dir else []
+            strays = [p for p in inside if self._orphaned(p)]
+            if strays:
+                notes.append(f"left in {path}: {_names([p.rsplit('/', 1)[1] for p in strays])}"
+                             f"{self._orphaned(strays[0])}; remove or chown them by hand")
         for entry in files.values():
             if "beside" in entry and self.host.exists(entry["beside"]):
                 self.host.remove(entry["beside"])
-        report.irreversible = list(self.state["irreversible"])
+        report.irreversible = list(self.state["irreversible"]) + notes
         self._undo_commands(report, on_line)
         self._remove_own_files()
         self._index = None
         self._state = None
         return report
+
+    def _orphaned(self, path: str) -> str:
+        """", owned by uid N, which no account has any more" when the rollback removed `path`'s owner, else ""."""
+        meta = self.host.stat(path)
+        if meta is None or self.host.user_name(meta.uid) != str(meta.uid):
+            return ""
+        return f", owned by uid {meta.uid}, which no account has any more"
 
     def _undo_commands(self, report: RollbackReport, on_line: Callable[[str], object]) -> None:
         """Run the recorded inverses of the wizard's commands, the last first; reload firewalld once after."""

@@ -57,6 +57,41 @@ def test_rollback_restores_bytes_owner_mode_and_removes_created(host):
     assert "not undone" in report.render()
 
 
+def unused_uid() -> int:
+    import pwd
+    taken = {p.pw_uid for p in pwd.getpwall()}
+    return next(u for u in range(4242, 65000) if u not in taken)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="changing a file's owner needs root")
+def test_rollback_says_what_it_leaves_in_a_directory_it_created_or_owned(host):
+    """Mail delivered since the apply stays (a rollback never deletes mail), and the report says so, with
+    the owner whose account the rollback removed (found on the RHEL-flavoured host: full.toml's /srv/vmail
+    and ldap.toml's /var/spool/mail/alice were left without a word)."""
+    gone = unused_uid()
+    host.makedirs("/var/spool/mail")
+    with Journal(host) as j:
+        spool = Effects(attrs=["/var/spool/mail"])
+        j.intend("dir:/var/spool/mail", spool)
+        host.chown("/var/spool/mail", gone, gone)
+        j.completed(spool)
+        store = Effects(dirs=["/srv", "/srv/vmail"])
+        j.intend("dir:/srv/vmail", store)
+        host.makedirs("/srv/vmail/alice")
+        j.completed(store)
+        host.makedirs("/var/spool/mail/alice")
+        for d in ("/srv/vmail", "/srv/vmail/alice", "/var/spool/mail/alice"):
+            host.chown(d, gone, gone)
+        report = j.rollback(profile_for("rhel10"))
+    assert host.exists("/srv/vmail/alice") and host.exists("/var/spool/mail/alice")
+    assert report.irreversible == [
+        f"/srv/vmail (created by mailwizard) is left: it holds what came since (alice), owned by uid {gone}, "
+        "which no account has any more; remove it by hand if you want it gone",
+        f"left in /var/spool/mail: alice, owned by uid {gone}, which no account has any more; "
+        "remove or chown them by hand"]
+    assert os.stat(host.real("/var/spool/mail")).st_uid == 0
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="changing a file's owner needs root")
 def test_rollback_restores_the_owner(host):
     host.real("/etc/k.key").write_bytes(b"key")
