@@ -647,6 +647,18 @@ class FakeHost(Host):
             return 0, ""
         if cmd == "setsebool":
             s.selinux_booleans[argv[-2]] = argv[-1] in ("on", "1", "true")
+            from mailwizard.steps.selinux import booleans_local
+            local = self.real(booleans_local(self))
+            if "-P" in argv and local.parent.is_dir():  # the store's local settings (`semodule -B` reads them)
+                old = dict(line.split("=") for line in local.read_text().split()) if local.exists() else {}
+                old[argv[-2]] = "1" if s.selinux_booleans[argv[-2]] else "0"
+                local.write_text("".join(f"{k}={v}\n" for k, v in old.items()))
+            return 0, ""
+        if argv[:2] == ["semodule", "-B"]:  # the policy rebuilt: the booleans as the store says
+            from mailwizard.steps.selinux import booleans_local
+            local = self.real(booleans_local(self))
+            s.selinux_booleans = {k: v == "1" for k, v in (line.split("=") for line in
+                                                           (local.read_text().split() if local.exists() else []))}
             return 0, ""
         if cmd == "getsebool":
             if s.selinux_mode == "Disabled":  # the kernel has no SELinux to ask

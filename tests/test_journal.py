@@ -461,6 +461,7 @@ def test_rollback_undoes_the_firewall_and_selinux_commands_with_their_recorded_i
         s.answers.lmtp.port, s.answers.sieve.port = 2424, 4191  # semanage port -a for both
         s.host.state.selinux_ports["tcp/4191"] = "unreserved_port_t"  # a port labelled before: -m, then back
         s.host.state.installed.add("policycoreutils-python-utils")  # semanage there to read that label
+        s.host.makedirs("/var/lib/selinux/targeted/active")  # the policy store: setsebool -P writes there
 
     session = fake_session(tmp_path, "rhel10", "full.toml")
     tweak(session)
@@ -471,6 +472,7 @@ def test_rollback_undoes_the_firewall_and_selinux_commands_with_their_recorded_i
     assert ["semanage", "port", "-m", "-t", "sieve_port_t", "-p", "tcp", "4191"] in argvs
     assert session.apply(plan).status == "applied"
     assert _firewall_and_selinux(state) != before
+    assert session.host.exists("/var/lib/selinux/targeted/active/booleans.local")
     recorded = session.journal().state["undo"]
     assert ["semanage", "fcontext", "-d", "/srv/vmail(/.*)?"] in [a for e in recorded for a in e["argvs"]]
     with session.journal() as journal:
@@ -478,7 +480,9 @@ def test_rollback_undoes_the_firewall_and_selinux_commands_with_their_recorded_i
     assert _firewall_and_selinux(state) == before
     said = report.render()
     assert "undone: semanage port -m -t unreserved_port_t -p tcp 4191" in said
-    assert "undone: setsebool -P nis_enabled off" in said and "undone: firewall-cmd --reload" in said
+    assert "undone: semodule -B" in said and "undone: firewall-cmd --reload" in said
+    assert not session.host.exists("/var/lib/selinux/targeted/active/booleans.local")  # no local setting left
+    assert "undone: setsebool" not in said  # `setsebool -P off` would leave one
     assert said.index("undone: semanage port -m") < said.index("undone: semanage fcontext -d")  # last first
     assert lmtp.port_label_undo(None, 24) == ["semanage", "port", "-d", "-p", "tcp", "24"]
 

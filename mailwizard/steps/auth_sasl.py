@@ -22,10 +22,10 @@ from __future__ import annotations
 from mailwizard.answers import Answers, Problem
 from mailwizard.dovecot_conf import doveconf_n, edit_dovecot, get_setting
 from mailwizard.host import Host
-from mailwizard.plan import Change, Check, Command, PlanContext
+from mailwizard.plan import Change, Check, PlanContext
 from mailwizard.platform import Profile
 from mailwizard.steps.lmtp import admit_changes, admit_checks, admit_problems, master_conf
-from mailwizard.steps.selinux import boolean_state
+from mailwizard.steps.selinux import boolean_state, set_boolean
 
 SECTION = ("service auth", "inet_listener")
 BOOLEAN = "nis_enabled"
@@ -66,10 +66,8 @@ def plan(answers: Answers, ctx: PlanContext) -> list[Change]:
         noop_reason=f"Dovecot's auth service already listens on TCP {auth.sasl_port}")]
     if profile.selinux:
         on = _boolean_on(ctx)
-        changes.append(Command(argv=["setsebool", "-P", BOOLEAN, "on"],
-                               summary=f"SELinux: let Dovecot listen on TCP {auth.sasl_port} ({BOOLEAN})",
-                               noop_reason=f"{BOOLEAN} is already on" if on else None,
-                               undo=[["setsebool", "-P", BOOLEAN, "off"]]))
+        changes.append(set_boolean(ctx, BOOLEAN, f"SELinux: let Dovecot listen on TCP {auth.sasl_port} ({BOOLEAN})",
+                                   f"{BOOLEAN} is already on" if on else None))
     return changes + admit_changes(answers, ctx, auth.sasl_allow_from, auth.sasl_port, "Dovecot SASL")
 
 

@@ -42,13 +42,13 @@ from mailwizard import answers as answers_mod, safe_read
 from mailwizard.answers import Answers, Problem, check_host, check_path, check_source
 from mailwizard.dovecot_conf import doveconf_n, get_setting
 from mailwizard.host import Host
-from mailwizard.plan import Change, Check, Command, Effects, EnsureDir, PlanContext, WriteFile
+from mailwizard.plan import Change, Check, Effects, EnsureDir, PlanContext, WriteFile
 from mailwizard.platform import Profile
 from mailwizard.steps import Step
 from mailwizard.steps.auth_ldap import args_value, fill_template, secret_problem, secret_problems
 from mailwizard.steps.firewall import managed
 from mailwizard.steps.lmtp import admit_changes, admit_checks, admit_problems
-from mailwizard.steps.selinux import boolean_state
+from mailwizard.steps.selinux import boolean_state, set_boolean
 
 CONF_NAME = "conf.d/10-replication.conf"
 DEFAULT_PARTNER_ANSWERS = "/var/lib/mailwizard/partner.toml"
@@ -371,11 +371,9 @@ def plan(answers: Answers, ctx: PlanContext) -> list[Change]:
         transform=lambda _installed: content))
     if profile.selinux:
         on = ctx.fact(f"getsebool {SELINUX_BOOLEAN}", lambda: boolean_state(ctx.host, SELINUX_BOOLEAN))[0]
-        changes.append(Command(
-            argv=["setsebool", "-P", SELINUX_BOOLEAN, "on"],
-            summary=f"SELinux boolean {SELINUX_BOOLEAN} on: Dovecot may open the doveadm port {r.port}",
-            noop_reason=f"{SELINUX_BOOLEAN} is already on" if on else None,
-            undo=[["setsebool", "-P", SELINUX_BOOLEAN, "off"]]))
+        changes.append(set_boolean(
+            ctx, SELINUX_BOOLEAN, f"SELinux boolean {SELINUX_BOOLEAN} on: Dovecot may open the doveadm port {r.port}",
+            f"{SELINUX_BOOLEAN} is already on" if on else None))
     changes += admit_changes(answers, ctx, r.partner_addresses, r.port, "the replication partner")
     target = partner_answers_path(answers)
     twin = partner_answers(answers, own_addresses(answers, ctx)).encode()

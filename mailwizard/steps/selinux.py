@@ -11,13 +11,41 @@ without SELinux (Debian) the report says so once.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from mailwizard.answers import Answers
 from mailwizard.host import Host
-from mailwizard.plan import Check, PlanContext
+from mailwizard.plan import Check, Command, Effects, PlanContext, Work
 from mailwizard.platform import Profile
 from mailwizard.steps import Step
 
 NAME = "selinux"
+
+
+def booleans_local(host: Host) -> str:
+    """The policy store's file of local boolean settings (`setsebool -P` writes it)."""
+    config = (host.read("/etc/selinux/config") or b"").decode(errors="replace")
+    kind = next((line.split("=", 1)[1].strip() for line in config.splitlines()
+                 if line.strip().startswith("SELINUXTYPE=")), "targeted")
+    return f"/var/lib/selinux/{kind}/active/booleans.local"
+
+
+@dataclass(eq=False)
+class SetBoolean(Command):
+    """`setsebool -P NAME on`, undone exactly: rollback puts the store's booleans.local back as it was (absent
+    when no boolean had a local setting) and rebuilds the policy from the store (`semodule -B`).
+    `setsebool -P NAME off` would leave a local setting the store did not have, and a policy built from it
+    (found on the RHEL-flavoured host: full.toml's rollback left `boolean -m -0 nis_enabled`)."""
+
+    store_file: str = ""
+
+    def effects(self, host: Host, work: Work) -> Effects:
+        return super().effects(host, work).write(self.store_file, None)
+
+
+def set_boolean(ctx: PlanContext, name: str, summary: str, noop_reason: str | None) -> SetBoolean:
+    return SetBoolean(argv=["setsebool", "-P", name, "on"], summary=summary, noop_reason=noop_reason,
+                      undo=[["semodule", "-B"]], store_file=booleans_local(ctx.host))
 
 
 def boolean_state(host: Host, name: str) -> tuple[bool, str]:
