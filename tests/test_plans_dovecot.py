@@ -351,6 +351,25 @@ def test_a_stopped_firewalld_is_reported_before_anything_is_applied(tmp_path):
     assert problems(session, "firewall") == []
 
 
+def test_a_firewalld_that_refuses_a_non_root_dry_run_is_a_warning(tmp_path, monkeypatch):
+    """README's `mailwizard --dry-run` needs no root, but firewalld answers only root (polkit): its refusal
+    is no "firewalld is not running" that stops the plan (found on the RHEL-flavoured host: the dry run
+    of install.sh's second command exited 2)."""
+    from mailwizard.host import Result
+
+    session = fake_session(tmp_path, "rhel10", "pam.toml")
+    run = session.host.run
+    refused = ("ERROR:dbus.proxies:Introspect error on :1.0:/org/fedoraproject/FirewallD1: dbus.exceptions."
+               "DBusException: org.fedoraproject.FirewallD1.NotAuthorizedException: Not Authorized(uid): "
+               "org.fedoraproject.FirewallD1.info\nAuthorization failed.\n")
+    monkeypatch.setattr(session.host, "run", lambda argv, **kw: Result(argv, 1, refused)
+                        if argv[0] == "firewall-cmd" else run(argv, **kw))
+    found = problems(session, "firewall.manage")
+    assert [p.severity for p in found] == ["warning"] and "run it with sudo" in found[0].message
+    assert next(c for c in commands(session.plan()) if c[0] == "firewall-cmd")[2:] == [
+        "--add-service=imaps", "--add-service=imap", "--add-service=pop3s", "--add-service=pop3"]
+
+
 def test_debian_plans_no_firewall_or_selinux_commands(tmp_path):
     plan = fake_session(tmp_path, "debian12", "full.toml").plan()
     assert not any(c[0] in ("firewall-cmd", "semanage", "restorecon") for c in commands(plan))

@@ -29,6 +29,10 @@ SERVICES = {"imap": ("imaps", "imap"), "pop3": ("pop3s", "pop3"), "sieve": ("man
 PORTS = {"imaps": 993, "imap": 143, "pop3s": 995, "pop3": 110, "managesieve": 4190}
 
 
+# what firewall-cmd says to a user polkit does not let ask (no "running" or "not running" then)
+NOT_AUTHORIZED = ("NotAuthorizedException", "Authorization failed")
+
+
 def managed(answers: Answers, profile: Profile) -> bool:
     return profile.firewall == "firewalld" and answers.firewall_manage
 
@@ -77,6 +81,10 @@ def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
     state = ctx.fact("firewall-cmd --state", lambda: ctx.host.run(["firewall-cmd", "--state"]))
     if state.ok:
         return []
+    if any(refusal in state.output for refusal in NOT_AUTHORIZED):   # a dry run by a user other than root
+        return [Problem("firewall.manage", "firewalld does not answer this user (polkit lets only root ask it): "
+                        "the plan shows every mail service as still to open; run it with sudo to plan against "
+                        "this host's firewall", "warning")]
     return [Problem("firewall.manage", f"firewalld is not running ({state.output.strip() or 'no answer'}): "
                     "start it with `systemctl enable --now firewalld`, or set [firewall] manage = false "
                     "and open the ports yourself")]
