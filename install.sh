@@ -6,7 +6,11 @@
 # python3 is 3.9, so python3.11 comes from AppStream; RHEL 10's python3 is 3.12, Debian 12's 3.11.
 #
 #   sudo ./install.sh        (MAILWIZARD_PREFIX and MAILWIZARD_BIN change the two places)
+#   sudo ./install.sh FILE   (a mailwizard wheel instead of this checkout: offline, with pip's
+#                             find-links / no-index in /etc/pip.conf for the dependencies)
 set -eu
+package=.
+if [ $# -gt 0 ]; then package=$(realpath -- "$1"); fi
 cd "$(dirname "$0")"
 . /etc/os-release
 prefix=${MAILWIZARD_PREFIX:-/opt/mailwizard}
@@ -26,7 +30,7 @@ esac
 "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' ||
   { echo "install.sh: mailwizard needs Python 3.11 or newer ($python is older)" >&2; exit 1; }
 "$python" -m venv "$prefix"
-"$prefix/bin/pip" install --quiet --upgrade .
+"$prefix/bin/pip" install --quiet --upgrade "$package"
 mkdir -p "$bin"
 ln -sf "$prefix/bin/mailwizard" "$bin/mailwizard"
 echo "installed: $bin/mailwizard -> $prefix/bin/mailwizard; run: sudo mailwizard (or mailwizard --dry-run)"

@@ -174,6 +174,16 @@ access to * by * read
 """
 
 
+# an alias entry for Postfix's LDAP alias lookups (ldap.toml with query_filter (mail=%s), result_attribute uid)
+ALIAS_LDIF = """dn: cn=sales-alias,ou=People,dc=example,dc=com
+objectClass: inetOrgPerson
+cn: sales-alias
+sn: alias
+mail: sales@example.com
+uid: alice
+"""
+
+
 def start_slapd(host, ca: TestCA, users: list[LdapUser], search_password: str, extra_ldif: str = "") -> None:
     """slapd for dc=example,dc=com on ldap://:389 (STARTTLS) and ldaps://:636, named LDAP-srv.
 

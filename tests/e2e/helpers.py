@@ -48,11 +48,14 @@ def wizard(host, *args: str, timeout: float = 300):
     return wizard_here(host, *args, timeout=timeout)
 
 
-def snapshot(host, top: str = "/etc") -> dict[str, tuple]:
-    """Every entry under `top`: content hash (or link target), mode, owner."""
+def snapshot(host, top: str = "/etc", deep: bool = True) -> dict[str, tuple]:
+    """Every entry under `top` (only those directly in it unless `deep`): content hash (or link target),
+    mode, owner."""
     base = host.path(top)
     out: dict[str, tuple] = {}
     for dirpath, dirnames, filenames in os.walk(base):
+        if not deep and dirpath != str(base):
+            break
         for name in dirnames + filenames:
             real = os.path.join(dirpath, name)
             st = os.lstat(real)

@@ -12,8 +12,9 @@ What the layer holds (built once, in a plain throwaway, then shared by every
 RhelHost of the test session; see :func:`rhel_layer`):
 
 * Debian's ``rpm``, ``dnf``, ``createrepo-c``, ``firewalld``,
-  ``policycoreutils-python-utils``, ``selinux-policy-default`` (and
-  ``postfix-lmdb``), installed from the ``.deb`` files that ``run-tests``
+  ``policycoreutils-python-utils``, ``selinux-policy-default``, ``sudo`` (with
+  RHEL's /etc/sudoers: ``secure_path = /sbin:/bin:/usr/sbin:/usr/bin``) and
+  ``postfix-lmdb``, installed from the ``.deb`` files that ``run-tests``
   downloads (``apt-get install --download-only``; never installed on this
   machine itself);
 * AlmaLinux 9.3's directory layout (``../shared/rhel/layout-almalinux-9.3.txt``:
@@ -33,7 +34,10 @@ RhelHost of the test session; see :func:`rhel_layer`):
   ``/usr/libexec/dovecot``, ``sendmail.postfix``...).  Until such a package
   is installed its commands are absent, as on a fresh RHEL host: the layer
   hides Debian's ``postfix``, ``postconf``, ``dovecot``, ``doveconf``,
-  ``semanage``... under ``/usr/libexec/mw-debian``;
+  ``semanage``... under ``/usr/libexec/mw-debian``; likewise the plug-ins RHEL
+  ships in sub-packages: Dovecot's MySQL driver (``dovecot-mysql``), Postfix's
+  LDAP and LMDB maps (``postfix-ldap``, ``postfix-lmdb``, each with its
+  ``dynamicmaps.cf.d`` entry), so a plan that forgets one fails as on RHEL;
 * a SELinux policy store (refpolicy, ``/etc/selinux/config`` enforcing),
   with RHEL's ``nis_enabled`` boolean added by a one-line CIL module.
 
@@ -79,7 +83,7 @@ FRESH = REPO / "mailwizard" / "platforms" / "fresh"
 
 #: Debian packages installed into the layer (from downloaded .debs: run-tests fetches them).
 DEBS = ("rpm", "dnf", "createrepo-c", "firewalld", "policycoreutils-python-utils",
-        "selinux-policy-default", "postfix-lmdb")
+        "selinux-policy-default", "postfix-lmdb", "sudo")
 
 #: Where the layers live: on a tmpfs, so that overlayfs accepts them above this machine's /.
 LAYER_ROOT = Path("/dev/shm")
@@ -123,6 +127,33 @@ _HIDE = {
     "dovecot-pigeonhole": ("dovecot-sieve",),
     "policycoreutils-python-utils": ("policycoreutils-python-utils",),
 }
+
+# Debian's plug-ins that RHEL ships in a sub-package of their own: hidden until that stand-in links them back,
+# so a plan that forgets the package fails here as on RHEL (Dovecot's LDAP driver is in RHEL's dovecot itself).
+_HIDE_PLUGINS = {
+    "dovecot-mysql": "dovecot-mysql",
+    "postfix-ldap": "postfix-ldap",
+    "postfix-lmdb": "postfix-lmdb",
+}
+# the Postfix map type each Postfix sub-package registers (/etc/postfix/dynamicmaps.cf.d/TYPE on RHEL)
+_MAP_TYPES = {"postfix-ldap": "ldap", "postfix-lmdb": "lmdb"}
+
+# RHEL 9's and 10's /etc/sudoers (sudo package), without its comments: secure_path has no /usr/local/bin.
+RHEL_SUDOERS = """Defaults   !visiblepw
+Defaults    always_set_home
+Defaults    match_group_by_gid
+Defaults    always_query_group_plugin
+Defaults    env_reset
+Defaults    env_keep =  "COLORS DISPLAY HOSTNAME HISTSIZE KDEDIR LS_COLORS"
+Defaults    env_keep += "MAIL QTDIR USERNAME LANG LC_ADDRESS LC_CTYPE"
+Defaults    env_keep += "LC_COLLATE LC_IDENTIFICATION LC_MEASUREMENT LC_MESSAGES"
+Defaults    env_keep += "LC_MONETARY LC_NAME LC_NUMERIC LC_PAPER LC_TELEPHONE"
+Defaults    env_keep += "LC_TIME LC_ALL LANGUAGE LINGUAS _XKB_CHARSET XAUTHORITY"
+Defaults    secure_path = /sbin:/bin:/usr/sbin:/usr/bin
+root\tALL=(ALL) \tALL
+%wheel\tALL=(ALL)\tALL
+#includedir /etc/sudoers.d
+"""
 
 # nis_enabled is a RHEL (targeted policy) boolean that refpolicy lacks.
 NIS_CIL = "(boolean nis_enabled false)\n"
@@ -293,12 +324,18 @@ def _hide_debian(host, sh) -> None:
                                             "dovecot-managesieved"])
         _HIDDEN_CMDS[rpm] = sorted(set(cmds))
         sh(" ; ".join(f"mkdir -p {HIDDEN}{os.path.dirname(c)} && mv {c} {HIDDEN}{c}" for c in _HIDDEN_CMDS[rpm]))
+    for rpm, deb in _HIDE_PLUGINS.items():
+        files = [p for p in host.run(["dpkg", "-L", deb], check=True).stdout.split()
+                 if p.startswith("/usr/lib/") and host.path(p).is_file()]
+        assert files, deb
+        _HIDDEN_CMDS[rpm] = files
+        sh(" ; ".join(f"mkdir -p {HIDDEN}{os.path.dirname(f)} && mv {f} {HIDDEN}{f}" for f in files))
     # Postfix's non-configuration files in /etc/postfix come back with the stand-in postfix package.
     sh(f"mkdir -p {HIDDEN}/etc && mv /etc/postfix {HIDDEN}/etc/postfix && rm -f {HIDDEN}/etc/postfix/main.cf"
        f" && mv /etc/dovecot {HIDDEN}/etc/dovecot && rm -rf /var/mail/* ")
 
 
-_HIDDEN_CMDS: dict[str, list[str]] = {}
+_HIDDEN_CMDS: dict[str, list[str]] = {}    # stand-in package -> Debian's commands (or plug-ins) it links back
 
 
 def _layout(host, sh) -> None:
@@ -328,6 +365,8 @@ def _identity(host, sh) -> None:
         dst.write_bytes((etc / name).read_bytes())
         os.chmod(dst, 0o644)
     host.path("/etc/almalinux-release").write_bytes((etc / "redhat-release").read_bytes())
+    host.path("/etc/sudoers").write_text(RHEL_SUDOERS)
+    os.chmod(host.path("/etc/sudoers"), 0o440)
     host.path("/usr/lib/os-release").write_bytes((etc / "os-release").read_bytes())
     sh("rm -f /etc/debian_version /etc/shadow /etc/gshadow /etc/shadow- /etc/gshadow- /etc/passwd- /etc/group-\n"
        "ln -sfn ../usr/lib/os-release /etc/os-release\n"
@@ -430,6 +469,21 @@ def _rpms(host, sh) -> None:
         link(d, "/usr/bin/mailq.postfix", "mailq")
         for c in _HIDDEN_CMDS["postfix"]:
             link(d, c, f"{HIDDEN}{c}")
+        # the map types of Postfix's sub-packages come with them (RHEL: dynamicmaps.cf.d/TYPE)
+        maps = d / "etc/postfix/dynamicmaps.cf"
+        registered = maps.read_text().splitlines(keepends=True)
+        maps.write_text("".join(line for line in registered if line.split()[:1] not in
+                                [[kind] for kind in _MAP_TYPES.values()]))
+        for sub, kind in _MAP_TYPES.items():
+            entry = [line for line in registered if line.split()[:1] == [kind]]
+            assert entry, f"Debian's dynamicmaps.cf does not register {kind}"
+            sub_dir = stage(sub)
+            (sub_dir / "etc/postfix/dynamicmaps.cf.d").mkdir(parents=True, exist_ok=True)
+            (sub_dir / "etc/postfix/dynamicmaps.cf.d" / kind).write_text("".join(entry))
+            listed = d / "etc/postfix/postfix-files.d" / f"{kind}.files"
+            if listed.exists():
+                (sub_dir / "etc/postfix/postfix-files.d").mkdir(parents=True, exist_ok=True)
+                shutil.move(listed, sub_dir / "etc/postfix/postfix-files.d" / f"{kind}.files")
         pkgs["postfix"] = (info["postfix"], "Postfix mail transport agent",
                            _tree_files(d),
                            {"pre": _POSTFIX_PRE, "post": _POSTFIX_POST,
@@ -465,8 +519,13 @@ def _rpms(host, sh) -> None:
                                                 _tree_files(d), {})
         for name, summary in (("postfix-lmdb", "Postfix LMDB map support"),
                               ("postfix-ldap", "Postfix LDAP map support"),
-                              ("dovecot-mysql", "MySQL back end for dovecot"),
-                              # what a minimal install already has
+                              ("dovecot-mysql", "MySQL back end for dovecot")):
+            d = stage(name)
+            for f in _HIDDEN_CMDS[name]:
+                link(d, f, f"{HIDDEN}{f}")
+            version = info["postfix"] if name.startswith("postfix") else info["dovecot"]
+            pkgs[name] = (version, summary, [f for f in _tree_files(d) if not f.startswith("%dir")], {})
+        for name, summary in (  # what a minimal install already has
                               ("systemd", "System and Service Manager"),
                               ("firewalld", "A firewall daemon with D-Bus interface"),
                               ("policycoreutils", "SELinux policy core utilities"),

@@ -19,7 +19,7 @@ from __future__ import annotations
 import pytest
 
 from authcheck import answers_with
-from authservers import LdapUser, make_ca, put, start_mariadb, start_slapd, trust_ca, wait_port
+from authservers import ALIAS_LDIF, LdapUser, make_ca, put, start_mariadb, start_slapd, trust_ca, wait_port
 from helpers import wizard
 from support import aged
 from test_postfix import IMAP_FETCH, SERVER, log, peer_python, smtp, swaks
@@ -27,13 +27,6 @@ from test_postfix import IMAP_FETCH, SERVER, log, peer_python, smtp, swaks
 pytestmark = pytest.mark.e2e
 
 ALICE = LdapUser("alice", "alice's LDAP pw", "People", 2001)
-ALIAS_LDIF = """dn: cn=sales-alias,ou=People,dc=example,dc=com
-objectClass: inetOrgPerson
-cn: sales-alias
-sn: alias
-mail: sales@example.com
-uid: alice
-"""
 CAROL_PASSWORD = "carol's SQL pw"
 
 
