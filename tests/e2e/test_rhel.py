@@ -4,7 +4,7 @@ Each test gets a fresh :class:`rhel.RhelHost` (firewalld running inside); the
 layer under it is built once per test session (see ``rhel.py``).
 
 Every reference answers file is applied once on such a host (``applied``: pam.toml
-on rhel10 and rhel9; ldap.toml, ldap-search.toml, sql.toml and full.toml on rhel10,
+and full.toml on rhel10 and rhel9; ldap.toml, ldap-search.toml and sql.toml on rhel10,
 each with a real slapd or MariaDB from ``authservers.py`` where it needs one;
 null-client.toml below): the wizard's own ``dnf install`` of stand-in RPMs (Dovecot's
 MySQL driver and Postfix's LDAP and LMDB maps come only with their sub-packages),
@@ -443,8 +443,9 @@ CYCLES = [
           ("alice@example.com", "sales@example.com"), ("postfix-ldap",), (25, 143, 993)),
     cycle("rhel10", "ldap-search.toml", setup_ldap_search, "bob", LDAP_BOB.password, ("bob@example.com",)),
     cycle("rhel10", "sql.toml", setup_sql, "carol", SQL_USERS["carol"], ("carol@example.com",), ("dovecot-mysql",)),
-    cycle("rhel10", "full.toml", setup_full, "alice", ALICE_PW, ("alice@example.com",),
-          ("dovecot-pigeonhole", "policycoreutils-python-utils"), (*ALL_MAIL, 587, 465, 4190)),
+    *(cycle(p, "full.toml", setup_full, "alice", ALICE_PW, ("alice@example.com",),
+            ("dovecot-pigeonhole", "policycoreutils-python-utils"), (*ALL_MAIL, 587, 465, 4190))
+      for p in ("rhel10", "rhel9")),    # rhel9: hash maps instead of LMDB
 ]
 
 
