@@ -121,9 +121,11 @@ class Session:
         return Journal(self.host, self.journal_dir)
 
     def context(self) -> PlanContext:
-        pending = set() if self.offline else set(self.journal().state["pending_reloads"])
+        journal = self.journal()
+        pending = set() if self.offline else set(journal.state["pending_reloads"])
+        unfinished = set() if self.offline else journal.unfinished()
         return PlanContext(self.host, self.profile, offline=self.offline, dry_run=self.dry_run,
-                           pending_reloads=pending)
+                           pending_reloads=pending, unfinished=unfinished)
 
     def problems(self) -> list[Problem]:
         """Everything wrong with the answers, on this host; errors first."""

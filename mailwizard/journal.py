@@ -146,6 +146,17 @@ class Journal:
         finally:
             os.close(fd)
 
+    def unfinished(self) -> set[str]:
+        """The keys of the changes a run began and never finished (killed, or failed): a resumed plan can redo
+        them as they were planned (the install names again the packages the killed apt-get was installing)."""
+        begun: set[str] = set()
+        for entry in self.records():
+            if entry.get("event") == "begin":
+                begun.add(entry.get("key", ""))
+            elif entry.get("event") == "done":
+                begun.discard(entry.get("key", ""))
+        return begun
+
     def records(self) -> list[dict]:
         try:
             lines = (self.dir / "journal.jsonl").read_text().splitlines()
