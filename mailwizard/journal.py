@@ -202,6 +202,11 @@ class Journal:
         if service not in self.state["pending_reloads"]:
             self.save_state(pending_reloads=self.state["pending_reloads"] + [service])
 
+    def will_start(self, name: str) -> None:
+        """The wizard is about to start `name`: rollback stops it, even if the run is killed before service_done."""
+        if name not in self.state["started"]:
+            self.save_state(started=[*self.state["started"], name])
+
     def service_done(self, name: str, started: bool) -> None:
         pending = [s for s in self.state["pending_reloads"] if s != name]
         started_list = self.state["started"]

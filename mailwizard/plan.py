@@ -449,10 +449,13 @@ class ServiceState(Change):
         return None
 
     def apply(self, host: Host, journal: "Journal", on_line: LineSink) -> None:
+        starts = any(a in ("start", "enable and start") for a in self.actions)
+        if starts:  # recorded first: a run killed once the daemon runs (it then plans a reload) still stops it
+            journal.will_start(self.name)
         for argv in self.commands():
             on_line("$ " + " ".join(argv))
             host.run(argv, on_line=on_line, check=True)
-        journal.service_done(self.name, started=any(a in ("start", "enable and start") for a in self.actions))
+        journal.service_done(self.name, started=starts)
 
 
 def service_enabled(host: Host, profile: "Profile", name: str) -> bool:

@@ -489,6 +489,39 @@ def test_a_service_whose_status_says_nothing_is_started_and_remembered(tmp_path,
     assert change.check(PlanContext(session.host, session.profile)) is not None  # now running: nothing to do
 
 
+def test_a_service_started_by_a_run_killed_before_its_journal_record_is_still_stopped_by_rollback(tmp_path,
+                                                                                                    monkeypatch):
+    """Killed once `service dovecot start` has run, before the journal heard of it (bench/outside_kill.py: SIGHUP
+    of the TUI while it started the services): the resumed run finds dovecot running and only reloads it, yet
+    the journal still says the wizard started it, as after an uninterrupted run, so rollback stops it."""
+    from mailwizard.journal import Journal
+
+    whole = fake_session(tmp_path / "whole", "debian12", "pam.toml")
+    assert whole.apply(whole.plan()).status == "applied"
+    session = fake_session(tmp_path / "killed", "debian12", "pam.toml")
+
+    class Killed(BaseException):
+        """The SIGKILL: nothing after it runs."""
+
+    def killed(self, name, started):
+        raise Killed
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Journal, "service_done", killed)
+        with pytest.raises(Killed):
+            session.apply(session.plan())
+    assert session.host.state.running >= {"dovecot"}
+    plan = session.plan()
+    assert "reload dovecot" in [c.describe() for c in plan.active()]
+    assert session.apply(plan).status == "applied"
+    assert sorted(session.journal().state["started"]) == sorted(whole.journal().state["started"]) \
+        == ["dovecot", "postfix"]
+    with session.journal() as journal:
+        report = journal.rollback(session.profile)
+    assert "stopped dovecot (started by mailwizard)" in report.services
+    assert "dovecot" not in session.host.state.running
+
+
 def test_a_kill_inside_the_backup_of_a_secret_file_leaves_no_temp_file_after_resume(host, tmp_path):
     """The copy kept beside a secret file is itself written atomically: killed mid-way, the retry cleans up."""
     host.real("/etc/secret.conf").write_bytes(b"dnpass = original\n")
