@@ -102,6 +102,7 @@ class Journal:
         os.write(fd, str(os.getpid()).encode())
         self._lock_fd = fd
         self._clean_leftovers()
+        self._settle()
         return self
 
     def scratch(self) -> Path:
@@ -119,6 +120,26 @@ class Journal:
             parent, _, name = path.rpartition("/")
             for stale in self.host.real(parent or "/").glob(f".{name}.*{TMP_SUFFIX}"):
                 stale.unlink()
+
+    def _settle(self) -> None:
+        """Files a killed run backed up and was changing but never recorded as written: what they hold now is
+        the wizard's (a write that completed, Postfix's tools or useradd cut off, or nothing done yet), not an
+        administrator's edit, and is recorded as written, as after an uninterrupted run. A resumed plan often
+        finds nothing left to do there (the map is up to date, the user exists), so no written() would follow:
+        rollback would then take a later edit of the administrator's for nothing to ask about."""
+        settled = False
+        for path, entry in self.index["files"].items():
+            content_kept = "sha" in entry or not entry["existed"]  # an owner/mode backup keeps no bytes
+            if entry["kind"] != "file" or not content_kept:
+                continue
+            current = sha(self.host.read(path))
+            if entry.get("in_flight") or "wizard_sha" not in entry or entry.get("pending_sha") == current:
+                entry["wizard_sha"] = current
+                entry.pop("pending_sha", None)
+                entry.pop("in_flight", None)
+                settled = True
+        if settled:
+            self._save_index()
 
     def close(self) -> None:
         if self._lock_fd is not None:

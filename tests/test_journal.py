@@ -12,6 +12,7 @@ import pytest
 import kill_sweep
 from mailwizard.host import Host
 from mailwizard.journal import Journal, JournalLocked
+from mailwizard.plan import sha
 from mailwizard.platform import profile_for
 from support import fake_session
 
@@ -520,6 +521,68 @@ def test_a_service_started_by_a_run_killed_before_its_journal_record_is_still_st
         report = journal.rollback(session.profile)
     assert "stopped dovecot (started by mailwizard)" in report.services
     assert "dovecot" not in session.host.state.running
+
+
+@pytest.mark.parametrize("how", ["no mark", "in flight", "pending"])
+def test_a_file_changed_by_a_run_killed_before_written_is_the_wizards_once_the_journal_opens(host, how):
+    """Killed after the file changed, before written() (useradd, postalias and the self-signed certificate mark
+    nothing; postconf marks the file in flight; a whole write names its content): at the next open the file is
+    recorded as the wizard's, so an administrator's later edit is a conflict rollback asks about."""
+    path = "/etc/mine.conf"
+    host.real(path).write_bytes(b"original\n")
+    with Journal(host) as journal:
+        journal.backup(path)
+        if how == "in flight":
+            journal.writing(path)
+        elif how == "pending":
+            journal.writing(path, b"the wizard's\n")
+        host.real(path).write_bytes(b"the wizard's\n")  # and then the kill
+    with Journal(host) as journal:
+        entry = journal.index["files"][path]
+        assert entry["wizard_sha"] == sha(b"the wizard's\n")
+        assert "in_flight" not in entry and "pending_sha" not in entry
+        assert journal.rollback_conflicts() == []
+        host.real(path).write_bytes(b"the wizard's\nthe admin's\n")
+        assert [c.path for c in journal.rollback_conflicts()] == [path]
+
+
+def test_an_owner_and_mode_backup_is_not_taken_for_a_write_when_the_journal_opens(host):
+    path = "/etc/key.pem"
+    host.real(path).write_bytes(b"key\n")
+    with Journal(host) as journal:
+        journal.backup(path, content=False)
+    with Journal(host) as journal:
+        assert "wizard_sha" not in journal.index["files"][path]
+
+
+def test_a_user_created_by_a_run_killed_before_the_journal_heard_of_it_is_resumed_to_the_same_journal(
+        tmp_path, monkeypatch):
+    """useradd ran, then the kill (bench/outside_kill.py): the resumed plan finds the user and does nothing, yet
+    the account files are recorded as the wizard wrote them, as after an uninterrupted run."""
+    from mailwizard.journal import Journal as JournalClass
+
+    whole = fake_session(tmp_path / "whole", "debian12", "pam.toml")
+    assert whole.apply(whole.plan()).status == "applied"
+    session = fake_session(tmp_path / "killed", "debian12", "pam.toml")
+
+    class Killed(BaseException):
+        """The SIGKILL."""
+
+    written = JournalClass.written
+
+    def killed(self, path):
+        if path == "/etc/passwd":
+            raise Killed
+        written(self, path)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(JournalClass, "written", killed)
+        with pytest.raises(Killed):
+            session.apply(session.plan())
+    plan = session.plan()
+    assert not [c for c in plan.active() if c.key().startswith("command:useradd")]  # the user exists
+    assert session.apply(plan).status == "applied"
+    assert session.journal().index == whole.journal().index
 
 
 def test_a_kill_inside_the_backup_of_a_secret_file_leaves_no_temp_file_after_resume(host, tmp_path):
