@@ -29,7 +29,7 @@ sys.path[:0] = [str(REPO), str(REPO / "tests"), str(REPO / "tests" / "e2e")]
 
 from outside_kill import PHASES, Drift, Outcome, kill_once, reference, tui_apply_time  # noqa: E402
 
-# (answers, purged first, phase, kills): 53 kills at scale 1
+# (answers, purged first, phase, kills): 56 kills at scale 1
 SWEEP = (
     ("pam.toml", False, "apply", 8),
     ("pam.toml", False, "resume", 6),
@@ -38,7 +38,8 @@ SWEEP = (
     ("full.toml", False, "apply", 8),
     ("full.toml", False, "resume", 6),
     ("full.toml", False, "rollback", 6),
-    ("pam.toml", True, "install", 8),
+    ("pam.toml", True, "install", 6),
+    ("full.toml", True, "install", 5),
 )
 
 

@@ -103,9 +103,25 @@ def packages(host) -> dict[str, str]:
     return {line.split(" ", 1)[0]: line.split(" ", 1)[1] for line in lines if " " in line}
 
 
+def accounts(host) -> dict[str, str]:
+    """The account files' entries one by one (their hashes are compared as files: this says which entry
+    differs), passwords masked."""
+    out = {}
+    for name in ("passwd", "group", "shadow", "gshadow"):
+        for suffix in ("", "-"):
+            real = host.path(f"/etc/{name}{suffix}")
+            for line in real.read_text().splitlines() if real.exists() else []:
+                fields = line.split(":")
+                if "shadow" in name and len(fields) > 1:
+                    fields[1] = "*" if fields[1] in ("*", "!", "!*", "") else "(hash)"
+                out[f"account /etc/{name}{suffix} {fields[0]}"] = ":".join(fields)
+    return out
+
+
 def applied_state(host) -> dict:
     """What an apply leaves, as comparable entries."""
     state = {f"file {k}": v for k, v in end_state(host).items()}
+    state.update(accounts(host))
     state.update({f"file /var/mail/{k}": v for k, v in snapshot(host, "/var/mail").items()})
     state.update({f"service {k}": v for k, v in services(host).items()})
     state.update({f"package {k}": v for k, v in packages(host).items()})
