@@ -4,7 +4,7 @@ On a host configured by hand (or by an earlier run) the wizard starts from
 what is there, so a re-run changes only what the administrator changes.
 Postfix is read with its own tools (`postconf -n`, `postconf -M`), Dovecot
 with `doveconf -n` (block-aware) plus `doveconf -h` for the values it hides;
-where doveconf prints no settings (no Dovecot binaries, or a FakeHost) the
+where doveconf prints no settings (no Dovecot binaries, or a simulated host) the
 files are read directly, following `!include`. Files the steps own whole are
 read too: the LDAP/SQL args files, /etc/postfix/virtual, ldap-aliases.cf and
 the global Sieve filter.
