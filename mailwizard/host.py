@@ -1,7 +1,9 @@
 """The machine being configured: run commands, read and write files, learn facts.
 
 `Host` is the real machine. The simulated host that `--platform` and the tests
-use lives in its own package, mailwizard/simulated/.
+use is a `Host` too, in its own package (mailwizard/simulated/): the product asks a
+host what it can do (`runs_real_tools`, `can_probe_network`, `command_path`),
+never which kind of host it is.
 
 Commands are always argv lists run without a shell: nothing typed by an
 administrator ever becomes shell syntax.
@@ -104,9 +106,24 @@ def _stream(proc: subprocess.Popen, on_line: LineSink | None, timeout: float | N
 class Host:
     """The local machine, rooted at `root` (normally /)."""
 
-    fake = False
     durable = True  # fsync what is written; a simulated host's files vanish with it, so it skips that
     before_rename: Callable[[str], None] | None = None  # the interruption harness's kill point (engine.py)
+
+    # --- what this host can do -------------------------------------------------
+    # The product asks a host these, never which kind of host it is; the simulated host
+    # (mailwizard/simulated/) answers False.
+
+    runs_real_tools: bool = True
+    """Its commands are the real programs, run on this machine: what `doveconf -n`, `postconf` or
+    `postfix check` say is the tool's own verdict on a configuration, and they can be pointed at a copy
+    in this machine's temporary directory. False where the commands are stand-ins that keep the host's
+    state consistent but judge nothing (a configuration they would refuse is not noticed)."""
+
+    can_probe_network: bool = True
+    """Its servers run and can be reached from this process: the ports they listen on, a TLS handshake
+    with 127.0.0.1, its LDAP and SQL servers, a SASL port, the DNS records published for it. False where
+    nothing of it runs (a probe would reach the machine running the simulation instead): such a check
+    is reported as not checked (steps.not_checkable), never as passed."""
 
     def __init__(self, root: str | Path = "/"):
         self.root = Path(root)
@@ -117,6 +134,10 @@ class Host:
         if str(self.root) == "/":
             return Path(path)
         return self.root / path.lstrip("/")
+
+    def command_path(self, path: str) -> str:
+        """`path` as this host's commands must name it: its place on this machine, where they run."""
+        return str(self.real(path))
 
     # --- commands ----------------------------------------------------------
     def run(self, argv: list[str], *, input: str | None = None,

@@ -16,7 +16,7 @@ from mailwizard.simulated.tools import SimulatedTools
 class FakeHost(SimulatedTools):
     """A host whose files live under a temporary root and whose commands are simulated."""
 
-    fake = True
+    can_probe_network = False  # nothing of it runs: its listening ports are what a test puts in its state
 
     def __init__(self, root: str | Path, state: FakeState | None = None):
         super().__init__(root)

@@ -36,6 +36,11 @@ class SimulatedTools(FileTree):
     """A host whose commands are simulated: `run` records the argv and answers from the state."""
 
     commands: list[list[str]]
+    runs_real_tools = False  # stand-ins: doveconf prints nothing, openssl dhparam writes a placeholder
+
+    def command_path(self, path: str) -> str:
+        """The host's own path: the simulated tools work inside its root."""
+        return path
 
     def run(self, argv, *, input=None, env=None, on_line=None, check=False, timeout=None) -> Result:
         argv = list(argv)

@@ -25,7 +25,7 @@ from mailwizard.answers import Answers
 from mailwizard.host import MASTERS, Host
 from mailwizard.plan import Check
 from mailwizard.platform import Profile
-from mailwizard.steps import Step
+from mailwizard.steps import Step, not_checkable
 
 if TYPE_CHECKING:
     import ssl
@@ -289,8 +289,8 @@ def _unchosen_listeners(answers: Answers, host: Host, profile: Profile) -> Check
 
 
 def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:
-    if host.fake:
-        return [Check(NAME, "live checks", "warn", "not run: a simulated host")]
+    if not host.can_probe_network:
+        return [not_checkable(NAME, "live checks")]
     checks = [_unchosen_listeners(answers, host, profile)]
     for port, what in tls_ports(answers):
         checks += _tls_checks(answers, profile, port, what)

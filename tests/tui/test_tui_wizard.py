@@ -378,7 +378,7 @@ async def test_choosing_generate_starts_dh_parameters_in_the_background(tmp_path
     from mailwizard.steps import tls as tls_step
 
     class RealishHost(FakeHost):
-        fake = False  # as on a real host run as root: the wizard may generate in the background
+        runs_real_tools = True  # as on a real host run as root: the wizard may generate in the background
 
     calls = []
 
