@@ -201,7 +201,7 @@ class MailWizard(App[int]):
     def start_dh_generation(self) -> bool:
         """Start `openssl dhparam 4096` in the background (real runs as root only); False if not started."""
         s = self.session
-        if self._dh_started or s.dry_run or s.offline or s.host.fake or not s.host.is_root():
+        if self._dh_started or s.dry_run or s.offline or not s.host.runs_real_tools or not s.host.is_root():
             return self._dh_started
         self._dh_started = True
         self.dh_status = "generating 4096-bit DH parameters in the background..."

@@ -15,8 +15,8 @@ import pytest
 from mailwizard import existing
 from mailwizard.answers import parse, relayhost_value
 from mailwizard.engine import Session
-from mailwizard.host import FakeHost
 from mailwizard.platform import profile_for
+from mailwizard.simulated import FakeHost
 from mailwizard.steps.postfix_site import virtual_mailboxes
 from mailwizard.steps.postfix_tls import cert_paths
 from support import ANSWER_FILES, ANSWERS_DIR, cached_cert, fake_session, load_answers

@@ -42,10 +42,10 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from mailwizard import answers as A
 from mailwizard.engine import Session
-from mailwizard.host import FakeHost
 from mailwizard.plan import WriteFile
 from mailwizard.platform import profile_for
 from mailwizard.postfix_conf import _PostfixEdit
+from mailwizard.simulated import FakeHost
 from support import ANSWERS_DIR, aged, cached_cert
 
 # examples per key: free text (strings, lists) gets the most; yes/no and numbers are typed, so fewer

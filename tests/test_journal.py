@@ -472,8 +472,8 @@ def test_the_answers_kept_in_the_journal_plan_exactly_what_the_original_answers_
 def test_a_service_whose_status_says_nothing_is_started_and_remembered(tmp_path, monkeypatch):
     """Debian's postfix init script exits 0 silently while main.cf is missing: not running, so started (and
     recorded, for rollback to stop it) -- an uninterrupted run and a resumed one then keep the same journal."""
-    from mailwizard.host import FakeHost
     from mailwizard.plan import PlanContext, ServiceState
+    from mailwizard.simulated import FakeHost
 
     session = fake_session(tmp_path, "debian12", "pam.toml")
     simulate = FakeHost._simulate

@@ -34,6 +34,14 @@ class Step:
     applies: Callable[[Answers], bool] = _always
 
 
+NOT_CHECKABLE = "not checked: a simulated host"
+
+
+def not_checkable(step: str, name: str) -> Check:
+    """The check `name`, which this host cannot run (`Host.can_probe_network` is False): WARN, saying so."""
+    return Check(step, name, "warn", NOT_CHECKABLE)
+
+
 def all_steps() -> list[Step]:
     from mailwizard.steps import (
         auth,

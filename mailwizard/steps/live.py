@@ -27,7 +27,7 @@ from mailwizard.answers import Answers
 from mailwizard.host import MASTERS, Host
 from mailwizard.plan import Check
 from mailwizard.platform import Profile
-from mailwizard.steps import Step
+from mailwizard.steps import Step, not_checkable
 
 if TYPE_CHECKING:
     import ssl
@@ -367,8 +367,8 @@ def _unchosen_listeners(answers: Answers, host: Host, profile: Profile) -> Check
 
 
 def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:
-    if host.fake:
-        return [Check(NAME, "live checks", "warn", "not run: a simulated host")]
+    if not host.can_probe_network:
+        return [not_checkable(NAME, "live checks")]
     checks = [_unchosen_listeners(answers, host, profile)]
     trust = trust_for(answers, host)
     for port, what in tls_ports(answers):
