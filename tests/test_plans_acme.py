@@ -18,7 +18,7 @@ from mailwizard.answers import ACME_DIRECTORY, acme_paths
 from mailwizard.engine import Session
 from mailwizard.plan import Command
 from mailwizard.steps import acme
-from support import fake_session
+from support import ANSWERS_DIR, fake_session
 
 FQDN = "mail.example.com"
 CERT, KEY = acme_paths(FQDN)
@@ -226,3 +226,17 @@ def test_commands_are_exact_argv_lists(tmp_path):
         for change in steps_of(plan, "acme"):
             if isinstance(change, Command):
                 assert all(isinstance(a, str) and " " not in a for a in argv(change)), argv(change)
+
+
+def test_a_replication_partner_gets_its_own_acme_certificate():
+    from mailwizard import answers as answers_mod
+    from mailwizard.steps import replication
+
+    a, problems = answers_mod.parse((ANSWERS_DIR / "full.toml").read_text())
+    assert problems == [] and a.replication.enabled
+    a.tls.acme, a.tls.acme_email, a.tls.ca = True, "postmaster@example.com", ""
+    a.tls.cert, a.tls.key = acme_paths(a.server.hostname)
+    twin, _ = answers_mod.parse(replication.partner_answers(a, ["198.51.100.11/32"]))
+    partner = a.replication.partner
+    assert twin.tls.acme and (twin.tls.cert, twin.tls.key) == acme_paths(partner)
+    assert [p for p in answers_mod.validate(twin) if p.key.startswith("tls.")] == []

@@ -90,6 +90,7 @@ def test_acme_certificate_from_pebble_renewed_and_rolled_back(throwaway):
     leaf.verify_directly_issued_by(intermediate)
     assert "Pebble" in intermediate.subject.rfc4514_string()
     assert served_everywhere(host, leaf) == dict.fromkeys(PORTS, leaf.serial_number)
+    assert [p for p in host.processes() if p.argv[:1] == ["/usr/sbin/cron"]]  # runs /etc/cron.d/certbot
     ssl_conf = host.path("/etc/dovecot/conf.d/10-ssl.conf").read_text()
     assert f"ssl_cert = <{LIVE}/fullchain.pem\n" in ssl_conf and f"ssl_key = <{LIVE}/privkey.pem\n" in ssl_conf
     assert host.run(["postconf", "-h", "smtpd_tls_cert_file"]).stdout.strip() == f"{LIVE}/fullchain.pem"
@@ -119,4 +120,5 @@ def test_acme_certificate_from_pebble_renewed_and_rolled_back(throwaway):
     assert not host.path(LIVE).exists() and not host.path(f"/etc/letsencrypt/renewal/{FQDN}.conf").exists()
     assert any(host.path("/etc/letsencrypt/accounts").rglob("regr.json"))
     assert "/etc/letsencrypt" not in host.path("/etc/dovecot/conf.d/10-ssl.conf").read_text()
+    assert not [p for p in host.processes() if p.argv[:1] == ["/usr/sbin/cron"]]  # started by the wizard: stopped
     print(f"\napply with pebble: {applied_in:.1f} s")
