@@ -240,3 +240,22 @@ def test_a_replication_partner_gets_its_own_acme_certificate():
     partner = a.replication.partner
     assert twin.tls.acme and (twin.tls.cert, twin.tls.key) == acme_paths(partner)
     assert [p for p in answers_mod.validate(twin) if p.key.startswith("tls.")] == []
+
+
+def test_a_host_configured_for_acme_reads_back_its_acme_answers(tmp_path):
+    from mailwizard import existing
+    from mailwizard.answers import parse
+
+    session = acme_session(tmp_path, "debian12", acme_server=PEBBLE)
+    assert session.apply(session.plan()).status == "applied"
+    answers, _ = parse("")
+    assert existing.prefill_from_host(answers, session.host, session.profile).values.get("tls.acme") is None
+    put(session, acme.renewal_conf(FQDN), f"[renewalparams]\nserver = {PEBBLE}\n".encode())  # certbot's
+    answers, _ = parse("")
+    existing.prefill_from_host(answers, session.host, session.profile)
+    assert (answers.tls.acme, answers.tls.acme_server, answers.tls.cert, answers.tls.key) == (True, PEBBLE, CERT, KEY)
+    answers.tls.acme_email = session.answers.tls.acme_email  # typed: certbot's account holds it
+    assert [c.describe() for c in Session(answers, session.host, session.profile).plan().active()
+            if c.step == "acme"] == ["obtain a certificate for mail.example.com from the ACME CA "
+                                     f"{PEBBLE} (certbot answers the HTTP-01 challenge on port 80 itself) into "
+                                     f"/etc/letsencrypt/live/{FQDN}/"]  # the fake host's certbot made no files

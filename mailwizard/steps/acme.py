@@ -211,6 +211,14 @@ def plan(answers: Answers, ctx: PlanContext) -> list[Change]:
     return changes + _schedule(answers, ctx)
 
 
+def read_back(host: Host, cert: str) -> dict[str, object]:
+    """The [tls] ACME answers of a host whose Dovecot uses certbot's live/ certificate of a lineage that
+    certbot renews (existing.py: prefilling from a configured host); {} for any other certificate."""
+    m = re.fullmatch(re.escape(LETSENCRYPT) + r"/live/([^/]+)/fullchain\.pem", cert)
+    server = lineage_server(host.read_text(renewal_conf(m.group(1))) if m else None)
+    return {"tls.acme": True, "tls.acme_server": server} if server else {}
+
+
 # --- verify ------------------------------------------------------------------------------------
 
 def _issuer_check(answers: Answers, host: Host) -> Check:
