@@ -103,8 +103,15 @@ def test_without_systemd_cron_runs_the_renewal(tmp_path):
     rhel = acme_session(tmp_path / "r", "rhel9", systemd=False).plan()
     changes = [c for c in steps_of(rhel, "acme") if c.noop is None]
     assert argv(changes[1])[-2:] == ["certbot", "cronie"]
-    cron = next(c for c in changes if c.key() == f"file:{acme.RHEL_CRON}")  # EPEL's certbot ships no cron entry
+    cron = next(c for c in changes if c.key() == f"file:{acme.OWN_CRON}")  # EPEL's certbot ships no cron entry
     assert b"root certbot -q renew" in cron.content and changes[-1].key() == "service:crond"
+    # Debian's certbot installed, its cron entry removed since: the wizard's own entry instead
+    session = acme_session(tmp_path / "d2", "debian12", systemd=False)
+    session.host.state.installed.add("certbot")
+    changes = [c for c in steps_of(session.plan(), "acme") if c.noop is None]
+    assert f"file:{acme.OWN_CRON}" in [c.key() for c in changes]
+    put(session, acme.DEBIAN_CRON, b"0 */12 * * * root certbot -q renew\n")
+    assert f"file:{acme.OWN_CRON}" not in [c.key() for c in steps_of(session.plan(), "acme")]
 
 
 def put(session, path: str, data: bytes) -> None:

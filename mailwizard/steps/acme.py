@@ -19,8 +19,8 @@ Dovecot at the files:
   Postfix and Dovecot, so the new certificate is served with no restart;
 - schedules renewal with what the platform has: certbot's systemd timer
   (Debian's `certbot.timer`, EPEL's `certbot-renew.timer`), or without
-  systemd, cron with the entry Debian's package ships (RHEL's ships none:
-  the wizard writes /etc/cron.d/mailwizard-certbot).
+  systemd, cron with the entry Debian's package ships (where there is none,
+  as with EPEL's package, the wizard writes /etc/cron.d/mailwizard-certbot).
 
 Rollback removes the hook and the firewall rule, disables a timer the
 wizard enabled, and deletes the certificate lineage the wizard obtained
@@ -49,7 +49,7 @@ from mailwizard.steps.install import installed, is_installed
 
 LETSENCRYPT = "/etc/letsencrypt"
 HOOK = f"{LETSENCRYPT}/renewal-hooks/deploy/mailwizard"
-RHEL_CRON = "/etc/cron.d/mailwizard-certbot"
+OWN_CRON = "/etc/cron.d/mailwizard-certbot"  # where certbot's package ships no cron entry
 DEBIAN_CRON = "/etc/cron.d/certbot"  # shipped by Debian's certbot package
 
 
@@ -167,6 +167,13 @@ def _certbot(answers: Answers, ctx: PlanContext) -> Certbot:
                    undo=[] if have else [["certbot", "delete", "--non-interactive", "--cert-name", fqdn]])
 
 
+def shipped_cron(ctx: PlanContext) -> bool:
+    """Whether certbot's package provides the cron entry: Debian's does, unless it was removed since."""
+    if ctx.profile.family != "debian":
+        return False
+    return ctx.exists(DEBIAN_CRON) or not installed(ctx, "certbot")  # or the install about to happen brings it
+
+
 def _schedule(answers: Answers, ctx: PlanContext) -> list[Change]:
     profile = ctx.profile
     if profile.service_manager == "systemd":
@@ -178,8 +185,8 @@ def _schedule(answers: Answers, ctx: PlanContext) -> list[Change]:
                                     "within 30 days of expiry)",
                             noop_reason=f"{name} is enabled and active" if on else None, reversible=True)]
     changes: list[Change] = []
-    if profile.family == "rhel":  # EPEL's certbot ships a timer only
-        changes.append(WriteFile(RHEL_CRON, b"# Written by mailwizard: certbot renews within 30 days of expiry\n"
+    if not shipped_cron(ctx):  # EPEL's certbot ships a timer only; Debian's entry may have been removed
+        changes.append(WriteFile(OWN_CRON, b"# Written by mailwizard: certbot renews within 30 days of expiry\n"
                                  b"0 */12 * * * root certbot -q renew\n", 0o644,
                                  summary="renew the certificate twice a day with cron (no systemd here)"))
     service = ServiceState(cron_service(profile), profile)
@@ -290,7 +297,7 @@ def _schedule_check(host: Host, profile: Profile) -> Check:
         return Check("acme", title, "pass" if good else "fail",
                      f"{name}: {'enabled' if enabled else 'disabled'}, {'active' if active else 'inactive'}",
                      "" if good else f"systemctl enable --now {name}")
-    entry = DEBIAN_CRON if profile.family == "debian" else RHEL_CRON
+    entry = next((e for e in (DEBIAN_CRON, OWN_CRON) if host.exists(e)), OWN_CRON)
     text = host.read_text(entry) or ""
     cron = cron_service(profile)
     running = host.run(profile.service_argv("status", cron))
