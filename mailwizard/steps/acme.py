@@ -24,8 +24,9 @@ Dovecot at the files:
 
 Rollback removes the hook and the firewall rule, disables a timer the
 wizard enabled, and deletes the certificate lineage the wizard obtained
-(`certbot delete`: nothing renews it any more); certbot's ACME account, its
-directories, EPEL and the packages stay, and the rollback says so.
+(`certbot delete`: nothing renews it any more); certbot's ACME account, the
+copies of keys and requests certbot keeps in keys/ and csr/, its directories,
+EPEL and the packages stay, and the rollback says so.
 
 Verify: the certificate is issued by the ACME CA (renewal configuration
 names `acme_server`, the issuer is not the certificate itself and matches
@@ -103,8 +104,9 @@ class Certbot(Command):
 
     def effects(self, host: Host, work: Work) -> Effects:
         return super().effects(host, work) | Effects(
-            irreversible="certbot's ACME account and its directories under /etc/letsencrypt are kept "
-                         "(a later run uses the same account)")
+            irreversible="certbot's ACME account (a later run uses it again) and what certbot keeps of every "
+                         f"certificate it made in {LETSENCRYPT}/keys and csr (copies of keys and requests: remove "
+                         "them by hand)")
 
 
 @dataclass(eq=False)

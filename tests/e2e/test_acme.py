@@ -28,7 +28,7 @@ import time
 import pytest
 
 from acmeserver import CA_BUNDLE, DIRECTORY, issuing_chain, served, start
-from helpers import put, statuses, wizard_here
+from helpers import diff_snapshots, put, snapshot, statuses, wizard_here
 from support import ANSWERS_DIR
 
 pytestmark = pytest.mark.e2e
@@ -71,6 +71,7 @@ def test_acme_certificate_from_pebble_renewed_and_rolled_back(throwaway):
     host = throwaway
     start(host)
     answers = acme_answers(host)
+    before = snapshot(host, "/etc")
     t = time.monotonic()
     out = wizard_here(host, "--answers", answers, "--unattended", "--json", env=ENV)
     applied_in = time.monotonic() - t
@@ -121,4 +122,10 @@ def test_acme_certificate_from_pebble_renewed_and_rolled_back(throwaway):
     assert any(host.path("/etc/letsencrypt/accounts").rglob("regr.json"))
     assert "/etc/letsencrypt" not in host.path("/etc/dovecot/conf.d/10-ssl.conf").read_text()
     assert not [p for p in host.processes() if p.argv[:1] == ["/usr/sbin/cron"]]  # started by the wizard: stopped
+    # everything else in /etc is as before the wizard: what differs is what rollback said it keeps (certbot's
+    # account, its copies of keys and requests, and its own empty directories)
+    kept = diff_snapshots(before, snapshot(host, "/etc"))
+    certbots = ("letsencrypt/accounts", "letsencrypt/keys", "letsencrypt/csr", "letsencrypt/live/README:")
+    empty_dirs = ("('dir', 493, 0, 0)", "('dir', 448, 0, 0)")
+    assert kept and all(line.startswith(certbots) or line.endswith(empty_dirs) for line in kept), "\n".join(kept)
     print(f"\napply with pebble: {applied_in:.1f} s")
