@@ -16,18 +16,43 @@ from cryptography.x509.oid import NameOID
 
 from mailwizard.answers import ACME_DIRECTORY, acme_paths
 from mailwizard.engine import Session
+from mailwizard.host import FakeHost
 from mailwizard.plan import Command
 from mailwizard.steps import acme
-from support import ANSWERS_DIR, fake_session
+from support import ANSWERS_DIR, cached_cert, fake_session
 
 FQDN = "mail.example.com"
 CERT, KEY = acme_paths(FQDN)
 PEBBLE = "https://198.51.100.2:14000/dir"
 
 
+class CertbotHost(FakeHost):
+    """A fake host whose certbot keeps a lineage as the real one does (the files a re-plan looks at)."""
+
+    def _simulate(self, argv: list[str], input: str | None) -> tuple[int, str]:
+        if argv[:2] == ["certbot", "certonly"]:
+            name, server = argv[argv.index("--cert-name") + 1], argv[argv.index("--server") + 1]
+            for path, data in ((acme_paths(name)[0], cached_cert(name)[1]), (acme_paths(name)[1], cached_cert(name)[0]),
+                               (acme.renewal_conf(name), f"[renewalparams]\nserver = {server}\n".encode())):
+                self.real(path).parent.mkdir(parents=True, exist_ok=True)
+                self.real(path).write_bytes(data)
+            return 0, "Successfully received certificate.\n"
+        if argv[:2] == ["certbot", "delete"]:
+            name = argv[argv.index("--cert-name") + 1]
+            for path in (*acme_paths(name), acme.renewal_conf(name)):
+                self.real(path).unlink(missing_ok=True)
+            return 0, f"Deleted all files relating to certificate {name}.\n"
+        if argv[:2] == ["dnf", "install"] and argv[-1].endswith(".rpm"):  # dnf names the package it installs
+            self.state.installed.add(argv[-1].rsplit("/", 1)[1].split("-latest")[0])
+            return 0, ""
+        return super()._simulate(argv, input)
+
+
 def acme_session(tmp_path, platform: str, *, systemd: bool = True, **tls) -> Session:
-    """pam.toml with an ACME certificate instead of its files (which the fake host then lacks)."""
+    """pam.toml with an ACME certificate instead of its files (which the fake host then lacks); certbot
+    simulated."""
     session = fake_session(tmp_path, platform, "pam.toml", with_certs=False)
+    session.host.__class__ = CertbotHost
     a = session.answers
     a.tls.acme, a.tls.acme_email, a.tls.ca = True, "postmaster@example.com", ""
     a.tls.cert, a.tls.key = CERT, KEY
@@ -255,14 +280,26 @@ def test_a_host_configured_for_acme_reads_back_its_acme_answers(tmp_path):
 
     session = acme_session(tmp_path, "debian12", acme_server=PEBBLE)
     assert session.apply(session.plan()).status == "applied"
-    answers, _ = parse("")
-    assert existing.prefill_from_host(answers, session.host, session.profile).values.get("tls.acme") is None
-    put(session, acme.renewal_conf(FQDN), f"[renewalparams]\nserver = {PEBBLE}\n".encode())  # certbot's
+    assert session.host.read(acme.renewal_conf(FQDN)) == f"[renewalparams]\nserver = {PEBBLE}\n".encode()
     answers, _ = parse("")
     existing.prefill_from_host(answers, session.host, session.profile)
     assert (answers.tls.acme, answers.tls.acme_server, answers.tls.cert, answers.tls.key) == (True, PEBBLE, CERT, KEY)
     answers.tls.acme_email = session.answers.tls.acme_email  # typed: certbot's account holds it
-    assert [c.describe() for c in Session(answers, session.host, session.profile).plan().active()
-            if c.step == "acme"] == ["obtain a certificate for mail.example.com from the ACME CA "
-                                     f"{PEBBLE} (certbot answers the HTTP-01 challenge on port 80 itself) into "
-                                     f"/etc/letsencrypt/live/{FQDN}/"]  # the fake host's certbot made no files
+    assert Session(answers, session.host, session.profile).plan().active() == []
+    session.host.real(acme.renewal_conf(FQDN)).unlink()  # not certbot's any more: a certificate like any other
+    answers, _ = parse("")
+    existing.prefill_from_host(answers, session.host, session.profile)
+    assert (answers.tls.acme, answers.tls.cert) == (False, CERT)
+
+
+@pytest.mark.parametrize("platform", ["rhel10", "debian12"])
+def test_a_run_killed_after_each_acme_change_resumes_to_the_uninterrupted_end_state(tmp_path, monkeypatch, platform):
+    import kill_sweep
+
+    monkeypatch.setattr(kill_sweep, "fake_session", lambda path, name, _answers: acme_session(path, name))
+    monkeypatch.setattr("os.fsync", lambda fd: None)  # durability is not what this checks
+    active, expected = kill_sweep.reference(tmp_path, platform, "acme")
+    picked = [k for k, c in enumerate(active) if c.step == "acme"]
+    assert len(picked) >= 4
+    for k in picked:
+        assert kill_sweep.kill_after(tmp_path, platform, "acme", k, len(active), expected) is None
