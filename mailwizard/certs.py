@@ -196,3 +196,15 @@ def self_signed(fqdn: str, days: int = SELF_SIGNED_DAYS) -> tuple[bytes, bytes]:
     key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
     return key_pem, cert.public_bytes(serialization.Encoding.PEM)
+
+
+def issuer_and_subject(cert_pem: bytes) -> tuple[str, str]:
+    """The certificate's issuer and subject, as RFC 4514 strings."""
+    cert = load_cert(cert_pem)
+    return cert.issuer.rfc4514_string(), cert.subject.rfc4514_string()
+
+
+def expiry_status(left: int) -> str:
+    """A certificate with `left` days: fail when expired or within 14 days (a renewal that should have
+    happened has not), warn within 30 (ACME clients renew then), else pass."""
+    return "fail" if left <= 14 else "warn" if left <= 30 else "pass"

@@ -68,9 +68,9 @@ def build_session(args):
             text = answers_mod.read_answers_file(args.answers)  # a regular file, a few MiB at most
         except answers_mod.AnswersError as exc:
             raise Usage(f"--answers: {exc}") from None
-    elif args.resume:
-        text = Journal(host, state_dir).load_answers()
-        if text is None:
+    elif args.resume or args.command == "verify":
+        text = Journal(host, state_dir).load_answers()  # verify: the answers of the last run, if any
+        if text is None and args.resume:
             raise Usage(f"--resume: no interrupted run to continue ({state_dir} holds no answers)")
     try:
         answers, problems = answers_mod.parse(text or "")
@@ -83,7 +83,8 @@ def build_session(args):
     try:
         session = Session(answers, host, profile, offline=bool(args.platform),
                           dry_run=args.dry_run or bool(args.platform), journal_dir=state_dir)
-        prefill_session(session, given=bool(args.answers or args.resume or args.command))
+        # without answers given (file, journal), a run starts from the host's own configuration
+        prefill_session(session, given=text is not None or args.command == "rollback")
     except BaseException:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -180,9 +181,17 @@ def run_unattended(session, structural, args) -> int:
 
 
 def run_verify(session, args) -> int:
-    from mailwizard import report
+    from mailwizard import existing, report
 
+    inferred = not args.answers and session.journal().load_answers() is None
+    if inferred and not session.prefilled:
+        print(f"mailwizard verify: nothing to verify: {session.journal_dir} holds no run of mailwizard and "
+              "neither Postfix nor Dovecot is configured on this host (give --answers FILE to say what "
+              "it should be)", file=sys.stderr)
+        return EXIT_USAGE
     checks = session.verify()
+    if inferred:  # no journal: the host's own configuration says what it should be
+        checks = [*existing.inferred_notes(session), *checks]
     print(json.dumps([c.to_json() for c in checks], indent=2) if args.json else
           report.dns_records_text(session) + "\n" + report.render_text(checks))
     return EXIT_FAILED if any(c.status == "fail" for c in checks) else EXIT_OK
@@ -238,8 +247,6 @@ def main(argv: list[str] | None = None) -> int:
         print("mailwizard: changing the mail server needs root: run it with sudo, "
               "or use --dry-run to review the plan without changing anything", file=sys.stderr)
         return EXIT_ROOT
-    if args.command == "verify" and not args.answers:
-        args.resume = True  # verify the answers of the last run, kept in the journal
     try:
         session, structural = build_session(args)
     except Usage as exc:

@@ -546,3 +546,22 @@ def prefill_session(session, given: bool) -> None:
     except OSError:
         return
     session.prefilled = sorted(found.values)
+
+
+def inferred_notes(session) -> list:
+    """`mailwizard verify` with no journal: what the checks compare against, and what was assumed."""
+    from dataclasses import fields, is_dataclass
+
+    from mailwizard.plan import Check
+
+    read = {key.split(".")[0] for key in session.prefilled}
+    sections = [f.name for f in fields(session.answers)
+                if is_dataclass(getattr(session.answers, f.name)) and f.name != "dns"]
+    assumed = [name for name in sections if name not in read]
+    notes = [Check("configuration", "what is verified", "pass",
+                   f"no journal: this host's own Postfix and Dovecot settings ({len(session.prefilled)} read)")]
+    if assumed:
+        notes.append(Check("configuration", "settings not read from this host", "warn",
+                           "not inferable: the defaults were assumed for " + ", ".join(f"[{n}]" for n in assumed),
+                           "give what the server should be with --answers FILE to check those too"))
+    return notes

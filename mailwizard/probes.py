@@ -33,6 +33,8 @@ class TlsProbe:
     offered: list[str] = field(default_factory=list)  # capabilities before STARTTLS (upper case)
     after: list[str] = field(default_factory=list)  # ManageSieve: the capabilities sent again after TLS
     error: str = ""
+    # asked with `trust`: why the served chain does not verify ("" when it does), the probe then made without
+    chain_error: str = ""
 
 
 class _Lines:
@@ -135,10 +137,17 @@ def _starttls(conv: _Lines, proto: str) -> list[str]:
     raise ValueError(f"unknown protocol {proto}")
 
 
-def _context(version: ssl.TLSVersion | None) -> ssl.SSLContext:
+def _context(version: ssl.TLSVersion | None, trust: str | None = None) -> ssl.SSLContext:
+    """A client context; with `trust` ("" for the system's store alone, or also that CA file) the served chain
+    must verify (names are checked by the caller, from the PEM); without, anything is accepted."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE  # the chain and names are checked by the caller, from the PEM
+    if trust is None:
+        ctx.verify_mode = ssl.CERT_NONE
+    else:
+        ctx.load_default_certs()
+        if trust:
+            ctx.load_verify_locations(cafile=trust)
     if version is not None:
         with warnings.catch_warnings():  # probing an old version on purpose
             warnings.simplefilter("ignore", DeprecationWarning)
@@ -149,13 +158,17 @@ def _context(version: ssl.TLSVersion | None) -> ssl.SSLContext:
 
 
 def tls(host: str, port: int, proto: str | None = None, implicit: bool | None = None,
-        version: ssl.TLSVersion | None = None, timeout: float = 5.0) -> TlsProbe:
-    """Connect, reach TLS (implicit, or STARTTLS/STLS for `proto`), handshake; the result, never raising."""
+        version: ssl.TLSVersion | None = None, timeout: float = 5.0, trust: str | None = None) -> TlsProbe:
+    """Connect, reach TLS (implicit, or STARTTLS/STLS for `proto`), handshake; the result, never raising.
+
+    With `trust` (see _context) the chain is verified too: when it does not verify, the probe is made again
+    without, and `chain_error` says why (OpenSSL's reason and the issuer it could not find).
+    """
     if proto is None or implicit is None:
         proto, implicit = PORTS[port]
     try:
-        ctx = _context(version)
-    except (ValueError, ssl.SSLError) as exc:
+        ctx = _context(version, trust)
+    except (ValueError, ssl.SSLError, OSError) as exc:
         return TlsProbe(False, error=f"this client cannot offer {version.name if version else 'TLS'}: {exc}")
     offered: list[str] = []
     try:
@@ -169,6 +182,10 @@ def tls(host: str, port: int, proto: str | None = None, implicit: bool | None = 
                 after = _sieve_response(_Lines(tls_sock))[0] if proto == "sieve" and not implicit else []
                 return TlsProbe(True, tls_sock.version() or "", (tls_sock.cipher() or ("",))[0],
                                 ssl.DER_cert_to_PEM_cert(der).encode() if der else b"", offered, after)
+    except ssl.SSLCertVerificationError as exc:
+        got = tls(host, port, proto, implicit, version, timeout)
+        got.chain_error = exc.verify_message or str(exc)
+        return got
     except (OSError, ssl.SSLError, ProbeError) as exc:
         return TlsProbe(False, offered=offered, error=str(exc) or type(exc).__name__)
 

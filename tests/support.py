@@ -89,9 +89,11 @@ def fake_session(tmp_path: Path, platform: str, answers_name: str = "pam.toml",
 
 
 @contextlib.contextmanager
-def openssl_server(tmp_path: Path, *flags: str, fqdn: str = "mail.example.com"):
-    """A TLS server (`openssl s_server -www`) on a free loopback port with a cached pair for `fqdn`; yields the port."""
-    key, cert = cached_cert(fqdn)
+def openssl_server(tmp_path: Path, *flags: str, fqdn: str = "mail.example.com",
+                   pair: tuple[bytes, bytes] | None = None):
+    """A TLS server (`openssl s_server -www`) on a free loopback port with `pair` (key, certificate), by
+    default a cached self-signed pair for `fqdn`; yields the port."""
+    key, cert = pair or cached_cert(fqdn)
     (tmp_path / "k.pem").write_bytes(key)
     (tmp_path / "c.pem").write_bytes(cert)
     with socket.socket() as s:

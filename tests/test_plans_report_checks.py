@@ -12,8 +12,10 @@ broken. The live TLS rows refuse TLS 1.0 as well as 1.1 (a real local server).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import threading
 
 import pytest
 
@@ -278,7 +280,7 @@ def test_the_report_lists_files_and_selinux_before_the_live_checks(tmp_path):
 def test_live_tls_rows_refuse_tls_1_0_and_1_1(tmp_path, floor, refused):
     session = fake_session(tmp_path, "rhel10", "pam.toml")
     with openssl_server(tmp_path, "-min_protocol", floor, "-cipher", "ALL:@SECLEVEL=0") as port:
-        checks = by_name(live._tls_checks(session.answers, session.profile, port, "IMAPS"))
+        checks = by_name(live._tls_checks(session.answers, session.profile, port, "IMAPS", ""))
     assert checks[f"IMAPS ({port}): TLS"].status == "pass"
     for label in ("TLS 1.0", "TLS 1.1"):
         check = checks[f"IMAPS ({port}): {label} refused"]
@@ -293,9 +295,9 @@ def test_a_port_nobody_answers_names_the_start_command(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: nothing listens
-    (check,) = live._tls_checks(session.answers, session.profile, port, "IMAPS")
+    (check,) = live._tls_checks(session.answers, session.profile, port, "IMAPS", "")
     assert check.status == "fail" and "systemctl start dovecot" in check.fix
-    (check,) = live._tls_checks(session.answers, session.profile, port, "submissions")
+    (check,) = live._tls_checks(session.answers, session.profile, port, "submissions", "")
     assert "systemctl start postfix" in check.fix
 
 
@@ -308,3 +310,153 @@ def test_every_chosen_tls_port_is_probed_lmtp_over_tcp_too(tmp_path):
     assert {what: port for port, what in live.tls_ports(a)}["LMTP"] == 2424
     a.lmtp.listener = "unix"
     assert "LMTP" not in {what: port for port, what in live.tls_ports(a)}
+
+
+# --- live TLS: the served chain verifies, expiry within 14 days fails --------------------------------------
+
+def _issue(subject: str, issuer_key, issuer_name, *, ca: bool, days: int = 90):
+    """An EC key and a certificate for `subject` signed by `issuer_key` (itself when None)."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
+    now = dt.datetime.now(dt.UTC)
+    builder = (x509.CertificateBuilder().subject_name(name).issuer_name(issuer_name or name)
+               .public_key(key.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=days))
+               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+    if ca:
+        builder = builder.add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+                                        critical=True)
+    else:
+        builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(subject)]), critical=False)
+    return key, builder.sign(issuer_key or key, hashes.SHA256())
+
+
+def _chain(tmp_path, days: int = 90) -> dict[str, bytes]:
+    from cryptography.hazmat.primitives import serialization
+
+    pem = lambda c: c.public_bytes(serialization.Encoding.PEM)  # noqa: E731
+    root_key, root = _issue("Test Root CA", None, None, ca=True)
+    inter_key, inter = _issue("Test Intermediate CA", root_key, root.subject, ca=True)
+    leaf_key, leaf = _issue("mail.example.com", inter_key, inter.subject, ca=False, days=days)
+    key = leaf_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                 serialization.NoEncryption())
+    (tmp_path / "root.pem").write_bytes(pem(root))
+    (tmp_path / "inter.pem").write_bytes(pem(inter))
+    return {"key": key, "leaf": pem(leaf)}
+
+
+@pytest.mark.parametrize("served", ["leaf and intermediate", "leaf alone", "self-signed"])
+def test_the_served_chain_must_verify_naming_the_missing_issuer(tmp_path, served):
+    session = fake_session(tmp_path, "rhel10", "pam.toml")
+    made = _chain(tmp_path)
+    trust = str(tmp_path / "root.pem")  # the configured CA
+    flags = ("-cert_chain", "inter.pem") if served == "leaf and intermediate" else ()
+    pair = None if served == "self-signed" else (made["key"], made["leaf"])
+    with openssl_server(tmp_path, *flags, pair=pair) as port:
+        checks = by_name(live._tls_checks(session.answers, session.profile, port, "IMAPS", trust))
+    chain = checks[f"IMAPS ({port}): certificate chain"]
+    if served == "leaf and intermediate":
+        assert chain.status == "pass" and "the configured CA" in chain.evidence, chain
+    elif served == "leaf alone":
+        assert chain.status == "fail", chain
+        assert "unable to get local issuer certificate" in chain.evidence
+        assert "missing issuer: CN=Test Intermediate CA" in chain.evidence and "fullchain.pem" in chain.fix
+    else:
+        assert chain.status == "warn" and chain.evidence.startswith("self-signed"), chain
+    assert checks[f"IMAPS ({port}): TLS"].status == "pass"  # the rest is probed all the same
+
+
+@pytest.mark.parametrize("days, status", [(10, "fail"), (20, "warn"), (60, "pass")])
+def test_a_certificate_within_14_days_of_expiry_fails(tmp_path, days, status):
+    session = fake_session(tmp_path, "rhel10", "pam.toml")
+    made = _chain(tmp_path, days=days)
+    with openssl_server(tmp_path, "-cert_chain", "inter.pem", pair=(made["key"], made["leaf"])) as port:
+        checks = by_name(live._tls_checks(session.answers, session.profile, port, "IMAPS",
+                                          str(tmp_path / "root.pem")))
+    row = checks[f"IMAPS ({port}): certificate"]
+    assert row.status == status and row.evidence.endswith(f"{days - 1} days left"), row
+
+
+# --- postmaster@ for every domain, disk space ------------------------------------------------------------
+
+@contextlib.contextmanager
+def smtp_server(accepted: set[str]):
+    """A minimal SMTP server on a free loopback port: RCPT TO is accepted for `accepted` addresses only."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    said: list[str] = []
+
+    def serve():
+        conn, _ = listener.accept()
+        with conn, conn.makefile("rwb") as f:
+            f.write(b"220 test ESMTP\r\n")
+            f.flush()
+            for raw in f:
+                line = raw.decode().strip()
+                said.append(line)
+                verb = line[:4].upper()
+                if verb == "EHLO":
+                    f.write(b"250-test\r\n250 8BITMIME\r\n")
+                elif verb == "RCPT":
+                    address = line.split("<", 1)[1].rstrip(">")
+                    f.write(b"250 2.1.5 Ok\r\n" if address in accepted else
+                            b"550 5.1.1 <" + address.encode() + b">: Recipient address rejected\r\n")
+                elif verb == "QUIT":
+                    f.write(b"221 Bye\r\n")
+                    f.flush()
+                    return
+                else:
+                    f.write(b"250 Ok\r\n")
+                f.flush()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1], said
+    finally:
+        listener.close()
+        thread.join(5)
+
+
+def test_postmaster_must_be_accepted_for_every_domain(tmp_path):
+    session = fake_session(tmp_path, "rhel10", "pam.toml")
+    a = session.answers
+    a.postfix.virtual_alias_domains = ["example.net", a.server.domain]
+    assert live.mail_domains(a) == [a.server.domain, "example.net"]
+    with smtp_server({f"postmaster@{a.server.domain}"}) as (port, said):
+        checks = by_name(live.postmaster_checks(a, port))
+    assert checks[f"postmaster@{a.server.domain} accepted"].status == "pass"
+    refused = checks["postmaster@example.net accepted"]
+    assert refused.status == "fail" and refused.evidence.startswith("550") and "postmaster: root" in refused.fix
+    assert not any(line.upper().startswith("DATA") for line in said)  # nothing is sent
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    (check,) = live.postmaster_checks(a, port)
+    assert check.status == "fail" and "is Postfix running" in check.fix
+
+
+@pytest.mark.parametrize("free, total, status", [(50 << 30, 100 << 30, "pass"), (800 << 20, 4 << 30, "warn"),
+                                                 (100 << 20, 100 << 30, "fail"), (5 << 30, 100 << 30, "warn"),
+                                                 (1 << 30, 100 << 30, "fail")])
+def test_disk_space_for_the_mail_store_and_the_queue(tmp_path, monkeypatch, free, total, status):
+    import shutil
+
+    session = applied(tmp_path, "rhel10")
+    session.host.makedirs("/var/spool/postfix")
+    usage = shutil._ntuple_diskusage(total, total - free, free)  # type: ignore[attr-defined]
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage)
+    checks = by_name(live.disk_checks(session.answers, session.host))
+    assert set(checks) == {"disk space for the mail store", "disk space for Postfix's queue"}
+    for check in checks.values():
+        assert check.status == status, check
+        assert f"{free / (1 << 30):.1f} GiB free" in check.evidence

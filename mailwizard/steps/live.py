@@ -1,10 +1,12 @@
 """Live checks of the running server (the report): TLS on every TLS port, AUTH only after TLS, no open relay,
-and with a test account ([auth] test_user, test_password_file) logins and a delivery read back.
+postmaster@ for every domain, disk space, and with a test account ([auth] test_user, test_password_file)
+logins and a delivery read back.
 
 Nothing is planned. Each enabled port is probed over the network the way a
 client would (mailwizard.probes): the handshake works with TLS 1.2 or newer,
-TLS 1.0 and 1.1 are refused, the certificate names this host and has not
-expired, and SMTP offers AUTH only after STARTTLS; a port nobody answers names
+TLS 1.0 and 1.1 are refused, the certificate names this host, is not within
+14 days of expiry and its chain verifies against the system's trust store
+(and the configured CA), and SMTP offers AUTH only after STARTTLS; a port nobody answers names
 the command that starts its service. Relaying is asked for from one of this
 host's own non-loopback addresses outside `mynetworks` (the kernel then uses
 that address as the source); when there is none, the report says that only
@@ -67,12 +69,12 @@ def old_versions() -> tuple[tuple[ssl.TLSVersion, str], ...]:
     return (ssl.TLSVersion.TLSv1, "TLS 1.0"), (ssl.TLSVersion.TLSv1_1, "TLS 1.1")
 
 
-def _tls_checks(answers: Answers, profile: Profile, port: int, what: str) -> list[Check]:
+def _tls_checks(answers: Answers, profile: Profile, port: int, what: str, trust: str) -> list[Check]:
     from mailwizard import probes
 
     proto, implicit = SPEAKS[what]
     title = f"{what} ({port})"
-    got = probes.tls("127.0.0.1", port, proto, implicit)
+    got = probes.tls("127.0.0.1", port, proto, implicit, trust=trust)
     if not got.ok:
         service = "postfix" if proto == "smtp" else "dovecot"
         return [Check(NAME, f"{title}: TLS", "fail", got.error,
@@ -94,17 +96,38 @@ def _tls_checks(answers: Answers, profile: Profile, port: int, what: str) -> lis
         names = certs.cert_names(cert)
         named = any(certs.name_matches(n, answers.server.hostname) for n in names)
         left = certs.days_left(got.cert_pem)
-        status = "fail" if not named or left < 0 else "warn" if left <= 30 else "pass"
+        status = "fail" if not named else certs.expiry_status(left)
         checks.append(Check(NAME, f"{title}: certificate", status,
                             f"names {', '.join(names) or 'nothing'}; {left} days left",
                             "" if status == "pass" else "use a certificate for "
                             f"{answers.server.hostname}" if not named else "renew the certificate"))
+        checks.append(_chain_check(title, got, trust))
     if proto == "smtp" and not implicit:
         early = [o for o in got.offered if o.startswith("AUTH")]
         checks.append(Check(NAME, f"{title}: no AUTH before STARTTLS", "fail" if early else "pass",
                             "offered before TLS: " + " ".join(got.offered),
                             "set smtpd_tls_auth_only = yes" if early else ""))
     return checks
+
+
+def trust_for(answers: Answers, host: Host) -> str:
+    """What a served chain must verify against: the system's store, and the configured CA when readable."""
+    ca = answers.tls.ca
+    return str(host.real(ca)) if ca and host.read(ca) is not None else ""
+
+
+def _chain_check(title: str, got, trust: str) -> Check:
+    issuer, subject = certs.issuer_and_subject(got.cert_pem)
+    against = "the system's trust store" + (" and the configured CA" if trust else "")
+    if not got.chain_error:
+        return Check(NAME, f"{title}: certificate chain", "pass", f"verifies against {against}")
+    if issuer == subject:
+        return Check(NAME, f"{title}: certificate chain", "warn", f"self-signed ({got.chain_error})",
+                     "clients warn until a certificate from a CA is installed")
+    return Check(NAME, f"{title}: certificate chain", "fail",
+                 f"does not verify against {against}: {got.chain_error}; missing issuer: {issuer}",
+                 "serve the whole chain: the certificate followed by its intermediate certificates "
+                 "(certbot's fullchain.pem), or name the CA that issued it")
 
 
 def mynetworks(answers: Answers, host: Host) -> list:
@@ -261,6 +284,61 @@ def _account_checks(answers: Answers, host: Host) -> list[Check]:
     return checks
 
 
+def mail_domains(answers: Answers) -> list[str]:
+    """The domains this server receives mail for, each of which must accept postmaster@ (RFC 5321 4.5.1)."""
+    p = answers.postfix
+    out = [answers.server.domain, *p.virtual_mailbox_domains, *p.virtual_alias_domains]
+    return [d for i, d in enumerate(out) if d and d not in out[:i]]
+
+
+def postmaster_checks(answers: Answers, port: int = 25) -> list[Check]:
+    """RCPT TO:<postmaster@DOMAIN> on port 25 for each domain; nothing is sent (RSET, then QUIT)."""
+    import smtplib
+
+    checks = []
+    try:
+        with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+            smtp.ehlo("mailwizard-verify.invalid")
+            for domain in mail_domains(answers):
+                smtp.mail("")
+                code, reply = smtp.rcpt(f"postmaster@{domain}")
+                smtp.rset()
+                status = "pass" if code in (250, 251) else "warn" if 400 <= code < 500 else "fail"
+                checks.append(Check(NAME, f"postmaster@{domain} accepted", status,
+                                    f"{code} {reply.decode(errors='replace')}"[:200],
+                                    "" if status == "pass" else "every domain must accept postmaster@: "
+                                    "add `postmaster: root` to the aliases (then newaliases), or a virtual alias"))
+    except (OSError, smtplib.SMTPException) as exc:
+        checks.append(Check(NAME, "postmaster@ accepted", "fail", f"port {port}: {exc}",
+                            "is Postfix running?"))
+    return checks
+
+
+DISK_FAIL, DISK_WARN = (200 << 20, 0.02), (1 << 30, 0.10)  # bytes free and share free: below either, fail/warn
+
+
+def disk_checks(answers: Answers, host: Host) -> list[Check]:
+    """Space left where mail is stored and where Postfix queues it."""
+    import shutil
+
+    queue = host.run(["postconf", "-h", "queue_directory"]) if answers.postfix.mode else None
+    places = [("the mail store", answers.mailbox.root if answers.dovecot_enabled else ""),
+              ("Postfix's queue", queue.output.strip() if queue is not None and queue.ok else "/var/spool/postfix")]
+    checks = []
+    for what, path in places:
+        if not path or not host.exists(path):
+            continue
+        usage = shutil.disk_usage(host.real(path))
+        share = usage.free / usage.total if usage.total else 0.0
+        status = ("fail" if usage.free < DISK_FAIL[0] or share < DISK_FAIL[1] else
+                  "warn" if usage.free < DISK_WARN[0] or share < DISK_WARN[1] else "pass")
+        checks.append(Check(NAME, f"disk space for {what}", status,
+                            f"{path}: {usage.free / (1 << 30):.1f} GiB free ({share:.0%})",
+                            "" if status == "pass" else f"free space on the file system of {path}; Postfix "
+                            "refuses mail when its queue's file system is nearly full"))
+    return checks
+
+
 def chosen_ports(answers: Answers, profile: Profile) -> set[int]:
     """Every TCP port the answers open for Postfix and Dovecot."""
     from mailwizard.steps.services import expected_ports, postfix_ports
@@ -292,8 +370,9 @@ def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:
     if host.fake:
         return [Check(NAME, "live checks", "warn", "not run: a simulated host")]
     checks = [_unchosen_listeners(answers, host, profile)]
+    trust = trust_for(answers, host)
     for port, what in tls_ports(answers):
-        checks += _tls_checks(answers, profile, port, what)
+        checks += _tls_checks(answers, profile, port, what, trust)
     if answers.dovecot_enabled:
         got = host.run(["doveconf", "-h", "disable_plaintext_auth"])
         ok = got.ok and got.output.strip() == "yes"
@@ -303,6 +382,8 @@ def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:
                             "" if ok else "set disable_plaintext_auth = yes in 10-auth.conf"))
     if answers.postfix.mode == "internet-site":
         checks.append(_relay_check(answers, host))
+        checks += postmaster_checks(answers)
+    checks += disk_checks(answers, host)
     if answers.dovecot_enabled:
         checks += _account_checks(answers, host)
     return checks

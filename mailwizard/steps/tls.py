@@ -301,7 +301,7 @@ def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:
     cert = host.read(answers.tls.cert)
     if cert:
         left = certs.days_left(cert)
-        status = "pass" if left > 30 else ("warn" if left >= 0 else "fail")
+        status = certs.expiry_status(left)
         checks.append(Check("tls", "certificate validity", status, f"{left} days left",
                             "" if status == "pass" else "renew the certificate"))
     ports = [p for p, on in ((993, answers.protocols.imap), (995, answers.protocols.pop3)) if on]

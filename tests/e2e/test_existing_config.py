@@ -165,3 +165,33 @@ def test_a_hand_configured_host_is_prefilled_and_a_rerun_keeps_its_settings(thro
     assert len(differing) == 1, differing
     step, key, commands, _ = differing[0]
     assert step == "postfix" and commands == [["postconf", "-e", "myorigin=$myhostname"]], differing
+
+
+def test_verify_without_a_journal_checks_a_host_configured_by_hand(throwaway):
+    """`mailwizard verify` on a server mailwizard never touched: its own settings are what is checked."""
+    host = throwaway
+    configure_by_hand(host)
+    for service in ("postfix", "dovecot"):
+        host.run(["service", service, "start"], check=True)
+    out = wizard(host, "verify", "--json")
+    assert not host.path("/var/lib/mailwizard/answers.toml").exists()  # verify keeps nothing
+    checks = {c["name"]: c for c in json.loads(out.stdout)}
+    assert checks["what is verified"]["evidence"].startswith("no journal: this host's own Postfix and Dovecot")
+    assumed = checks["settings not read from this host"]
+    assert assumed["status"] == "warn" and "[replication]" in assumed["evidence"]
+    for port, what in ((25, "SMTP"), (993, "IMAPS"), (143, "IMAP")):
+        assert checks[f"{what} ({port}): TLS"]["status"] == "pass", checks[f"{what} ({port}): TLS"]
+        chain = checks[f"{what} ({port}): certificate chain"]
+        assert chain["status"] == "pass" and "the configured CA" in chain["evidence"], chain
+    assert checks["postmaster@example.com accepted"]["status"] == "pass"
+    assert checks["disk space for the mail store"]["evidence"].startswith("/var/mail: ")
+    assert checks["dovecot running"]["status"] == "pass"
+    # what this administrator skipped fails, and only that: the guide's TLS hardening, and newaliases
+    failed = {c["name"]: c for c in checks.values() if c["status"] == "fail"}
+    assert set(failed) == {"postconf shows the TLS settings", "aliases database built"}, failed
+    assert "smtpd_tls_auth_only = no" in failed["postconf shows the TLS settings"]["evidence"]
+    assert out.returncode == 1
+
+    host.run(["service", "dovecot", "stop"], check=True)
+    again = {c["name"]: c for c in json.loads(wizard(host, "verify", "--json").stdout)}
+    assert again["IMAPS (993): TLS"]["status"] == "fail"
