@@ -108,3 +108,14 @@ def served(host, port: int) -> x509.Certificate:
     got = host.run_peer(["python3", "-c", script, str(port), HOST_ADDR], peer=PEER, timeout=30, check=True)
     return x509.load_pem_x509_certificate(got.stdout.encode())
 
+
+def trust_root(host) -> None:
+    """Put pebble's root (made anew each time pebble starts) into the throwaway's system trust store, as
+    Let's Encrypt's is on every host: the report's chain checks then verify what certbot obtained."""
+    from cryptography.hazmat.primitives import serialization
+
+    _intermediate, root = issuing_chain(host)
+    path = host.path("/usr/local/share/ca-certificates")
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "pebble-root.crt").write_bytes(root.public_bytes(serialization.Encoding.PEM))
+    host.run(["update-ca-certificates"], check=True)

@@ -3,7 +3,8 @@
 Pebble and pebble-challtestsrv (its DNS: every name is the throwaway,
 198.51.100.1) run in the throwaway's peer namespace (acmeserver.py). The
 wizard's unattended apply of pam.toml with `[tls] acme = true` (its own
-certificate paths left out, submission on) installs nothing new (certbot is
+certificate paths left out, submission on; pebble's root in the throwaway's
+trust store, as Let's Encrypt's is everywhere) installs nothing new (certbot is
 installed on this machine), runs certbot's standalone HTTP-01 against pebble,
 writes the deploy hook and starts cron for Debian's /etc/cron.d/certbot (no
 systemd in a throwaway). Then, from the peer:
@@ -27,7 +28,7 @@ import time
 
 import pytest
 
-from acmeserver import CA_BUNDLE, DIRECTORY, issuing_chain, served, start
+from acmeserver import CA_BUNDLE, DIRECTORY, issuing_chain, served, start, trust_root
 from helpers import diff_snapshots, put, snapshot, statuses, wizard_here
 from support import ANSWERS_DIR
 
@@ -70,6 +71,7 @@ def served_everywhere(host, want, timeout: float = 20.0) -> dict[int, int]:
 def test_acme_certificate_from_pebble_renewed_and_rolled_back(throwaway):
     host = throwaway
     start(host)
+    trust_root(host)
     answers = acme_answers(host)
     before = snapshot(host, "/etc")
     t = time.monotonic()
