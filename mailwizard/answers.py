@@ -771,6 +771,9 @@ def validate(a: Answers) -> list[Problem]:
             problems.append(Problem("protocols", "enable at least one of imap, pop3, lmtp, "
                                     "or set [dovecot] enabled = false"))
         problems += validate_acme(a)
+    if a.tls.acme and not a.dovecot_enabled:
+        problems.append(Problem("tls.acme", "[tls] is Dovecot's and Dovecot is off: no certificate is obtained; "
+                                "give Postfix's own (postfix.tls_cert, postfix.tls_key)", "warning"))
     # what a screen's field holds is checked as the file's values are (a control character, a bidi control),
     # where no other check has refused the value already
     refused = {p.key for p in problems if p.severity == "error"}

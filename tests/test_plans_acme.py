@@ -303,3 +303,11 @@ def test_a_run_killed_after_each_acme_change_resumes_to_the_uninterrupted_end_st
     assert len(picked) >= 4
     for k in picked:
         assert kill_sweep.kill_after(tmp_path, platform, "acme", k, len(active), expected) is None
+
+
+def test_acme_without_dovecot_is_said_to_do_nothing(tmp_path):
+    session = fake_session(tmp_path, "debian12", "null-client.toml")
+    session.answers.tls.acme = True
+    warned = [p for p in session.problems() if p.key == "tls.acme"]
+    assert [p.severity for p in warned] == ["warning"] and "Dovecot is off" in warned[0].message
+    assert not [c for c in session.plan().changes if c.step == "acme"]
