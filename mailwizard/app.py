@@ -89,7 +89,7 @@ SCREEN_WHEN = {key: lambda a: a.postfix.mode == "internet-site"
 # the form of the authentication backend chosen on the Authentication screen
 BACKEND_SCREENS = {"auth_pam": "pam", "auth_ldap": "ldap", "auth_sql": "sql"}
 # where a resumed wizard opens: the screen of the first step not yet verified
-RESUME_AT = {"preflight": "welcome", "install": "install", "tls": "tls", "vmail": "mailstore",
+RESUME_AT = {"preflight": "welcome", "install": "install", "acme": "tls", "tls": "tls", "vmail": "mailstore",
              "auth": "auth", "protocols": "protocols", "mailboxes": "mailboxes", "lmtp": "lmtp",
              "sieve": "sieve", "replication": "replication", "firewall": "protocols", "services": "review",
              "postfix": "postfix_mode", "postfix_tls": "postfix_tls", "postfix_aliases": "postfix_aliases",

@@ -182,13 +182,14 @@ def read_args_file(text: str) -> dict[str, str]:
 # --- Dovecot -> answers --------------------------------------------------------
 
 def _dovecot(tree: dict, host: Host, profile: Profile, found: Found) -> None:
-    from mailwizard.steps import sieve as sieve_step
+    from mailwizard.steps import acme as acme_step, sieve as sieve_step
     from mailwizard.steps.tls import ffdhe4096, is_generated_dh
 
     v = found.values
     for key, answer in (("ssl_cert", "tls.cert"), ("ssl_key", "tls.key"), ("ssl_ca", "tls.ca")):
         if path := _file_ref(_get(tree, key)):
             v[answer] = path
+    v.update(acme_step.read_back(host, str(v.get("tls.cert", ""))))
     if dh := _file_ref(_get(tree, "ssl_dh")):
         try:
             data = host.read(dh)

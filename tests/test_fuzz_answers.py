@@ -110,6 +110,8 @@ KEYS = sorted(answer_keys())
 SASL_TCP = {"auth": {"sasl_listener": "inet", "sasl_port": 12346, "sasl_allow_from": ["192.0.2.0/24"]}}
 BASES: list[tuple[str, str, dict]] = [  # (key prefix, answers file, edits); the first match wins
     ("auth.ldap.bind_userdn", "ldap.toml", {}),
+    ("tls.acme", "full.toml", {"tls": dict(zip(("cert", "key"), A.acme_paths("mail.example.com")), acme=True,
+                                           acme_email="postmaster@example.com")}),
     ("auth.ldap.", "ldap-search.toml", {"auth": {"ldap": {"tls_ca_cert_file": "/etc/pki/tls/certs/ldap-ca.crt"}}}),
     ("auth.sql.", "sql.toml", {}),
     ("auth.sasl", "full.toml", SASL_TCP),
@@ -604,6 +606,8 @@ NOT_RENDERED = {
     "auth.test_user": "the report's test login, used by its probes",
     "auth.test_password": "the report's test login, never written",
     "auth.test_password_file": "the report's test login, read by its probes",
+    "tls.acme_email": "certbot's command line (the account's address)",
+    "tls.acme_server": "certbot's command line (the directory it asks)",
 }
 
 

@@ -44,6 +44,7 @@ def not_checkable(step: str, name: str) -> Check:
 
 def all_steps() -> list[Step]:
     from mailwizard.steps import (
+        acme,
         auth,
         dns,
         files,
@@ -68,7 +69,7 @@ def all_steps() -> list[Step]:
         vmail,
     )
 
-    return [preflight.STEP, install.STEP, tls.STEP, vmail.STEP, auth.STEP, protocols.STEP,
+    return [preflight.STEP, install.STEP, acme.STEP, tls.STEP, vmail.STEP, auth.STEP, protocols.STEP,
             mailboxes.STEP, lmtp.STEP, sieve.STEP, replication.STEP, firewall.STEP,
             # Postfix (guide chapter 2)
             postfix_site.STEP, postfix_tls.STEP, postfix_aliases.STEP, postfix_delivery.STEP,

@@ -198,6 +198,8 @@ def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
                                 "or leave it empty", severity))
     if tls.dh not in ("ffdhe4096", "generate") and read("dh", tls.dh) is None and "dh" not in unreadable:
         problems.append(Problem("tls.dh", f"{tls.dh} does not exist", severity))
+    if tls.acme:  # certbot makes them when applying (steps/acme.py)
+        return problems
     cert, key = read("cert", tls.cert), read("key", tls.key)
     if unreadable & {"cert", "key"}:
         return problems
@@ -259,7 +261,8 @@ def plan(answers: Answers, ctx: PlanContext) -> list[Change]:
     changes: list[Change] = []
     if tls.self_signed:
         changes.append(SelfSignedCert(tls.cert, tls.key, answers.server.hostname))
-    changes.append(FileAttrs(tls.key, 0o600, "root", "root", service="dovecot"))
+    if not tls.acme:  # certbot keeps its keys 0600 root:root itself
+        changes.append(FileAttrs(tls.key, 0o600, "root", "root", service="dovecot"))
     if tls.dh == "ffdhe4096":
         changes.append(WriteFile(profile.dh_path, ffdhe4096(), 0o644, service="dovecot",
                                  summary="RFC 7919 ffdhe4096 group",
