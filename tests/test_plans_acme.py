@@ -16,8 +16,8 @@ from cryptography.x509.oid import NameOID
 
 from mailwizard.answers import ACME_DIRECTORY, acme_paths
 from mailwizard.engine import Session
-from mailwizard.host import FakeHost
 from mailwizard.plan import Command
+from mailwizard.simulated import FakeHost
 from mailwizard.steps import acme
 from support import ANSWERS_DIR, cached_cert, fake_session
 

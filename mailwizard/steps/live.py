@@ -125,7 +125,8 @@ def _chain_check(title: str, got, trust: str) -> Check:
         return Check(NAME, f"{title}: certificate chain", "warn", f"self-signed ({got.chain_error})",
                      "clients warn until a certificate from a CA is installed")
     return Check(NAME, f"{title}: certificate chain", "fail",
-                 f"does not verify against {against}: {got.chain_error}; missing issuer: {issuer}",
+                 f"does not verify against {against}: {got.chain_error}; not found: the certificate of "
+                 f"{issuer}, or of a CA above it",
                  "serve the whole chain: the certificate followed by its intermediate certificates "
                  "(certbot's fullchain.pem), or name the CA that issued it")
 
