@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 import tomli_w
 
 DH_CHOICES = ("ffdhe4096", "generate")
+ACME_DIRECTORY = "https://acme-v02.api.letsencrypt.org/directory"  # Let's Encrypt's production directory
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$", re.IGNORECASE)
 _SAFE_PATH = re.compile(r"^/[A-Za-z0-9._/+@:-]*$")
 
@@ -51,6 +52,16 @@ class TLS:
     ca: str = ""
     dh: str = "ffdhe4096"
     self_signed: bool = False
+    # a certificate from an ACME CA (certbot, HTTP-01 on port 80): cert and key are then certbot's live/ paths
+    acme: bool = False
+    acme_email: str = ""
+    acme_server: str = ACME_DIRECTORY
+
+
+def acme_paths(fqdn: str) -> tuple[str, str]:
+    """Where certbot keeps the certificate (with its chain) and key of `fqdn`: symbolic links into archive/."""
+    live = f"/etc/letsencrypt/live/{fqdn or 'server'}"
+    return f"{live}/fullchain.pem", f"{live}/privkey.pem"
 
 
 @dataclass
@@ -304,7 +315,7 @@ class Answers:
         """The answers as the data of an answers file (inline secrets left out unless `secrets`)."""
         data = copy.deepcopy(self.raw)
         data["server"] = {"hostname": self.server.hostname, "domain": self.server.domain}
-        data["tls"] = _section_out(self.tls)
+        data["tls"] = _section_out(self.tls, skip=() if self.tls.acme else ("acme", "acme_email", "acme_server"))
         data["protocols"] = {**data.get("protocols", {}), **_section_out(self.protocols)}
         data["dovecot"] = {**data.get("dovecot", {}), "enabled": self.dovecot_enabled}
         if self.dovecot_enabled:
@@ -418,6 +429,9 @@ def parse(text: str) -> tuple[Answers, list[Problem]]:
         a.server.domain = a.server.hostname.split(".", 1)[1]
     a.tls.cert, a.tls.key = a.default_cert_paths()
     _fill(a.tls, data.get("tls", {}), "tls", problems)
+    if a.tls.acme:  # certbot's paths, unless the file names them (validate refuses other ones)
+        a.tls.cert, a.tls.key = (getattr(a.tls, k) if in_file(data, f"tls.{k}") else v
+                                 for k, v in zip(("cert", "key"), acme_paths(a.server.hostname)))
     _fill(a.protocols, data.get("protocols", {}), "protocols", problems)
     _fill(a.mailbox, data.get("mailbox", {}), "mailbox", problems)
     auth = data.get("auth", {})
@@ -756,11 +770,64 @@ def validate(a: Answers) -> list[Problem]:
         if not any((a.protocols.imap, a.protocols.pop3, a.protocols.lmtp)):
             problems.append(Problem("protocols", "enable at least one of imap, pop3, lmtp, "
                                     "or set [dovecot] enabled = false"))
+        problems += validate_acme(a)
+    if a.tls.acme and not a.dovecot_enabled:
+        problems.append(Problem("tls.acme", "[tls] is Dovecot's and Dovecot is off: no certificate is obtained; "
+                                "give Postfix's own (postfix.tls_cert, postfix.tls_key)", "warning"))
     # what a screen's field holds is checked as the file's values are (a control character, a bidi control),
     # where no other check has refused the value already
     refused = {p.key for p in problems if p.severity == "error"}
     problems += [p for p in _control_characters(a.to_data(secrets=True)) if p.key not in refused]
     return problems
+
+
+def validate_acme(a: Answers) -> list[Problem]:
+    """[tls] acme, acme_email, acme_server: a certificate from an ACME CA instead of files or a self-signed one."""
+    tls = a.tls
+    if not tls.acme:
+        return []
+    out = []
+    if tls.self_signed:
+        out.append(Problem("tls.acme", "acme = true and self_signed = true exclude each other: choose one "
+                                       "(the ACME CA's certificate, or a self-signed one)"))
+    if not tls.acme_email:
+        out.append(Problem("tls.acme_email", "is empty: give the address the ACME CA writes to about the "
+                                             "certificate (expiry, revocation), e.g. postmaster@example.com"))
+    elif (msg := check_address(tls.acme_email)) or "@" not in tls.acme_email:
+        out.append(Problem("tls.acme_email", msg or f"{tls.acme_email!r} has no domain: give a whole address, "
+                                                    "e.g. postmaster@example.com"))
+    if not tls.acme_server:
+        out.append(Problem("tls.acme_server", f"is empty: give the ACME CA's directory URL, e.g. {ACME_DIRECTORY} "
+                                              "(Let's Encrypt)"))
+    elif msg := check_acme_server(tls.acme_server):
+        out.append(Problem("tls.acme_server", msg))
+    for key, want in zip(("cert", "key"), acme_paths(a.server.hostname)):
+        if getattr(tls, key) != want:
+            out.append(Problem(f"tls.{key}", f"with acme = true the {key} is certbot's {want}: leave tls.{key} "
+                                             "out of the answers (or set acme = false to use your own files)"))
+    return out
+
+
+def check_acme_server(value: str) -> str | None:
+    """None when `value` is an ACME directory URL (https, a host, no spaces or quotes), else why not."""
+    from urllib.parse import urlsplit
+
+    example = f"e.g. {ACME_DIRECTORY}"
+    if control_character(value) or any(c in value for c in " \"'<>`"):
+        return f"{value!r} is not a URL: it holds spaces, quotes or control characters ({example})"
+    try:
+        url = urlsplit(value)
+        port = url.port
+    except ValueError as exc:
+        return f"{value!r} is not a URL ({exc}): {example}"
+    if url.scheme != "https":
+        return f"{value!r} is not an https:// URL: an ACME directory is served over HTTPS ({example})"
+    host = url.hostname or ""
+    if not host or (check_host(host, "directory host") and _ip(host.strip("[]")) is None):
+        return f"{value!r} names no valid host: {example}"
+    if port == 0:
+        return f"{value!r}: 0 is not a TCP port"
+    return None
 
 
 def check_source(value: str) -> str | None:

@@ -89,7 +89,7 @@ SCREEN_WHEN = {key: lambda a: a.postfix.mode == "internet-site"
 # the form of the authentication backend chosen on the Authentication screen
 BACKEND_SCREENS = {"auth_pam": "pam", "auth_ldap": "ldap", "auth_sql": "sql"}
 # where a resumed wizard opens: the screen of the first step not yet verified
-RESUME_AT = {"preflight": "welcome", "install": "install", "tls": "tls", "vmail": "mailstore",
+RESUME_AT = {"preflight": "welcome", "install": "install", "acme": "tls", "tls": "tls", "vmail": "mailstore",
              "auth": "auth", "protocols": "protocols", "mailboxes": "mailboxes", "lmtp": "lmtp",
              "sieve": "sieve", "replication": "replication", "firewall": "protocols", "services": "review",
              "postfix": "postfix_mode", "postfix_tls": "postfix_tls", "postfix_aliases": "postfix_aliases",
@@ -201,7 +201,7 @@ class MailWizard(App[int]):
     def start_dh_generation(self) -> bool:
         """Start `openssl dhparam 4096` in the background (real runs as root only); False if not started."""
         s = self.session
-        if self._dh_started or s.dry_run or s.offline or s.host.fake or not s.host.is_root():
+        if self._dh_started or s.dry_run or s.offline or not s.host.runs_real_tools or not s.host.is_root():
             return self._dh_started
         self._dh_started = True
         self.dh_status = "generating 4096-bit DH parameters in the background..."

@@ -49,9 +49,10 @@ def build_session(args):
     from mailwizard import answers as answers_mod
     from mailwizard.engine import Session
     from mailwizard.existing import prefill_session
-    from mailwizard.host import FakeHost, Host
+    from mailwizard.host import Host
     from mailwizard.journal import DEFAULT_DIR, Journal
     from mailwizard.platform import UnsupportedPlatform, detect, profile_for
+    from mailwizard.simulated import FakeHost
 
     state_dir = args.state_dir or DEFAULT_DIR
     try:

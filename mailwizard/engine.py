@@ -5,7 +5,7 @@ TUI worker can turn them into messages and the command line can print them;
 a threading.Event passed to apply() stops the run between two changes. Each
 change goes through the one executor (executor.py), which journals its
 effects before and after it; what a killed run left in flight is settled
-when the next apply begins.
+when the journal next opens.
 
 Fault injection for the interruption harness (tests/e2e/test_kill_resume.py,
 bench/kill_points.py) and nothing else: MAILWIZARD_KILL_AFTER=K makes the
@@ -125,9 +125,11 @@ class Session:
         return Journal(self.host, self.journal_dir)
 
     def context(self) -> PlanContext:
-        pending = set() if self.offline else set(self.journal().state["pending_reloads"])
+        journal = self.journal()
+        pending = set() if self.offline else set(journal.state["pending_reloads"])
+        unfinished = set() if self.offline else journal.unfinished()
         return PlanContext(self.host, self.profile, offline=self.offline, dry_run=self.dry_run,
-                           pending_reloads=pending)
+                           pending_reloads=pending, unfinished=unfinished)
 
     def problems(self) -> list[Problem]:
         """Everything wrong with the answers, on this host; errors first."""
@@ -188,7 +190,6 @@ class Session:
         kill_after, kill_in_write = _kill_point(KILL_AFTER), _kill_point(KILL_IN_WRITE)
         with self.journal() as journal:
             journal.save_answers(self.answers.to_toml())
-            journal.settle_interrupted()
             journal.save_state(status="applying", platform=self.profile.name, verified=[])
             journal.record("apply", changes=total)
             for index, change in enumerate(active):

@@ -4,7 +4,7 @@ On a host configured by hand (or by an earlier run) the wizard starts from
 what is there, so a re-run changes only what the administrator changes.
 Postfix is read with its own tools (`postconf -n`, `postconf -M`), Dovecot
 with `doveconf -n` (block-aware) plus `doveconf -h` for the values it hides;
-where doveconf prints no settings (no Dovecot binaries, or a FakeHost) the
+where doveconf prints no settings (no Dovecot binaries, or a simulated host) the
 files are read directly, following `!include`. Files the steps own whole are
 read too: the LDAP/SQL args files, /etc/postfix/virtual, ldap-aliases.cf and
 the global Sieve filter.
@@ -121,7 +121,7 @@ def flatten_files(host: Host, path: str, depth: int = 0) -> str:
 
 def dovecot_tree(host: Host, profile: Profile, use_doveconf: bool = True) -> dict:
     """The Dovecot configuration in effect: `doveconf -n` (and -h for hidden values), else the files."""
-    if use_doveconf and not host.fake:
+    if use_doveconf and host.runs_real_tools:  # a stand-in doveconf knows no configuration
         result = host.run(["doveconf", "-n"])
         lines = [line for line in result.output.splitlines() if not line.startswith("doveconf:")]
         tree = parse_tree("\n".join(lines)) if result.ok else {}
@@ -182,13 +182,14 @@ def read_args_file(text: str) -> dict[str, str]:
 # --- Dovecot -> answers --------------------------------------------------------
 
 def _dovecot(tree: dict, host: Host, profile: Profile, found: Found) -> None:
-    from mailwizard.steps import sieve as sieve_step
+    from mailwizard.steps import acme as acme_step, sieve as sieve_step
     from mailwizard.steps.tls import ffdhe4096, is_generated_dh
 
     v = found.values
     for key, answer in (("ssl_cert", "tls.cert"), ("ssl_key", "tls.key"), ("ssl_ca", "tls.ca")):
         if path := _file_ref(_get(tree, key)):
             v[answer] = path
+    v.update(acme_step.read_back(host, str(v.get("tls.cert", ""))))
     if dh := _file_ref(_get(tree, "ssl_dh")):
         try:
             data = host.read(dh)

@@ -106,6 +106,7 @@ class Journal:
         os.write(fd, str(os.getpid()).encode())
         self._lock_fd = fd
         self._clean_leftovers()
+        self._settle_killed()
         return self
 
     def scratch(self) -> Path:
@@ -123,6 +124,26 @@ class Journal:
             parent, _, name = path.rpartition("/")
             for stale in self.host.real(parent or "/").glob(f".{name}.*{TMP_SUFFIX}"):
                 stale.unlink()
+
+    def _settle_killed(self) -> None:
+        """Files a killed run backed up and was changing but never recorded as written: what they hold now is
+        the wizard's (a write that completed, Postfix's tools or useradd cut off, or nothing done yet), not an
+        administrator's edit, and is recorded as written, as after an uninterrupted run. A resumed plan often
+        finds nothing left to do there (the map is up to date, the user exists), so no written() would follow:
+        rollback would then take a later edit of the administrator's for nothing to ask about."""
+        settled = False
+        for path, entry in self.index["files"].items():
+            content_kept = "sha" in entry or not entry["existed"]  # an owner/mode backup keeps no bytes
+            if entry["kind"] != "file" or not content_kept:
+                continue
+            current = sha(self.host.read(path))
+            if entry.get("in_flight") or "wizard_sha" not in entry or entry.get("pending_sha") == current:
+                entry["wizard_sha"] = current
+                entry.pop("pending_sha", None)
+                entry.pop("in_flight", None)
+                settled = True
+        if settled:
+            self._save_index()
 
     def close(self) -> None:
         if self._lock_fd is not None:
@@ -149,6 +170,17 @@ class Journal:
                 os.fsync(fd)
         finally:
             os.close(fd)
+
+    def unfinished(self) -> set[str]:
+        """The keys of the changes a run began and never finished (killed, or failed): a resumed plan can redo
+        them as they were planned (the install names again the packages the killed apt-get was installing)."""
+        begun: set[str] = set()
+        for entry in self.records():
+            if entry.get("event") == "begin":
+                begun.add(entry.get("key", ""))
+            elif entry.get("event") == "done":
+                begun.discard(entry.get("key", ""))
+        return begun
 
     def records(self) -> list[dict]:
         try:
@@ -193,7 +225,8 @@ class Journal:
     # --- the change transaction (executor.execute) -----------------------------
     def intend(self, key: str, effects: Effects, service: str | None = None) -> None:
         """Before a change touches the host: its service marked pending, its inverse commands, the first
-        original of every file it touches, the directories it creates, and its files marked in flight.
+        original of every file it touches, the directories it creates, its files marked in flight, and
+        the services it starts.
 
         After this, a kill at any instant is recognised the same way for every kind of change: until
         completed(), whatever its files hold is the wizard's doing, never an administrator's edit.
@@ -203,6 +236,9 @@ class Journal:
             updates["pending_reloads"] = self.state["pending_reloads"] + [service]
         if effects.undo and not any(entry["key"] == key for entry in self.state["undo"]):
             updates["undo"] = [*self.state["undo"], {"key": key, "argvs": effects.undo}]
+        # a run killed once the daemon runs (its resumed plan then only reloads it) still has rollback stop it
+        if started := [name for name in effects.started if name not in self.state["started"]]:
+            updates["started"] = self.state["started"] + started
         if updates:
             self.save_state(**updates)
         for path in effects.dirs:
@@ -231,9 +267,6 @@ class Journal:
         updates: dict = {}
         if effects.settles:
             updates["pending_reloads"] = [s for s in self.state["pending_reloads"] if s not in effects.settles]
-        started = [s for s in effects.started if s not in self.state["started"]]
-        if started:
-            updates["started"] = self.state["started"] + started
         if effects.irreversible and effects.irreversible not in self.state["irreversible"]:
             updates["irreversible"] = self.state["irreversible"] + [effects.irreversible]
         if updates:
@@ -243,14 +276,6 @@ class Journal:
         """A change failed or was refused: its files hold what they hold now (put back, or partly changed)."""
         self._settle(paths)
         self._save_index()
-
-    def settle_interrupted(self) -> None:
-        """Files a killed run was changing: what they hold is the wizard's (a resumed plan may find the change
-        done and never complete it), so an administrator's later edit is recognised again."""
-        pending = [p for p, e in self.index["files"].items() if e.get("in_flight") or "pending_sha" in e]
-        if pending:
-            self._settle(pending)
-            self._save_index()
 
     def _settle(self, paths: list[str]) -> None:
         """What these files hold now is the wizard's: its own bytes, or the original put back by it."""

@@ -102,6 +102,7 @@ class PlanContext:
     offline: bool = False  # planning for another platform: target-only facts are unknown
     dry_run: bool = False  # nothing will be applied: a host fact to fix first is a warning
     pending_reloads: set[str] = field(default_factory=set)
+    unfinished: set[str] = field(default_factory=set)  # keys of changes the journal shows begun, never done
     dirty: set[str] = field(default_factory=set)  # services whose config this plan changes
     predicted: set[str] = field(default_factory=set)  # files a planned package install will create
     files: dict[str, bytes | None] = field(default_factory=dict)

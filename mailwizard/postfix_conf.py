@@ -555,11 +555,9 @@ def check_setting(key: str, value: str) -> None:
 
 def config_args(host: Host, config_dir: str) -> list[str]:
     """`-c DIR` when the live configuration is not where postconf looks by default."""
-    real = str(host.real(config_dir))
-    if host.fake:
-        return []
-    if real != DEFAULT_DIR:
-        return ["-c", real]
+    seen = host.command_path(config_dir)
+    if seen != DEFAULT_DIR:
+        return ["-c", seen]
     return []
 
 
@@ -704,7 +702,7 @@ def compute_after(ctx: PlanContext, config_dir: str, current: dict[str, str | No
     """
     host = ctx.host
     live = [f"{config_dir}/{n}" for n in ("main.cf", "master.cf")]
-    real_ok = (not ctx.offline and not host.fake and host.which("postconf") is not None
+    real_ok = (not ctx.offline and host.runs_real_tools and host.which("postconf") is not None
                and all(host.exists(p) and p not in ctx.predicted for p in live))
     if real_ok:
         with tempfile.TemporaryDirectory(prefix="mailwizard-postconf-") as tmp:

@@ -19,7 +19,7 @@ def dovecot(host: Host, conf_dir: str, path: str, content: bytes, workdir: Path 
 
     The copy is made in `workdir` (the journal's scratch directory), never in /etc.
     """
-    if host.fake or not host.which("doveconf") or not host.exists(f"{conf_dir}/dovecot.conf"):
+    if not host.runs_real_tools or not host.which("doveconf") or not host.exists(f"{conf_dir}/dovecot.conf"):
         return None
     real_dir = host.real(conf_dir)
     with tempfile.TemporaryDirectory(prefix="check-", dir=workdir) as tmp:

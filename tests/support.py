@@ -11,8 +11,9 @@ from pathlib import Path
 
 from mailwizard import answers as answers_mod, certs
 from mailwizard.engine import Session
-from mailwizard.host import FakeHost, Host
+from mailwizard.host import Host
 from mailwizard.platform import profile_for
+from mailwizard.simulated import FakeHost
 
 REPO = Path(__file__).resolve().parents[1]
 ANSWERS_DIR = REPO.parent / "shared" / "answers"

@@ -89,7 +89,7 @@ def test_the_journal_knows_a_file_before_the_change_writes_it(tmp_path):
     assert sorted(p.name for p in (tmp_path / "etc").iterdir()) == []
 
 
-def test_a_change_left_in_flight_by_a_kill_is_settled_by_the_next_apply(tmp_path):
+def test_a_change_left_in_flight_by_a_kill_is_settled_when_the_journal_next_opens(tmp_path):
     """A resumed plan finds a killed change done and never completes it: the next apply records the file as
     the wizard's, so an administrator's later edit is recognised again (and rollback asks before undoing it)."""
     session = fake_session(tmp_path, "rhel10", "pam.toml")

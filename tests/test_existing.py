@@ -15,8 +15,8 @@ import pytest
 from mailwizard import existing
 from mailwizard.answers import parse, relayhost_value
 from mailwizard.engine import Session
-from mailwizard.host import FakeHost
 from mailwizard.platform import profile_for
+from mailwizard.simulated import FakeHost
 from mailwizard.steps.postfix_site import virtual_mailboxes
 from mailwizard.steps.postfix_tls import cert_paths
 from support import ANSWER_FILES, ANSWERS_DIR, cached_cert, fake_session, load_answers
@@ -26,7 +26,7 @@ PLATFORMS = ("rhel10", "debian12")
 # Every answers key the reader determines from the host's configuration
 COVERED = [
     "server.hostname", "server.domain",
-    "tls.cert", "tls.key", "tls.ca", "tls.dh",
+    "tls.cert", "tls.key", "tls.ca", "tls.dh", "tls.acme", "tls.acme_server",
     "protocols.imap", "protocols.pop3", "protocols.lmtp", "protocols.sieve",
     "mailbox.user", "mailbox.root", "mailbox.format",
     "auth.backend", "auth.first_valid_uid", "auth.last_valid_uid", "auth.mechanisms",
@@ -52,7 +52,8 @@ COVERED = [
 # Not in any configuration file: passwords (typed, or their files), firewall sources, report settings
 TYPED = ["auth.ldap.dnpass_file", "auth.sql.password_file", "auth.sasl_allow_from", "lmtp.allow_from",
          "replication.partner_addresses", "replication.partner_answers", "firewall_manage", "dns.addresses",
-         "dns.optional", "dns.check", "tls.self_signed", "auth.test_user", "auth.test_password_file"]
+         "dns.optional", "dns.check", "tls.self_signed", "auth.test_user", "auth.test_password_file",
+         "tls.acme_email"]  # certbot's account holds the address, no configuration file
 
 
 def value(answers, key: str):

@@ -42,10 +42,10 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from mailwizard import answers as A
 from mailwizard.engine import Session
-from mailwizard.host import FakeHost
 from mailwizard.plan import WriteFile
 from mailwizard.platform import profile_for
 from mailwizard.postfix_conf import _PostfixEdit
+from mailwizard.simulated import FakeHost
 from support import ANSWERS_DIR, aged, cached_cert
 
 # examples per key: free text (strings, lists) gets the most; yes/no and numbers are typed, so fewer
@@ -110,6 +110,8 @@ KEYS = sorted(answer_keys())
 SASL_TCP = {"auth": {"sasl_listener": "inet", "sasl_port": 12346, "sasl_allow_from": ["192.0.2.0/24"]}}
 BASES: list[tuple[str, str, dict]] = [  # (key prefix, answers file, edits); the first match wins
     ("auth.ldap.bind_userdn", "ldap.toml", {}),
+    ("tls.acme", "full.toml", {"tls": dict(zip(("cert", "key"), A.acme_paths("mail.example.com")), acme=True,
+                                           acme_email="postmaster@example.com")}),
     ("auth.ldap.", "ldap-search.toml", {"auth": {"ldap": {"tls_ca_cert_file": "/etc/pki/tls/certs/ldap-ca.crt"}}}),
     ("auth.sql.", "sql.toml", {}),
     ("auth.sasl", "full.toml", SASL_TCP),
@@ -604,6 +606,8 @@ NOT_RENDERED = {
     "auth.test_user": "the report's test login, used by its probes",
     "auth.test_password": "the report's test login, never written",
     "auth.test_password_file": "the report's test login, read by its probes",
+    "tls.acme_email": "certbot's command line (the account's address)",
+    "tls.acme_server": "certbot's command line (the directory it asks)",
 }
 
 

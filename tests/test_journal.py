@@ -13,7 +13,7 @@ import kill_sweep
 from mailwizard.executor import execute
 from mailwizard.host import Host
 from mailwizard.journal import Journal, JournalLocked
-from mailwizard.plan import Effects
+from mailwizard.plan import Effects, sha
 from mailwizard.platform import profile_for
 from support import fake_session
 
@@ -511,8 +511,8 @@ def test_the_answers_kept_in_the_journal_plan_exactly_what_the_original_answers_
 def test_a_service_whose_status_says_nothing_is_started_and_remembered(tmp_path, monkeypatch):
     """Debian's postfix init script exits 0 silently while main.cf is missing: not running, so started (and
     recorded, for rollback to stop it) -- an uninterrupted run and a resumed one then keep the same journal."""
-    from mailwizard.host import FakeHost
     from mailwizard.plan import PlanContext, ServiceState
+    from mailwizard.simulated import FakeHost
 
     session = fake_session(tmp_path, "debian12", "pam.toml")
     simulate = FakeHost._simulate
@@ -530,6 +530,101 @@ def test_a_service_whose_status_says_nothing_is_started_and_remembered(tmp_path,
         execute(change, session.host, journal, lambda line: None)
         assert journal.state["started"] == ["postfix"]
     assert change.check(PlanContext(session.host, session.profile)) is not None  # now running: nothing to do
+
+
+def test_a_service_started_by_a_run_killed_before_its_journal_record_is_still_stopped_by_rollback(tmp_path,
+                                                                                                    monkeypatch):
+    """Killed once `service dovecot start` has run, before the journal heard of it (bench/outside_kill.py: SIGHUP
+    of the TUI while it started the services): the resumed run finds dovecot running and only reloads it, yet
+    the journal still says the wizard started it, as after an uninterrupted run, so rollback stops it."""
+    from mailwizard.journal import Journal
+
+    whole = fake_session(tmp_path / "whole", "debian12", "pam.toml")
+    assert whole.apply(whole.plan()).status == "applied"
+    session = fake_session(tmp_path / "killed", "debian12", "pam.toml")
+
+    class Killed(BaseException):
+        """The SIGKILL: nothing after it runs."""
+
+    completed = Journal.completed
+
+    def killed(self, effects, merges=()):
+        if effects.started:
+            raise Killed
+        completed(self, effects, merges)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Journal, "completed", killed)
+        with pytest.raises(Killed):
+            session.apply(session.plan())
+    assert session.host.state.running >= {"dovecot"}
+    plan = session.plan()
+    assert "reload dovecot" in [c.describe() for c in plan.active()]
+    assert session.apply(plan).status == "applied"
+    assert sorted(session.journal().state["started"]) == sorted(whole.journal().state["started"]) \
+        == ["dovecot", "postfix"]
+    with session.journal() as journal:
+        report = journal.rollback(session.profile)
+    assert "stopped dovecot (started by mailwizard)" in report.services
+    assert "dovecot" not in session.host.state.running
+
+
+@pytest.mark.parametrize("how", ["in flight", "pending"])
+def test_a_file_changed_by_a_run_killed_before_written_is_the_wizards_once_the_journal_opens(host, how):
+    """Killed after the file changed, before the change completed (a tool such as postconf or useradd changes
+    it in steps: in flight; a whole write names its content): at the next open the file is recorded as the
+    wizard's, so an administrator's later edit is a conflict rollback asks about."""
+    path = "/etc/mine.conf"
+    host.real(path).write_bytes(b"original\n")
+    with Journal(host) as journal:
+        journal.intend("x", Effects().write(path, None if how == "in flight" else b"the wizard's\n"))
+        host.real(path).write_bytes(b"the wizard's\n")  # and then the kill
+    with Journal(host) as journal:
+        entry = journal.index["files"][path]
+        assert entry["wizard_sha"] == sha(b"the wizard's\n")
+        assert "in_flight" not in entry and "pending_sha" not in entry
+        assert journal.rollback_conflicts() == []
+        host.real(path).write_bytes(b"the wizard's\nthe admin's\n")
+        assert [c.path for c in journal.rollback_conflicts()] == [path]
+
+
+def test_an_owner_and_mode_backup_is_not_taken_for_a_write_when_the_journal_opens(host):
+    path = "/etc/key.pem"
+    host.real(path).write_bytes(b"key\n")
+    with Journal(host) as journal:
+        journal.intend("attrs:" + path, Effects(attrs=[path]))
+    with Journal(host) as journal:
+        assert "wizard_sha" not in journal.index["files"][path]
+
+
+def test_a_user_created_by_a_run_killed_before_the_journal_heard_of_it_is_resumed_to_the_same_journal(
+        tmp_path, monkeypatch):
+    """useradd ran, then the kill (bench/outside_kill.py): the resumed plan finds the user and does nothing, yet
+    the account files are recorded as the wizard wrote them, as after an uninterrupted run."""
+    from mailwizard.journal import Journal as JournalClass
+
+    whole = fake_session(tmp_path / "whole", "debian12", "pam.toml")
+    assert whole.apply(whole.plan()).status == "applied"
+    session = fake_session(tmp_path / "killed", "debian12", "pam.toml")
+
+    class Killed(BaseException):
+        """The SIGKILL."""
+
+    completed = JournalClass.completed
+
+    def killed(self, effects, merges=()):
+        if "/etc/passwd" in effects.files:
+            raise Killed
+        completed(self, effects, merges)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(JournalClass, "completed", killed)
+        with pytest.raises(Killed):
+            session.apply(session.plan())
+    plan = session.plan()
+    assert not [c for c in plan.active() if c.key().startswith("command:useradd")]  # the user exists
+    assert session.apply(plan).status == "applied"
+    assert session.journal().index == whole.journal().index
 
 
 def test_a_kill_inside_the_backup_of_a_secret_file_leaves_no_temp_file_after_resume(host, tmp_path):

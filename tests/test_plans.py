@@ -187,6 +187,30 @@ def test_an_install_interrupted_by_a_kill_is_finished_with_dpkg_configure_before
     assert not any(argv[:1] == ["dpkg"] for c in session.plan().active() for argv in c.commands())  # repaired
 
 
+def test_an_install_killed_half_way_is_resumed_as_planned_and_listed_once(tmp_path):
+    """A kill from outside after apt-get installed postfix, before dovecot-*: the resumed plan names every package
+    the killed install was installing (its key), so the journal lists what rollback cannot undo as an uninterrupted
+    run does (bench/outside_kill.py found postfix left out, and the dpkg repair listed instead)."""
+    whole = fake_session(tmp_path / "whole", "debian12")
+    assert whole.apply(whole.plan()).status == "applied"
+    killed = fake_session(tmp_path / "killed", "debian12")
+    install = next(c for c in killed.plan().active() if c.step == "install")
+    with killed.journal() as journal:  # what the engine recorded before the kill: the install begun, never done
+        journal.save_answers(killed.answers.to_toml())
+        journal.record("begin", key=install.key(), step="install")
+    killed.host.run(["apt-get", "install", "-y", "postfix"])  # dpkg had finished postfix
+    killed.host.state.dpkg_interrupted = ["dovecot-core"]  # and left dovecot-core half-configured
+    plan = killed.plan()
+    installs = [c for c in plan.active() if c.step == "install"]
+    assert [c.commands()[-1][:3] for c in installs] == [["dpkg", "--configure", "-a"], ["env", "DEBIAN_FRONTEND="
+                                                                                        "noninteractive", "apt-get"]]
+    assert installs[1].key() == install.key()
+    assert killed.apply(plan).status == "applied"
+    assert killed.journal().state["irreversible"] == whole.journal().state["irreversible"]
+    assert len(killed.journal().state["irreversible"]) == 1 and "postfix" in killed.journal().state["irreversible"][0]
+    assert not [c for c in killed.plan().active() if c.step == "install"]  # done: the journal says so
+
+
 def test_a_fresh_host_plans_no_dpkg_repair(tmp_path):
     session = fake_session(tmp_path, "debian12")
     assert not any(argv[:1] == ["dpkg"] for c in session.plan().changes for argv in c.commands())

@@ -12,8 +12,8 @@ import pytest
 
 from mailwizard import answers as answers_mod
 from mailwizard.engine import Session
-from mailwizard.host import FakeHost
 from mailwizard.platform import profile_for
+from mailwizard.simulated import FakeHost
 from support import ANSWERS_DIR
 
 N = 3000

@@ -70,7 +70,7 @@ OWNERS = {"welcome": WELCOME_KEYS, "tls": TLS_KEYS, "mailstore": MAILSTORE_KEYS,
 # (or a self-signed one), which backend checks passwords, and what Postfix is (internet site or null client).
 REQUIRED: dict[str, tuple[tuple[str, ...], ...]] = {
     "welcome": (("server.hostname",),),
-    "tls": (("tls.cert", "tls.self_signed"), ("tls.key", "tls.self_signed")),
+    "tls": (("tls.cert", "tls.self_signed", "tls.acme"), ("tls.key", "tls.self_signed", "tls.acme")),
     "auth": (("auth.backend",),),
     "postfix_mode": (("postfix.mode",),),
 }

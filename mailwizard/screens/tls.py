@@ -5,11 +5,11 @@ from __future__ import annotations
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Input, Label, RadioSet, Static
+from textual.widgets import Checkbox, Input, Label, RadioSet, Static
 
-from mailwizard.answers import Problem
+from mailwizard.answers import ACME_DIRECTORY, Problem, acme_paths
 from mailwizard.screens.base import TLS_KEYS, FormScreen
-from mailwizard.widgets import Choice, Field, FieldMessages, Tick
+from mailwizard.widgets import Choice, Field, FieldMessages, Tick, TickField
 
 HELP = """\
 Dovecot encrypts IMAP and POP3 with TLS (guide 1.1.2 *Configuring TLS
@@ -36,6 +36,17 @@ to 0600 root:root (`chown root:root`, `chmod 600`), and `10-ssl.conf` gets
 certificate for the host name at the paths above. For a test box or a first
 start only: mail clients warn about it until you install a certificate from a
 CA at the same paths.
+
+**ACME CA** (`tls.acme`, `tls.acme_email`, `tls.acme_server`): certbot
+obtains a certificate for the host name from an ACME CA (Let's Encrypt's
+production directory unless you give another) and renews it on its own.
+The CA checks this host by HTTP on port 80 (certbot answers it; the
+firewall's `http` service is opened), so the host name must resolve to this
+server from the internet. Dovecot and Postfix use
+`/etc/letsencrypt/live/HOSTNAME/fullchain.pem` and `privkey.pem`, and a
+deploy hook reloads them after each renewal. The e-mail address receives
+the CA's notices (expiry, revocation). Not together with a self-signed
+certificate.
 """
 
 DH_LABELS = {
@@ -73,10 +84,20 @@ class TLSScreen(FormScreen):
         yield Tick(f"Create a self-signed certificate for {hostname} "
                        "(test/first start only — clients will warn)",
                        tls.self_signed, id="tls-self-signed")
+        yield TickField("tls.acme", "ACME CA", f"Obtain a certificate for {hostname} from an ACME CA with "
+                        "certbot, renewed on its own (HTTP on port 80)", tls.acme)
+        with Vertical(id="tls-acme-fields"):
+            yield Field("tls.acme_email", "ACME e-mail", tls.acme_email, placeholder="postmaster@example.com")
+            yield Field("tls.acme_server", "ACME directory", tls.acme_server, placeholder=ACME_DIRECTORY)
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.query_one("#tls-cert").focus()
+        self._own_paths: dict[str, str] = {}  # the certificate paths typed before ACME was chosen
+        acme = self.session.answers.tls.acme
+        self.query_one("#tls-acme-fields").display = acme
+        for key in ("cert", "key"):
+            self.query_one(f"#field-tls-{key}", Field).input.disabled = acme
+        self.query_one("#tls-acme" if self.session.answers.tls.acme else "#tls-cert").focus()
 
     def dh_choice(self) -> str:
         pressed = self.query_one("#tls-dh-choice", RadioSet).pressed_button
@@ -90,6 +111,16 @@ class TLSScreen(FormScreen):
             self.show_dh_status("openssl dhparam runs during apply" if not self.session.dry_run
                                 else "a real run generates them during apply")
 
+    @on(Checkbox.Changed, "#tls-acme")
+    def _acme_changed(self, event: Checkbox.Changed) -> None:
+        self.query_one("#tls-acme-fields").display = event.value
+        for key, path in zip(("cert", "key"), acme_paths(self.session.answers.server.hostname)):
+            field = self.query_one(f"#field-tls-{key}", Field)
+            if event.value:
+                self._own_paths[key] = field.input.value
+            field.input.value = path if event.value else self._own_paths.get(key, field.input.value)
+            field.input.disabled = event.value
+
     def show_dh_status(self, line: str) -> None:
         self.query_one("#tls-dh-status", Static).update(line)
 
@@ -101,6 +132,11 @@ class TLSScreen(FormScreen):
         choice = self.dh_choice()
         tls.dh = self.query_one("#tls-dh", Input).value.strip() if choice == "custom" else choice
         tls.self_signed = self.query_one("#tls-self-signed", Tick).value
+        tls.acme = self.query_one("#field-tls-acme", TickField).value
+        tls.acme_email = self.query_one("#field-tls-acme_email", Field).value
+        tls.acme_server = self.query_one("#field-tls-acme_server", Field).value
+        if tls.acme:  # certbot's files, whatever the fields held
+            tls.cert, tls.key = acme_paths(self.session.answers.server.hostname)
 
     def show_problems(self, problems: list[Problem]) -> None:
         super().show_problems(problems)

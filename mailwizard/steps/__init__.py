@@ -34,8 +34,17 @@ class Step:
     applies: Callable[[Answers], bool] = _always
 
 
+NOT_CHECKABLE = "not checked: a simulated host"
+
+
+def not_checkable(step: str, name: str) -> Check:
+    """The check `name`, which this host cannot run (`Host.can_probe_network` is False): WARN, saying so."""
+    return Check(step, name, "warn", NOT_CHECKABLE)
+
+
 def all_steps() -> list[Step]:
     from mailwizard.steps import (
+        acme,
         auth,
         dns,
         files,
@@ -60,7 +69,7 @@ def all_steps() -> list[Step]:
         vmail,
     )
 
-    return [preflight.STEP, install.STEP, tls.STEP, vmail.STEP, auth.STEP, protocols.STEP,
+    return [preflight.STEP, install.STEP, acme.STEP, tls.STEP, vmail.STEP, auth.STEP, protocols.STEP,
             mailboxes.STEP, lmtp.STEP, sieve.STEP, replication.STEP, firewall.STEP,
             # Postfix (guide chapter 2)
             postfix_site.STEP, postfix_tls.STEP, postfix_aliases.STEP, postfix_delivery.STEP,

@@ -36,6 +36,7 @@ from mailwizard.answers import Answers, Problem, SqlAuth, check_path
 from mailwizard.host import Host
 from mailwizard.plan import Change, Check, FileAttrs, PlanContext, RemoveFile, WriteFile
 from mailwizard.platform import Profile
+from mailwizard.steps import not_checkable
 from mailwizard.steps.auth_ldap import (
     USER_VARIABLE,
     Unwritable,
@@ -216,8 +217,8 @@ def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:
 
     sql = answers.auth.sql
     checks = [override_check(host, auth_conf_path(profile), answers, "SQL")]  # the files' modes: steps/files.py
-    if host.fake:
-        return checks
+    if not host.can_probe_network:
+        return checks + [not_checkable("auth", "MariaDB server answers the queries")]
     secret, error = password(sql, host.read)
     if secret is None:
         checks.append(Check("auth", "MariaDB server answers the queries", "fail", error or "",

@@ -14,7 +14,7 @@ from mailwizard.answers import Answers
 from mailwizard.host import Host
 from mailwizard.plan import Check
 from mailwizard.platform import Profile
-from mailwizard.steps import Step
+from mailwizard.steps import Step, not_checkable
 
 
 def addresses(answers: Answers, host: Host) -> list[str]:
@@ -42,8 +42,8 @@ def verify(answers: Answers, host: Host, profile: Profile, resolve=None) -> list
                             "give the address the Internet reaches this host at as [dns] addresses"))
     if not answers.dns.check:
         return checks
-    if getattr(host, "fake", False) and resolve is None:
-        return checks + [Check("dns", "DNS records published", "warn", "not checked: a simulated host")]
+    if not host.can_probe_network and resolve is None:
+        return checks + [not_checkable("dns", "DNS records published")]
     try:
         resolve = resolve or dns_records.resolver()
     except dns_records.DnsUnavailable as exc:

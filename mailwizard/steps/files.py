@@ -104,8 +104,10 @@ def exact_check(host: Host, want: Wanted) -> Check:
 
 
 def supplied_check(host: Host, path: str) -> Check:
-    """A secret the administrator supplied: root's, unreadable by others (readable by a group: a warning)."""
-    meta = host.stat(path)
+    """A secret the administrator supplied: root's, unreadable by others (readable by a group: a warning).
+
+    A symbolic link is judged by the file it leads to (certbot's live/ keys lead into archive/)."""
+    meta = host.stat(host.realpath(path))
     title = f"{path.rsplit('/', 1)[-1]} is readable by root alone"
     if meta is None:
         return Check(NAME, title, "fail", f"{path}: missing", f"put the file at {path}")

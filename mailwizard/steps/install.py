@@ -54,16 +54,26 @@ def dpkg_repair(ctx: PlanContext) -> list[Command]:
     audit = ctx.fact("dpkg --audit", lambda: ctx.host.run(["dpkg", "--audit"]))
     if not (audit.ok and audit.output.strip()):
         return []
+    # nothing of its own to undo (reversible: rollback lists nothing): it completes the interrupted install,
+    # which the plan runs again as it was begun and which rollback lists once, as an uninterrupted run does
     return [Command(argv=["dpkg", "--configure", "-a"],
                     summary="finish the package installation an interrupted run left half-done "
-                            "(`dpkg --audit` lists it), as apt-get asks",
-                    undo_hint="nothing to undo: it completes what the interrupted installation began")]
+                            "(`dpkg --audit` lists it), as apt-get asks", reversible=True)]
+
+
+def interrupted(ctx: PlanContext) -> set[str]:
+    """The packages of an install a killed run began (the journal's unfinished change): some may be installed
+    by now, yet the resumed plan names them all again, so the install (its key, what rollback lists as not
+    undone) is the one an uninterrupted run makes."""
+    prefix = "command:" + " ".join(ctx.profile.install_argv) + " "
+    return {p for key in ctx.unfinished if key.startswith(prefix) for p in key[len(prefix):].split()}
 
 
 def plan(answers: Answers, ctx: PlanContext) -> list[Command]:
     profile = ctx.profile
     wanted = wanted_packages(answers, ctx)
-    missing = [p for p in wanted if not installed(ctx, p)]
+    begun = interrupted(ctx)
+    missing = [p for p in wanted if p in begun or not installed(ctx, p)]
     for feature, directory in CONFIG_DIRS.items():
         pkgs = profile.packages.get(feature, ())
         if feature in answers.features() and pkgs and pkgs[0] in missing:

@@ -27,7 +27,7 @@ from mailwizard.answers import Answers
 from mailwizard.host import MASTERS, Host
 from mailwizard.plan import Check
 from mailwizard.platform import Profile
-from mailwizard.steps import Step
+from mailwizard.steps import Step, not_checkable
 
 if TYPE_CHECKING:
     import ssl
@@ -125,7 +125,8 @@ def _chain_check(title: str, got, trust: str) -> Check:
         return Check(NAME, f"{title}: certificate chain", "warn", f"self-signed ({got.chain_error})",
                      "clients warn until a certificate from a CA is installed")
     return Check(NAME, f"{title}: certificate chain", "fail",
-                 f"does not verify against {against}: {got.chain_error}; missing issuer: {issuer}",
+                 f"does not verify against {against}: {got.chain_error}; not found: the certificate of "
+                 f"{issuer}, or of a CA above it",
                  "serve the whole chain: the certificate followed by its intermediate certificates "
                  "(certbot's fullchain.pem), or name the CA that issued it")
 
@@ -367,8 +368,8 @@ def _unchosen_listeners(answers: Answers, host: Host, profile: Profile) -> Check
 
 
 def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:
-    if host.fake:
-        return [Check(NAME, "live checks", "warn", "not run: a simulated host")]
+    if not host.can_probe_network:
+        return [not_checkable(NAME, "live checks")]
     checks = [_unchosen_listeners(answers, host, profile)]
     trust = trust_for(answers, host)
     for port, what in tls_ports(answers):

@@ -314,6 +314,8 @@ def partner_answers(answers: Answers, addresses: list[str]) -> str:
         twin.server.hostname = r.partner.lower()
         if (answers.tls.cert, answers.tls.key) == (default_cert, default_key):
             twin.tls.cert, twin.tls.key = twin.default_cert_paths()
+        elif twin.tls.acme:  # the partner obtains its own certificate, kept under its own name
+            twin.tls.cert, twin.tls.key = answers_mod.acme_paths(twin.server.hostname)
     twin.replication.partner = here
     twin.replication.partner_addresses = list(addresses)
     twin.replication.partner_answers = ""

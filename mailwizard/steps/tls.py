@@ -19,7 +19,7 @@ from mailwizard.dovecot_conf import Setting, edit_dovecot
 from mailwizard.host import FileMeta, Host, LineSink
 from mailwizard.plan import Change, Check, Effects, FileAttrs, PlanContext, Work, WriteFile, parent_dir
 from mailwizard.platform import Profile
-from mailwizard.steps import Step
+from mailwizard.steps import Step, not_checkable
 
 MIN_PROTOCOL = "TLSv1.2"
 
@@ -198,6 +198,8 @@ def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
                                 "or leave it empty", severity))
     if tls.dh not in ("ffdhe4096", "generate") and read("dh", tls.dh) is None and "dh" not in unreadable:
         problems.append(Problem("tls.dh", f"{tls.dh} does not exist", severity))
+    if tls.acme:  # certbot makes them when applying (steps/acme.py)
+        return problems
     cert, key = read("cert", tls.cert), read("key", tls.key)
     if unreadable & {"cert", "key"}:
         return problems
@@ -259,7 +261,8 @@ def plan(answers: Answers, ctx: PlanContext) -> list[Change]:
     changes: list[Change] = []
     if tls.self_signed:
         changes.append(SelfSignedCert(tls.cert, tls.key, answers.server.hostname))
-    changes.append(FileAttrs(tls.key, 0o600, "root", "root", service="dovecot"))
+    if not tls.acme:  # certbot keeps its keys 0600 root:root itself
+        changes.append(FileAttrs(tls.key, 0o600, "root", "root", service="dovecot"))
     if tls.dh == "ffdhe4096":
         changes.append(WriteFile(profile.dh_path, ffdhe4096(), 0o644, service="dovecot",
                                  summary="RFC 7919 ffdhe4096 group",
@@ -303,6 +306,10 @@ def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:
                             "" if status == "pass" else "renew the certificate"))
     ports = [p for p, on in ((993, answers.protocols.imap), (995, answers.protocols.pop3)) if on]
     for port in ports:
+        if not host.can_probe_network:  # a handshake would reach this machine's port, not the host's
+            checks += [not_checkable("tls", f"TLS 1.2 handshake on {port}"),
+                       not_checkable("tls", f"TLS 1.1 refused on {port}")]
+            continue
         ok, evidence = handshake("127.0.0.1", port, ssl.TLSVersion.TLSv1_2)
         checks.append(Check("tls", f"TLS 1.2 handshake on {port}", "pass" if ok else "fail", evidence,
                             "" if ok else "is Dovecot running with the certificate?"))

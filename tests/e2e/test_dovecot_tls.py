@@ -12,7 +12,7 @@ import signal
 
 import pytest
 
-from helpers import KEY, WIZARD, diff_snapshots, journal_events, prepare, snapshot, wait_for_event, wizard
+from helpers import KEY, REPO, WIZARD, diff_snapshots, journal_events, prepare, snapshot, wait_for_event, wizard
 
 pytestmark = pytest.mark.e2e
 
@@ -76,7 +76,7 @@ def _uninterrupted_end_state(answers_extra: str = ""):
 def test_sigkill_mid_apply_resumes_to_the_same_end_state(throwaway):
     host = throwaway
     answers = prepare(host)
-    proc = host.popen([*WIZARD, "--answers", answers, "--unattended"])
+    proc = host.popen([*WIZARD, "--answers", answers, "--unattended"], env={"PYTHONPATH": REPO})
     hit = wait_for_event(host, proc, lambda e: e.get("event") == "begin"
                          and e.get("key") == "file:/etc/dovecot/conf.d/10-ssl.conf")
     assert hit is not None, "the run ended before the kill point"

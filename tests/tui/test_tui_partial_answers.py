@@ -9,8 +9,8 @@ from textual.widgets import Static
 from mailwizard import answers as answers_mod
 from mailwizard.app import create_app
 from mailwizard.engine import Session
-from mailwizard.host import FakeHost
 from mailwizard.platform import profile_for
+from mailwizard.simulated import FakeHost
 from tui_support import ANSWERS, JOURNAL, field_message, press, replace_input, screen_name, settle, text_of
 
 SIZE = (80, 24)

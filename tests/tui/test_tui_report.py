@@ -9,10 +9,11 @@ from textual.widgets import Button, DataTable, Input, Static, TextArea
 
 from mailwizard import answers as answers_mod
 from mailwizard.app import create_app
-from mailwizard.host import FakeHost, Result
+from mailwizard.host import Result
 from mailwizard.screens.confirm import ConfirmScreen
 from mailwizard.screens.report import ReportScreen
 from mailwizard.screens.report_dialogs import AccountPromptScreen, DnsRecordsScreen, SaveAnswersScreen
+from mailwizard.simulated import FakeHost
 from tui_support import JOURNAL, applied, make_session, press, replace_input, settle, text_of
 
 SIZE = (80, 24)

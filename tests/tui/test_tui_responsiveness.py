@@ -19,10 +19,10 @@ from mailwizard.engine import (
     OutputLine,
     Session,
 )
-from mailwizard.host import FakeHost
 from mailwizard.platform import profile_for
 from mailwizard.screens.apply import ApplyScreen
 from mailwizard.screens.review import PlanView, ReviewScreen
+from mailwizard.simulated import FakeHost
 from tui_support import ANSWERS, JOURNAL, settle
 
 SIZE = (80, 24)

@@ -374,11 +374,11 @@ async def test_report_rows_show_their_evidence_and_fix_below(session):
 
 
 async def test_choosing_generate_starts_dh_parameters_in_the_background(tmp_path, monkeypatch):
-    from mailwizard.host import FakeHost
+    from mailwizard.simulated import FakeHost
     from mailwizard.steps import tls as tls_step
 
     class RealishHost(FakeHost):
-        fake = False  # as on a real host run as root: the wizard may generate in the background
+        runs_real_tools = True  # as on a real host run as root: the wizard may generate in the background
 
     calls = []
 

@@ -11,8 +11,8 @@ from textual.widgets import Input
 
 from mailwizard import answers as answers_mod
 from mailwizard.engine import Session
-from mailwizard.host import FakeHost
 from mailwizard.platform import profile_for
+from mailwizard.simulated import FakeHost
 from mailwizard.widgets import FieldMessages, field_id
 
 REPO = Path(__file__).resolve().parents[2]
