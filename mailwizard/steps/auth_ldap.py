@@ -38,6 +38,7 @@ from mailwizard.dovecot_conf import edit_dovecot, get_setting
 from mailwizard.host import Host
 from mailwizard.plan import Change, Check, FileAttrs, PlanContext, WriteFile
 from mailwizard.platform import Profile
+from mailwizard.steps.tls import named_file_problem
 
 ARGS_NAME = "dovecot-ldap.conf.ext"
 AUTH_CONF = "conf.d/auth-ldap.conf.ext"
@@ -265,12 +266,9 @@ def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
     if ldap.tls_ca_cert_file:
         if msg := check_path(ldap.tls_ca_cert_file, "LDAP server's CA certificate"):
             bad("tls_ca_cert_file", msg)
-        elif error := safe_read.read_for(ctx, ldap.tls_ca_cert_file)[1]:
-            bad("tls_ca_cert_file", f"{error}: give the CA certificate file itself")
-        elif not ctx.exists(ldap.tls_ca_cert_file):
-            bad("tls_ca_cert_file", f"{ldap.tls_ca_cert_file} does not exist: copy the CA certificate "
-                "there, or leave it empty to trust the system's CA store",
-                "warning" if ctx.offline else "error")
+        elif found := named_file_problem(ctx, ldap.tls_ca_cert_file, "CA certificate", "copy the CA certificate "
+                                         "there, or leave it empty to trust the system's CA store"):
+            bad("tls_ca_cert_file", *found)
 
     # exactly one of the DN template and the dynamic lookup
     if ldap.bind_userdn and ldap.dn:

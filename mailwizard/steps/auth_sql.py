@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import re
 
-from mailwizard import safe_read
 from mailwizard.answers import Answers, Problem, SqlAuth, check_path
 from mailwizard.host import Host
 from mailwizard.plan import Change, Check, FileAttrs, PlanContext, RemoveFile, WriteFile
@@ -46,6 +45,7 @@ from mailwizard.steps.auth_ldap import (
     typed_or_file,
     userdb_override,
 )
+from mailwizard.steps.tls import named_file_problem
 
 ARGS_NAME = "dovecot-sql.conf.ext"
 OPTION_FILE_NAME = "dovecot-sql-client.cnf"
@@ -127,11 +127,9 @@ def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
     if sql.ssl_ca:
         if msg := check_path(sql.ssl_ca, "CA certificate of the MariaDB server"):
             bad("ssl_ca", msg)
-        elif error := safe_read.read_for(ctx, sql.ssl_ca)[1]:
-            bad("ssl_ca", f"{error}: give the CA certificate file itself")
-        elif not ctx.exists(sql.ssl_ca):
-            bad("ssl_ca", f"{sql.ssl_ca} does not exist: copy the CA certificate that issued the "
-                "MariaDB server's certificate there", "warning" if ctx.offline else "error")
+        elif found := named_file_problem(ctx, sql.ssl_ca, "CA certificate", "copy the CA certificate that "
+                                         "issued the MariaDB server's certificate there"):
+            bad("ssl_ca", *found)
     elif not sql.host.startswith("/") and sql.host not in ("localhost", "127.0.0.1", "::1"):
         bad("ssl_ca", "is empty: passwords would cross the network unencrypted; give the CA "
             "certificate of the MariaDB server (the guide uses /etc/pki/tls/certs/ca.crt)", "warning")

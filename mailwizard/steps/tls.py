@@ -171,6 +171,20 @@ class GenerateDH(Change):
         journal.written(self.path)
 
 
+def named_file_problem(ctx: PlanContext, path: str, what: str, absent: str) -> tuple[str, str] | None:
+    """(message, severity) for a CA certificate or DH parameters file an answer names, or None when it is
+    usable: not a regular file (a FIFO, a device, a directory) or too large, absent (a dangling symbolic
+    link too: `absent` says what to do; a warning offline), or without its PEM marker."""
+    data, error = safe_read.read_for(ctx, path)
+    if error:
+        return f"{error}: give the {what} file itself", "error"
+    if data is None:
+        return f"{path} does not exist: {absent}", "warning" if ctx.offline else "error"
+    if msg := certs.pem_problem(data, what):
+        return f"{path} {msg}", "error"
+    return None
+
+
 def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
     if not answers.dovecot_enabled:
         return []
@@ -187,11 +201,14 @@ def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
             unreadable.add(key)
         return data
 
-    if tls.ca and read("ca", tls.ca) is None and "ca" not in unreadable and not tls.self_signed:
-        problems.append(Problem("tls.ca", f"{tls.ca} does not exist: copy the CA certificate there, "
-                                "or leave it empty", severity))
-    if tls.dh not in ("ffdhe4096", "generate") and read("dh", tls.dh) is None and "dh" not in unreadable:
-        problems.append(Problem("tls.dh", f"{tls.dh} does not exist", severity))
+    if tls.ca and not tls.self_signed and (
+            found := named_file_problem(ctx, tls.ca, "CA certificate", "copy the CA certificate there, or leave "
+                                        "it empty")):
+        problems.append(Problem("tls.ca", *found))
+    if tls.dh not in ("ffdhe4096", "generate") and (
+            found := named_file_problem(ctx, tls.dh, "DH parameters", "give a file of DH parameters, or "
+                                        "ffdhe4096")):
+        problems.append(Problem("tls.dh", *found))
     cert, key = read("cert", tls.cert), read("key", tls.key)
     if unreadable & {"cert", "key"}:
         return problems
