@@ -727,7 +727,15 @@ def check_path(value: str, what: str, example: str = "/etc/pki/dovecot/certs/ser
     if not _SAFE_PATH.match(value) or "/../" in value or value.endswith("/.."):
         return (f"{value!r} contains characters that cannot be written safely into a configuration "
                 "file: use letters, digits and . _ - + @ : /")
+    long = next((part for part in value.split("/") if len(part.encode()) > NAME_MAX), None)
+    if long is not None or len(value.encode()) >= PATH_MAX:
+        what = f"a name of {len(long.encode())} bytes ({long[:16]}...)" if long else f"{len(value.encode())} bytes"
+        return (f"is too long for a Linux file system ({what}; a name holds at most {NAME_MAX} bytes, a path "
+                f"{PATH_MAX - 1})")
     return None
+
+
+NAME_MAX, PATH_MAX = 255, 4096  # Linux's limits (limits.h): one name, a whole path with its NUL
 
 
 def validate(a: Answers) -> list[Problem]:
@@ -858,21 +866,36 @@ def _unbracket(value: str) -> str:
 
 
 def special_address(value: str, use: str = "host") -> str | None:
-    """Why the IP address `value` cannot name a host (`use`="host"), a firewall source ("source") or a
-    public address of this host ("public"), or None (also when `value` is no IP address at all)."""
+    """Why the IP address `value` cannot name a host (`use`="host"), a firewall source ("source"), a
+    public address of this host ("public") or an address to listen on ("listen": the unspecified address
+    is fine there), or None (also when `value` is no IP address at all)."""
     ip = _ip(value.strip())
     if ip is None:
         return None
     if ip.version == 6 and ip.ipv4_mapped is not None:
         return (f"{value!r} is an IPv4 address written as IPv6 (IPv4-mapped): write it as {ip.ipv4_mapped}, "
                 "as the firewall and the daemons see it")
-    if ip.is_unspecified:
+    if ip.is_unspecified and use != "listen":
         return f"{value!r} is the unspecified address, which names no host"
     if ip.is_multicast or (ip.version == 4 and ip == ipaddress.IPv4Address("255.255.255.255")):
         return f"{value!r} is a multicast or broadcast address, which names no single host"
     if use == "public" and ip.is_loopback:
         return f"{value!r} is a loopback address: give this host's public address"
     return None
+
+
+def ip_or_none(value: str):
+    """The IP address `value` is, a zone index (fe80::1%eth0) allowed, or None."""
+    try:
+        return ipaddress.ip_address(value)
+    except ValueError:
+        return None
+
+
+def address_problem(value: str) -> str | None:
+    """Why `value`, where a host name or an IP address goes, is written as an address that names no host
+    (a zone index, 192.0.2.01, 0x7f.1, 0.0.0.0, an IPv4-mapped address), or None (a host name passes)."""
+    return scoped_address(value) or _numeric_name(value) or special_address(value)
 
 
 def scoped_address(value: str) -> str | None:
@@ -1009,7 +1032,7 @@ def validate_postfix(a: Answers) -> list[Problem]:
     for t in tokens:
         if t in ("all", "loopback-only", "localhost") and len(tokens) > 1:
             bad("inet_interfaces", f"{t} stands alone: give it, or a list of addresses")
-        elif msg := scoped_address(t):
+        elif msg := scoped_address(t) or special_address(_unbracket(t), "listen"):
             bad("inet_interfaces", msg)
         elif t not in ("all", "loopback-only", "localhost") and _ip(_unbracket(t)) is None:
             bad("inet_interfaces", f"{t!r} is not an address of this host: give all, loopback-only, "

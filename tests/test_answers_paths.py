@@ -700,3 +700,35 @@ def test_firewall_sources_and_peers_that_name_no_host_are_refused(tmp_path, key,
 
     _, problems = session_problems(tmp_path, name="full.toml", edit=edit)
     assert any(fragment in m for m in problems_at(problems, key, "error")), problems
+
+
+@pytest.mark.parametrize("name, key, value, fragment", [
+    ("sql.toml", "auth.sql.host", "0x7f.1", "neither an IP address"),
+    ("sql.toml", "auth.sql.host", "[::1]", "without brackets"), ("sql.toml", "auth.sql.host", "1::2::3", "not an IPv6"),
+    ("sql.toml", "auth.sql.host", "0.0.0.0", "unspecified"),
+    ("ldap-search.toml", "auth.ldap.uris", ["ldaps://0.0.0.0"], "unspecified"),
+    ("ldap-search.toml", "auth.ldap.uris", ["ldaps://[1::2::3]"], "not an IPv6 address"),
+    ("ldap-search.toml", "auth.ldap.uris", ["ldaps://192.0.2.01"], "neither an IP address"),
+    ("full.toml", "postfix.inet_interfaces", "::ffff:192.0.2.1", "write it as 192.0.2.1"),
+    ("pam.toml", "mailbox.root", "/srv/" + "x" * 300, "too long for a Linux file system"),
+    ("pam.toml", "tls.cert", "/etc/" + "x" * 256 + ".crt", "too long for a Linux file system"),
+])
+def test_hosts_and_paths_found_by_the_matrix(tmp_path, name, key, value, fragment):
+    # found by test_fuzz_answers' matrix: these were accepted; the long mail root raised OSError (ENAMETOOLONG)
+    def edit(a, host):
+        _set(a, key, value)
+        for secret in ("/root/dovecot-ldap.pass", "/root/dovecot-sql.pass"):
+            host.makedirs("/root")
+            host.real(secret).write_bytes(b"s3cret\n")
+            os.chmod(host.real(secret), 0o600)
+
+    _, problems = session_problems(tmp_path, name=name, edit=edit)
+    assert any(fragment in m for m in problems_at(problems, key, "error")), problems
+
+
+def test_a_missing_test_password_file_is_a_warning_at_its_key(tmp_path):
+    def edit(a, host):
+        a.auth.test_user, a.auth.test_password_file = "alice", "/root/alice.pass"
+
+    _, problems = session_problems(tmp_path, edit=edit)
+    assert any("does not exist" in m for m in problems_at(problems, "auth.test_password_file", "warning")), problems

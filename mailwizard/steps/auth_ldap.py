@@ -33,7 +33,7 @@ from importlib import resources
 from string import Template
 
 from mailwizard import safe_read
-from mailwizard.answers import Answers, LdapAuth, Problem, check_path
+from mailwizard.answers import Answers, LdapAuth, Problem, address_problem, check_path, ip_or_none
 from mailwizard.dovecot_conf import edit_dovecot, get_setting
 from mailwizard.host import Host
 from mailwizard.plan import Change, Check, FileAttrs, PlanContext, WriteFile
@@ -241,6 +241,13 @@ def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
         m = _URI.match(uri)
         if not m:
             bad("uris", f"{uri!r} is not an LDAP URI: write ldaps://HOST[:PORT] or ldap://HOST[:PORT]")
+            continue
+        host = m.group(2)[1:-1] if m.group(2).startswith("[") else m.group(2)
+        if ":" in host and ip_or_none(host) is None:
+            bad("uris", f"{uri!r}: {host!r} is not an IPv6 address")
+            continue
+        if problem := address_problem(host):
+            bad("uris", f"{uri!r}: {problem}")
             continue
         kinds.add(m.group(1))
     if kinds == {"ldap", "ldaps"}:

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 
-from mailwizard.answers import Answers, Problem, SqlAuth, check_path
+from mailwizard.answers import Answers, Problem, SqlAuth, address_problem, check_path, ip_or_none
 from mailwizard.host import Host
 from mailwizard.plan import Change, Check, FileAttrs, PlanContext, RemoveFile, WriteFile
 from mailwizard.platform import Profile
@@ -105,6 +105,16 @@ def connect_string(sql: SqlAuth, secret: str | None, option_file: str) -> str:
     return " ".join(words)
 
 
+def _address_problem(host: str) -> str | None:
+    """Why a host written as an address names no MariaDB server: 1::2::3, [::1] (MariaDB takes IPv6 without
+    brackets), 192.0.2.01, 0x7f.1, 0.0.0.0; None for host names and socket paths."""
+    if host.startswith("/"):
+        return None
+    if (":" in host or "[" in host) and (host.startswith("[") or ip_or_none(host) is None):
+        return f"{host!r} is not an IPv6 address (MariaDB takes it without brackets, e.g. 2001:db8::5)"
+    return address_problem(host)
+
+
 def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
     sql = answers.auth.sql
     problems: list[Problem] = []
@@ -116,6 +126,8 @@ def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
         bad("host", "is empty: give the MariaDB server's host name, e.g. mariadb.example.com")
     elif not _HOST.match(sql.host):
         bad("host", f"{sql.host!r} is not a host name, an IP address or a socket path")
+    elif msg := _address_problem(sql.host):
+        bad("host", msg)
     if not 0 < sql.port < 65536:
         bad("port", f"{sql.port} is not a TCP port (1-65535; MariaDB's is 3306)")
     for key, what in (("dbname", "database name, e.g. dovecotDB"), ("user", "database user, e.g. dovecot")):
