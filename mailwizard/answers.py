@@ -825,11 +825,8 @@ def validate_sasl_listener(a: Answers) -> list[Problem]:
     if auth.sasl_listener != "inet":
         return []
     problems: list[Problem] = []
-    port = auth.sasl_port
-    if not 1 <= port <= 65535:
-        problems.append(Problem("auth.sasl_port", f"{port} is not a TCP port (1-65535); the guide's example "
-                                "is 12345"))
-    elif a.lmtp.listener == "inet" and a.protocols.lmtp and port == a.lmtp.port:
+    port = auth.sasl_port  # its range is checked with the other numbers (_validate_numbers)
+    if a.lmtp.listener == "inet" and a.protocols.lmtp and port == a.lmtp.port:
         problems.append(Problem("auth.sasl_port", f"{port} is already LMTP's port ([lmtp] port): choose "
                                 "another, e.g. 12345"))
     elif a.replication.enabled and port == a.replication.port:
@@ -1063,9 +1060,7 @@ def validate_postfix(a: Answers) -> list[Problem]:
     elif p.delivery == "lmtp":
         if p.lmtp_host:
             if msg := check_host(p.lmtp_host, "Dovecot host"):
-                bad("lmtp_host", msg)
-            if not 1 <= p.lmtp_port <= 65535:
-                bad("lmtp_port", f"{p.lmtp_port} is not a TCP port; LMTP's is 24")
+                bad("lmtp_host", msg)  # the port's range is checked with the other numbers, used or not
         elif not a.dovecot_enabled:
             bad("delivery", "delivery to Dovecot over LMTP needs Dovecot on this host, or postfix.lmtp_host")
         elif not a.protocols.lmtp:
@@ -1073,11 +1068,8 @@ def validate_postfix(a: Answers) -> list[Problem]:
     if p.submission and not p.sasl_host and not a.dovecot_enabled:
         bad("submission", "authenticated submission asks Dovecot to check passwords: enable Dovecot here, "
                           "or set postfix.sasl_host to the Dovecot host")
-    if p.sasl_host:
-        if msg := check_host(p.sasl_host, "Dovecot host"):
-            bad("sasl_host", msg)
-        if not 1 <= p.sasl_port <= 65535:
-            bad("sasl_port", f"{p.sasl_port} is not a TCP port")
+    if p.sasl_host and (msg := check_host(p.sasl_host, "Dovecot host")):
+        bad("sasl_host", msg)
     if p.sender_login_mismatch not in ("", "reject", "reject-authenticated"):
         bad("sender_login_mismatch", f"{p.sender_login_mismatch!r} is not one of reject, reject-authenticated "
                                      "or empty (off)")
@@ -1122,7 +1114,7 @@ def validate_postfix(a: Answers) -> list[Problem]:
 
 
 # numbers the daemons read into a C unsigned int (Dovecot) or int (Postfix): a larger one stops them at start
-UINT_MAX, INT_MAX = 2**32 - 1, 2**31 - 1
+UINT_MAX, INT_MAX, LONG_MAX = 2**32 - 1, 2**31 - 1, 2**63 - 1
 _INT_LIMITS = ("smtpd_client_connection_rate_limit", "smtpd_client_message_rate_limit", "default_process_limit",
                "header_size_limit")  # Postfix ints; message_size_limit and queue_minfree are longs
 
@@ -1136,6 +1128,15 @@ def _validate_numbers(a: Answers) -> list[Problem]:
         ("replication.max_conns", a.replication.max_conns, INT_MAX)]
     checks += [(f"postfix.limits.{k}", v, INT_MAX) for k, v in a.postfix.limits.items()
                if k in _INT_LIMITS and isinstance(v, int)]
+    ports = [("auth.sasl_port", a.auth.sasl_port), ("auth.sql.port", a.auth.sql.port), ("lmtp.port", a.lmtp.port),
+             ("sieve.port", a.sieve.port), ("replication.port", a.replication.port),
+             ("postfix.lmtp_port", a.postfix.lmtp_port), ("postfix.sasl_port", a.postfix.sasl_port)]
+    for key, port in ports:  # also where the feature is off: the value is kept, saved and used once it is on
+        if not 1 <= port <= 65535:
+            usual = {"postfix.lmtp_port": "; LMTP's is 24", "auth.sasl_port": "; the guide's example is 12345"}
+            out.append(Problem(key, f"{port} is not a TCP port (1-65535){usual.get(key, '')}"))
+    checks += [(f"postfix.limits.{k}", v, LONG_MAX) for k, v in a.postfix.limits.items()
+               if k not in _INT_LIMITS and isinstance(v, int)]
     for key, value, top in checks:
         if value is not None and value > top:
             daemon = "Postfix" if key.startswith("postfix.") else "Dovecot"

@@ -366,6 +366,11 @@ def test_ipv6_zone_indexes_are_refused_where_they_reach_a_firewall_or_a_config(t
     ("postfix.limits.header_size_limit", 2**40, "at most 2147483647"),
     ("postfix.limits.smtpd_client_connection_rate_limit", -1, "negative"),
     ("postfix.limits.message_size_limit", 2**40, "mailbox_size_limit"),
+    # found by the form-field matrix: kept where the feature was off (lmtp_port = -1 without lmtp_host), and a
+    # long limit beyond Postfix's long (the limits screen took 2**64)
+    ("postfix.lmtp_port", -1, "not a TCP port"), ("sieve.port", 0, "not a TCP port"),
+    ("replication.port", 70000, "not a TCP port"), ("auth.sasl_port", 65536, "not a TCP port"),
+    ("postfix.limits.queue_minfree", 2**64, "at most 9223372036854775807"),
 ])
 def test_numbers_beyond_the_daemons_are_refused_at_the_key(key, value, fragment):
     a, _ = A.parse((ANSWERS_DIR / "full.toml").read_text())
@@ -732,3 +737,28 @@ def test_a_missing_test_password_file_is_a_warning_at_its_key(tmp_path):
 
     _, problems = session_problems(tmp_path, edit=edit)
     assert any("does not exist" in m for m in problems_at(problems, "auth.test_password_file", "warning")), problems
+
+
+# --- found by the form-field matrix (tests/tui/test_tui_fuzz.py, issue 13) ------------------------------------
+
+def test_self_signed_never_replaces_a_dangling_link_at_the_certificate(tmp_path):
+    # found: a certbot-style live/ link whose archive/ is gone was silently replaced by the self-signed file
+    def edit(a, host):
+        a.tls.self_signed = True
+        host.real(a.tls.cert).unlink()
+        os.symlink("/etc/letsencrypt/archive/cert1.pem", host.real(a.tls.cert))
+
+    _, problems = session_problems(tmp_path, edit=edit)
+    assert any("is a symbolic link to /etc/letsencrypt/archive/cert1.pem, which does not exist" in m
+               for m in problems_at(problems, "tls.cert", "error")), problems
+
+
+@pytest.mark.parametrize("ca, refused", [("//etc", True), ("/etc/pki/dovecot/certs/absent.crt", False)])
+def test_a_ca_beside_a_self_signed_certificate_is_still_checked_when_it_is_there(tmp_path, ca, refused):
+    # found: with self_signed = true the CA was not checked at all; //etc became ssl_ca = </etc
+    def edit(a, host):
+        a.tls.self_signed = True
+        a.tls.ca = ca
+
+    _, problems = session_problems(tmp_path, edit=edit)
+    assert bool(problems_at(problems, "tls.ca", "error")) == refused, problems

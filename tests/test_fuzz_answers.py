@@ -16,6 +16,15 @@ Two properties per key, on answers files written by a real TOML writer:
   as typed, in a setting's value.
 
 A last test feeds garbage bytes and invalid TOML to answers.parse/load.
+
+Issue 13 adds a matrix, the same cases on every run (the end of this file): every path key against
+paths with extra slashes and dots, relative paths, symbolic links (to /etc, /var/lib, mailwizard's own
+directory, dangling), FIFOs, character devices, directories and a 2 MiB file; the names used as TOML
+keys (mailboxes, aliases, unknown keys in every table); every address or network key against IPv6
+forms (zone indexes, IPv4-mapped, brackets, bad prefixes) and addresses that name no host; every
+numeric key against its daemons' range, floats, booleans and strings; and the answers file itself.
+Each case: no exception, no hang, nothing changed on the host, refused at the key where its kind must
+refuse it, else accepted and rendered as the real tools read it.
 Example counts per key are printed at the end of the module's run (and kept in
 pytest's cache under mailwizard/fuzz_answers_counts). The examples are
 derandomized: every run, and CI, tries the same values.
@@ -294,6 +303,13 @@ def host_for(platform: str) -> tuple[FakeHost, object]:
         host.write_atomic(path, key, mode=0o600, uid=0, gid=0)
     for path, data in SECRET_FILES.items():
         host.write_atomic(path, data, mode=0o600, uid=0, gid=0)
+    make_special_paths(host)
+    return host, profile
+
+
+def make_special_paths(host) -> None:
+    """Where a path answer may lead (issue 13): SPECIAL_PATHS under /srv/special, and /dev/zero, /dev/urandom,
+    /dev/null as links to the machine's own character devices, where a real host has them."""
     host.makedirs("/srv/special")
     for path, what in SPECIAL_PATHS.items():  # where a path answer may lead (issue 13)
         real = host.real(path)
@@ -317,7 +333,6 @@ def host_for(platform: str) -> tuple[FakeHost, object]:
     host.makedirs("/dev")
     for device in ("zero", "urandom", "null"):  # the machine's character devices, where a real host has them
         os.symlink(f"/dev/{device}", host.real(f"/dev/{device}"))
-    return host, profile
 
 
 def session_for(toml_text: str, platform: str):
@@ -943,3 +958,42 @@ def test_number_matrix(key):
         COUNTS[key]["rendered"] += 1
         values = [v for items in out.values() for _, _, v in items]
         assert any(re.search(rf"(?<![\d-]){value}(?!\d)", v) for v in values), f"{key}={value} is in no setting"
+
+
+def _answers_file_cases(tmp: Path) -> list[tuple[str, str | None]]:
+    """(the --answers path, a fragment of the error it must give; None: it must plan)."""
+    good = (ANSWERS_DIR / "pam.toml").read_bytes()
+    (tmp / "ok.toml").write_bytes(good)
+    os.mkfifo(tmp / "fifo.toml")
+    (tmp / "dir.toml").mkdir()
+    os.symlink(tmp / "gone.toml", tmp / "dangling.toml")
+    os.symlink(tmp / "dir.toml", tmp / "link-to-dir.toml")
+    os.symlink(tmp / "ok.toml", tmp / "link.toml")
+    (tmp / "huge.toml").write_bytes(good + b"#" * (5 << 20))
+    (tmp / "binary.toml").write_bytes(b"\xff\xfe\x00[server]")
+    (tmp / "bidi.toml").write_bytes(good.replace(b"[server]", b"[server]\n\"x\xe2\x80\xae\" = 1"))
+    return [(str(tmp / "ok.toml"), None), ("//" + str(tmp / "ok.toml").lstrip("/"), None),
+            (str(tmp / "link.toml"), None), (str(tmp / "fifo.toml"), "FIFO"), ("/dev/zero", "character device"),
+            ("/dev/urandom", "character device"), ("/dev/null", "character device"),
+            (str(tmp / "dir.toml"), "directory"), (str(tmp / "link-to-dir.toml"), "directory"),
+            (str(tmp / "dangling.toml"), "No such file"), (str(tmp / "huge.toml"), "larger than 4 MiB"),
+            (str(tmp / "binary.toml"), "not UTF-8"), (str(tmp / "bidi.toml"), "U+202E"),
+            (str(tmp / "absent.toml"), "No such file")]
+
+
+def test_answers_file_matrix(tmp_path, capsys):
+    """The answers file itself, hostile: a FIFO, devices, directories, links, a 5 MiB file, binary, a bidi
+    control in a name: exit 2 at once with the path and the reason, no traceback; a usable file (also
+    through a link, or spelled //) plans."""
+    from mailwizard import cli
+
+    for path, fragment in _answers_file_cases(tmp_path):
+        COUNTS["--answers"]["matrix"] += 1
+        with _within(20):
+            code = cli.main(["--platform", "debian12", "--answers", path, "--unattended", "--dry-run"])
+        out = capsys.readouterr()
+        assert "Traceback" not in out.err + out.out
+        if fragment is None:
+            assert code == 0, (path, out.err[-2000:])
+        else:
+            assert code == 2 and fragment in out.err, (path, code, out.err[-2000:])

@@ -201,9 +201,11 @@ def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
             unreadable.add(key)
         return data
 
-    if tls.ca and not tls.self_signed and (
-            found := named_file_problem(ctx, tls.ca, "CA certificate", "copy the CA certificate there, or leave "
-                                        "it empty")):
+    # with a self-signed certificate, a CA that is not there at all is left for later, as before; one that is
+    # there but is a directory, a FIFO, a device or no PEM file is refused all the same (//etc was taken)
+    ca_absent = bool(tls.ca) and tls.self_signed and ctx.host.stat(tls.ca) is None
+    if tls.ca and not ca_absent and (found := named_file_problem(ctx, tls.ca, "CA certificate", "copy the CA "
+                                                                 "certificate there, or leave it empty")):
         problems.append(Problem("tls.ca", *found))
     if tls.dh not in ("ffdhe4096", "generate") and (
             found := named_file_problem(ctx, tls.dh, "DH parameters", "give a file of DH parameters, or "
@@ -214,6 +216,15 @@ def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
         return problems
     fqdn = answers.server.hostname
     if tls.self_signed:
+        for field, path, data in (("cert", tls.cert, cert), ("key", tls.key, key)):
+            if data is None and ctx.host.stat(path) is not None and ctx.host.realpath(path) != path:
+                # a link that leads nowhere (a certbot live/ link whose archive/ is gone): the self-signed
+                # file would replace the link, the administrator's own, without a word
+                problems.append(Problem(f"tls.{field}", f"{path} is a symbolic link to "
+                                        f"{ctx.host.realpath(path)}, which does not exist: self_signed = true "
+                                        "would replace the link; remove it or give another path"))
+        if any(p.key in ("tls.cert", "tls.key") for p in problems):
+            return problems
         return problems + self_signed_problems(tls.cert, cert, tls.key, key, fqdn)
     if cert is None:
         problems.append(Problem("tls.cert", f"{tls.cert} does not exist: copy the certificate there, "
