@@ -15,6 +15,7 @@ import ipaddress
 import posixpath
 import re
 import tomllib
+import unicodedata
 from dataclasses import dataclass, field, fields, is_dataclass
 
 import tomli_w
@@ -595,7 +596,14 @@ BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u206
 
 
 def _is_control(c: str) -> bool:
-    return (ord(c) < 32 and c != "\t") or 0x7f <= ord(c) <= 0x9f or c in "\u2028\u2029" or c in BIDI_CONTROLS
+    return (ord(c) < 32 and c != "\t") or 0x7f <= ord(c) <= 0x9f or c in "\u2028\u2029" or c in BIDI_CONTROLS \
+        or (ord(c) > 0x7f and unicodedata.category(c) == "Cf")
+
+
+def _invisible(c: str) -> bool:
+    """A Unicode formatting character: zero-width (U+200B, U+2060, U+FEFF), soft hyphen (U+00AD) and the like.
+    Invisible, they make two different names look the same ("Sent" and "Se\u200bnt" side by side)."""
+    return ord(c) > 0x7f and unicodedata.category(c) == "Cf" and c not in BIDI_CONTROLS
 
 
 def control_character(value: str) -> str | None:
@@ -604,9 +612,9 @@ def control_character(value: str) -> str | None:
     if bad is None:
         return None
     if bad in BIDI_CONTROLS:
-        import unicodedata
-
         return f"a bidirectional-text control (U+{ord(bad):04X} {unicodedata.name(bad, '')})"
+    if _invisible(bad):
+        return f"an invisible formatting character (U+{ord(bad):04X} {unicodedata.name(bad, '')})"
     return f"a control character ({bad!r})"
 
 
@@ -694,6 +702,8 @@ def check_fqdn(value: str) -> str | None:
     if len(value) > 253:
         return "is longer than 253 characters"
     labels = value.rstrip(".").split(".")
+    if msg := _numeric_name(value):
+        return msg
     if len(labels) < 2:
         return f"{value!r} is not fully qualified: add the domain, e.g. {value}.example.com"
     for label in labels:
@@ -705,6 +715,16 @@ def check_fqdn(value: str) -> str | None:
         return "is an IP address: give the host name, e.g. mail.example.com"
     except ValueError:
         pass
+    return None
+
+
+def _numeric_name(value: str) -> str | None:
+    """192.0.2.01, 127.1, 0x7f.1, 1.2.3.4.5: not an IP address (Python refuses leading zeros and short forms,
+    which inet_aton would read as other addresses) and not a host name (no top-level domain is a number)."""
+    last = value.rstrip(".").rsplit(".", 1)[-1]
+    if re.fullmatch(r"[0-9]+|0x[0-9a-f]+", last, re.IGNORECASE) and _ip(value) is None:
+        return (f"{value!r} is neither an IP address nor a host name: an IPv4 address is four numbers 0-255 "
+                "without leading zeros (e.g. 192.0.2.1), and a host name does not end in a number")
     return None
 
 
@@ -721,7 +741,15 @@ def check_path(value: str, what: str, example: str = "/etc/pki/dovecot/certs/ser
     if not _SAFE_PATH.match(value) or "/../" in value or value.endswith("/.."):
         return (f"{value!r} contains characters that cannot be written safely into a configuration "
                 "file: use letters, digits and . _ - + @ : /")
+    long = next((part for part in value.split("/") if len(part.encode()) > NAME_MAX), None)
+    if long is not None or len(value.encode()) >= PATH_MAX:
+        what = f"a name of {len(long.encode())} bytes ({long[:16]}...)" if long else f"{len(value.encode())} bytes"
+        return (f"is too long for a Linux file system ({what}; a name holds at most {NAME_MAX} bytes, a path "
+                f"{PATH_MAX - 1})")
     return None
+
+
+NAME_MAX, PATH_MAX = 255, 4096  # Linux's limits (limits.h): one name, a whole path with its NUL
 
 
 def validate(a: Answers) -> list[Problem]:
@@ -756,6 +784,9 @@ def validate(a: Answers) -> list[Problem]:
         except ValueError:
             problems.append(Problem("dns.addresses", f"{value!r} is not an IPv4 or IPv6 address "
                                     "(give this host's public addresses, e.g. 192.0.2.10)"))
+            continue
+        if msg := special_address(value, "public"):
+            problems.append(Problem("dns.addresses", msg))
     if a.dovecot_enabled:
         for key, what in (("cert", "server certificate"), ("key", "private key")):
             if msg := check_path(getattr(a.tls, key), what):
@@ -836,10 +867,14 @@ def check_source(value: str) -> str | None:
                                         f"{control_character(value)}"):
         return msg
     try:
-        ipaddress.ip_network(value.strip(), strict=True)
-        return None
+        net = ipaddress.ip_network(value.strip(), strict=True)
     except ValueError:
         pass
+    else:
+        if net.prefixlen == 0:
+            return (f"{value!r} is the whole internet: the firewall would admit anyone; give the addresses "
+                    "that need to connect, e.g. 192.0.2.1/32")
+        return special_address(str(net.network_address), "source") if net.num_addresses == 1 else None
     try:
         hint = f": did you mean {ipaddress.ip_network(value.strip(), strict=False)}, or the host " \
                f"{value.split('/')[0]}/{32 if ':' not in value else 128}?"
@@ -857,11 +892,8 @@ def validate_sasl_listener(a: Answers) -> list[Problem]:
     if auth.sasl_listener != "inet":
         return []
     problems: list[Problem] = []
-    port = auth.sasl_port
-    if not 1 <= port <= 65535:
-        problems.append(Problem("auth.sasl_port", f"{port} is not a TCP port (1-65535); the guide's example "
-                                "is 12345"))
-    elif a.lmtp.listener == "inet" and a.protocols.lmtp and port == a.lmtp.port:
+    port = auth.sasl_port  # its range is checked with the other numbers (_validate_numbers)
+    if a.lmtp.listener == "inet" and a.protocols.lmtp and port == a.lmtp.port:
         problems.append(Problem("auth.sasl_port", f"{port} is already LMTP's port ([lmtp] port): choose "
                                 "another, e.g. 12345"))
     elif a.replication.enabled and port == a.replication.port:
@@ -888,6 +920,46 @@ def _ip(value: str):
         return ipaddress.ip_address(value)
     except ValueError:
         return None
+
+
+def _unbracket(value: str) -> str:
+    """`[2001:db8::1]` -> `2001:db8::1`; anything else (unbalanced or doubled brackets) as it is."""
+    if value.startswith("[") and value.endswith("]") and value.count("[") == value.count("]") == 1:
+        return value[1:-1]
+    return value
+
+
+def special_address(value: str, use: str = "host") -> str | None:
+    """Why the IP address `value` cannot name a host (`use`="host"), a firewall source ("source"), a
+    public address of this host ("public") or an address to listen on ("listen": the unspecified address
+    is fine there), or None (also when `value` is no IP address at all)."""
+    ip = _ip(value.strip())
+    if ip is None:
+        return None
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        return (f"{value!r} is an IPv4 address written as IPv6 (IPv4-mapped): write it as {ip.ipv4_mapped}, "
+                "as the firewall and the daemons see it")
+    if ip.is_unspecified and use != "listen":
+        return f"{value!r} is the unspecified address, which names no host"
+    if ip.is_multicast or (ip.version == 4 and ip == ipaddress.IPv4Address("255.255.255.255")):
+        return f"{value!r} is a multicast or broadcast address, which names no single host"
+    if use == "public" and ip.is_loopback:
+        return f"{value!r} is a loopback address: give this host's public address"
+    return None
+
+
+def ip_or_none(value: str):
+    """The IP address `value` is, a zone index (fe80::1%eth0) allowed, or None."""
+    try:
+        return ipaddress.ip_address(value)
+    except ValueError:
+        return None
+
+
+def address_problem(value: str) -> str | None:
+    """Why `value`, where a host name or an IP address goes, is written as an address that names no host
+    (a zone index, 192.0.2.01, 0x7f.1, 0.0.0.0, an IPv4-mapped address), or None (a host name passes)."""
+    return scoped_address(value) or _numeric_name(value) or special_address(value)
 
 
 def scoped_address(value: str) -> str | None:
@@ -919,7 +991,9 @@ def check_network(value: str) -> str | None:
         return msg
     v = value.strip()
     if v.startswith("["):
-        addr, _, rest = v[1:].partition("]")
+        addr, closed, rest = v[1:].partition("]")
+        if not closed or "[" in addr or "]" in rest:
+            return f"{value!r}: an IPv6 address goes in one pair of brackets, e.g. [2001:db8:1::]/64"
         if _ip(addr) is None or _ip(addr).version != 6:
             return f"{value!r}: brackets are for IPv6 addresses, e.g. [2001:db8:1::]/64"
         if rest and not re.fullmatch(r"/[0-9]{1,3}", rest):
@@ -950,7 +1024,9 @@ def check_host(value: str, what: str = "host") -> str | None:
     if msg := scoped_address(value):
         return msg
     if _ip(value) is not None:
-        return None
+        return special_address(value)
+    if msg := _numeric_name(value):
+        return msg
     return check_fqdn(value) and f"{value!r} is not a {what} name or IP address, e.g. relay.example.com"
 
 
@@ -991,6 +1067,19 @@ def check_address(value: str, catch_all: bool = False) -> str | None:
     return None
 
 
+def alias_name_problem(alias: str) -> str | None:
+    """Why an alias (a key of the virtual alias map) cannot be written as it is, beyond its address syntax:
+    a map line starting with white space continues the line above, one starting with # is a comment, and
+    `info@` (no domain) matches no address."""
+    if alias != alias.strip():
+        return f"the alias {alias!r} has spaces at either end: in the map file it would join the line above"
+    if alias.startswith("#"):
+        return f"the alias {alias!r} starts with #: the map file would read it as a comment"
+    if alias.endswith("@"):
+        return f"the alias {alias!r} has no domain after @: give it (e.g. {alias}example.com), or drop the @"
+    return None
+
+
 def validate_postfix(a: Answers) -> list[Problem]:
     """Problems of the [postfix] answers, each at its key."""
     p = a.postfix
@@ -1007,9 +1096,9 @@ def validate_postfix(a: Answers) -> list[Problem]:
     for t in tokens:
         if t in ("all", "loopback-only", "localhost") and len(tokens) > 1:
             bad("inet_interfaces", f"{t} stands alone: give it, or a list of addresses")
-        elif msg := scoped_address(t):
+        elif msg := scoped_address(t) or special_address(_unbracket(t), "listen"):
             bad("inet_interfaces", msg)
-        elif t not in ("all", "loopback-only", "localhost") and _ip(t.strip("[]")) is None:
+        elif t not in ("all", "loopback-only", "localhost") and _ip(_unbracket(t)) is None:
             bad("inet_interfaces", f"{t!r} is not an address of this host: give all, loopback-only, "
                                    "or addresses such as 192.0.2.1, [2001:db8:1::1]")
     if null and p.inet_interfaces and p.inet_interfaces != "loopback-only":
@@ -1038,9 +1127,7 @@ def validate_postfix(a: Answers) -> list[Problem]:
     elif p.delivery == "lmtp":
         if p.lmtp_host:
             if msg := check_host(p.lmtp_host, "Dovecot host"):
-                bad("lmtp_host", msg)
-            if not 1 <= p.lmtp_port <= 65535:
-                bad("lmtp_port", f"{p.lmtp_port} is not a TCP port; LMTP's is 24")
+                bad("lmtp_host", msg)  # the port's range is checked with the other numbers, used or not
         elif not a.dovecot_enabled:
             bad("delivery", "delivery to Dovecot over LMTP needs Dovecot on this host, or postfix.lmtp_host")
         elif not a.protocols.lmtp:
@@ -1048,11 +1135,8 @@ def validate_postfix(a: Answers) -> list[Problem]:
     if p.submission and not p.sasl_host and not a.dovecot_enabled:
         bad("submission", "authenticated submission asks Dovecot to check passwords: enable Dovecot here, "
                           "or set postfix.sasl_host to the Dovecot host")
-    if p.sasl_host:
-        if msg := check_host(p.sasl_host, "Dovecot host"):
-            bad("sasl_host", msg)
-        if not 1 <= p.sasl_port <= 65535:
-            bad("sasl_port", f"{p.sasl_port} is not a TCP port")
+    if p.sasl_host and (msg := check_host(p.sasl_host, "Dovecot host")):
+        bad("sasl_host", msg)
     if p.sender_login_mismatch not in ("", "reject", "reject-authenticated"):
         bad("sender_login_mismatch", f"{p.sender_login_mismatch!r} is not one of reject, reject-authenticated "
                                      "or empty (off)")
@@ -1064,7 +1148,7 @@ def validate_postfix(a: Answers) -> list[Problem]:
         bad("virtual_aliases", "is empty: add lines such as \"info@example.com\" = \"user22@example.net\"",
             "warning")
     for alias, dest in p.virtual_aliases.items():
-        if msg := check_address(alias, catch_all=True):
+        if (msg := alias_name_problem(alias)) or (msg := check_address(alias, catch_all=True)):
             bad("virtual_aliases", msg)
         if msg := unsafe_text(dest):
             bad("virtual_aliases", f"{alias}: {dest!r} {msg}")
@@ -1097,7 +1181,7 @@ def validate_postfix(a: Answers) -> list[Problem]:
 
 
 # numbers the daemons read into a C unsigned int (Dovecot) or int (Postfix): a larger one stops them at start
-UINT_MAX, INT_MAX = 2**32 - 1, 2**31 - 1
+UINT_MAX, INT_MAX, LONG_MAX = 2**32 - 1, 2**31 - 1, 2**63 - 1
 _INT_LIMITS = ("smtpd_client_connection_rate_limit", "smtpd_client_message_rate_limit", "default_process_limit",
                "header_size_limit")  # Postfix ints; message_size_limit and queue_minfree are longs
 
@@ -1111,6 +1195,15 @@ def _validate_numbers(a: Answers) -> list[Problem]:
         ("replication.max_conns", a.replication.max_conns, INT_MAX)]
     checks += [(f"postfix.limits.{k}", v, INT_MAX) for k, v in a.postfix.limits.items()
                if k in _INT_LIMITS and isinstance(v, int)]
+    ports = [("auth.sasl_port", a.auth.sasl_port), ("auth.sql.port", a.auth.sql.port), ("lmtp.port", a.lmtp.port),
+             ("sieve.port", a.sieve.port), ("replication.port", a.replication.port),
+             ("postfix.lmtp_port", a.postfix.lmtp_port), ("postfix.sasl_port", a.postfix.sasl_port)]
+    for key, port in ports:  # also where the feature is off: the value is kept, saved and used once it is on
+        if not 1 <= port <= 65535:
+            usual = {"postfix.lmtp_port": "; LMTP's is 24", "auth.sasl_port": "; the guide's example is 12345"}
+            out.append(Problem(key, f"{port} is not a TCP port (1-65535){usual.get(key, '')}"))
+    checks += [(f"postfix.limits.{k}", v, LONG_MAX) for k, v in a.postfix.limits.items()
+               if k not in _INT_LIMITS and isinstance(v, int)]
     for key, value, top in checks:
         if value is not None and value > top:
             daemon = "Postfix" if key.startswith("postfix.") else "Dovecot"

@@ -93,6 +93,21 @@ def _read_key(data: bytes) -> KeyFacts:
     return KeyFacts(public_key=_public_der(key.public_key()))
 
 
+PEM_MARKERS = {"CA certificate": b"-----BEGIN CERTIFICATE-----", "DH parameters": b"-----BEGIN DH PARAMETERS-----"}
+
+
+def pem_problem(data: bytes, what: str) -> str | None:
+    """Why `data` cannot be a file of `what` (a key of PEM_MARKERS), judged by its PEM marker, or None.
+
+    A CA bundle may hold many certificates and Dovecot, Postfix or OpenLDAP parse it themselves; a file
+    without a single PEM block (a password file, /etc/passwd, a DER file) is refused here, at its key,
+    rather than when the daemon starts."""
+    marker = PEM_MARKERS[what]
+    if marker in data:
+        return None
+    return f"is not a PEM file of {what} (expected {marker.decode()})"
+
+
 def cert_facts(cert_pem: bytes) -> CertFacts:
     """The facts of a certificate file's bytes, read once per content."""
     return _remembered("cert", cert_pem, _read_cert)

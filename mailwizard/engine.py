@@ -238,17 +238,18 @@ class Session:
         """Write the answers (secrets left out) to `path`, 0600 root; an error message, or None when saved."""
         import posixpath
 
-        from mailwizard.answers import check_path
+        from mailwizard.answers import check_path, normalise_path
+        from mailwizard.safe_read import destination_problem
 
+        path = normalise_path(path)
         if msg := check_path(path, "answers file", "/root/mailwizard-answers.toml"):
+            return msg
+        if msg := destination_problem(self.host, path, self.journal_dir):
             return msg
         parent = posixpath.dirname(path)
         directory = self.host.stat(parent)
         if directory is None or not directory.is_dir:
             return f"the directory {parent} does not exist"
-        meta = self.host.stat(path)
-        if meta is not None and meta.is_dir:
-            return f"{path} is a directory: give a file name in it"
         try:
             self.host.write_atomic(path, self.answers.to_toml().encode(), mode=0o600, uid=0, gid=0)
         except OSError as exc:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
+from mailwizard.pkglock import WAIT_SECONDS
+
 
 class UnsupportedPlatform(Exception):
     """The host is not one mailwizard can configure; the message says why."""
@@ -113,7 +115,8 @@ PROFILES: dict[str, Profile] = {
     ),
     "debian12": Profile(
         name="debian12", label="Debian 12 (bookworm)", family="debian",
-        install_argv=("apt-get", "install", "-y", "-q", "-o", "Dpkg::Options::=--force-confold"),
+        install_argv=("apt-get", "install", "-y", "-q", "-o", "Dpkg::Options::=--force-confold",
+                      "-o", f"Dpkg::Lock::Timeout={WAIT_SECONDS}"),  # wait for another apt-get (steps/install.py)
         remove_argv=("apt-get", "remove", "-y", "-q"),
         install_env=(("DEBIAN_FRONTEND", "noninteractive"),),
         packages={

@@ -130,3 +130,25 @@ def read_for(ctx, path: str, limit: int = MAX_FILE) -> tuple[bytes | None, str |
         return bounded(ctx, limit)(path), None
     except OSError as exc:
         return None, f"{path} {describe(exc)}"
+
+
+# trees that hold no files of one's own: a file written there replaces a device node or fails
+_NO_FILES_HERE = ("/proc", "/sys", "/dev")
+
+
+def destination_problem(host, path: str, own_dir: str, allowed: tuple[str, ...] = ()) -> str | None:
+    """Why the wizard must not write a file of its own (the partner's answers, a copy of the answers) at the
+    normalised absolute `path`, or None: under /proc, /sys or /dev (saving to /dev/null would replace the
+    device with a regular file), inside mailwizard's own state directory `own_dir` (but for `allowed`), or
+    where something that is not a regular file is (a directory, a FIFO, a device, a socket; a symbolic
+    link is judged by what it leads to)."""
+    for tree in _NO_FILES_HERE:
+        if path == tree or path.startswith(tree + "/"):
+            return (f"{path} is under {tree}, which holds no files of one's own (writing there would replace a "
+                    "device or fail): give a path such as /root/mailwizard-answers.toml")
+    if (path == own_dir or path.startswith(own_dir.rstrip("/") + "/")) and path not in allowed:
+        return (f"{path} is in mailwizard's own state directory {own_dir}, where it keeps its journal and "
+                "backups: give a path outside it")
+    if msg := regular_file_problem(str(host.real(path))):
+        return f"{path} {msg}: give a file name"
+    return None

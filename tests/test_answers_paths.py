@@ -366,6 +366,11 @@ def test_ipv6_zone_indexes_are_refused_where_they_reach_a_firewall_or_a_config(t
     ("postfix.limits.header_size_limit", 2**40, "at most 2147483647"),
     ("postfix.limits.smtpd_client_connection_rate_limit", -1, "negative"),
     ("postfix.limits.message_size_limit", 2**40, "mailbox_size_limit"),
+    # found by the form-field matrix: kept where the feature was off (lmtp_port = -1 without lmtp_host), and a
+    # long limit beyond Postfix's long (the limits screen took 2**64)
+    ("postfix.lmtp_port", -1, "not a TCP port"), ("sieve.port", 0, "not a TCP port"),
+    ("replication.port", 70000, "not a TCP port"), ("auth.sasl_port", 65536, "not a TCP port"),
+    ("postfix.limits.queue_minfree", 2**64, "at most 9223372036854775807"),
 ])
 def test_numbers_beyond_the_daemons_are_refused_at_the_key(key, value, fragment):
     a, _ = A.parse((ANSWERS_DIR / "full.toml").read_text())
@@ -529,3 +534,231 @@ def test_the_partner_answers_never_overwrite_a_foreign_file(tmp_path, content, r
     _, problems = session_problems(tmp_path, name="full.toml", edit=edit)
     errors = problems_at(problems, "replication.partner_answers", "error")
     assert bool(errors) == refused, problems
+
+
+# --- found by the hostile-input matrix (test_fuzz_answers.py, issue 13) -------------------------------
+
+@pytest.mark.parametrize("path", ["/var/lib/mailwizard/answers.toml", "/var/lib/mailwizard/backups/x.toml",
+                                  "/proc/self/environ", "/dev/null", "/dev/shm/partner.toml", "/sys/x"])
+def test_the_partner_answers_go_nowhere_the_system_or_the_journal_owns(tmp_path, path):
+    # found: /var/lib/mailwizard/answers.toml (an answers file with [replication]: "ours") would be overwritten,
+    # and /dev/null on a real host replaced by a regular file
+    def edit(a, host):
+        a.replication.partner_answers = path
+        host.makedirs("/root")
+        host.real("/root/doveadm.pass").write_bytes(b"s3cret\n")
+        os.chmod(host.real("/root/doveadm.pass"), 0o600)
+
+    _, problems = session_problems(tmp_path, name="full.toml", edit=edit)
+    errors = problems_at(problems, "replication.partner_answers", "error")
+    assert errors and ("is under /" in errors[0] or "mailwizard's own state directory" in errors[0]), problems
+
+
+def test_the_default_partner_answers_beside_the_journal_are_still_fine(tmp_path):
+    def edit(a, host):
+        a.replication.partner_answers = "/var/lib/mailwizard/partner.toml"
+        host.makedirs("/root")
+        host.real("/root/doveadm.pass").write_bytes(b"s3cret\n")
+        os.chmod(host.real("/root/doveadm.pass"), 0o600)
+
+    _, problems = session_problems(tmp_path, name="full.toml", edit=edit)
+    assert problems_at(problems, "replication.partner_answers", "error") == []
+
+
+@pytest.mark.parametrize("path, fragment", [
+    ("/dev/null", "is under /dev"), ("/proc/1/x", "is under /proc"), ("//dev//null", "is under /dev"),
+    ("/var/lib/mailwizard/answers.toml", "mailwizard's own state directory"), ("/root/fifo", "FIFO"),
+    ("/root/dir", "is a directory"), ("/root/link-to-dir", "is a directory"),
+])
+def test_a_saved_copy_of_the_answers_never_replaces_a_device_a_fifo_or_the_journal(tmp_path, path, fragment):
+    # found: save_answers_copy("/dev/null") renamed a regular file over the device (lstat: not a directory)
+    session = fake_session(tmp_path, "debian12", "pam.toml")
+    host = session.host
+    host.makedirs("/root/dir")
+    os.mkfifo(host.real("/root/fifo"))
+    os.symlink(host.real("/root/dir"), host.real("/root/link-to-dir"))
+    host.makedirs("/dev")
+    os.symlink("/dev/null", host.real("/dev/null"))  # the machine's own device, seen through the fake root
+    host.makedirs("/var/lib/mailwizard")
+    before = sorted(p.name for p in host.real("/root").iterdir())
+    msg = session.save_answers_copy(path)
+    assert msg and fragment in msg, msg
+    assert sorted(p.name for p in host.real("/root").iterdir()) == before
+    assert os.path.islink(host.real("/dev/null"))
+    assert session.save_answers_copy("/root//copy.toml") is None and host.real("/root/copy.toml").is_file()
+
+
+@pytest.mark.parametrize("key, name, content, fragment", [
+    ("tls.ca", "full.toml", b"root:x:0:0:root:/root:/bin/bash\n", "is not a PEM file of CA certificate"),
+    ("tls.dh", "pam.toml", b"just text\n", "is not a PEM file of DH parameters"),
+    ("auth.ldap.tls_ca_cert_file", "ldap-search.toml", b"secret\n", "is not a PEM file of CA certificate"),
+    ("auth.sql.ssl_ca", "sql.toml", b"\x30\x82\x01\x0a", "is not a PEM file of CA certificate"),
+    ("auth.ldap.tls_ca_cert_file", "ldap-search.toml", "dangling", "does not exist"),
+    ("auth.sql.ssl_ca", "sql.toml", "dangling", "does not exist"),
+])
+def test_a_ca_or_dh_file_that_is_none_is_refused_at_its_key(tmp_path, key, name, content, fragment):
+    # found: a CA file holding /etc/passwd, or a dangling link as the LDAP/SQL CA, was accepted
+    path = "/etc/pki/tls/certs/given.pem"
+
+    def edit(a, host):
+        _set(a, key, path)
+        host.makedirs("/etc/pki/tls/certs")
+        if content == "dangling":
+            os.symlink("/etc/pki/tls/certs/gone.pem", host.real(path))
+        else:
+            host.real(path).write_bytes(content)
+        for secret in ("/root/dovecot-ldap.pass", "/root/dovecot-sql.pass"):
+            host.makedirs("/root")
+            host.real(secret).write_bytes(b"s3cret\n")
+            os.chmod(host.real(secret), 0o600)
+
+    _, problems = session_problems(tmp_path, name=name, edit=edit)
+    assert any(fragment in m for m in problems_at(problems, key, "error")), problems
+
+
+@pytest.mark.parametrize("name, fmt, fragment", [
+    ("..", "sdbox", "level . or .."), ("a/./b", "sdbox", "level . or .."), ("a//b", "sdbox", "empty level"),
+    ("/abs", "sdbox", "starts with the hierarchy separator"), ("~x", "sdbox", "starts with ~"),
+    ("x" * 256, "sdbox", "too long"), ("é" * 120, "sdbox", "too long"), (".Sent", "maildir", "separator ."),
+    ("a..b", "maildir", "empty level"), ("Sent/x", "maildir", "contains /"), ("x" * 255, "maildir", "too long"),
+    ("Se\u200bnt", "sdbox", "U+200B ZERO WIDTH SPACE"), ("\ufeffSent", "sdbox", "U+FEFF"),
+    ("Se\u00adnt", "sdbox", "U+00AD SOFT HYPHEN"), ("Se\u2060nt", "sdbox", "U+2060 WORD JOINER"),
+])
+def test_mailbox_names_dovecot_refuses_are_refused_at_the_name(name, fmt, fragment):
+    # the rules are Dovecot's (doveadm mailbox create on 2.3.19); invisible characters make two names look alike
+    from mailwizard.steps.mailboxes import validate
+
+    data = tomllib.loads((ANSWERS_DIR / "full.toml").read_text())
+    data["mailbox"]["format"] = fmt
+    data["mailboxes"] = {name: {"auto": "subscribe"}}
+    a, problems = A.parse(tomli_w.dumps(data))
+    problems += A.validate(a) + validate(a, None)  # type: ignore[arg-type]
+    assert any(fragment in p.message for p in problems if p.key.startswith("mailboxes")), problems
+
+
+@pytest.mark.parametrize("name, fmt", [("Sent", "sdbox"), ("a.b", "sdbox"), ("Sent/Old", "sdbox"), ("x" * 255, "sdbox"),
+                                       ("Séñt", "sdbox"), ("\U0001f642", "maildir"), ("a.b", "maildir"),
+                                       ("x" * 254, "maildir"), ("Se'nt", "maildir")])
+def test_mailbox_names_dovecot_accepts_are_accepted(name, fmt):
+    from mailwizard.steps.mailboxes import dovecot_name_problem
+
+    assert dovecot_name_problem(name, fmt) is None
+
+
+@pytest.mark.parametrize("alias, fragment", [
+    (" info@example.com", "spaces at either end"), ("#info@example.com", "starts with #"),
+    ("info@", "no domain after @"), ("info\u200b@example.com", "U+200B"),
+])
+def test_alias_names_that_would_break_the_map_are_refused(alias, fragment):
+    # found: " @example.com" became a catch-all in the answers but a continuation line in the map file;
+    # "#x@example.com" a comment; "info@" an alias that matches nothing
+    data = tomllib.loads((ANSWERS_DIR / "full.toml").read_text())
+    data["postfix"]["virtual_alias_source"] = "file"
+    data["postfix"]["virtual_aliases"] = {alias: "bob@example.com"}
+    a, problems = A.parse(tomli_w.dumps(data))
+    problems += A.validate(a)
+    assert any(fragment in p.message for p in problems if p.key.startswith("postfix.virtual_aliases")), problems
+
+
+@pytest.mark.parametrize("key, value, fragment", [
+    ("postfix.relayhost", "[192.0.2.01]", "neither an IP address nor a host name"),
+    ("postfix.relayhost", "0x7f.1", "neither an IP address nor a host name"),
+    ("postfix.relayhost", "[127.1]:25", "neither an IP address nor a host name"),
+    ("postfix.relayhost", "[0.0.0.0]", "unspecified"),
+    ("postfix.relayhost", "[255.255.255.255]", "broadcast"),
+    ("postfix.mynetworks", ["[::1"], "one pair of brackets"),
+    ("postfix.mynetworks", ["[[::1]]/128"], "one pair of brackets"),
+    ("postfix.inet_interfaces", "[[::1]]", "not an address of this host"),
+    ("postfix.inet_interfaces", "[::1", "not an address of this host"),
+    ("dns.addresses", ["::ffff:192.0.2.1"], "write it as 192.0.2.1"),
+    ("dns.addresses", ["0.0.0.0"], "unspecified"), ("dns.addresses", ["::"], "unspecified"),
+    ("dns.addresses", ["224.0.0.1"], "multicast"), ("dns.addresses", ["127.0.0.1"], "loopback"),
+])
+def test_addresses_that_name_no_host_are_refused(key, value, fragment):
+    data = tomllib.loads((ANSWERS_DIR / "full.toml").read_text())
+    section, name = key.split(".")
+    if key == "postfix.relayhost":
+        data["postfix"]["mode"] = "null-client"
+    data.setdefault(section, {})[name] = value
+    a, problems = A.parse(tomli_w.dumps(data))
+    assert any(fragment in m for m in problems_at(problems + A.validate(a), key, "error")), A.validate(a)
+
+
+@pytest.mark.parametrize("key, value, fragment", [
+    ("lmtp.allow_from", ["0.0.0.0/0"], "whole internet"), ("lmtp.allow_from", ["::/0"], "whole internet"),
+    ("auth.sasl_allow_from", ["::ffff:192.0.2.1"], "write it as 192.0.2.1"),
+    ("replication.partner_addresses", ["0.0.0.0"], "unspecified"),
+    ("replication.partner_addresses", ["::"], "unspecified"),
+    ("replication.partner", "0.0.0.0", "unspecified"), ("postfix.lmtp_host", "192.0.2.01", "neither"),
+    ("postfix.sasl_host", "::ffff:192.0.2.1", "write it as 192.0.2.1"),
+])
+def test_firewall_sources_and_peers_that_name_no_host_are_refused(tmp_path, key, value, fragment):
+    # found: "::/0" in allow_from made a rich rule admitting everyone; "::ffff:192.0.2.1" one admitting no one
+    def edit(a, host):
+        _set(a, key, value)
+        a.auth.sasl_listener = "inet"
+        a.lmtp.listener = "inet"
+        a.auth.sasl_port = 12346
+        host.makedirs("/root")
+        host.real("/root/doveadm.pass").write_bytes(b"s3cret\n")
+        os.chmod(host.real("/root/doveadm.pass"), 0o600)
+
+    _, problems = session_problems(tmp_path, name="full.toml", edit=edit)
+    assert any(fragment in m for m in problems_at(problems, key, "error")), problems
+
+
+@pytest.mark.parametrize("name, key, value, fragment", [
+    ("sql.toml", "auth.sql.host", "0x7f.1", "neither an IP address"),
+    ("sql.toml", "auth.sql.host", "[::1]", "without brackets"), ("sql.toml", "auth.sql.host", "1::2::3", "not an IPv6"),
+    ("sql.toml", "auth.sql.host", "0.0.0.0", "unspecified"),
+    ("ldap-search.toml", "auth.ldap.uris", ["ldaps://0.0.0.0"], "unspecified"),
+    ("ldap-search.toml", "auth.ldap.uris", ["ldaps://[1::2::3]"], "not an IPv6 address"),
+    ("ldap-search.toml", "auth.ldap.uris", ["ldaps://192.0.2.01"], "neither an IP address"),
+    ("full.toml", "postfix.inet_interfaces", "::ffff:192.0.2.1", "write it as 192.0.2.1"),
+    ("pam.toml", "mailbox.root", "/srv/" + "x" * 300, "too long for a Linux file system"),
+    ("pam.toml", "tls.cert", "/etc/" + "x" * 256 + ".crt", "too long for a Linux file system"),
+])
+def test_hosts_and_paths_found_by_the_matrix(tmp_path, name, key, value, fragment):
+    # found by test_fuzz_answers' matrix: these were accepted; the long mail root raised OSError (ENAMETOOLONG)
+    def edit(a, host):
+        _set(a, key, value)
+        for secret in ("/root/dovecot-ldap.pass", "/root/dovecot-sql.pass"):
+            host.makedirs("/root")
+            host.real(secret).write_bytes(b"s3cret\n")
+            os.chmod(host.real(secret), 0o600)
+
+    _, problems = session_problems(tmp_path, name=name, edit=edit)
+    assert any(fragment in m for m in problems_at(problems, key, "error")), problems
+
+
+def test_a_missing_test_password_file_is_a_warning_at_its_key(tmp_path):
+    def edit(a, host):
+        a.auth.test_user, a.auth.test_password_file = "alice", "/root/alice.pass"
+
+    _, problems = session_problems(tmp_path, edit=edit)
+    assert any("does not exist" in m for m in problems_at(problems, "auth.test_password_file", "warning")), problems
+
+
+# --- found by the form-field matrix (tests/tui/test_tui_fuzz.py, issue 13) ------------------------------------
+
+def test_self_signed_never_replaces_a_dangling_link_at_the_certificate(tmp_path):
+    # found: a certbot-style live/ link whose archive/ is gone was silently replaced by the self-signed file
+    def edit(a, host):
+        a.tls.self_signed = True
+        host.real(a.tls.cert).unlink()
+        os.symlink("/etc/letsencrypt/archive/cert1.pem", host.real(a.tls.cert))
+
+    _, problems = session_problems(tmp_path, edit=edit)
+    assert any("is a symbolic link to /etc/letsencrypt/archive/cert1.pem, which does not exist" in m
+               for m in problems_at(problems, "tls.cert", "error")), problems
+
+
+@pytest.mark.parametrize("ca, refused", [("//etc", True), ("/etc/pki/dovecot/certs/absent.crt", False)])
+def test_a_ca_beside_a_self_signed_certificate_is_still_checked_when_it_is_there(tmp_path, ca, refused):
+    # found: with self_signed = true the CA was not checked at all; //etc became ssl_ca = </etc
+    def edit(a, host):
+        a.tls.self_signed = True
+        a.tls.ca = ca
+
+    _, problems = session_problems(tmp_path, edit=edit)
+    assert bool(problems_at(problems, "tls.ca", "error")) == refused, problems

@@ -16,6 +16,15 @@ Two properties per key, on answers files written by a real TOML writer:
   as typed, in a setting's value.
 
 A last test feeds garbage bytes and invalid TOML to answers.parse/load.
+
+Issue 13 adds a matrix, the same cases on every run (the end of this file): every path key against
+paths with extra slashes and dots, relative paths, symbolic links (to /etc, /var/lib, mailwizard's own
+directory, dangling), FIFOs, character devices, directories and a 2 MiB file; the names used as TOML
+keys (mailboxes, aliases, unknown keys in every table); every address or network key against IPv6
+forms (zone indexes, IPv4-mapped, brackets, bad prefixes) and addresses that name no host; every
+numeric key against its daemons' range, floats, booleans and strings; and the answers file itself.
+Each case: no exception, no hang, nothing changed on the host, refused at the key where its kind must
+refuse it, else accepted and rendered as the real tools read it.
 Example counts per key are printed at the end of the module's run (and kept in
 pytest's cache under mailwizard/fuzz_answers_counts). The examples are
 derandomized: every run, and CI, tries the same values.
@@ -218,7 +227,9 @@ IPV6_FORMS = ["fe80::1%eth0", "[fe80::1%eth0]/128", "fe80::%eth0/64", "fe80::1%2
 PATH_PIECES = ["", ".", "..", "etc", "srv", "mail", "var", "lib", "mailwizard", "dovecot", "spool", "postfix",
                "root", "home", "tmp", "dev", "proc", "x.pem"]
 SPECIAL_PATHS = {"/srv/special/fifo": "fifo", "/srv/special/zero": "/dev/zero", "/srv/special/urandom": "/dev/urandom",
-                 "/srv/special/etc-link": "etc", "/srv/special/big": "big", "/srv/special/dir": "dir"}
+                 "/srv/special/etc-link": "etc", "/srv/special/big": "big", "/srv/special/dir": "dir",
+                 "/srv/special/dangling": "dangling", "/srv/special/mw-link": "->/var/lib/mailwizard",
+                 "/srv/special/varlib-link": "->/var/lib", "/srv/special/passwd": "passwd"}
 PATHS = st.one_of(
     st.lists(st.sampled_from(PATH_PIECES), min_size=0, max_size=6).flatmap(
         lambda parts: st.sampled_from(["/", "//", "///"]).map(lambda lead: lead + "/".join(parts))),
@@ -294,6 +305,13 @@ def host_for(platform: str) -> tuple[FakeHost, object]:
         host.write_atomic(path, key, mode=0o600, uid=0, gid=0)
     for path, data in SECRET_FILES.items():
         host.write_atomic(path, data, mode=0o600, uid=0, gid=0)
+    make_special_paths(host)
+    return host, profile
+
+
+def make_special_paths(host) -> None:
+    """Where a path answer may lead (issue 13): SPECIAL_PATHS under /srv/special, and /dev/zero, /dev/urandom,
+    /dev/null as links to the machine's own character devices, where a real host has them."""
     host.makedirs("/srv/special")
     for path, what in SPECIAL_PATHS.items():  # where a path answer may lead (issue 13)
         real = host.real(path)
@@ -305,9 +323,18 @@ def host_for(platform: str) -> tuple[FakeHost, object]:
             os.symlink(host.real("/etc"), real)
         elif what == "big":
             real.write_bytes(b"-----BEGIN CERTIFICATE-----\n" + b"A" * (2 << 20))
+        elif what == "dangling":
+            os.symlink("/srv/special/gone", real)
+        elif what.startswith("->"):  # a link to a directory of the fake host (mailwizard's own, /var/lib)
+            host.makedirs(what[2:])
+            os.symlink(host.real(what[2:]), real)
+        elif what == "passwd":
+            real.write_bytes(b"root:x:0:0:root:/root:/bin/bash\n")
         else:
             real.mkdir()
-    return host, profile
+    host.makedirs("/dev")
+    for device in ("zero", "urandom", "null"):  # the machine's character devices, where a real host has them
+        os.symlink(f"/dev/{device}", host.real(f"/dev/{device}"))
 
 
 def session_for(toml_text: str, platform: str):
@@ -338,14 +365,17 @@ def report_counts(request):
     if not COUNTS or reporter is None:
         return
     reporter.write_line("")
-    reporter.write_line("fuzz examples per answers key: validated, accepted, rendered and read by doveconf/postconf")
+    reporter.write_line("fuzz examples per answers key: validated, accepted, rendered and read by doveconf/postconf; "
+                        "the issue-13 matrix's cases")
     total = collections.Counter()
     for key in sorted(COUNTS):
         c = COUNTS[key]
         total.update(c)
         reporter.write_line(f"  {key:40} {c['validated']:4} validated {c['accepted']:4} accepted "
-                            f"{c['rendered']:3} rendered")
-    reporter.write_line(f"  total: {total['validated']} validated, {total['rendered']} rendered by the real tools")
+                            f"{c['rendered']:3} rendered; matrix {c['matrix']:3} cases {c['matrix accepted']:3} "
+                            "accepted")
+    reporter.write_line(f"  total: {total['validated']} validated, {total['matrix']} matrix cases, "
+                        f"{total['rendered']} rendered by the real tools")
     if getattr(request.config, "cache", None) is not None:
         request.config.cache.set("mailwizard/fuzz_answers_counts", {k: dict(v) for k, v in COUNTS.items()})
 
@@ -710,3 +740,264 @@ def test_firewall_manage_of_another_type_is_reported_not_ignored(text, key):
     _, problems = A.parse(text)
     assert [p.key for p in problems] == [key]
     assert "true or false" in problems[0].message or "table" in problems[0].message
+
+
+# --- issue 13: the hostile-input matrix --------------------------------------------------------------
+#
+# Every key of a kind (paths, names used as TOML keys, addresses and networks, numbers) against every case
+# of that kind, the same cases on every run: besides the properties above (no exception, an error names
+# the key, what is accepted renders exactly), a case a kind must refuse is refused at the key, nothing
+# takes longer than a few seconds (a FIFO or a device is never opened for reading), and nothing on the
+# host changes (validation and planning have no side effect). Counts are printed with the others.
+
+PEM, SECRET, DIR, WRITE = "pem", "secret", "dir", "write"
+PATH_KIND = {"tls.cert": PEM, "tls.key": PEM, "tls.ca": PEM, "tls.dh": PEM, "auth.ldap.tls_ca_cert_file": PEM,
+             "auth.sql.ssl_ca": PEM, "postfix.tls_cert": PEM, "postfix.tls_key": PEM,
+             "auth.ldap.dnpass_file": SECRET, "auth.sql.password_file": SECRET, "replication.password_file": SECRET,
+             "auth.test_password_file": SECRET, "mailbox.root": DIR, "replication.partner_answers": WRITE}
+ALL = frozenset((PEM, SECRET, DIR, WRITE))
+READ = frozenset((PEM, SECRET))
+# (value, the kinds that must refuse it; a kind not named may refuse or accept)
+PATH_MATRIX: list[tuple[str, frozenset]] = [
+    ("//etc", ALL), ("/./etc", ALL), ("/srv/../etc", ALL), ("/etc/", ALL), ("/", ALL), ("///", ALL),
+    ("relative/x.pem", ALL), ("x", ALL), ("./x", ALL), ("../x", ALL), ("~/x", ALL), ("/srv/sp ace/x", ALL),
+    ("/srv/x\u202e", ALL), ("/srv/x\u200b", ALL), ("/srv/x\n", ALL), ("/srv/" + "x" * 300, frozenset()),
+    ("/srv/special/fifo", ALL), ("/srv/special/zero", ALL), ("/srv/special/urandom", ALL),
+    ("/dev/zero", ALL), ("/dev/urandom", ALL), ("/dev/null", ALL), ("/proc/self/environ", frozenset({DIR, WRITE})),
+    ("/srv/special/etc-link", ALL), ("/srv/special/etc-link/", ALL), ("/srv/special/mw-link", ALL),
+    ("/srv/special/varlib-link", ALL), ("/srv/special/dangling", frozenset({PEM, DIR})), ("/srv/special/big", ALL),
+    ("/srv/special/dir", READ | {WRITE}), ("/srv/special/dir/", READ | {WRITE}),
+    ("/srv/special/passwd", frozenset({PEM, DIR, WRITE})), ("/var/lib/mailwizard", ALL),
+    ("/var/lib/mailwizard/answers.toml", frozenset({DIR, WRITE})),
+    ("/var/lib/mailwizard/backups/x", frozenset({DIR, WRITE})), ("/srv/mail.d/x", frozenset()),
+]
+NAME_MATRIX: dict[str, tuple[list[str], list[str]]] = {  # key -> (must be refused, must be accepted)
+    "mailboxes.<name>": (
+        ["", " ", ".", "..", "a//b", "a/./b", "/abs", "~x", "Se\u202ent", "Se\u2066nt", "Se\u200bnt", "\ufeffSent",
+         "Se\u00adnt", "Se\u2060nt", 'Se"nt', "Se\nnt", "Se\tnt", "Se\x7fnt", "Sent\u2028", "x" * 300, "é" * 120,
+         "INBOX", "inbox", "Sent{", "Sent}", "Sent*", "Sent%", "#Sent", "Sent ", " Sent"],
+        ["Séñt", "\U0001f642", "Se nt", "a.b", "Sent/Old", "Se'nt", "Sent;", "x" * 255]),
+    "postfix.virtual_aliases.<alias>": (
+        ["", " info@example.com", "info@example.com ", "#info@example.com", "info@", "Se\u202ent@example.com",
+         "in\u200bfo@example.com", "info@exa\u200bmple.com", 'in"fo@example.com', "info@example.com\n",
+         "info@.", "info@ex ample.com", ".info@example.com", "in..fo@example.com", "info@-example.com",
+         "info@example.com\x00"],
+        ["a.b@example.com", "info+tag@example.com", "@example.com", "o'brien@example.com", "info"]),
+}
+ADDRESS_KIND = {"postfix.mynetworks": "network", "lmtp.allow_from": "source", "auth.sasl_allow_from": "source",
+                "replication.partner_addresses": "source", "dns.addresses": "public",
+                "postfix.inet_interfaces": "iface", "postfix.relayhost": "host", "postfix.lmtp_host": "host",
+                "postfix.sasl_host": "host", "replication.partner": "host", "auth.sql.host": "host",
+                "postfix.ldap_aliases.server_host": "host", "auth.ldap.uris": "uri"}
+EVERY = frozenset(("network", "source", "public", "iface", "host", "uri"))
+HOSTS = frozenset(("source", "public", "host", "uri"))
+ADDRESS_MATRIX: list[tuple[str, frozenset]] = [
+    ("fe80::1%eth0", EVERY), ("fe80::1%25eth0", EVERY), ("[fe80::1%eth0]/128", EVERY), ("fe80::%eth0/64", EVERY),
+    ("fe80::1%eth0\n", EVERY), ("fe80::1%\x1b[31m", EVERY), ("fe80::1%\u202e0", EVERY), ("fe80::1%", EVERY),
+    ("1::2::3", EVERY), ("[::1", EVERY), ("::1]", EVERY), ("[[::1]]", EVERY), ("2001:db8::/129", EVERY),
+    ("[2001:db8::]/129", EVERY), ("[2001:db8::]/-1", EVERY), ("192.0.2.0/33", EVERY), ("192.0.2.0/-1", EVERY),
+    ("192.0.2.1/32/32", EVERY), ("::ffff:192.0.2.1", HOSTS | {"iface"}), ("[::ffff:192.0.2.1]/128", frozenset()),
+    ("0.0.0.0", HOSTS), ("::", HOSTS), ("0.0.0.0/0", EVERY - {"iface"}), ("::/0", EVERY - {"iface"}),
+    ("255.255.255.255", HOSTS), ("224.0.0.1", HOSTS), ("192.0.2.01", HOSTS | {"iface", "network"}),
+    ("127.1", HOSTS | {"iface", "network"}), ("0x7f.1", HOSTS | {"iface", "network"}),
+    ("1.2.3.4.5", HOSTS | {"iface", "network"}), ("2001:db8::1", frozenset()), ("[2001:db8::1]", frozenset()),
+    ("192.0.2.1", frozenset()), ("2001:DB8:0:0:0:0:0:1", frozenset()),
+]
+# numeric keys: the range the daemons take (a value outside it must be refused; inside, it may still be
+# refused for what it implies elsewhere)
+PORT = (1, 65535)
+NUMBER_RANGE: dict[str, tuple[int, int]] = {
+    "auth.sasl_port": PORT, "auth.sql.port": PORT, "lmtp.port": PORT, "sieve.port": PORT, "replication.port": PORT,
+    "postfix.lmtp_port": PORT, "postfix.sasl_port": PORT, "auth.first_valid_uid": (1, 2**32 - 2),
+    "auth.last_valid_uid": (0, 2**32 - 2), "replication.max_conns": (1, 2**31 - 1), "postfix.tls_loglevel": (0, 4),
+    "postfix.limits.smtpd_client_connection_rate_limit": (0, 2**31 - 1),
+    "postfix.limits.smtpd_client_message_rate_limit": (0, 2**31 - 1),
+    "postfix.limits.default_process_limit": (1, 2**31 - 1), "postfix.limits.header_size_limit": (0, 2**31 - 1),
+    "postfix.limits.message_size_limit": (0, A.MAILBOX_SIZE_LIMIT), "postfix.limits.queue_minfree": (0, 2**63 - 1),
+}
+NUMBER_MATRIX: list = [0, -1, 1, 4, 5, 24, 1023, 65535, 65536, 2**31 - 1, 2**31, 2**32 - 2, 2**32 - 1, 2**32,
+                       2**63 - 1, -2**63, 1.5, 24.0, -0.0, 1e300, float("inf"), float("nan"), True, False, "24",
+                       "0x18", "", [24], {"n": 24}]
+
+
+def _matrix_value(key: str, case):
+    if key == "auth.ldap.uris":
+        return [f"ldap://{case}"]
+    return [case] if isinstance(answer_keys()[key][1], list) else case
+
+
+def _host_state(host) -> dict[str, tuple]:
+    """Every path under the fake host's root with its type, mode, size and mtime."""
+    out = {}
+    for path in sorted(host.root.rglob("*")):
+        st = path.lstat()
+        out[str(path)] = (st.st_mode, st.st_size, st.st_mtime_ns)
+    return out
+
+
+@functools.cache
+def _matrix_state() -> dict[str, tuple]:
+    return _host_state(host_for("debian12")[0])
+
+
+def _within(seconds: int):
+    """A context that fails the test, instead of hanging it, when its body runs longer than `seconds`."""
+    import contextlib
+    import signal
+
+    @contextlib.contextmanager
+    def guard():
+        def expired(*_):
+            raise AssertionError(f"took longer than {seconds} s (a FIFO or a device read?)")
+
+        previous = signal.signal(signal.SIGALRM, expired)
+        signal.alarm(seconds)
+        try:
+            yield
+        finally:
+            signal.alarm(0)
+            signal.signal(signal.SIGALRM, previous)
+    return guard()
+
+
+MATRIX_RENDERED = max(1, int(8 * _SCALE))  # accepted cases rendered and read back by the real tools, per key
+
+
+def matrix_case(key: str, value, must_refuse: bool, must_accept: bool = False, shown: list | None = None):
+    """One key × case: the common properties, then the case's own expectation; the accepted answers or None."""
+    COUNTS[key]["matrix"] += 1
+    with _within(20):
+        accepted = check_validation(key, value, "debian12")
+        if accepted is not None:
+            accepted[1].plan()  # planning the accepted answers raises nothing, and changes nothing either
+    assert _host_state(host_for("debian12")[0]) == _matrix_state(), f"{key}={value!r} changed the host"
+    if must_refuse:
+        assert accepted is None, f"{key}={value!r} was accepted"
+    if must_accept:
+        assert accepted is not None, f"{key}={value!r} was refused"
+    if accepted is None:
+        return None
+    answers, session = accepted
+    COUNTS[key]["matrix accepted"] += 1
+    if HAVE_TOOLS and shown is not None and len(shown) < MATRIX_RENDERED and kind(key) == "text":
+        shown.append(value)
+        check_rendering(key, value, answers, reference_render(key), render(answers, session))
+        COUNTS[key]["rendered"] += 1
+    return accepted
+
+
+@pytest.mark.parametrize("key", sorted(PATH_KIND))
+def test_path_matrix(key):
+    assert set(PATH_KIND) == set(A.PATH_KEYS)  # every path key has its kind
+    shown: list = []
+    base = base_value(key) or ("/var/vmail" if PATH_KIND[key] == DIR else "")
+    # the key's own reference path, written with extra slashes and dots: accepted, normalised, said, rendered
+    spelled = [("/" + base, "accept"), (base.replace("/", "/./", 1), "accept"),
+               (base.replace("/", "//", 2), "accept")] if base.startswith("/") else []
+    for value, expect in [*spelled, *PATH_MATRIX]:
+        refuse = expect != "accept" and PATH_KIND[key] in expect
+        accepted = matrix_case(key, value, refuse, must_accept=expect == "accept", shown=shown)
+        if accepted is not None:  # accepted: held in its normalised form, and the rewriting said at the key
+            answers, session = accepted
+            held = typed_strings(key, answers)
+            assert held == [A.normalise_path(value)] or not value, (key, value, held)
+            if held and held[0] != value:
+                assert any(p.key == key and p.severity == "warning" and "is read as" in p.message
+                           for p in session.problems()), f"{key}={value!r}: normalised without a word"
+
+
+@pytest.mark.parametrize("key", sorted(NAME_MATRIX))
+def test_name_matrix(key):
+    refused, good = NAME_MATRIX[key]
+    shown: list = []
+    for value in refused:
+        matrix_case(key, value, must_refuse=True)
+    for value in good:
+        matrix_case(key, value, must_refuse=False, must_accept=True, shown=shown)
+
+
+@pytest.mark.parametrize("name", ["sub\u202emission", "sub\u200bmission", "sub\nmission", "", ".", "a.b", '"q"',
+                                  "submision", "x" * 300])
+@pytest.mark.parametrize("table", ["", "server", "postfix", "postfix.limits", "auth.ldap", "mailboxes.Sent"])
+def test_unknown_names_used_as_keys_anywhere(table, name):
+    """A name in any table: a control, bidi or invisible character is an error at the table; any other unknown
+    name a warning naming it (a limit the wizard does not set is an error); never an exception."""
+    _, data = base_for("server.hostname")
+    node = data
+    for part in [p for p in table.split(".") if p]:
+        node = node.setdefault(part, {})
+    node[name] = True
+    _answers, problems = A.parse(tomli_w.dumps(data))
+    where = f"{table}.{name}" if table else name
+    bad = A.control_character(name)
+    mine = [p for p in problems if p.key in (table or name, where)]
+    assert mine, problems
+    if bad:
+        assert any(p.severity == "error" and bad in p.message for p in mine), mine
+    elif table != "mailboxes.Sent" or name not in ("special_use", "auto"):
+        assert all(p.severity == "warning" or table == "postfix.limits" for p in mine), mine
+
+
+@pytest.mark.parametrize("key", sorted(ADDRESS_KIND))
+def test_address_matrix(key):
+    shown: list = []
+    for case, refusers in ADDRESS_MATRIX:
+        matrix_case(key, _matrix_value(key, case), ADDRESS_KIND[key] in refusers, shown=shown)
+
+
+@pytest.mark.parametrize("key", sorted(NUMBER_RANGE))
+def test_number_matrix(key):
+    assert set(NUMBER_RANGE) == {k for k in KEYS if kind(k) == "typed" and not isinstance(answer_keys()[k][1], bool)
+                                 and k != "postfix.virtual_mailboxes"}  # every numeric key has its range
+    low, high = NUMBER_RANGE[key]
+    rendered = 0
+    for value in NUMBER_MATRIX:
+        whole = isinstance(value, int) and not isinstance(value, bool)
+        accepted = matrix_case(key, value, must_refuse=not whole or not low <= value <= high)
+        if accepted is None or not HAVE_TOOLS or rendered >= 2 or value == base_value(key):
+            continue
+        answers, session = accepted
+        out = render(answers, session)  # a number accepted is written as it is, and the real tools take it
+        rendered += 1
+        COUNTS[key]["rendered"] += 1
+        values = [v for items in out.values() for _, _, v in items]
+        assert any(re.search(rf"(?<![\d-]){value}(?!\d)", v) for v in values), f"{key}={value} is in no setting"
+
+
+def _answers_file_cases(tmp: Path) -> list[tuple[str, str | None]]:
+    """(the --answers path, a fragment of the error it must give; None: it must plan)."""
+    good = (ANSWERS_DIR / "pam.toml").read_bytes()
+    (tmp / "ok.toml").write_bytes(good)
+    os.mkfifo(tmp / "fifo.toml")
+    (tmp / "dir.toml").mkdir()
+    os.symlink(tmp / "gone.toml", tmp / "dangling.toml")
+    os.symlink(tmp / "dir.toml", tmp / "link-to-dir.toml")
+    os.symlink(tmp / "ok.toml", tmp / "link.toml")
+    (tmp / "huge.toml").write_bytes(good + b"#" * (5 << 20))
+    (tmp / "binary.toml").write_bytes(b"\xff\xfe\x00[server]")
+    (tmp / "bidi.toml").write_bytes(good.replace(b"[server]", b"[server]\n\"x\xe2\x80\xae\" = 1"))
+    return [(str(tmp / "ok.toml"), None), ("//" + str(tmp / "ok.toml").lstrip("/"), None),
+            (str(tmp / "link.toml"), None), (str(tmp / "fifo.toml"), "FIFO"), ("/dev/zero", "character device"),
+            ("/dev/urandom", "character device"), ("/dev/null", "character device"),
+            (str(tmp / "dir.toml"), "directory"), (str(tmp / "link-to-dir.toml"), "directory"),
+            (str(tmp / "dangling.toml"), "No such file"), (str(tmp / "huge.toml"), "larger than 4 MiB"),
+            (str(tmp / "binary.toml"), "not UTF-8"), (str(tmp / "bidi.toml"), "U+202E"),
+            (str(tmp / "absent.toml"), "No such file")]
+
+
+def test_answers_file_matrix(tmp_path, capsys):
+    """The answers file itself, hostile: a FIFO, devices, directories, links, a 5 MiB file, binary, a bidi
+    control in a name: exit 2 at once with the path and the reason, no traceback; a usable file (also
+    through a link, or spelled //) plans."""
+    from mailwizard import cli
+
+    for path, fragment in _answers_file_cases(tmp_path):
+        COUNTS["--answers"]["matrix"] += 1
+        with _within(20):
+            code = cli.main(["--platform", "debian12", "--answers", path, "--unattended", "--dry-run"])
+        out = capsys.readouterr()
+        assert "Traceback" not in out.err + out.out
+        if fragment is None:
+            assert code == 0, (path, out.err[-2000:])
+        else:
+            assert code == 2 and fragment in out.err, (path, code, out.err[-2000:])

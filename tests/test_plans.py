@@ -214,3 +214,92 @@ def test_an_install_killed_half_way_is_resumed_as_planned_and_listed_once(tmp_pa
 def test_a_fresh_host_plans_no_dpkg_repair(tmp_path):
     session = fake_session(tmp_path, "debian12")
     assert not any(argv[:1] == ["dpkg"] for c in session.plan().changes for argv in c.commands())
+
+
+# --- the package lock (issue 13): another apt-get or dpkg holding it is waited for ---------------------
+
+HOLD_LOCK = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o640)
+fcntl.lockf(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
+
+
+def hold_lock(path, seconds: float):
+    """Another process holding a write lock on `path` (as apt-get and dpkg hold theirs), for `seconds`."""
+    import subprocess
+    import sys
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(path), str(seconds)], stdout=subprocess.PIPE,
+                              text=True)
+    assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+    return holder
+
+
+def test_the_install_argv_waits_for_the_package_lock():
+    from mailwizard.platform import profile_for
+
+    argv = profile_for("debian12").install_argv
+    assert argv[argv.index("Dpkg::Lock::Timeout=600") - 1] == "-o"  # apt-get waits 10 minutes, saying so
+    assert "exit_on_lock" not in " ".join(profile_for("rhel10").install_argv)  # dnf waits by default
+
+
+@pytest.mark.parametrize("interrupted", [[], ["postfix"]])
+def test_a_package_lock_held_while_planning_is_waited_for_first(tmp_path, interrupted):
+    from mailwizard import pkglock
+
+    session = fake_session(tmp_path, "debian12")
+    session.host.state.dpkg_interrupted = interrupted
+    holder = hold_lock(session.host.real(pkglock.DPKG_FRONTEND_LOCK), 30)
+    try:
+        plan = session.plan()
+    finally:
+        holder.kill()
+        holder.wait()
+    first, *rest = [c for c in plan.active() if c.step == "install"]
+    assert first.commands() == [[first.argv[0], "-m", "mailwizard.pkglock", "/var/lib/dpkg/lock-frontend", "600"]]
+    assert f"held by process {holder.pid} (python" in first.describe()
+    assert [c.commands()[-1][:1] for c in rest] == [["dpkg"]] * len(interrupted) + [["env"]]
+    assert "waits for another package manager holding the lock (up to 10 minutes)" in rest[-1].describe()
+    assert session.apply(plan).status == "applied"
+    assert not any("package lock" in str(item) for item in session.journal().state["irreversible"])  # nothing to undo
+
+
+def test_a_free_package_lock_adds_no_wait_and_rhel_repairs_nothing(tmp_path):
+    for platform in ("debian12", "rhel10"):
+        session = fake_session(tmp_path / platform, platform)
+        argvs = [argv for c in session.plan().active() for argv in c.commands()]
+        assert not any("mailwizard.pkglock" in argv for argv in argvs)
+        assert not any(argv[:1] == ["rpm"] and "--rebuilddb" in argv for argv in argvs)
+
+
+def test_pkglock_wait_names_the_holder_and_returns_once_it_is_free(tmp_path):
+    from mailwizard import pkglock
+
+    lock = tmp_path / "lock-frontend"
+    holder = hold_lock(lock, 1.5)
+    assert pkglock.holder(str(lock)) == (holder.pid, "python3")
+    said: list[str] = []
+    assert pkglock.wait(str(lock), 30, say=said.append, every=0.5, poll=0.1)
+    holder.wait()
+    assert said[0].startswith(f"waiting for the package lock {lock}, held by process {holder.pid} (python3)")
+    assert said[-1].startswith(f"the package lock {lock} is free after")
+    assert pkglock.holder(str(lock)) is None and pkglock.holder(str(tmp_path / "absent")) is None
+
+
+def test_pkglock_wait_gives_up_after_its_time(tmp_path):
+    from mailwizard import pkglock
+
+    lock = tmp_path / "lock-frontend"
+    holder = hold_lock(lock, 30)
+    try:
+        said: list[str] = []
+        assert not pkglock.wait(str(lock), 0.5, say=said.append, poll=0.1)
+        assert said[-1].endswith("giving up") and f"held by process {holder.pid}" in said[-1]
+        assert pkglock.main([str(lock), "0.2"]) == 1
+    finally:
+        holder.kill()
+        holder.wait()

@@ -87,7 +87,7 @@ def test_debian_plan_installs_certbot_obtains_hooks_and_schedules(tmp_path):
     active = [c for c in changes if c.noop is None]
     assert [argv(c) for c in active] == [
         ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "-q", "-o",
-         "Dpkg::Options::=--force-confold", "certbot"],
+         "Dpkg::Options::=--force-confold", "-o", "Dpkg::Lock::Timeout=600", "certbot"],
         certbot_argv(), [],  # the hook is a file
         ["systemctl", "enable", "--now", "certbot.timer"]]
     assert "no firewalld" in changes[1].noop  # Debian: nothing to open, and the review says so

@@ -78,8 +78,13 @@ def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
     if auth.test_password_file:
         if msg := check_path(auth.test_password_file, "file with the test account's password", "/root/alice.pass"):
             problems.append(Problem("auth.test_password_file", msg))
-        elif error := safe_read.read_for(ctx, auth.test_password_file)[1]:
-            problems.append(Problem("auth.test_password_file", f"{error}: give the password file itself"))
+        else:
+            data, error = safe_read.read_for(ctx, auth.test_password_file)
+            if error:
+                problems.append(Problem("auth.test_password_file", f"{error}: give the password file itself"))
+            elif data is None and not ctx.offline:  # a dangling symbolic link too
+                problems.append(Problem("auth.test_password_file", f"{auth.test_password_file} does not exist: "
+                                        "the report cannot log in as the test user until it does", "warning"))
     backend = BACKENDS.get(auth.backend)
     if backend is not None:
         problems += backend.validate(answers, ctx)

@@ -33,12 +33,13 @@ from importlib import resources
 from string import Template
 
 from mailwizard import safe_read
-from mailwizard.answers import Answers, LdapAuth, Problem, check_path
+from mailwizard.answers import Answers, LdapAuth, Problem, address_problem, check_path, ip_or_none
 from mailwizard.dovecot_conf import edit_dovecot, get_setting
 from mailwizard.host import Host
 from mailwizard.plan import Change, Check, FileAttrs, PlanContext, WriteFile
 from mailwizard.platform import Profile
 from mailwizard.steps import not_checkable
+from mailwizard.steps.tls import named_file_problem
 
 ARGS_NAME = "dovecot-ldap.conf.ext"
 AUTH_CONF = "conf.d/auth-ldap.conf.ext"
@@ -242,6 +243,13 @@ def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
         if not m:
             bad("uris", f"{uri!r} is not an LDAP URI: write ldaps://HOST[:PORT] or ldap://HOST[:PORT]")
             continue
+        host = m.group(2)[1:-1] if m.group(2).startswith("[") else m.group(2)
+        if ":" in host and ip_or_none(host) is None:
+            bad("uris", f"{uri!r}: {host!r} is not an IPv6 address")
+            continue
+        if problem := address_problem(host):
+            bad("uris", f"{uri!r}: {problem}")
+            continue
         kinds.add(m.group(1))
     if kinds == {"ldap", "ldaps"}:
         bad("uris", "mixes ldap:// and ldaps://: Dovecot uses STARTTLS (tls = yes) for all servers "
@@ -266,12 +274,9 @@ def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
     if ldap.tls_ca_cert_file:
         if msg := check_path(ldap.tls_ca_cert_file, "LDAP server's CA certificate"):
             bad("tls_ca_cert_file", msg)
-        elif error := safe_read.read_for(ctx, ldap.tls_ca_cert_file)[1]:
-            bad("tls_ca_cert_file", f"{error}: give the CA certificate file itself")
-        elif not ctx.exists(ldap.tls_ca_cert_file):
-            bad("tls_ca_cert_file", f"{ldap.tls_ca_cert_file} does not exist: copy the CA certificate "
-                "there, or leave it empty to trust the system's CA store",
-                "warning" if ctx.offline else "error")
+        elif found := named_file_problem(ctx, ldap.tls_ca_cert_file, "CA certificate", "copy the CA certificate "
+                                         "there, or leave it empty to trust the system's CA store"):
+            bad("tls_ca_cert_file", *found)
 
     # exactly one of the DN template and the dynamic lookup
     if ldap.bind_userdn and ldap.dn:

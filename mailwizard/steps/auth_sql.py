@@ -31,8 +31,7 @@ from __future__ import annotations
 
 import re
 
-from mailwizard import safe_read
-from mailwizard.answers import Answers, Problem, SqlAuth, check_path
+from mailwizard.answers import Answers, Problem, SqlAuth, address_problem, check_path, ip_or_none
 from mailwizard.host import Host
 from mailwizard.plan import Change, Check, FileAttrs, PlanContext, RemoveFile, WriteFile
 from mailwizard.platform import Profile
@@ -47,6 +46,7 @@ from mailwizard.steps.auth_ldap import (
     typed_or_file,
     userdb_override,
 )
+from mailwizard.steps.tls import named_file_problem
 
 ARGS_NAME = "dovecot-sql.conf.ext"
 OPTION_FILE_NAME = "dovecot-sql-client.cnf"
@@ -106,6 +106,16 @@ def connect_string(sql: SqlAuth, secret: str | None, option_file: str) -> str:
     return " ".join(words)
 
 
+def _address_problem(host: str) -> str | None:
+    """Why a host written as an address names no MariaDB server: 1::2::3, [::1] (MariaDB takes IPv6 without
+    brackets), 192.0.2.01, 0x7f.1, 0.0.0.0; None for host names and socket paths."""
+    if host.startswith("/"):
+        return None
+    if (":" in host or "[" in host) and (host.startswith("[") or ip_or_none(host) is None):
+        return f"{host!r} is not an IPv6 address (MariaDB takes it without brackets, e.g. 2001:db8::5)"
+    return address_problem(host)
+
+
 def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
     sql = answers.auth.sql
     problems: list[Problem] = []
@@ -117,6 +127,8 @@ def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
         bad("host", "is empty: give the MariaDB server's host name, e.g. mariadb.example.com")
     elif not _HOST.match(sql.host):
         bad("host", f"{sql.host!r} is not a host name, an IP address or a socket path")
+    elif msg := _address_problem(sql.host):
+        bad("host", msg)
     if not 0 < sql.port < 65536:
         bad("port", f"{sql.port} is not a TCP port (1-65535; MariaDB's is 3306)")
     for key, what in (("dbname", "database name, e.g. dovecotDB"), ("user", "database user, e.g. dovecot")):
@@ -128,11 +140,9 @@ def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
     if sql.ssl_ca:
         if msg := check_path(sql.ssl_ca, "CA certificate of the MariaDB server"):
             bad("ssl_ca", msg)
-        elif error := safe_read.read_for(ctx, sql.ssl_ca)[1]:
-            bad("ssl_ca", f"{error}: give the CA certificate file itself")
-        elif not ctx.exists(sql.ssl_ca):
-            bad("ssl_ca", f"{sql.ssl_ca} does not exist: copy the CA certificate that issued the "
-                "MariaDB server's certificate there", "warning" if ctx.offline else "error")
+        elif found := named_file_problem(ctx, sql.ssl_ca, "CA certificate", "copy the CA certificate that "
+                                         "issued the MariaDB server's certificate there"):
+            bad("ssl_ca", *found)
     elif not sql.host.startswith("/") and sql.host not in ("localhost", "127.0.0.1", "::1"):
         bad("ssl_ca", "is empty: passwords would cross the network unencrypted; give the CA "
             "certificate of the MariaDB server (the guide uses /etc/pki/tls/certs/ca.crt)", "warning")

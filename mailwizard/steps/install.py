@@ -1,7 +1,20 @@
-"""Install (guide 1.1.1, 2.1 step 2): the packages the chosen features need."""
+"""Install (guide 1.1.1, 2.1 step 2): the packages the chosen features need.
+
+Another package manager may hold the package lock: an apt-get or dnf that a killed run left running, or
+the system's own unattended upgrades. The install then waits for it rather than fail: dnf does by
+default, apt-get is told to (`-o Dpkg::Lock::Timeout=600` in Debian's install argv) and says so every
+second ("Waiting for cache lock: ... held by process N (apt-get)"). The commands the plan runs before
+apt-get (`dpkg --configure -a`, `debconf-set-selections`) cannot wait; when the lock is held while the
+plan is made, the plan waits for it first (mailwizard.pkglock). After a killed dnf nothing is repaired:
+RHEL's rpm database is transactional (SQLite), and the next `dnf install` installs what is missing;
+`rpm --rebuilddb` is for a damaged Berkeley DB, which RHEL 9 and 10 no longer have.
+"""
 
 from __future__ import annotations
 
+import sys
+
+from mailwizard import pkglock
 from mailwizard.answers import Answers
 from mailwizard.host import Host
 from mailwizard.plan import Check, Command, PlanContext
@@ -69,6 +82,20 @@ def interrupted(ctx: PlanContext) -> set[str]:
     return {p for key in ctx.unfinished if key.startswith(prefix) for p in key[len(prefix):].split()}
 
 
+def lock_wait(ctx: PlanContext) -> list[Command]:
+    """Wait for the package lock first when another apt-get or dpkg holds it now (a killed run's orphan)."""
+    if ctx.profile.family != "debian" or ctx.offline:
+        return []
+    held = ctx.fact("package lock", lambda: pkglock.holder(str(ctx.host.real(pkglock.DPKG_FRONTEND_LOCK))))
+    if held is None:
+        return []
+    return [Command(argv=[sys.executable, "-m", "mailwizard.pkglock", pkglock.DPKG_FRONTEND_LOCK,
+                          str(pkglock.WAIT_SECONDS)],
+                    summary=f"wait for the package lock, held by {pkglock.describe(held)}: another package "
+                            f"installation is running (at most {pkglock.WAIT_SECONDS // 60} minutes)",
+                    reversible=True)]  # nothing to undo
+
+
 def plan(answers: Answers, ctx: PlanContext) -> list[Command]:
     profile = ctx.profile
     wanted = wanted_packages(answers, ctx)
@@ -92,7 +119,12 @@ def plan(answers: Answers, ctx: PlanContext) -> list[Command]:
         change.pre = [["debconf-set-selections"]]
         change.pre_input = "\n".join(profile.debconf) + "\n"
         change.summary += " (Postfix's debconf question answered first: No configuration)"
-    return [*dpkg_repair(ctx), change]
+    if missing:
+        change.summary += ("; it waits for another package manager holding the lock (up to "
+                           f"{pkglock.WAIT_SECONDS // 60} minutes)" if profile.family == "debian" else
+                           "; dnf waits for another package manager holding the lock")
+    repair = dpkg_repair(ctx)
+    return [*(lock_wait(ctx) if missing or repair else []), *repair, change]
 
 
 def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:

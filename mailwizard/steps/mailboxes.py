@@ -34,7 +34,49 @@ def section(name: str) -> tuple[str, str]:
     return (NAMESPACE, f"mailbox {name}" if _BARE.match(name) else f'mailbox "{name}"')
 
 
-def check_mailbox(box: MailboxDef) -> list[Problem]:
+# Dovecot's own rules for a mailbox name (mailbox_verify_name, tried with doveadm mailbox create on
+# Dovecot 2.3.19): the hierarchy separator is / for sdbox and mdbox (the fs layout), . for Maildir++;
+# a level is a directory name, at most 255 bytes once encoded in modified UTF-7 (Maildir++ puts the
+# whole name, after a dot, in one directory name)
+SEPARATOR = {"sdbox": "/", "mdbox": "/", "maildir": "."}
+NAME_MAX = 255
+
+
+def utf7_length(text: str) -> int:
+    """The length of `text` in IMAP's modified UTF-7 (RFC 3501 5.1.3), as Dovecot names directories."""
+    length, run = 0, 0
+    for c in text + "\0":
+        if " " <= c <= "~" or c == "\0":
+            if run:
+                length += 2 + -(-run * 16 // 6)  # &...- around the base64 of the UTF-16 units
+                run = 0
+            length += 2 if c == "&" else (0 if c == "\0" else 1)
+        else:
+            run += 2 if ord(c) > 0xFFFF else 1
+    return length
+
+
+def dovecot_name_problem(name: str, fmt: str = "sdbox") -> str | None:
+    """Why Dovecot would refuse to create the mailbox `name` in this mail format, or None."""
+    sep = SEPARATOR.get(fmt, "/")
+    if sep == "." and "/" in name:
+        return "contains /, which a Maildir mailbox name cannot hold (its levels are separated by .)"
+    if name.startswith(sep):
+        return f"starts with the hierarchy separator {sep}"
+    if name.startswith("~"):
+        return "starts with ~, which Dovecot refuses"
+    levels = name.rstrip(sep).split(sep)
+    if "" in levels:
+        return f"has an empty level (two {sep} in a row)"
+    if sep == "/" and any(level in (".", "..") for level in levels):
+        return "has a level . or .., which Dovecot refuses"
+    longest = utf7_length(name) + 1 if sep == "." else max(utf7_length(level) for level in levels)
+    if longest > NAME_MAX:
+        return f"is too long for Dovecot: {longest} bytes where a directory name holds {NAME_MAX}"
+    return None
+
+
+def check_mailbox(box: MailboxDef, fmt: str = "sdbox") -> list[Problem]:
     key = f"mailboxes.{box.name}"
     problems: list[Problem] = []
     bad = sorted(_FORBIDDEN & set(box.name))
@@ -46,6 +88,8 @@ def check_mailbox(box: MailboxDef) -> list[Problem]:
                                 f"({shown}): use letters, digits, spaces, . _ -"))
     elif box.name.upper() == "INBOX":
         problems.append(Problem(key, "INBOX always exists; it needs no entry"))
+    elif msg := dovecot_name_problem(box.name, fmt):
+        problems.append(Problem(key, f"the name {box.name!r} {msg}"))
     uses = box.special_use.split()
     for use in uses:
         if use not in SPECIAL_USE:
@@ -61,7 +105,7 @@ def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
     problems: list[Problem] = []
     seen: set[str] = set()
     for box in answers.mailboxes:
-        problems += check_mailbox(box)
+        problems += check_mailbox(box, answers.mailbox.format)
         if box.name in seen:
             problems.append(Problem(f"mailboxes.{box.name}", "is listed twice"))
         seen.add(box.name)

@@ -223,6 +223,10 @@ def foreign_file(ctx: PlanContext, path: str) -> str | None:
     file with a [replication] section, as the wizard writes there)."""
     import tomllib
 
+    from mailwizard.journal import DEFAULT_DIR
+
+    if msg := safe_read.destination_problem(ctx.host, path, DEFAULT_DIR, allowed=(DEFAULT_PARTNER_ANSWERS,)):
+        return f"{msg} for the partner's answers"
     data, error = safe_read.read_for(ctx, path, safe_read.MAX_ANSWERS)
     if error:
         return f"{error}: give a file name for the partner's answers"

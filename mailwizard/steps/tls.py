@@ -177,6 +177,20 @@ class GenerateDH(Change):
         host.write_atomic(self.path, data, mode=0o644, uid=0, gid=0)
 
 
+def named_file_problem(ctx: PlanContext, path: str, what: str, absent: str) -> tuple[str, str] | None:
+    """(message, severity) for a CA certificate or DH parameters file an answer names, or None when it is
+    usable: not a regular file (a FIFO, a device, a directory) or too large, absent (a dangling symbolic
+    link too: `absent` says what to do; a warning offline), or without its PEM marker."""
+    data, error = safe_read.read_for(ctx, path)
+    if error:
+        return f"{error}: give the {what} file itself", "error"
+    if data is None:
+        return f"{path} does not exist: {absent}", "warning" if ctx.offline else "error"
+    if msg := certs.pem_problem(data, what):
+        return f"{path} {msg}", "error"
+    return None
+
+
 def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
     if not answers.dovecot_enabled:
         return []
@@ -193,11 +207,16 @@ def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
             unreadable.add(key)
         return data
 
-    if tls.ca and read("ca", tls.ca) is None and "ca" not in unreadable and not tls.self_signed:
-        problems.append(Problem("tls.ca", f"{tls.ca} does not exist: copy the CA certificate there, "
-                                "or leave it empty", severity))
-    if tls.dh not in ("ffdhe4096", "generate") and read("dh", tls.dh) is None and "dh" not in unreadable:
-        problems.append(Problem("tls.dh", f"{tls.dh} does not exist", severity))
+    # with a self-signed certificate, a CA that is not there at all is left for later, as before; one that is
+    # there but is a directory, a FIFO, a device or no PEM file is refused all the same (//etc was taken)
+    ca_absent = bool(tls.ca) and tls.self_signed and ctx.host.stat(tls.ca) is None
+    if tls.ca and not ca_absent and (found := named_file_problem(ctx, tls.ca, "CA certificate", "copy the CA "
+                                                                 "certificate there, or leave it empty")):
+        problems.append(Problem("tls.ca", *found))
+    if tls.dh not in ("ffdhe4096", "generate") and (
+            found := named_file_problem(ctx, tls.dh, "DH parameters", "give a file of DH parameters, or "
+                                        "ffdhe4096")):
+        problems.append(Problem("tls.dh", *found))
     if tls.acme:  # certbot makes them when applying (steps/acme.py)
         return problems
     cert, key = read("cert", tls.cert), read("key", tls.key)
@@ -205,6 +224,15 @@ def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
         return problems
     fqdn = answers.server.hostname
     if tls.self_signed:
+        for field, path, data in (("cert", tls.cert, cert), ("key", tls.key, key)):
+            if data is None and ctx.host.stat(path) is not None and ctx.host.realpath(path) != path:
+                # a link that leads nowhere (a certbot live/ link whose archive/ is gone): the self-signed
+                # file would replace the link, the administrator's own, without a word
+                problems.append(Problem(f"tls.{field}", f"{path} is a symbolic link to "
+                                        f"{ctx.host.realpath(path)}, which does not exist: self_signed = true "
+                                        "would replace the link; remove it or give another path"))
+        if any(p.key in ("tls.cert", "tls.key") for p in problems):
+            return problems
         return problems + self_signed_problems(tls.cert, cert, tls.key, key, fqdn)
     if cert is None:
         problems.append(Problem("tls.cert", f"{tls.cert} does not exist: copy the certificate there, "

@@ -7,6 +7,10 @@ After Next, either the screen stays and the field shows an error, or the screen 
 on and the answers hold exactly what was in the field (stripped, split into words, or
 read as a number, as the field documents), and the session still plans without an
 exception. An exception anywhere fails the test: app.run_test re-raises it.
+
+Issue 13: the answers-file matrix's sharpest path, address and number cases (test_fuzz_answers.py) are
+typed into every field of their kind, on a host with the same FIFOs, devices and links; the cases a kind
+must refuse are refused with an error at the field.
 """
 
 from __future__ import annotations
@@ -62,11 +66,12 @@ COUNTS: collections.Counter = collections.Counter()
 def report_counts(request):
     yield
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if COUNTS and reporter is not None:
-        reporter.write_line("")
-        reporter.write_line(f"form-field fuzz: {sum(COUNTS.values())} values over {len(COUNTS)} fields:")
-        for key, n in sorted(COUNTS.items()):
-            reporter.write_line(f"  {key:48} {n:3}")
+    for counts, what in ((COUNTS, "form-field fuzz"), (MATRIX, "form-field matrix (issue 13)")):
+        if counts and reporter is not None:
+            reporter.write_line("")
+            reporter.write_line(f"{what}: {sum(counts.values())} values over {len(counts)} fields:")
+            for key, n in sorted(counts.items()):
+                reporter.write_line(f"  {key:48} {n:3}")
 
 
 def prepare(session) -> None:
@@ -124,9 +129,16 @@ async def enter(pilot, field: Field, value: str) -> None:
     await pilot.pause()
 
 
-async def fuzz_screen(tmp_path, screen: str, answers_file: str, data) -> None:
+async def try_fields(tmp_path, screen: str, answers_file: str, cases, counts: collections.Counter,
+                     special_paths: bool = False, some: bool = True) -> None:
+    """Type every case of `cases(key, value shown)` -- (text, True when the field must refuse it, or None when
+    it may refuse or keep it) -- into each text field of `screen` that has cases, pressing Next after each:
+    refused with an error at the field, or kept in the answers as the field documents (and planned).
+    `some`: the screen must have at least one such field."""
     session = make_session(tmp_path, answers=answers_file)
     prepare(session)
+    if special_paths:
+        _matrix_kinds().make_special_paths(session.host)
     app = create_app(session, [])
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -137,21 +149,24 @@ async def fuzz_screen(tmp_path, screen: str, answers_file: str, data) -> None:
         form.leave = lambda forward: moved.append(forward)
         app.switch_screen(form)
         await settle(pilot)
-        keys = [f.key for f in form.query(Field)
-                if f.query(Input) and displayed(f) and not f.key.startswith(NOT_ANSWERS)]
-        assert keys, f"{screen} shows no text field"
-        for key in keys:
-            field = form.query_one(f"#field-{key.replace('.', '-')}", Field)
+        fields = [f for f in form.query(Field)
+                  if f.query(Input) and displayed(f) and not f.key.startswith(NOT_ANSWERS)]
+        tried = 0
+        for field in fields:
+            key = field.key
             keep, current = field.input.value, answer(session, key)
-            for value in data.draw(st.lists(hostile(keep), min_size=PER_FIELD, max_size=PER_FIELD), label=key):
+            for value, refuse in cases(key, keep):
                 moved.clear()
                 await enter(pilot, field, value)
                 await pilot.press("ctrl+n")
                 await settle(pilot)
-                COUNTS[key] += 1
+                counts[key] += 1
+                tried += 1
                 assert app.screen is form
+                shown = text_of(field.query_one(FieldMessages))
+                if refuse:
+                    assert not moved and "error" in shown, f"{key}={value!r} accepted (field says {shown!r})"
                 if not moved:
-                    shown = text_of(field.query_one(FieldMessages))
                     assert "error" in shown, f"{key}={value!r}: refused without an error at the field " \
                                              f"(its messages: {shown!r})"
                     continue
@@ -163,6 +178,15 @@ async def fuzz_screen(tmp_path, screen: str, answers_file: str, data) -> None:
             await pilot.press("ctrl+n")
             await settle(pilot)
             assert moved, f"{screen}: the reference value {keep!r} of {key} is refused again"
+        assert tried or not some, f"{screen} shows no text field to try"
+
+
+async def fuzz_screen(tmp_path, screen: str, answers_file: str, data) -> None:
+    def drawn(key: str, keep: str) -> list[tuple[str, None]]:
+        values = data.draw(st.lists(hostile(keep), min_size=PER_FIELD, max_size=PER_FIELD), label=key)
+        return [(v, None) for v in values]
+
+    await try_fields(tmp_path, screen, answers_file, drawn, COUNTS)
 
 
 @pytest.mark.parametrize("screen, answers_file", SCREENS)
@@ -178,3 +202,50 @@ def test_form_fields_refuse_or_keep_hostile_values(tmp_path, screen, answers_fil
         asyncio.run(fuzz_screen(tmp_path / f"run{next(runs)}", screen, answers_file, data))
 
     run()
+
+
+# --- issue 13: the answers-file matrix's sharpest cases, typed at every field of their kind ------------------
+
+def _matrix_kinds():
+    import test_fuzz_answers as F  # the kinds and the cases are the answers-file matrix's, kept in one place
+
+    return F
+
+
+def matrix_cases(key: str) -> list[tuple[str, bool]]:
+    """(text typed, whether the field must refuse it) for a field of a path, address or number key."""
+    F = _matrix_kinds()
+    if key in F.PATH_KIND:
+        kind = F.PATH_KIND[key]
+        picked = ["//etc", "relative/x.pem", "/srv/special/fifo", "/dev/zero", "/srv/special/etc-link",
+                  "/srv/special/big", "/srv/x\u202e", "/srv/special/dangling"]
+        return [(v, kind in refusers) for v, refusers in F.PATH_MATRIX if v in picked]
+    if key in F.ADDRESS_KIND:
+        kind = F.ADDRESS_KIND[key]
+        picked = ["fe80::1%eth0", "fe80::1%\x1b[31m", "[::1", "::ffff:192.0.2.1", "0.0.0.0/0", "192.0.2.01",
+                  "2001:db8::/129"]
+        prefix = "ldap://" if key == "auth.ldap.uris" else ""
+        return [(prefix + v, kind in refusers) for v, refusers in F.ADDRESS_MATRIX if v in picked]
+    if key in F.NUMBER_RANGE:
+        low, high = F.NUMBER_RANGE[key]
+        return [("-1", True), ("1.5", True), ("0x18", True), (str(2**64), True), (str(low - 1), True),
+                (str(high + 1), True), (str(low), False)]
+    return []
+
+
+MATRIX = collections.Counter()
+
+
+MATRIX_SCREENS = [s for s in SCREENS if s[0] != "welcome"]
+
+
+@pytest.mark.parametrize("screen, answers_file", MATRIX_SCREENS)
+def test_form_fields_refuse_the_matrix_cases_at_the_field(tmp_path, screen, answers_file):
+    """Paths (a FIFO, /dev/zero, a link to /etc, a 2 MiB file, //etc, relative, bidi), addresses (zone
+    indexes, IPv4-mapped, an unclosed bracket, /0, 192.0.2.01, a bad prefix) and numbers out of their range,
+    typed where the screens ask for them: refused with an error at the field (or, where the kind allows it,
+    kept as the answers-file matrix keeps it). No hang, no exception."""
+    import asyncio
+
+    asyncio.run(try_fields(tmp_path, screen, answers_file, lambda key, _keep: matrix_cases(key), MATRIX,
+                           special_paths=True, some=False))

@@ -107,7 +107,7 @@ def dovecot_session(tmp_path, answers: str, platform: str = "debian12"):
     so that the forms show the answers as an administrator would see them on a prepared host."""
     session = make_session(tmp_path / "root", answers=answers, platform=platform)
     for path, data in (("/root/dovecot-ldap.pass", "ldap-pass\n"), ("/root/dovecot-sql.pass", "sql-pass\n"),
-                       ("/etc/pki/tls/certs/ca.crt", "CA\n")):
+                       ("/etc/pki/tls/certs/ca.crt", "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n")):
         real = session.host.real(path)
         real.parent.mkdir(parents=True, exist_ok=True)
         real.write_text(data)
