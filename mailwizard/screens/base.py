@@ -324,6 +324,8 @@ class FormScreen(WizardScreen):
                        if displayed(w)]
             if invalid:
                 invalid[0].focus()
+                if isinstance(invalid[0], Input):
+                    invalid[0].select_all()  # typing replaces the refused value (it had the focus already)
             return
         self.leave(forward=True)
 
