@@ -44,6 +44,9 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+SIMULATED_HOSTNAME = "mail.example.com"  # what --platform's simulated host calls itself (hostname -f)
+
+
 def build_session(args):
     """The Session for these arguments (raises Usage with a message naming the problem)."""
     from mailwizard import answers as answers_mod
@@ -79,7 +82,8 @@ def build_session(args):
     tmp = None
     if args.platform:  # the simulated host's files: removed by main() when the run ends, whatever its end
         tmp = tempfile.mkdtemp(prefix="mailwizard-platform-")
-        host = FakeHost.from_profile(profile, tmp, hostname=answers.server.hostname)
+        # a fresh host with a fully-qualified name: the answers' when they give one, else an example's
+        host = FakeHost.from_profile(profile, tmp, hostname=answers.server.hostname or SIMULATED_HOSTNAME)
     try:
         session = Session(answers, host, profile, offline=bool(args.platform),
                           dry_run=args.dry_run or bool(args.platform), journal_dir=state_dir)

@@ -1,0 +1,69 @@
+"""Pilot tests of issue 15: the wizard asks less (answers the host gives are prefilled) and says more."""
+
+from __future__ import annotations
+
+from textual.widgets import Input
+
+from mailwizard.app import create_app
+from mailwizard.existing import prefill_session
+from mailwizard.screens.welcome import WelcomeScreen
+from tui_support import field_message, make_session, press, replace_input, settle, text_of
+
+SIZE = (80, 24)
+
+
+def fresh_session(root, hostname: str = "mx.corp.example.net", mailname: str | None = None, **kwargs):
+    """A session as a new run without answers starts it: nothing given, the host's names prefilled."""
+    session = make_session(root, **kwargs)
+    session.answers.server.hostname = session.answers.server.domain = ""
+    session.host.state.hostname = hostname
+    if mailname is not None:
+        path = session.host.real("/etc/mailname")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(mailname + "\n")
+    prefill_session(session, given=False)
+    return session
+
+
+async def test_host_name_and_domain_come_from_the_host(tmp_path):
+    """Issue 15 (3): `hostname -f` gives the host name, the host name's parent the mail domain."""
+    session = fresh_session(tmp_path / "root")
+    app = create_app(session, [])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, WelcomeScreen)
+        assert app.screen.query_one("#server-hostname", Input).value == "mx.corp.example.net"
+        assert app.screen.query_one("#server-domain", Input).value == "corp.example.net"
+        about = text_of(app.screen.query_one("#about"))
+        assert "host name from hostname -f" in about and "mail domain from the host name" in about
+
+
+async def test_mail_domain_comes_from_etc_mailname(tmp_path):
+    session = fresh_session(tmp_path / "root", mailname="example.net")
+    app = create_app(session, [])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.screen.query_one("#server-domain", Input).value == "example.net"
+        assert "mail domain from /etc/mailname" in text_of(app.screen.query_one("#about"))
+
+
+async def test_a_host_without_a_full_name_prefills_nothing(tmp_path):
+    session = fresh_session(tmp_path / "root", hostname="localhost")
+    assert (session.answers.server.hostname, session.answers.server.domain) == ("", "")
+
+
+async def test_the_mail_domain_has_its_own_error_text(tmp_path):
+    """Issue 15 (3): the domain's error spoke of the host name."""
+    session = fresh_session(tmp_path / "root")
+    app = create_app(session, [])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await replace_input(pilot, "#server-domain", "")
+        await press(pilot, "ctrl+n")
+        assert isinstance(app.screen, WelcomeScreen)
+        message = field_message(app, "server.domain")
+        assert message.startswith("error: is empty: give the domain of the mail addresses")
+        assert "host name" not in message and "fully-qualified name" not in message
+        await replace_input(pilot, "#server-domain", "localdomain")
+        await press(pilot, "ctrl+n")
+        assert "a mail domain has a dot, e.g. example.com" in field_message(app, "server.domain")
