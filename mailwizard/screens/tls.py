@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Input, Label, RadioSet, Static
+from textual.widgets import Checkbox, Input, Label, RadioSet, Static
 
 from mailwizard.answers import Problem
 from mailwizard.screens.base import TLS_KEYS, FormScreen
@@ -76,7 +76,19 @@ class TLSScreen(FormScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.query_one("#tls-cert").focus()
+        tls = self.session.answers.tls
+        if not tls.self_signed and tls.cert and not self.session.host.exists(tls.cert):
+            # no certificate yet (a fresh host): the choice to make first is a self-signed one
+            self.query_one("#tls-self-signed").focus()
+        else:
+            self.query_one("#tls-cert").focus()
+
+    @on(Checkbox.Changed, "#tls-self-signed")
+    def _self_signed_changed(self) -> None:
+        """Ticked, the certificate is made at those paths: their "does not exist" goes at once."""
+        if self.is_current and not self._leaving:
+            self._collect()
+            self.check(advance=False)
 
     def dh_choice(self) -> str:
         pressed = self.query_one("#tls-dh-choice", RadioSet).pressed_button

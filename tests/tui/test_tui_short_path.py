@@ -67,3 +67,24 @@ async def test_the_mail_domain_has_its_own_error_text(tmp_path):
         await replace_input(pilot, "#server-domain", "localdomain")
         await press(pilot, "ctrl+n")
         assert "a mail domain has a dot, e.g. example.com" in field_message(app, "server.domain")
+
+
+async def test_ticking_self_signed_clears_the_missing_certificate_messages(tmp_path):
+    """Issue 15 (4): the "does not exist" messages stayed after "self-signed" was ticked."""
+    from textual.widgets import Checkbox
+
+    from mailwizard.screens.tls import TLSScreen
+
+    session = make_session(tmp_path / "root", self_signed=False)
+    app = create_app(session, [], start="tls")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, TLSScreen)
+        assert "does not exist" in field_message(app, "tls.cert")
+        assert "does not exist" in field_message(app, "tls.key")
+        # a fresh host has no certificate: the focus is on the choice to make first
+        assert app.screen.focused is app.screen.query_one("#tls-self-signed", Checkbox)
+        await press(pilot, "space")
+        assert session.answers.tls.self_signed
+        assert field_message(app, "tls.cert").strip() == "" and field_message(app, "tls.key").strip() == ""
+        assert "problem" not in text_of(app.screen.query_one("#status"))
