@@ -270,7 +270,8 @@ def _run(session, structural, args) -> int:
             return EXIT_USAGE
     from mailwizard.app import create_app
 
-    app = create_app(session, structural, resume=args.resume, answers_file=bool(args.answers), freeze_gc=True)
+    app = create_app(session, structural, resume=args.resume, answers_file=bool(args.answers), freeze_gc=True,
+                     short_path=not (args.answers or args.resume))
     code = app.run()
     if isinstance(code, int):
         return code

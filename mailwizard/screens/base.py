@@ -169,7 +169,7 @@ class WizardScreen(Screen):
         return self.wizard.session
 
     def compose(self) -> ComposeResult:
-        yield StepBar(self.wizard.step_titles(), self.KEY)
+        yield StepBar(self.wizard.step_titles(self.KEY), self.KEY)
         heading = self.HEADING + (f"  (guide {self.GUIDE})" if self.GUIDE else "")
         yield Static(heading, classes="heading")
         with (VerticalScroll if self.SCROLL_BODY else Vertical)(id="body"):
@@ -182,6 +182,11 @@ class WizardScreen(Screen):
 
     def compose_body(self) -> ComposeResult:
         yield from ()
+
+    @classmethod
+    def summary(cls, answers) -> str:
+        """What the screen's answers do, in one line (the "Everything else" page)."""
+        return ""
 
     def on_mount(self) -> None:
         if self.wizard.previous(self.KEY) is None:

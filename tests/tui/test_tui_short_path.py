@@ -7,7 +7,7 @@ from textual.widgets import Input
 from mailwizard.app import create_app
 from mailwizard.existing import prefill_session
 from mailwizard.screens.welcome import WelcomeScreen
-from tui_support import field_message, make_session, press, replace_input, settle, text_of
+from tui_support import field_message, make_session, press, replace_input, settle, text_of, walk_to
 
 SIZE = (80, 24)
 
@@ -88,3 +88,58 @@ async def test_ticking_self_signed_clears_the_missing_certificate_messages(tmp_p
         assert session.answers.tls.self_signed
         assert field_message(app, "tls.cert").strip() == "" and field_message(app, "tls.key").strip() == ""
         assert "problem" not in text_of(app.screen.query_one("#status"))
+
+
+async def test_a_new_run_asks_five_screens_then_reviews(tmp_path):
+    """Issue 15: the short path: the screens no default answers, "Everything else", the Review."""
+    session = fresh_session(tmp_path / "root", hostname="mail.example.com", dry_run=True)
+    session.answers.postfix.submission = False  # as the answers' default leaves it
+    app = create_app(session, [], short_path=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        passed = await walk_to(pilot, "ReviewScreen")
+        assert passed == ["WelcomeScreen", "TLSScreen", "AuthScreen", "PostfixModeScreen", "MoreScreen",
+                          "ReviewScreen"]
+        # issue 15 (9): a new mail server's users send mail through it
+        assert session.answers.postfix.submission
+
+
+async def test_everything_else_opens_any_screen_and_comes_back(tmp_path):
+    from mailwizard.screens.more import MoreScreen
+    from mailwizard.screens.postfix_submission import PostfixSubmissionScreen
+
+    session = fresh_session(tmp_path / "root", hostname="mail.example.com", dry_run=True)
+    app = create_app(session, [], short_path=True, start="more")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, MoreScreen)
+        line = text_of(app.screen.query_one("#summary-postfix_submission"))
+        assert line.startswith("on: ports 587 and 465")
+        app.screen.query_one("#open-postfix_submission").focus()
+        await press(pilot, "enter")
+        assert isinstance(app.screen, PostfixSubmissionScreen)
+        bar = app.screen.query_one("StepBar").render().plain
+        assert "Everything else >  Submission" in bar
+        await press(pilot, "space")  # off
+        await press(pilot, "escape")  # Back: to the page, which says what changed
+        assert isinstance(app.screen, MoreScreen)
+        assert text_of(app.screen.query_one("#summary-postfix_submission")).startswith("off:")
+        app.screen.query_one("#open-postfix_submission").focus()
+        await press(pilot, "enter", "space", "ctrl+n")  # Next comes back too
+        assert isinstance(app.screen, MoreScreen) and session.answers.postfix.submission
+
+
+async def test_everything_else_sends_next_to_a_screen_with_an_error(tmp_path):
+    from mailwizard.screens.mailstore import MailStoreScreen
+    from mailwizard.screens.more import MoreScreen
+
+    session = fresh_session(tmp_path / "root", hostname="mail.example.com", dry_run=True)
+    session.answers.mailbox.root = "relative/path"
+    app = create_app(session, [], short_path=True, start="more")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, MoreScreen)
+        assert "ERROR mailbox.root" in text_of(app.screen.query_one("#summary-mailstore"))
+        assert "1 screen(s) to open" in text_of(app.screen.query_one("#status"))
+        await press(pilot, "ctrl+n")
+        assert isinstance(app.screen, MailStoreScreen)
