@@ -161,6 +161,9 @@ def main() -> int:
             before = len(d.keys)
             answer(d, screen)
             visited.append((head, d.keys[before:]))
+            end = time.monotonic() + 15  # Next leaves the screen, or it refused (the loop then sees it again)
+            while time.monotonic() < end and heading(d.screen()) == head:
+                time.sleep(0.1)
     finally:
         if not args.keep:
             d.close()

@@ -214,6 +214,7 @@ class MailWizard(App[int]):
         self.result: ApplyResult | None = None
         self.checks: list[Check] | None = None
         self.applying = False
+        self.farewell = ""  # a line the command line prints once the wizard has ended (a saved answers file)
         self.dh_status = ""
         # what only an internet site uses, set aside while the Postfix screen says null client
         self.postfix_site_only: dict | None = None

@@ -273,6 +273,8 @@ def _run(session, structural, args) -> int:
     app = create_app(session, structural, resume=args.resume, answers_file=bool(args.answers), freeze_gc=True,
                      short_path=not (args.answers or args.resume))
     code = app.run()
+    if app.farewell:
+        print(app.farewell)
     if isinstance(code, int):
         return code
     return app.return_code or EXIT_OK  # Textual sets 1 when the app crashed

@@ -231,23 +231,27 @@ class Session:
         with self.journal() as journal:
             journal.save_state(verified=verified, status="verified" if not failed else "applied")
 
-    def save_answers_copy(self, path: str) -> str | None:
-        """Write the answers (secrets left out) to `path`, 0600 root; an error message, or None when saved."""
+    def save_answers_copy(self, path: str, here: bool = False) -> str | None:
+        """Write the answers (secrets left out) to `path`, 0600 root; an error message, or None when saved.
+
+        `here`: on this machine's files, owned by whoever runs the wizard (a dry run: it needs no root,
+        and --platform's host is a simulated one that goes when the run ends)."""
         import posixpath
 
         from mailwizard.answers import check_path
 
         if msg := check_path(path, "answers file", "/root/mailwizard-answers.toml"):
             return msg
+        host, uid, gid = (Host("/"), os.getuid(), os.getgid()) if here else (self.host, 0, 0)
         parent = posixpath.dirname(path)
-        directory = self.host.stat(parent)
+        directory = host.stat(parent)
         if directory is None or not directory.is_dir:
             return f"the directory {parent} does not exist"
-        meta = self.host.stat(path)
+        meta = host.stat(path)
         if meta is not None and meta.is_dir:
             return f"{path} is a directory: give a file name in it"
         try:
-            self.host.write_atomic(path, self.answers.to_toml().encode(), mode=0o600, uid=0, gid=0)
+            host.write_atomic(path, self.answers.to_toml().encode(), mode=0o600, uid=uid, gid=gid)
         except OSError as exc:
             return f"could not write {path}: {exc.strerror or exc}"
         return None

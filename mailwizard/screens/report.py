@@ -272,25 +272,11 @@ class ReportScreen(WizardScreen):
         self.app.push_screen(DnsRecordsScreen(text.split("\n", 1)[1] if text else
                                               "; a null client receives no mail: no records to publish\n"))
 
-    def action_save_answers(self, error: str = "", path: str | None = None) -> None:
-        from mailwizard.screens.report_dialogs import DEFAULT_ANSWERS_COPY, SaveAnswersScreen
+    def action_save_answers(self) -> None:
+        from mailwizard.screens.report_dialogs import save_answers
 
-        def save(path: str) -> None:
-            if (msg := self.session.save_answers_copy(path)) is not None:
-                self.action_save_answers(msg, path)  # ask again, with the reason
-            else:
-                self.saved_path = path
-                self.set_status(f"answers saved to {path} (0600; secrets left out)", "-ok")
+        def saved(path: str) -> None:
+            self.saved_path = path
+            self.set_status(f"answers saved to {path} (0600; secrets left out)", "-ok")
 
-        def chosen(path: str | None) -> None:
-            if not path:
-                return
-            if self.session.host.exists(path):
-                from mailwizard.screens.confirm import ConfirmScreen
-
-                self.app.push_screen(ConfirmScreen("Replace the file?", f"{path} exists; its contents would be "
-                                                   "replaced by the answers.", yes="Replace", no="Keep it"),
-                                     lambda yes: save(path) if yes else self.action_save_answers("", path))
-            else:
-                save(path)
-        self.app.push_screen(SaveAnswersScreen(error, path or self.saved_path or DEFAULT_ANSWERS_COPY), chosen)
+        save_answers(self, saved, self.saved_path)

@@ -12,6 +12,7 @@ from rich.segment import Segment
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.geometry import Size
 from textual.message import Message
 from textual.strip import Strip
@@ -43,7 +44,9 @@ changes; each step's heading names the guide sections it follows:
 
 Scroll with the arrow keys, PgUp/PgDn, Home/End. **Apply** asks once more,
 then changes this host exactly as shown. With `--dry-run` this is the end:
-nothing was changed, and Quit leaves with exit code 0.
+nothing was changed; Quit asks first and offers to save the answers (0600,
+secrets left out: `mailwizard --answers FILE` starts from them), and leaves
+with exit code 0. **s** saves the answers at any time.
 """
 
 
@@ -265,6 +268,9 @@ class ReviewScreen(WizardScreen):
     HEADING = "Review: every change before it is made"
     GUIDE = ""
     HELP = HELP
+    BINDINGS = [Binding("s", "save_answers", "Save answers")]
+
+    saved_path = ""  # where the answers were last saved: offered again
 
     def __init__(self, made: PlanReady | None = None) -> None:
         super().__init__()
@@ -351,7 +357,7 @@ class ReviewScreen(WizardScreen):
         if self.query_one("#next", Button).disabled:
             return
         if self.session.dry_run:
-            self.wizard.exit(0)
+            self._leave_dry_run()
             return
         if self.plan is None:
             return
@@ -359,6 +365,36 @@ class ReviewScreen(WizardScreen):
             self._ask(0, {})
             return
         self._confirm()
+
+    def _leave_dry_run(self) -> None:
+        """The end of a dry run: asked first, with the answers to save (`--answers FILE` starts there)."""
+        from mailwizard.screens.confirm import ChoiceScreen
+
+        def chosen(choice: str | None) -> None:
+            if choice == "q":
+                self.wizard.exit(0)
+            elif choice == "s":
+                self.action_save_answers(then_quit=True)
+
+        saved = f" They were saved to {self.saved_path}." if self.saved_path else ""
+        self.app.push_screen(ChoiceScreen(
+            "Leave the dry run?",
+            "Nothing on this host was changed. Save the answers (0600, secrets left out) to start from them "
+            f"next time: mailwizard --answers FILE.{saved}",
+            [("s", "Save answers"), ("q", "Quit"), ("c", "Stay")], cancel="c"), chosen)
+
+    def action_save_answers(self, then_quit: bool = False) -> None:
+        from mailwizard.screens.report_dialogs import save_answers
+
+        def saved(path: str) -> None:
+            self.saved_path = path
+            self.set_status(f"answers saved to {path} (0600; secrets left out)", "-ok")
+            if then_quit:
+                self.wizard.farewell = f"mailwizard: answers saved to {path}; mailwizard --answers {path} " \
+                                       "starts from them"
+                self.wizard.exit(0)
+
+        save_answers(self, saved, self.saved_path)
 
     def _ask(self, index: int, decisions: dict[str, str]) -> None:
         """One conflict after another; the plan is changed only once all are answered."""

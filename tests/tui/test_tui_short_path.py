@@ -143,3 +143,47 @@ async def test_everything_else_sends_next_to_a_screen_with_an_error(tmp_path):
         assert "1 screen(s) to open" in text_of(app.screen.query_one("#status"))
         await press(pilot, "ctrl+n")
         assert isinstance(app.screen, MailStoreScreen)
+
+
+async def test_the_dry_run_review_asks_before_quitting_and_saves_the_answers(tmp_path):
+    """Issue 15 (2): Next on a dry run's Review quit at once, and its answers could not be saved."""
+    from textual.widgets import Input as TextInput
+
+    from mailwizard.screens.confirm import ChoiceScreen
+    from mailwizard.screens.report_dialogs import SaveAnswersScreen
+    from mailwizard.screens.review import ReviewScreen
+
+    session = make_session(tmp_path / "root", dry_run=True, answers="sql.toml")
+    session.answers.auth.sql.password = "s3cret-typed"  # typed on the screen: never saved
+    app = create_app(session, [], start="review")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, ReviewScreen)
+        await press(pilot, "ctrl+n")
+        assert isinstance(app.screen, ChoiceScreen), "Next on a dry run's Review asks first"
+        await press(pilot, "escape")
+        assert isinstance(app.screen, ReviewScreen) and app.is_running  # Stay
+        await press(pilot, "ctrl+n", "s")
+        assert isinstance(app.screen, SaveAnswersScreen)
+        path = tmp_path / "saved.toml"
+        field = app.screen.query_one("#path", TextInput)
+        field.value = str(path)
+        await press(pilot, "enter")
+        assert not app.is_running and app.return_value == 0
+    assert path.stat().st_mode & 0o777 == 0o600
+    text = path.read_text()
+    assert 'backend = "sql"' in text and "s3cret-typed" not in text
+    assert app.farewell.startswith(f"mailwizard: answers saved to {path}")
+
+
+async def test_quit_on_the_dry_run_review_leaves_with_nothing_saved(tmp_path):
+    from mailwizard.screens.confirm import ChoiceScreen
+
+    session = make_session(tmp_path / "root", dry_run=True)
+    app = create_app(session, [], start="review")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "ctrl+n")
+        assert isinstance(app.screen, ChoiceScreen)
+        await press(pilot, "q")
+        assert not app.is_running and app.return_value == 0 and app.farewell == ""

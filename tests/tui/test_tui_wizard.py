@@ -234,7 +234,7 @@ async def test_dry_run_ends_at_review_and_changes_nothing(dry_session):
         button = app.screen.query_one("#next", Button)
         assert str(button.label) == "Quit (dry run: nothing was changed)"
         assert "Apply" not in [title for _, title in app.step_titles()]
-        await press(pilot, "ctrl+n")
+        await press(pilot, "ctrl+n", "q")  # Quit asks first (and offers to save the answers)
     assert app.return_value == 0
     assert not session.host.real(JOURNAL).exists(), "a dry run writes no journal"
     assert installs(session.host) == []
