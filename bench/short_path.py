@@ -38,12 +38,12 @@ class Driver:
         env = dict(os.environ)
         if term:
             env["TERM"] = term
-        subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
-        subprocess.run(["tmux", "new", "-d", "-s", name, "-x", "80", "-y", "24", "-c", str(REPO),
-                        command], check=True, env=env)
+        self.tmux = ["tmux", "-L", name]  # a server of its own: other tmux sessions are left alone
+        subprocess.run(self.tmux + ["new", "-d", "-s", name, "-x", "80", "-y", "24", "-c", str(REPO),
+                                    command], check=True, env=env)
 
     def screen(self, escapes: bool = False) -> str:
-        argv = ["tmux", "capture-pane", "-p", "-t", self.name] + (["-e"] if escapes else [])
+        argv = self.tmux + ["capture-pane", "-p", "-t", self.name] + (["-e"] if escapes else [])
         return subprocess.run(argv, capture_output=True, text=True).stdout
 
     def settled(self, timeout: float = 20.0) -> str:
@@ -62,7 +62,7 @@ class Driver:
         """Each key on its own (a burst can outrun the app's focus changes), counted."""
         for key in keys:
             literal = len(key) == 1
-            subprocess.run(["tmux", "send-keys", "-t", self.name] + (["-l"] if literal else []) + [key],
+            subprocess.run(self.tmux + ["send-keys", "-t", self.name] + (["-l"] if literal else []) + [key],
                            check=True)
             self.keys.append(key)
             time.sleep(0.08)
@@ -82,7 +82,7 @@ class Driver:
         return False
 
     def close(self) -> None:
-        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+        subprocess.run(self.tmux + ["kill-server"], capture_output=True)  # its own server only
 
 
 def field_refused(screen: str, label: str) -> bool:
@@ -141,7 +141,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--command", default=COMMAND)
     ap.add_argument("--term", help="TERM for the wizard (linux: the console's 8 colours)")
-    ap.add_argument("--keep", action="store_true", help="leave the tmux session running at the Review")
+    ap.add_argument("--keep", action="store_true", help="leave the tmux session running at the Review "
+                    "(on its own server: tmux -L short-path-PID)")
     ap.add_argument("--show", action="store_true", help="print each screen as it was shown")
     args = ap.parse_args()
     d = Driver(f"short-path-{os.getpid()}", args.command, args.term)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from textual import events
 from textual.widgets import Input
 
 from mailwizard.app import create_app
@@ -187,3 +188,26 @@ async def test_quit_on_the_dry_run_review_leaves_with_nothing_saved(tmp_path):
         assert isinstance(app.screen, ChoiceScreen)
         await press(pilot, "q")
         assert not app.is_running and app.return_value == 0 and app.farewell == ""
+
+
+async def test_esc_pressed_quickly_several_times_goes_back_as_many_screens(tmp_path):
+    """Issue 15 (8): a second Esc while the first was still leaving its screen was dropped."""
+    session = make_session(tmp_path / "root")
+    app = create_app(session, [], start="lmtp")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        keys = app.screen_keys()
+        at = keys.index("lmtp")
+        # a terminal's quick presses reach the screen they were pressed on while it is still leaving
+        # (tmux, 6 at once: 5 or 4 screens back before): each counts
+        screen = app.screen
+        for _ in range(4):
+            screen.action_back()
+        for _ in range(3):
+            await settle(pilot)
+        assert keys[at - 4] == app.screen.KEY, f"{app.screen.KEY}, expected {keys[at - 4]} ({keys})"
+        for _ in range(12):  # more than there are screens: it stops at Welcome
+            app.post_message(events.Key("escape", "\x1b"))
+        for _ in range(5):
+            await settle(pilot)
+        assert app.screen.KEY == "welcome" and app.pending_back == 0
