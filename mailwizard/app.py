@@ -96,7 +96,8 @@ SCREEN_WHEN = {key: lambda a: a.postfix.mode == "internet-site"
                for key in ("postfix_tls", "postfix_aliases", "postfix_delivery", "postfix_submission")}
 # the form of the authentication backend chosen on the Authentication screen
 BACKEND_SCREENS = {"auth_pam": "pam", "auth_ldap": "ldap", "auth_sql": "sql"}
-# where a resumed wizard opens: the screen of the first step not yet verified
+# where a resumed wizard opens: the screen of the first step not yet verified (an apply that did not end
+# opens at the Review: every screen had been answered)
 RESUME_AT = {"preflight": "welcome", "install": "install", "tls": "tls", "vmail": "mailstore",
              "auth": "auth", "protocols": "protocols", "mailboxes": "mailboxes", "lmtp": "lmtp",
              "sieve": "sieve", "replication": "replication", "firewall": "protocols", "services": "review",
@@ -331,6 +332,9 @@ class MailWizard(App[int]):
         if not self.resume:
             return "welcome"
         try:
+            if self.session.journal().state.get("status") in ("applying", "stopped", "failed"):
+                # the apply did not end: every screen had been answered; what is left is on the Review
+                return "review"
             step = self.session.first_unverified()
         except Exception:  # an unreadable journal: start from the beginning
             return "welcome"

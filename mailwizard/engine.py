@@ -122,8 +122,13 @@ class Session:
 
     def context(self) -> PlanContext:
         pending = set() if self.offline else set(self.journal().state["pending_reloads"])
+        own: dict[str, set[str] | None] = {}
+        if not self.offline:
+            for path, entry in self.journal().index["files"].items():
+                shas = {entry[k] for k in ("wizard_sha", "pending_sha") if k in entry}
+                own[path] = None if entry.get("in_flight") else shas
         return PlanContext(self.host, self.profile, offline=self.offline, dry_run=self.dry_run,
-                           pending_reloads=pending)
+                           pending_reloads=pending, own_files=own)
 
     def problems(self) -> list[Problem]:
         """Everything wrong with the answers, on this host; errors first."""

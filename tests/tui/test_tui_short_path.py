@@ -211,3 +211,25 @@ async def test_esc_pressed_quickly_several_times_goes_back_as_many_screens(tmp_p
         for _ in range(5):
             await settle(pilot)
         assert app.screen.KEY == "welcome" and app.pending_back == 0
+
+
+async def test_resume_after_an_interrupted_apply_opens_at_the_review_without_a_hand_made_warning(tmp_path):
+    """Issue 15 (7): --resume opened at Welcome and took the wizard's own files for hand-made ones."""
+    from mailwizard.screens.review import ReviewScreen
+
+    first = make_session(tmp_path / "root")
+    first.apply(first.plan())
+    with first.journal() as journal:
+        journal.save_state(status="applying")  # as a run killed while applying leaves it
+    session = make_session(tmp_path / "root")
+    assert not [p for p in session.problems() if p.key == "existing"]
+    app = create_app(session, [], resume=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, ReviewScreen)
+        assert "made by hand" not in text_of(app.screen.query_one("#plan-problems"))
+    # an edit of the administrator's after the wizard wrote the file is still one
+    main_cf = session.host.real("/etc/postfix/main.cf")
+    main_cf.write_text(main_cf.read_text() + "# the admin's\n")
+    existing = [p.message for p in make_session(tmp_path / "root").problems() if p.key == "existing"]
+    assert existing and "/etc/postfix/main.cf" in existing[0]
