@@ -60,6 +60,11 @@ ACCOUNT_STEPS = ("auth", "live")  # the steps whose checks use the test account
 STATUS_WIDTH, AREA_WIDTH, CHECK_WIDTH = 6, 14, 32  # cropped: the whole row is shown below the table
 
 
+def cut(text: str) -> Text:
+    """A cell's text on one line, ending in "…" where the column cuts it (the row's detail has it all)."""
+    return Text(text, no_wrap=True, overflow="ellipsis")
+
+
 class ChecksProgress(Message):
     """The checks of one more step are running (posted from the worker)."""
 
@@ -215,7 +220,7 @@ class ReportScreen(WizardScreen):
             step = check.step
             table.add_row(Text(report.MARK.get(check.status, check.status.upper()),
                                style=STATUS_STYLE.get(check.status, "")),
-                          area, check.name, check.evidence)
+                          area, cut(check.name), cut(check.evidence))
         self.query_one("#summary", Static).update(self.summary_text(message.checks, message.error))
         self.query_one("#next", Button).disabled = False
         failed = any(c.status == "fail" for c in message.checks)
@@ -237,6 +242,8 @@ class ReportScreen(WizardScreen):
         text.append(f": {report.verdict(checks)}", style=STATUS_STYLE[report.worst(checks)])
         if self.account_note:
             text.append(f"\n{self.account_note}")
+        if self.saved_path:
+            text.append(f"\nanswers saved to {self.saved_path} (0600; secrets left out)")
         if error:
             text.append(f"\n{error}", style="red")
         return text
@@ -277,6 +284,7 @@ class ReportScreen(WizardScreen):
 
         def saved(path: str) -> None:
             self.saved_path = path
-            self.set_status(f"answers saved to {path} (0600; secrets left out)", "-ok")
+            self.query_one("#summary", Static).update(self.summary_text(self.checks))
+            self.set_status("answers saved", "-ok")
 
         save_answers(self, saved, self.saved_path)

@@ -34,7 +34,9 @@ class DnsRecordsScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dns-dialog", classes="dialog"):
             yield Static("DNS records to publish (zone-file lines; select to copy)", classes="dialog-title")
-            yield TextArea(self.zone, read_only=True, soft_wrap=False, show_line_numbers=False, id="zone")
+            # wrapped: every record is seen whole at 80 columns (a copy takes the lines as they are)
+            yield TextArea(self.zone, read_only=True, soft_wrap=True, show_line_numbers=False, id="zone",
+                           compact=True)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Close (Esc)", id="close", variant="primary", compact=True)
 
