@@ -112,8 +112,8 @@ def diff_lines(diff: str) -> list[tuple[str, str]]:
 
 
 class DiffLines:
-    """Diff lines, each wrapped at the width with its +/- column kept: a continuation line starts with
-    the same sign, so a long line never looks like context."""
+    """Diff lines, each wrapped at the width (between words where it can) with its +/- column kept: a
+    continuation line starts with the same sign, so a long line never looks like context."""
 
     def __init__(self, lines: list[tuple[str, str]]) -> None:
         self.lines = lines
@@ -128,8 +128,8 @@ class DiffLines:
                 yield new_line
                 continue
             sign, rest = (line[:1], line[1:]) if line[:1] in "+- " else (" ", line)
-            for chunk in chop_cells(rest, width - 1):
-                yield Segment(sign + chunk, rich_style)
+            for chunk in Text(rest).wrap(console, width - 1, overflow="fold"):  # between words where it can
+                yield Segment(sign + chunk.plain.rstrip(" "), rich_style)
                 yield new_line
 
 
