@@ -318,7 +318,7 @@ class PlanView(Static, can_focus=True):
     @staticmethod
     def _head(fold: Fold, opened: bool, cursor: bool) -> Text:
         text = Text(" " * fold.indent)
-        marker = "▼ " if opened else "▶ "
+        marker = "▼ " if opened else "► "
         line = Text(marker) + fold.title
         if fold.count:
             line.append(f"  ({fold.count})", style="dim" if not cursor else "")

@@ -55,6 +55,11 @@ class TLSScreen(FormScreen):
 
     def compose_body(self) -> ComposeResult:
         tls = self.session.answers.tls
+        # first: on a fresh host (no certificate yet) the choice to make before the paths
+        hostname = self.session.answers.server.hostname or "this host"
+        yield Tick(f"Create a self-signed certificate for {hostname} "
+                   "(test/first start only — clients will warn)",
+                   tls.self_signed, id="tls-self-signed")
         yield Field("tls.cert", "Certificate", tls.cert, placeholder="/etc/pki/dovecot/certs/server.example.com.crt")
         yield Field("tls.key", "Private key", tls.key, placeholder="/etc/pki/dovecot/private/server.example.com.key")
         yield Field("tls.ca", "CA (optional)", tls.ca, placeholder="empty: no CA certificate")
@@ -69,10 +74,6 @@ class TLSScreen(FormScreen):
                         placeholder="/etc/dovecot/dh.pem", classes="" if choice == "custom" else "-hidden")
             yield FieldMessages(id="tls-dh-messages")
             yield Static(self.wizard.dh_status, id="tls-dh-status")
-        hostname = self.session.answers.server.hostname or "this host"
-        yield Tick(f"Create a self-signed certificate for {hostname} "
-                       "(test/first start only — clients will warn)",
-                       tls.self_signed, id="tls-self-signed")
 
     def on_mount(self) -> None:
         super().on_mount()

@@ -36,15 +36,15 @@ async def test_sections_are_folded_to_a_line_and_open_by_keyboard(tmp_path):
         view = app.screen.query_one("#plan", PlanView)
         assert app.screen.focused is view
         folded = drawn(view)
-        assert len(folded) == len(view.sections) > 5 and all(line.startswith("▶ ") for line in folded)
+        assert len(folded) == len(view.sections) > 5 and all(line.startswith("► ") for line in folded)
         await press(pilot, "down", "down", "enter")  # the third section: TLS
         lines = drawn(view)
         assert lines[2].startswith("▼ TLS") and len(lines) > len(folded)
         assert any("ssl_min_protocol" in line for line in lines)
         # its long diff (10-ssl.conf) is a line of its own until opened
-        diff = next(i for i, line in enumerate(lines) if "▶ the diff" in line)
+        diff = next(i for i, line in enumerate(lines) if "► the diff" in line)
         assert "lines: +" in lines[diff]
-        moves = sum(1 for line in lines[3:diff + 1] if "▶ " in line or "▼ " in line)
+        moves = sum(1 for line in lines[3:diff + 1] if "► " in line or "▼ " in line)
         await press(pilot, *["down"] * moves, "enter")
         opened = drawn(view)
         assert "▼ the diff" in opened[diff] and opened[diff + 1].strip().startswith("---")
