@@ -13,6 +13,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Button, Static
@@ -22,8 +23,8 @@ from mailwizard.screens.base import OWNERS, WizardScreen, key_matches, problems_
 
 HELP = """\
 The screens on this page have defaults that suit most mail servers: each
-line says what the wizard will do. Open one (Tab to its button, Enter) to
-see or change it; its **Back** and **Next** bring you back here.
+line says what the wizard will do. Open one (Up/Down or Tab to its button,
+Enter) to see or change it; its **Back** and **Next** bring you back here.
 
 A screen whose answers have an error is marked ERROR and must be opened;
 **Next** opens the first such screen, else goes on to the **Review**, where
@@ -48,13 +49,16 @@ class MoreScreen(WizardScreen):
     MoreScreen .summary-row > Static { width: 1fr; }
     """
 
+    BINDINGS = [Binding("down", "app.focus_next", show=False), Binding("up", "app.focus_previous", show=False)]
+
     problems: dict[str, list[Problem]] = {}
 
     def compose_body(self) -> ComposeResult:
         from mailwizard.app import SCREENS
 
         titles = dict(SCREENS)
-        yield Static("Open any of them to change it (Tab, Enter); Next goes on to the Review.", classes="intro")
+        yield Static("Open any of them to change it (Up/Down, Enter); Next goes on to the Review.",
+                     classes="intro")
         for key in self.wizard.summarised():
             with Horizontal(classes="summary-row"):
                 yield Button(titles.get(key, key), id=f"open-{key}", compact=True)

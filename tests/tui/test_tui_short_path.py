@@ -233,3 +233,35 @@ async def test_resume_after_an_interrupted_apply_opens_at_the_review_without_a_h
     main_cf.write_text(main_cf.read_text() + "# the admin's\n")
     existing = [p.message for p in make_session(tmp_path / "root").problems() if p.key == "existing"]
     assert existing and "/etc/postfix/main.cf" in existing[0]
+
+
+async def test_the_short_path_asks_an_ldap_servers_form(tmp_path):
+    """No default can name an LDAP server: chosen on Authentication, its form is asked on the short path."""
+    from mailwizard.screens.auth import AuthScreen
+
+    session = fresh_session(tmp_path / "root", hostname="mail.example.com", dry_run=True)
+    app = create_app(session, [], short_path=True, start="auth")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, AuthScreen)
+        session.answers.auth.backend = "ldap"
+        assert app.screen_keys()[:5] == ["welcome", "tls", "auth", "auth_ldap", "postfix_mode"]
+        assert "auth_ldap" not in app.summarised() and "auth_pam" not in app.summarised()
+        session.answers.auth.backend = "pam"
+        assert "auth_pam" in app.summarised() and "auth_ldap" not in app.screen_keys()
+
+
+async def test_everything_else_moves_between_its_lines_with_the_arrows(tmp_path):
+    from mailwizard.screens.more import MoreScreen
+
+    session = fresh_session(tmp_path / "root", hostname="mail.example.com", dry_run=True)
+    app = create_app(session, [], short_path=True, start="more")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, MoreScreen)
+        first = app.screen.query_one(f"#open-{app.summarised()[0]}")
+        first.focus()
+        await press(pilot, "down")
+        assert app.screen.focused is app.screen.query_one(f"#open-{app.summarised()[1]}")
+        await press(pilot, "up", "enter")
+        assert app.summarised()[0] == app.screen.KEY
