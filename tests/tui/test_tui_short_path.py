@@ -26,6 +26,12 @@ def fresh_session(root, hostname: str = "mx.corp.example.net", mailname: str | N
     return session
 
 
+def short_app(tmp_path, start: str | None = None):
+    """A new dry run on the short path (a fresh host calling itself mail.example.com), opened at `start`."""
+    session = fresh_session(tmp_path / "root", hostname="mail.example.com", dry_run=True)
+    return session, create_app(session, [], short_path=True, start=start)
+
+
 async def test_host_name_and_domain_come_from_the_host(tmp_path):
     """Issue 15 (3): `hostname -f` gives the host name, the host name's parent the mail domain."""
     session = fresh_session(tmp_path / "root")
@@ -109,8 +115,7 @@ async def test_everything_else_opens_any_screen_and_comes_back(tmp_path):
     from mailwizard.screens.more import MoreScreen
     from mailwizard.screens.postfix_submission import PostfixSubmissionScreen
 
-    session = fresh_session(tmp_path / "root", hostname="mail.example.com", dry_run=True)
-    app = create_app(session, [], short_path=True, start="more")
+    session, app = short_app(tmp_path, "more")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert isinstance(app.screen, MoreScreen)
@@ -134,9 +139,8 @@ async def test_everything_else_sends_next_to_a_screen_with_an_error(tmp_path):
     from mailwizard.screens.mailstore import MailStoreScreen
     from mailwizard.screens.more import MoreScreen
 
-    session = fresh_session(tmp_path / "root", hostname="mail.example.com", dry_run=True)
+    session, app = short_app(tmp_path, "more")
     session.answers.mailbox.root = "relative/path"
-    app = create_app(session, [], short_path=True, start="more")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert isinstance(app.screen, MoreScreen)
@@ -239,8 +243,7 @@ async def test_the_short_path_asks_an_ldap_servers_form(tmp_path):
     """No default can name an LDAP server: chosen on Authentication, its form is asked on the short path."""
     from mailwizard.screens.auth import AuthScreen
 
-    session = fresh_session(tmp_path / "root", hostname="mail.example.com", dry_run=True)
-    app = create_app(session, [], short_path=True, start="auth")
+    session, app = short_app(tmp_path, "auth")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert isinstance(app.screen, AuthScreen)
@@ -254,8 +257,7 @@ async def test_the_short_path_asks_an_ldap_servers_form(tmp_path):
 async def test_everything_else_moves_between_its_lines_with_the_arrows(tmp_path):
     from mailwizard.screens.more import MoreScreen
 
-    session = fresh_session(tmp_path / "root", hostname="mail.example.com", dry_run=True)
-    app = create_app(session, [], short_path=True, start="more")
+    _, app = short_app(tmp_path, "more")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert isinstance(app.screen, MoreScreen)
