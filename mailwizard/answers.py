@@ -729,8 +729,13 @@ def _numeric_name(value: str) -> str | None:
 
 
 def check_domain(value: str) -> str | None:
+    """None when `value` is a domain name with a dot (example.com), else what is wrong."""
+    if not value:
+        return "is empty: give the domain of the mail addresses (after the @), e.g. example.com"
+    if "." not in value.rstrip("."):
+        return f"{value!r} is not fully qualified: a mail domain has a dot, e.g. example.com"
     msg = check_fqdn(value)
-    return msg.replace("host name", "domain name") if msg else None
+    return msg.replace("host name", "domain name").replace("mail.example.com", "example.com") if msg else None
 
 
 def check_path(value: str, what: str, example: str = "/etc/pki/dovecot/certs/server.crt") -> str | None:

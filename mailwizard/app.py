@@ -9,7 +9,15 @@ forms only the chosen backend's is shown. A Postfix null client has no Dovecot
 screens, and no Postfix TLS, Aliases, Delivery or Submission screens
 (SCREEN_WHEN): it receives no mail.
 
-`create_app(session, structural, resume=False, answers_file=False, start=None)` builds
+A new run (no answers file, no --resume: `short_path`) takes the short path
+(issue 15): Welcome (the host's names prefilled), TLS, Authentication (and an
+LDAP or SQL server's form), Postfix, then "Everything else" (screens/more.py),
+a line per remaining screen with a button into it (whose Back and Next come
+back there), then Review: the screens no default can answer are asked
+(asked_on_the_short_path), the others summed up. Such a run turns submission
+on, as an administrator expects of a new mail server.
+
+`create_app(session, structural, resume=False, answers_file=False, start=None, short_path=False)` builds
 the app for the command line and for the tests alike (as Posting's app factory
 serves its CLI and its snapshot tests): the session carries the configured
 state (answers, host, dry run) and `start` names the screen (a key of SCREENS)
@@ -75,7 +83,7 @@ SCREENS: list[tuple[str, str]] = [
     ("sieve", "Sieve"), ("replication", "Replication"),
     ("postfix_mode", "Postfix"), ("postfix_tls", "Postfix TLS"), ("postfix_aliases", "Aliases"),
     ("postfix_delivery", "Delivery"), ("postfix_submission", "Submission"), ("postfix_limits", "Limits"),
-    ("review", "Review"), ("apply", "Apply"), ("report", "Report"),
+    ("more", "Everything else"), ("review", "Review"), ("apply", "Apply"), ("report", "Report"),
 ]
 # a screen that edits a step's answers is shown only while one of its steps applies
 # (none of them when Dovecot is disabled, LMTP only while the protocol is on)
@@ -88,7 +96,8 @@ SCREEN_WHEN = {key: lambda a: a.postfix.mode == "internet-site"
                for key in ("postfix_tls", "postfix_aliases", "postfix_delivery", "postfix_submission")}
 # the form of the authentication backend chosen on the Authentication screen
 BACKEND_SCREENS = {"auth_pam": "pam", "auth_ldap": "ldap", "auth_sql": "sql"}
-# where a resumed wizard opens: the screen of the first step not yet verified
+# where a resumed wizard opens: the screen of the first step not yet verified (an apply that did not end
+# opens at the Review: every screen had been answered)
 RESUME_AT = {"preflight": "welcome", "install": "install", "acme": "tls", "tls": "tls", "vmail": "mailstore",
              "auth": "auth", "protocols": "protocols", "mailboxes": "mailboxes", "lmtp": "lmtp",
              "sieve": "sieve", "replication": "replication", "firewall": "protocols", "services": "review",
@@ -105,15 +114,29 @@ SCREEN_CLASSES = {"welcome": "WelcomeScreen", "install": "InstallScreen", "tls":
                   "postfix_mode": "PostfixModeScreen", "postfix_tls": "PostfixTlsScreen",
                   "postfix_aliases": "PostfixAliasesScreen", "postfix_delivery": "PostfixDeliveryScreen",
                   "postfix_submission": "PostfixSubmissionScreen", "postfix_limits": "PostfixLimitsScreen",
-                  "review": "ReviewScreen", "apply": "ApplyScreen", "report": "ReportScreen"}
+                  "more": "MoreScreen", "review": "ReviewScreen", "apply": "ApplyScreen", "report": "ReportScreen"}
 
 
-def make_screen(key: str) -> "WizardScreen":
-    """A new screen for `key`; each screen's module is imported when first needed (a faster start)."""
+def make_screen_class(key: str) -> "type[WizardScreen]":
+    """The screen class of `key`; each screen's module is imported when first needed (a faster start)."""
     import importlib
 
     module = importlib.import_module(f"mailwizard.screens.{key}")
-    return getattr(module, SCREEN_CLASSES[key])()
+    return getattr(module, SCREEN_CLASSES[key])
+
+
+def make_screen(key: str) -> "WizardScreen":
+    """A new screen for `key`."""
+    return make_screen_class(key)()
+
+
+def asked_on_the_short_path(key: str) -> bool:
+    """Whether the short path asks screen `key` itself: the screens whose answers no default can give
+    (screens/base.py REQUIRED: host name, certificate, backend, Postfix's mode), an LDAP or SQL
+    server's form, and the pages around them; every other screen is a line of "Everything else"."""
+    from mailwizard.screens.base import REQUIRED
+
+    return key in REQUIRED or key in ("auth_ldap", "auth_sql", "more", "review", "apply", "report")
 
 
 class DhProgress(Message):
@@ -156,10 +179,7 @@ class Waiting(Screen):
 
 def screen_steps(key: str) -> tuple[str, ...]:
     """The steps whose host checks the screen of `key` shows (its class's STEPS)."""
-    import importlib
-
-    module = importlib.import_module(f"mailwizard.screens.{key}")
-    return getattr(getattr(module, SCREEN_CLASSES[key]), "STEPS", ())
+    return getattr(make_screen_class(key), "STEPS", ())
 
 
 class MailWizard(App[int]):
@@ -173,7 +193,8 @@ class MailWizard(App[int]):
     ]
 
     def __init__(self, session: "Session", structural: list[Problem] | None = None, resume: bool = False,
-                 answers_file: bool = False, freeze_gc: bool = False, start: str | None = None):
+                 answers_file: bool = False, freeze_gc: bool = False, start: str | None = None,
+                 short_path: bool = False):
         super().__init__()
         if start is not None and start not in SCREEN_CLASSES:
             raise ValueError(f"no screen {start!r}: one of {', '.join(SCREEN_CLASSES)}")
@@ -183,11 +204,19 @@ class MailWizard(App[int]):
         self.structural = list(structural or [])
         self.resume = resume
         self.answers_file = answers_file and not resume  # started with --answers: ask only what it lacks
+        # a new run: only what no default answers, then "Everything else" (screens/more.py)
+        self.short_path = short_path and not self.answers_file and not resume
+        if self.short_path and not any(k.startswith("postfix.") for k in session.prefilled):
+            # what an administrator expects of a new mail server: its users send mail through it
+            # (submission on 587 and 465; an answers file without the key keeps Postfix's off)
+            session.answers.postfix.submission = True
         self.answered: set[str] = set()  # screens the administrator moved on from with Next
         self.plan: Plan | None = None
         self.result: ApplyResult | None = None
         self.checks: list[Check] | None = None
         self.applying = False
+        self.pending_back = 0  # Esc presses that reached a screen while it was leaving backwards (base.leave)
+        self.farewell = ""  # a line the command line prints once the wizard has ended (a saved answers file)
         self.dh_status = ""
         # what only an internet site uses, set aside while the Postfix screen says null client
         self.postfix_site_only: dict | None = None
@@ -227,27 +256,55 @@ class MailWizard(App[int]):
         self._dh_cancel.set()
 
     # --- the order of the screens ------------------------------------------------
-    def screen_keys(self) -> list[str]:
+    def all_screen_keys(self) -> list[str]:
+        """Every screen the answers call for, in order ("Everything else" left out)."""
         active = {s.name for s in self.session.active_steps()}
         backend = self.session.answers.auth.backend
         keys = [k for k, _ in SCREENS
                 if (k not in SCREEN_STEPS or active.intersection(SCREEN_STEPS[k]))
                 and BACKEND_SCREENS.get(k, backend) == backend
-                and SCREEN_WHEN.get(k, lambda a: True)(self.session.answers)]
+                and SCREEN_WHEN.get(k, lambda a: True)(self.session.answers) and k != "more"]
         if self.session.dry_run:
             keys = keys[: keys.index("review") + 1]
         return keys
 
-    def step_titles(self) -> list[tuple[str, str]]:
+    def screen_keys(self) -> list[str]:
+        """The screens Next walks through: on the short path, the asked ones and "Everything else"."""
+        keys = self.all_screen_keys()
+        if self.short_path:
+            keys = [k for k in keys if asked_on_the_short_path(k)]
+            keys.insert(keys.index("review"), "more")
+        return keys
+
+    def summarised(self) -> list[str]:
+        """The screens "Everything else" sums up (none off the short path)."""
+        if not self.short_path:
+            return []
+        return [k for k in self.all_screen_keys() if not asked_on_the_short_path(k)]
+
+    def open_summarised(self, key: str) -> None:
+        """Show a screen of "Everything else"; its Back and Next lead back there."""
+        if key in self.summarised():
+            self.switch_screen(make_screen(key))
+
+    def step_titles(self, current: str | None = None) -> list[tuple[str, str]]:
+        """The step bar's screens; a screen opened from "Everything else" follows it."""
         titles = dict(SCREENS)
-        return [(k, titles[k]) for k in self.screen_keys()]
+        keys = self.screen_keys()
+        if current is not None and current not in keys and "more" in keys:
+            keys.insert(keys.index("more") + 1, current)
+        return [(k, titles[k]) for k in keys]
 
     def previous(self, key: str) -> str | None:
+        if key in self.summarised():
+            return "more"
         keys = self.screen_keys()
         i = keys.index(key) if key in keys else 0
         return keys[i - 1] if i > 0 else None
 
     def following(self, key: str) -> str | None:
+        if key in self.summarised():
+            return "more"
         keys = self.screen_keys()
         i = keys.index(key) if key in keys else -1
         return keys[i + 1] if 0 <= i < len(keys) - 1 else None
@@ -275,6 +332,9 @@ class MailWizard(App[int]):
         if not self.resume:
             return "welcome"
         try:
+            if self.session.journal().state.get("status") in ("applying", "stopped", "failed"):
+                # the apply did not end: every screen had been answered; what is left is on the Review
+                return "review"
             step = self.session.first_unverified()
         except Exception:  # an unreadable journal: start from the beginning
             return "welcome"
@@ -444,10 +504,12 @@ class MailWizard(App[int]):
 
 
 def create_app(session: "Session", structural: list[Problem] | None = None, resume: bool = False,
-               answers_file: bool = False, freeze_gc: bool = False, start: str | None = None) -> MailWizard:
+               answers_file: bool = False, freeze_gc: bool = False, start: str | None = None,
+               short_path: bool = False) -> MailWizard:
     """The wizard for `session`; `structural` are the answers file's type problems (shown as warnings);
     `answers_file`: the answers came from `--answers FILE`, so only the screens needing an answer are shown;
     `freeze_gc`: the process runs this one app (the command line), see MailWizard.screen_shown;
-    `start`: the key of the screen to open at (default: Welcome, or where `resume`/`answers_file` lead)."""
+    `start`: the key of the screen to open at (default: Welcome, or where `resume`/`answers_file` lead);
+    `short_path`: a new run (no answers given): the screens no default answers, then "Everything else"."""
     return MailWizard(session, structural, resume=resume, answers_file=answers_file, freeze_gc=freeze_gc,
-                      start=start)
+                      start=start, short_path=short_path)

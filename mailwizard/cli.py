@@ -44,6 +44,9 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+SIMULATED_HOSTNAME = "mail.example.com"  # what --platform's simulated host calls itself (hostname -f)
+
+
 def build_session(args):
     """The Session for these arguments (raises Usage with a message naming the problem)."""
     from mailwizard import answers as answers_mod
@@ -80,7 +83,8 @@ def build_session(args):
     tmp = None
     if args.platform:  # the simulated host's files: removed by main() when the run ends, whatever its end
         tmp = tempfile.mkdtemp(prefix="mailwizard-platform-")
-        host = FakeHost.from_profile(profile, tmp, hostname=answers.server.hostname)
+        # a fresh host with a fully-qualified name: the answers' when they give one, else an example's
+        host = FakeHost.from_profile(profile, tmp, hostname=answers.server.hostname or SIMULATED_HOSTNAME)
     try:
         session = Session(answers, host, profile, offline=bool(args.platform),
                           dry_run=args.dry_run or bool(args.platform), journal_dir=state_dir)
@@ -274,8 +278,11 @@ def _run(session, structural, args) -> int:
             return EXIT_USAGE
     from mailwizard.app import create_app
 
-    app = create_app(session, structural, resume=args.resume, answers_file=bool(args.answers), freeze_gc=True)
+    app = create_app(session, structural, resume=args.resume, answers_file=bool(args.answers), freeze_gc=True,
+                     short_path=not (args.answers or args.resume))
     code = app.run()
+    if app.farewell:
+        print(app.farewell)
     if isinstance(code, int):
         return code
     return app.return_code or EXIT_OK  # Textual sets 1 when the app crashed

@@ -128,8 +128,13 @@ class Session:
         journal = self.journal()
         pending = set() if self.offline else set(journal.state["pending_reloads"])
         unfinished = set() if self.offline else journal.unfinished()
+        own: dict[str, set[str] | None] = {}
+        if not self.offline:
+            for path, entry in journal.index["files"].items():
+                shas = {entry[k] for k in ("wizard_sha", "pending_sha") if k in entry}
+                own[path] = None if entry.get("in_flight") else shas
         return PlanContext(self.host, self.profile, offline=self.offline, dry_run=self.dry_run,
-                           pending_reloads=pending, unfinished=unfinished)
+                           pending_reloads=pending, unfinished=unfinished, own_files=own)
 
     def problems(self) -> list[Problem]:
         """Everything wrong with the answers, on this host; errors first."""
@@ -234,8 +239,11 @@ class Session:
         with self.journal() as journal:
             journal.save_state(verified=verified, status="verified" if not failed else "applied")
 
-    def save_answers_copy(self, path: str) -> str | None:
-        """Write the answers (secrets left out) to `path`, 0600 root; an error message, or None when saved."""
+    def save_answers_copy(self, path: str, here: bool = False) -> str | None:
+        """Write the answers (secrets left out) to `path`, 0600 root; an error message, or None when saved.
+
+        `here`: on this machine's files, owned by whoever runs the wizard (a dry run: it needs no root,
+        and --platform's host is a simulated one that goes when the run ends)."""
         import posixpath
 
         from mailwizard.answers import check_path, normalise_path
@@ -244,14 +252,15 @@ class Session:
         path = normalise_path(path)
         if msg := check_path(path, "answers file", "/root/mailwizard-answers.toml"):
             return msg
-        if msg := destination_problem(self.host, path, self.journal_dir):
+        host, uid, gid = (Host("/"), os.getuid(), os.getgid()) if here else (self.host, 0, 0)
+        if msg := destination_problem(host, path, self.journal_dir):
             return msg
         parent = posixpath.dirname(path)
-        directory = self.host.stat(parent)
+        directory = host.stat(parent)
         if directory is None or not directory.is_dir:
             return f"the directory {parent} does not exist"
         try:
-            self.host.write_atomic(path, self.answers.to_toml().encode(), mode=0o600, uid=0, gid=0)
+            host.write_atomic(path, self.answers.to_toml().encode(), mode=0o600, uid=uid, gid=gid)
         except OSError as exc:
             return f"could not write {path}: {exc.strerror or exc}"
         return None

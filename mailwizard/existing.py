@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from mailwizard.answers import LIMIT_DEFAULTS, Answers, MailboxDef, default_mailboxes, in_file
+from mailwizard.answers import LIMIT_DEFAULTS, Answers, MailboxDef, check_domain, check_fqdn, default_mailboxes, in_file
 from mailwizard.host import Host
 from mailwizard.platform import Profile
 
@@ -533,13 +533,51 @@ def prefill_from_host(answers: Answers, host: Host, profile: Profile) -> Found:
     return found
 
 
+MAILNAME = "/etc/mailname"
+
+
+def host_identity(host: Host) -> dict[str, tuple[str, str]]:
+    """What the host says its name and mail domain are: {answers key: (value, where from)}.
+
+    The host name is `hostname -f`'s (a name with a dot only); the mail domain
+    /etc/mailname's (Debian's name for the mail domain) when it holds a domain
+    other than the host name, else the host name without its first label.
+    """
+    found: dict[str, tuple[str, str]] = {}
+    try:
+        name = host.fqdn().strip().lower().rstrip(".")
+    except OSError:
+        name = ""
+    if name and check_fqdn(name) is None:
+        found["server.hostname"] = (name, "hostname -f")
+    mailname = (host.read_text(MAILNAME) or "").strip().lower().rstrip(".")
+    if mailname and mailname != name and check_domain(mailname) is None:
+        found["server.domain"] = (mailname, MAILNAME)
+    elif "server.hostname" in found and check_domain(parent := name.split(".", 1)[1]) is None:
+        found["server.domain"] = (parent, "the host name")
+    return found
+
+
+def prefill_identity(answers: Answers, host: Host) -> None:
+    """The host name and the mail domain the host gives, where the answers have none."""
+    for key, (value, _) in host_identity(host).items():
+        section, name = key.split(".")
+        server = getattr(answers, section)
+        if not getattr(server, name):
+            setattr(server, name, value)
+
+
 def prefill_session(session, given: bool) -> None:
     """cli.build_session: without answers given (file, journal), start from the host's own configuration.
 
-    Planning for another platform reads nothing. A configuration this user
-    cannot read (a --dry-run without root) leaves the defaults.
+    The host name and mail domain come from the host itself (host_identity), for another
+    platform's simulated host too. Planning for another platform reads nothing else. A
+    configuration this user cannot read (a --dry-run without root) leaves the defaults.
     """
-    if given or session.offline:
+    if given:
+        return
+    prefill_identity(session.answers, session.host)
+    if session.offline:
         return
     try:
         found = prefill_from_host(session.answers, session.host, session.profile)

@@ -103,6 +103,9 @@ class PlanContext:
     dry_run: bool = False  # nothing will be applied: a host fact to fix first is a warning
     pending_reloads: set[str] = field(default_factory=set)
     unfinished: set[str] = field(default_factory=set)  # keys of changes the journal shows begun, never done
+    # files the wizard wrote (its journal): path -> the sha of each content it wrote or was writing, or
+    # None for a file its tools were changing in steps when the run stopped (whatever it holds is its own)
+    own_files: dict[str, set[str] | None] = field(default_factory=dict)
     dirty: set[str] = field(default_factory=set)  # services whose config this plan changes
     predicted: set[str] = field(default_factory=set)  # files a planned package install will create
     files: dict[str, bytes | None] = field(default_factory=dict)

@@ -119,3 +119,25 @@ def test_a_run_killed_while_planning_can_be_resumed(tmp_path, monkeypatch, capsy
     resumed, problems = cli.build_session(cli.parser().parse_args(
         ["--resume", "--unattended", "--dry-run", "--state-dir", journal_dir]))
     assert problems == [] and resumed.answers.to_toml() == session.answers.to_toml()
+
+
+def test_the_simulated_host_of_platform_gives_its_names(tmp_path):
+    """Issue 15 (3): --platform's fresh host has a fully-qualified name, prefilled with the mail domain when no
+    answers are given; a given file keeps its own."""
+    import shutil
+
+    session, _ = cli.build_session(cli.parser().parse_args(["--dry-run", "--platform", "rhel10"]))
+    try:
+        assert session.host.fqdn() == cli.SIMULATED_HOSTNAME == "mail.example.com"
+        assert (session.answers.server.hostname, session.answers.server.domain) == ("mail.example.com",
+                                                                                    "example.com")
+    finally:
+        shutil.rmtree(session.host.root, ignore_errors=True)
+    given = tmp_path / "a.toml"
+    given.write_text('[server]\nhostname = "mx.example.org"\n')
+    session, _ = cli.build_session(cli.parser().parse_args(["--dry-run", "--platform", "rhel10",
+                                                            "--answers", str(given)]))
+    try:
+        assert session.host.fqdn() == session.answers.server.hostname == "mx.example.org"
+    finally:
+        shutil.rmtree(session.host.root, ignore_errors=True)

@@ -289,7 +289,11 @@ def test_planning_for_another_platform_reads_nothing_from_the_host(tmp_path):
     host = configured(tmp_path, "rhel10", "pam.toml").host
     session = Session(parse("")[0], host, profile_for("rhel10"), offline=True)
     existing.prefill_session(session, given=False)
-    assert session.prefilled == [] and session.answers == parse("")[0]
+    # only the names the (simulated) host gives itself, as on a fresh host (issue 15)
+    expected = parse("")[0]
+    expected.server.hostname, expected.server.domain = host.fqdn(), host.fqdn().split(".", 1)[1]
+    assert session.prefilled == [] and session.answers == expected
+    assert host.fqdn() == "mail.example.com"
 
 
 def test_saved_answers_do_not_depend_on_the_order_they_were_read_in():

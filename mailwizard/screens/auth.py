@@ -94,7 +94,7 @@ class AuthScreen(FormScreen):
     @on(RadioSet.Changed, "#auth-backend")
     def _backend_changed(self) -> None:
         self.session.answers.auth.backend = self.query_one("#field-auth-backend", ChoiceField).value
-        self.query_one(StepBar).set_steps(self.wizard.step_titles())
+        self.query_one(StepBar).set_steps(self.wizard.step_titles(self.KEY))
         self.show_next()
 
     def show_next(self) -> None:

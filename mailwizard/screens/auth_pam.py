@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.widgets import Static
 
+from mailwizard.answers import Answers
 from mailwizard.screens.base import PAM_KEYS, FormScreen
 from mailwizard.widgets import Field
 
@@ -35,6 +36,13 @@ class PamScreen(FormScreen):
     HEADING = "PAM: system users"
     GUIDE = "1.1.4"
     HELP = HELP
+
+    @classmethod
+    def summary(cls, answers: Answers) -> str:
+        """One line for the "Everything else" page."""
+        a = answers.auth
+        return f"system users with uid {a.first_valid_uid}" + (f" to {a.last_valid_uid}" if a.last_valid_uid
+                                                               else " and above")
     PREFIXES = PAM_KEYS
     STEPS = ("auth",)
 

@@ -155,7 +155,9 @@ class WizardScreen(Screen):
 
     BINDINGS = [
         Binding("ctrl+n", "next", "Next"),
-        Binding("escape", "back", "Back"),
+        # priority: handled as the key comes in, not queued in a focused widget that goes with the
+        # screen (Esc pressed quickly several times: each one counts, see leave)
+        Binding("escape", "back", "Back", priority=True),
         Binding("f1", "help", "Help", priority=True),
         Binding("question_mark", "help", "Help", show=False),
     ]
@@ -169,7 +171,7 @@ class WizardScreen(Screen):
         return self.wizard.session
 
     def compose(self) -> ComposeResult:
-        yield StepBar(self.wizard.step_titles(), self.KEY)
+        yield StepBar(self.wizard.step_titles(self.KEY), self.KEY)
         heading = self.HEADING + (f"  (guide {self.GUIDE})" if self.GUIDE else "")
         yield Static(heading, classes="heading")
         with (VerticalScroll if self.SCROLL_BODY else Vertical)(id="body"):
@@ -183,10 +185,19 @@ class WizardScreen(Screen):
     def compose_body(self) -> ComposeResult:
         yield from ()
 
+    @classmethod
+    def summary(cls, answers) -> str:
+        """What the screen's answers do, in one line (the "Everything else" page)."""
+        return ""
+
     def on_mount(self) -> None:
         if self.wizard.previous(self.KEY) is None:
             self.query_one("#back", Button).disabled = True
+            self.wizard.pending_back = 0
         self.call_after_refresh(self.wizard.screen_shown)
+        if self.wizard.pending_back:  # Esc was pressed again while the screen after this one was leaving
+            self.wizard.pending_back -= 1
+            self.call_after_refresh(self.action_back)
 
     # --- navigation ----------------------------------------------------------
     @on(Button.Pressed, "#next")
@@ -198,12 +209,18 @@ class WizardScreen(Screen):
         self.action_back()
 
     _leaving = False
+    _forward = False  # where it is leaving to
 
     def leave(self, forward: bool) -> None:
         """Go to the next (or previous) screen, once: a second key press while leaving is ignored."""
         if self._leaving or not self.is_current:
+            if self._leaving and not forward and not self._forward:
+                self.wizard.pending_back += 1  # a quick Esc after Esc: the previous screen goes back too
             return
         self._leaving = True
+        self._forward = forward
+        if forward:
+            self.wizard.pending_back = 0
         if forward:
             self.wizard.forward(self.KEY)
         else:
@@ -324,6 +341,8 @@ class FormScreen(WizardScreen):
                        if displayed(w)]
             if invalid:
                 invalid[0].focus()
+                if isinstance(invalid[0], Input):
+                    invalid[0].select_all()  # typing replaces the refused value (it had the focus already)
             return
         self.leave(forward=True)
 

@@ -8,6 +8,7 @@ from textual.app import ComposeResult
 from textual.message import Message
 from textual.widgets import Static
 
+from mailwizard.answers import Answers
 from mailwizard.screens.base import WizardScreen
 from mailwizard.steps import install
 
@@ -44,6 +45,11 @@ class InstallScreen(WizardScreen):
     HEADING = "Install: packages"
     GUIDE = "1.1.1"
     HELP = HELP
+
+    @classmethod
+    def summary(cls, answers: Answers) -> str:
+        """One line for the "Everything else" page."""
+        return "the packages for " + ", ".join(answers.features())
 
     def compose_body(self) -> ComposeResult:
         yield Static("Looking at the installed packages...", id="packages")

@@ -7,6 +7,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import RadioSet, Static
 
+from mailwizard.answers import Answers
 from mailwizard.screens.base import LMTP_KEYS, FormScreen
 from mailwizard.widgets import ChoiceField, Field, FieldMessages
 
@@ -44,6 +45,14 @@ class LmtpScreen(FormScreen):
     HEADING = "LMTP: how the MTA delivers mail to Dovecot"
     GUIDE = "1.6"
     HELP = HELP
+
+    @classmethod
+    def summary(cls, answers: Answers) -> str:
+        """One line for the "Everything else" page."""
+        lmtp = answers.lmtp
+        if lmtp.listener == "inet":
+            return f"Dovecot's LMTP on TCP port {lmtp.port} for " + (", ".join(lmtp.allow_from) or "nobody yet")
+        return "Dovecot's LMTP on a unix socket for Postfix on this host"
     PREFIXES = LMTP_KEYS
     STEPS = ("lmtp",)
 

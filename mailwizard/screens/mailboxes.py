@@ -8,7 +8,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, RadioSet, Static
 
-from mailwizard.answers import MailboxDef, Problem
+from mailwizard.answers import Answers, MailboxDef, Problem
 from mailwizard.screens.base import MAILBOXES_KEYS, FormScreen
 from mailwizard.widgets import AnswerInput, Choice, Choices, FieldMessages
 
@@ -124,6 +124,12 @@ class MailboxesScreen(FormScreen):
     HEADING = "Mailboxes: created and subscribed for every user"
     GUIDE = "1.5"
     HELP = HELP
+
+    @classmethod
+    def summary(cls, answers: Answers) -> str:
+        """One line for the "Everything else" page."""
+        names = [m.name for m in answers.mailboxes]
+        return (", ".join(names) + ", created for every user") if names else "none besides INBOX"
     PREFIXES = MAILBOXES_KEYS
     STEPS = ("mailboxes",)
 

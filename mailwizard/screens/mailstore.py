@@ -6,6 +6,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.widgets import Input, RadioSet, Static
 
+from mailwizard.answers import Answers
 from mailwizard.screens.base import MAILSTORE_KEYS, FormScreen
 from mailwizard.widgets import ChoiceField, Field
 
@@ -45,6 +46,12 @@ class MailStoreScreen(FormScreen):
     HEADING = "Mail store: virtual users"
     GUIDE = "1.1.3"
     HELP = HELP
+
+    @classmethod
+    def summary(cls, answers: Answers) -> str:
+        """One line for the "Everything else" page."""
+        m = answers.mailbox
+        return f"mail of the {m.user} user under {m.root}, in {m.format}"
     PREFIXES = MAILSTORE_KEYS
     STEPS = ("vmail",)
 
@@ -66,7 +73,6 @@ class MailStoreScreen(FormScreen):
     @on(RadioSet.Changed)
     def show_location(self) -> None:
         """What Dovecot will be told, as the admin types: mail_location = sdbox:/var/mail/%n/."""
-        from mailwizard.answers import Answers
         from mailwizard.steps.vmail import mail_location
 
         if not self.query("#mail-location"):

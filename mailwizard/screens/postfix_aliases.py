@@ -8,7 +8,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, RadioSet, Static
 
-from mailwizard.answers import Problem
+from mailwizard.answers import Answers, Problem
 from mailwizard.screens.base import POSTFIX_ALIASES_KEYS, FormScreen
 from mailwizard.widgets import AnswerInput, ChoiceField, Field, FieldMessages
 
@@ -93,6 +93,14 @@ class PostfixAliasesScreen(FormScreen):
     HEADING = "Domains and aliases"
     GUIDE = "2.4, 2.5"
     HELP = HELP
+
+    @classmethod
+    def summary(cls, answers: Answers) -> str:
+        """One line for the "Everything else" page."""
+        p = answers.postfix
+        if p.virtual_alias_source == "file":
+            return f"{len(p.virtual_aliases)} alias(es) in /etc/postfix/virtual"
+        return "aliases from LDAP" if p.virtual_alias_source == "ldap" else "none"
     PREFIXES = POSTFIX_ALIASES_KEYS
     STEPS = ("postfix_aliases",)
 

@@ -9,6 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Input, RadioSet, Static
 
+from mailwizard.answers import Answers
 from mailwizard.screens.base import POSTFIX_DELIVERY_KEYS, FormScreen
 from mailwizard.widgets import ChoiceField, Field, FieldMessages
 
@@ -68,6 +69,15 @@ class PostfixDeliveryScreen(FormScreen):
     HEADING = "Delivery to Dovecot"
     GUIDE = "2.7, 2.8, 2.9.3"
     HELP = HELP
+
+    @classmethod
+    def summary(cls, answers: Answers) -> str:
+        """One line for the "Everything else" page."""
+        p = answers.postfix
+        if p.delivery == "local":
+            return "Postfix's own local delivery"
+        return f"to Dovecot over LMTP on {p.lmtp_host}:{p.lmtp_port}" if p.lmtp_host else \
+            "to Dovecot over LMTP on this host"
     PREFIXES = POSTFIX_DELIVERY_KEYS
     STEPS = ("postfix", "postfix_delivery", "postfix_submission")
 

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.message import Message
 from textual.widgets import Static
 
-from mailwizard.answers import LIMIT_DEFAULTS
+from mailwizard.answers import LIMIT_DEFAULTS, Answers
 from mailwizard.screens.base import POSTFIX_LIMITS_KEYS, FormScreen
 from mailwizard.widgets import CheckList, Field, FieldMessages
 
@@ -69,6 +69,12 @@ class PostfixLimitsScreen(FormScreen):
     HEADING = "Limits against denial of service"
     GUIDE = "2.9.2"
     HELP = HELP
+
+    @classmethod
+    def summary(cls, answers: Answers) -> str:
+        """One line for the "Everything else" page."""
+        n = len(answers.postfix.limits)
+        return f"{n} limit(s) set against denial of service" if n else "Postfix's own limits"
     PREFIXES = POSTFIX_LIMITS_KEYS
     STEPS = ("postfix_limits",)
 

@@ -77,7 +77,7 @@ class PostfixModeScreen(FormScreen):
     def _mode_changed(self) -> None:
         self._collect()
         self.show_mode()
-        self.query_one(StepBar).set_steps(self.wizard.step_titles())
+        self.query_one(StepBar).set_steps(self.wizard.step_titles(self.KEY))
 
     def show_mode(self) -> None:
         null = self.query_one("#field-postfix-mode", ChoiceField).value == "null-client"

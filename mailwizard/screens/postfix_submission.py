@@ -9,6 +9,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.widgets import Checkbox, RadioSet, Static
 
+from mailwizard.answers import Answers
 from mailwizard.screens.base import POSTFIX_SUBMISSION_KEYS, FormScreen
 from mailwizard.widgets import ChoiceField, FieldMessages, TickField
 
@@ -44,6 +45,14 @@ class PostfixSubmissionScreen(FormScreen):
     HEADING = "Submission for users who log in"
     GUIDE = "2.6, 2.9.3"
     HELP = HELP
+
+    @classmethod
+    def summary(cls, answers: Answers) -> str:
+        """One line for the "Everything else" page."""
+        p = answers.postfix
+        if not p.submission:
+            return "off: users cannot send mail through this server"
+        return f"on: port{'s 587 and 465' if p.smtps else ' 587'} for users who log in"
     PREFIXES = POSTFIX_SUBMISSION_KEYS
     STEPS = ("postfix_submission",)
 

@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Checkbox, RadioSet, Static
 
-from mailwizard.answers import Problem
+from mailwizard.answers import Answers, Problem
 from mailwizard.screens.base import POSTFIX_TLS_KEYS, FormScreen
 from mailwizard.steps.postfix_tls import cert_paths, tls_settings
 from mailwizard.widgets import ChoiceField, Field, FieldMessages, TickField
@@ -57,6 +57,12 @@ class PostfixTlsScreen(FormScreen):
     HEADING = "TLS for Postfix"
     GUIDE = "2.2"
     HELP = HELP
+
+    @classmethod
+    def summary(cls, answers: Answers) -> str:
+        """One line for the "Everything else" page."""
+        p = answers.postfix
+        return f"certificate {p.tls_cert}" if p.tls_cert else "Dovecot's certificate, on ports 25 and 587"
     PREFIXES = POSTFIX_TLS_KEYS
     STEPS = ("postfix_tls",)
 

@@ -6,6 +6,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.widgets import Checkbox, Static
 
+from mailwizard.answers import Answers
 from mailwizard.screens.base import PROTOCOLS_KEYS, FormScreen
 from mailwizard.widgets import FieldMessages, StepBar, TickField
 
@@ -46,6 +47,15 @@ class ProtocolsScreen(FormScreen):
     HEADING = "Protocols and firewall"
     GUIDE = "1.1.5, 1.7"
     HELP = HELP
+
+    @classmethod
+    def summary(cls, answers: Answers) -> str:
+        """One line for the "Everything else" page."""
+        p = answers.protocols
+        on = [name.upper() if name != "sieve" else "ManageSieve" for name in ("imap", "pop3", "lmtp", "sieve")
+              if getattr(p, name)]
+        return ", ".join(on or ["none"]) + ("; firewalld opened for them" if answers.firewall_manage
+                                            else "; the firewall left alone")
     PREFIXES = PROTOCOLS_KEYS
     STEPS = ("protocols", "firewall")
 
@@ -81,7 +91,7 @@ class ProtocolsScreen(FormScreen):
     def _toggled(self) -> None:
         """LMTP or ManageSieve on or off adds or removes its screen: the step bar (and the firewall note) follow."""
         self._collect()
-        self.query_one(StepBar).set_steps(self.wizard.step_titles())
+        self.query_one(StepBar).set_steps(self.wizard.step_titles(self.KEY))
         self.query_one("#firewall-note", Static).update(self.firewall_note())
 
     def collect(self) -> None:

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.message import Message
 from textual.widgets import Static
 
-from mailwizard.answers import Problem
+from mailwizard.answers import Answers, Problem
 from mailwizard.plan import Check
 from mailwizard.screens.base import REPLICATION_KEYS, FormScreen
 from mailwizard.steps.replication import KEY
@@ -82,6 +82,12 @@ class ReplicationScreen(FormScreen):
     HEADING = "Replication with a second Dovecot server"
     GUIDE = "1.4"
     HELP = HELP
+
+    @classmethod
+    def summary(cls, answers: Answers) -> str:
+        """One line for the "Everything else" page."""
+        r = answers.replication
+        return f"with {r.partner or '(no partner yet)'} on port {r.port}" if r.enabled else "off: one server"
     PREFIXES = REPLICATION_KEYS
     STEPS = ("replication",)
 

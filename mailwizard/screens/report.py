@@ -60,6 +60,11 @@ ACCOUNT_STEPS = ("auth", "live")  # the steps whose checks use the test account
 STATUS_WIDTH, AREA_WIDTH, CHECK_WIDTH = 6, 14, 32  # cropped: the whole row is shown below the table
 
 
+def cut(text: str) -> Text:
+    """A cell's text on one line, ending in "…" where the column cuts it (the row's detail has it all)."""
+    return Text(text, no_wrap=True, overflow="ellipsis")
+
+
 class ChecksProgress(Message):
     """The checks of one more step are running (posted from the worker)."""
 
@@ -215,7 +220,7 @@ class ReportScreen(WizardScreen):
             step = check.step
             table.add_row(Text(report.MARK.get(check.status, check.status.upper()),
                                style=STATUS_STYLE.get(check.status, "")),
-                          area, check.name, check.evidence)
+                          area, cut(check.name), cut(check.evidence))
         self.query_one("#summary", Static).update(self.summary_text(message.checks, message.error))
         self.query_one("#next", Button).disabled = False
         failed = any(c.status == "fail" for c in message.checks)
@@ -237,6 +242,8 @@ class ReportScreen(WizardScreen):
         text.append(f": {report.verdict(checks)}", style=STATUS_STYLE[report.worst(checks)])
         if self.account_note:
             text.append(f"\n{self.account_note}")
+        if self.saved_path:
+            text.append(f"\nanswers saved to {self.saved_path} (0600; secrets left out)")
         if error:
             text.append(f"\n{error}", style="red")
         return text
@@ -272,25 +279,12 @@ class ReportScreen(WizardScreen):
         self.app.push_screen(DnsRecordsScreen(text.split("\n", 1)[1] if text else
                                               "; a null client receives no mail: no records to publish\n"))
 
-    def action_save_answers(self, error: str = "", path: str | None = None) -> None:
-        from mailwizard.screens.report_dialogs import DEFAULT_ANSWERS_COPY, SaveAnswersScreen
+    def action_save_answers(self) -> None:
+        from mailwizard.screens.report_dialogs import save_answers
 
-        def save(path: str) -> None:
-            if (msg := self.session.save_answers_copy(path)) is not None:
-                self.action_save_answers(msg, path)  # ask again, with the reason
-            else:
-                self.saved_path = path
-                self.set_status(f"answers saved to {path} (0600; secrets left out)", "-ok")
+        def saved(path: str) -> None:
+            self.saved_path = path
+            self.query_one("#summary", Static).update(self.summary_text(self.checks))
+            self.set_status("answers saved", "-ok")
 
-        def chosen(path: str | None) -> None:
-            if not path:
-                return
-            if self.session.host.exists(path):
-                from mailwizard.screens.confirm import ConfirmScreen
-
-                self.app.push_screen(ConfirmScreen("Replace the file?", f"{path} exists; its contents would be "
-                                                   "replaced by the answers.", yes="Replace", no="Keep it"),
-                                     lambda yes: save(path) if yes else self.action_save_answers("", path))
-            else:
-                save(path)
-        self.app.push_screen(SaveAnswersScreen(error, path or self.saved_path or DEFAULT_ANSWERS_COPY), chosen)
+        save_answers(self, saved, self.saved_path)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static, TextArea
+
+if TYPE_CHECKING:
+    from mailwizard.screens.base import WizardScreen
 
 DEFAULT_ANSWERS_COPY = "/root/mailwizard-answers.toml"
 
@@ -28,7 +34,9 @@ class DnsRecordsScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dns-dialog", classes="dialog"):
             yield Static("DNS records to publish (zone-file lines; select to copy)", classes="dialog-title")
-            yield TextArea(self.zone, read_only=True, soft_wrap=False, show_line_numbers=False, id="zone")
+            # wrapped: every record is seen whole at 80 columns (a copy takes the lines as they are)
+            yield TextArea(self.zone, read_only=True, soft_wrap=True, show_line_numbers=False, id="zone",
+                           compact=True)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Close (Esc)", id="close", variant="primary", compact=True)
 
@@ -82,6 +90,37 @@ class SaveAnswersScreen(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+def save_answers(screen: "WizardScreen", saved: Callable[[str], None], path: str = "",
+                 error: str = "") -> None:
+    """Ask where to save a copy of the answers (0600, secrets left out), whether to replace a file
+    that is there, and save it; `saved(path)` once saved. A dry run saves on this machine, as the user
+    running the wizard (Session.save_answers_copy's `here`), by default in the home directory."""
+    import os
+
+    session = screen.session
+    here = session.dry_run
+    default = os.path.expanduser("~/mailwizard-answers.toml") if here else DEFAULT_ANSWERS_COPY
+
+    def save(path: str) -> None:
+        if (msg := session.save_answers_copy(path, here=here)) is not None:
+            save_answers(screen, saved, path, msg)  # ask again, with the reason
+        else:
+            saved(path)
+
+    def chosen(path: str | None) -> None:
+        if not path:
+            return
+        if os.path.exists(path) if here else session.host.exists(path):
+            from mailwizard.screens.confirm import ConfirmScreen
+
+            screen.app.push_screen(ConfirmScreen("Replace the file?", f"{path} exists; its contents would be "
+                                                 "replaced by the answers.", yes="Replace", no="Keep it"),
+                                   lambda yes: save(path) if yes else save_answers(screen, saved, path))
+        else:
+            save(path)
+    screen.app.push_screen(SaveAnswersScreen(error, path or default), chosen)
 
 
 class AccountPromptScreen(ModalScreen[tuple[str, str] | None]):

@@ -6,6 +6,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.widgets import Checkbox, Input, Static
 
+from mailwizard.answers import Answers
 from mailwizard.screens.base import SIEVE_KEYS, FormScreen
 from mailwizard.widgets import Field, FieldMessages, TickField
 
@@ -46,6 +47,13 @@ class SieveScreen(FormScreen):
     HEADING = "Sieve: mail filters, uploaded over ManageSieve"
     GUIDE = "1.8"
     HELP = HELP
+
+    @classmethod
+    def summary(cls, answers: Answers) -> str:
+        """One line for the "Everything else" page."""
+        s = answers.sieve
+        return (f"ManageSieve on port {s.port}" + ("; users' filters run on delivery" if s.lmtp_plugin else "")
+                + (f"; spam filed into {s.spam_folder}" if s.spam_filter else ""))
     PREFIXES = SIEVE_KEYS
     STEPS = ("sieve",)
 

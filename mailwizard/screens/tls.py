@@ -66,6 +66,11 @@ class TLSScreen(FormScreen):
 
     def compose_body(self) -> ComposeResult:
         tls = self.session.answers.tls
+        # first: on a fresh host (no certificate yet) the choice to make before the paths
+        hostname = self.session.answers.server.hostname or "this host"
+        yield Tick(f"Create a self-signed certificate for {hostname} "
+                   "(test/first start only — clients will warn)",
+                   tls.self_signed, id="tls-self-signed")
         yield Field("tls.cert", "Certificate", tls.cert, placeholder="/etc/pki/dovecot/certs/server.example.com.crt")
         yield Field("tls.key", "Private key", tls.key, placeholder="/etc/pki/dovecot/private/server.example.com.key")
         yield Field("tls.ca", "CA (optional)", tls.ca, placeholder="empty: no CA certificate")
@@ -81,9 +86,6 @@ class TLSScreen(FormScreen):
             yield FieldMessages(id="tls-dh-messages")
             yield Static(self.wizard.dh_status, id="tls-dh-status")
         hostname = self.session.answers.server.hostname or "this host"
-        yield Tick(f"Create a self-signed certificate for {hostname} "
-                       "(test/first start only — clients will warn)",
-                       tls.self_signed, id="tls-self-signed")
         yield TickField("tls.acme", "ACME CA", f"Obtain a certificate for {hostname} from an ACME CA with "
                         "certbot, renewed on its own (HTTP on port 80)", tls.acme)
         with Vertical(id="tls-acme-fields"):
@@ -93,11 +95,24 @@ class TLSScreen(FormScreen):
     def on_mount(self) -> None:
         super().on_mount()
         self._own_paths: dict[str, str] = {}  # the certificate paths typed before ACME was chosen
-        acme = self.session.answers.tls.acme
-        self.query_one("#tls-acme-fields").display = acme
+        tls = self.session.answers.tls
+        self.query_one("#tls-acme-fields").display = tls.acme
         for key in ("cert", "key"):
-            self.query_one(f"#field-tls-{key}", Field).input.disabled = acme
-        self.query_one("#tls-acme" if self.session.answers.tls.acme else "#tls-cert").focus()
+            self.query_one(f"#field-tls-{key}", Field).input.disabled = tls.acme
+        if tls.acme:
+            self.query_one("#tls-acme").focus()
+        elif not tls.self_signed and tls.cert and not self.session.host.exists(tls.cert):
+            # no certificate yet (a fresh host): the choice to make first is a self-signed one
+            self.query_one("#tls-self-signed").focus()
+        else:
+            self.query_one("#tls-cert").focus()
+
+    @on(Checkbox.Changed, "#tls-self-signed")
+    def _self_signed_changed(self) -> None:
+        """Ticked, the certificate is made at those paths: their "does not exist" goes at once."""
+        if self.is_current and not self._leaving:
+            self._collect()
+            self.check(advance=False)
 
     def dh_choice(self) -> str:
         pressed = self.query_one("#tls-dh-choice", RadioSet).pressed_button

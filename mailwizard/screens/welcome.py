@@ -7,6 +7,7 @@ from textual.app import ComposeResult
 from textual.widgets import Static
 
 from mailwizard.answers import Problem
+from mailwizard.existing import host_identity
 from mailwizard.screens.base import WELCOME_KEYS, FormScreen
 from mailwizard.widgets import Field, ProblemList
 
@@ -21,6 +22,10 @@ for example `mail.example.com`. It must be the name the host itself reports
 
 **Mail domain** (`server.domain`): the domain of the mail addresses, for
 example `example.com`. Postfix uses it for `mydomain` and `myorigin`.
+
+Both start as this host gives them: the host name from `hostname -f`, the
+mail domain from `/etc/mailname` (when it names a domain other than the host
+name), else the host name without its first label.
 
 **Start**: on a host whose Postfix or Dovecot is already configured (and
 without `--answers`), every screen starts from the settings in place
@@ -65,8 +70,15 @@ class WelcomeScreen(FormScreen):
         if session.prefilled:
             about.append("\nStart     ", style="bold")
             about.append(f"{PREFILLED_NOTE} ({len(session.prefilled)} settings)")
-        yield Static(about, id="about")
         server = session.answers.server
+        given = {"server.hostname": server.hostname, "server.domain": server.domain}
+        sources = [f"{key.split('.')[1].replace('hostname', 'host name').replace('domain', 'mail domain')} "
+                   f"from {source}" for key, (value, source) in host_identity(session.host).items()
+                   if given[key] == value]
+        if sources:
+            about.append("\nNames     ", style="bold")
+            about.append("; ".join(sources) + " (change them here if they are not right)")
+        yield Static(about, id="about")
         yield Field("server.hostname", "Host name", server.hostname, placeholder="mail.example.com")
         yield Field("server.domain", "Mail domain", server.domain, placeholder="example.com")
         yield Static("Preflight", classes="section")

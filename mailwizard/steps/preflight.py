@@ -10,7 +10,7 @@ the target becomes a warning.
 from __future__ import annotations
 
 from mailwizard.answers import Answers, Problem
-from mailwizard.plan import Command, PlanContext
+from mailwizard.plan import Command, PlanContext, sha
 from mailwizard.platform import check_dovecot_version
 from mailwizard.steps import Step
 from mailwizard.steps.install import installed
@@ -62,7 +62,9 @@ def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
 
 
 def existing_configuration(ctx: PlanContext) -> str:
-    """A short description of hand-made Postfix/Dovecot configuration, or ''."""
+    """A short description of hand-made Postfix/Dovecot configuration, or ''.
+
+    A file as the wizard wrote it (its journal knows: an earlier or interrupted run) is not hand-made."""
     found = []
     fresh = ctx.profile.fresh_root()
     for rel in ("etc/dovecot/conf.d/10-ssl.conf", "etc/dovecot/conf.d/10-auth.conf",
@@ -70,6 +72,9 @@ def existing_configuration(ctx: PlanContext) -> str:
         current = ctx.host.read("/" + rel)
         shipped = fresh / rel
         if current is not None and shipped.exists() and current != shipped.read_bytes():
+            own = ctx.own_files.get("/" + rel, set())
+            if own is None or sha(current) in own:
+                continue
             found.append("/" + rel)
     return ", ".join(found)
 

@@ -266,3 +266,42 @@ class TestReportTable:
 
 STYLES = {"bold green": "pass", "bold yellow": "warn", "bold red": "fail", "green": "pass", "yellow": "warn",
           "red": "fail"}
+
+
+class TestNothingCut:
+    """Issue 15 (6): the Evidence column, the fix in the detail pane, the status line and the DNS records were
+    cut at 80x24."""
+
+    async def test_the_detail_pane_shows_a_long_evidence_and_fix_whole(self, tmp_path):
+        from mailwizard.plan import Check
+        from mailwizard.screens.report import ChecksDone
+
+        evidence = "250-mail.example.com " + " ".join(f"EXTENSION{i}" for i in range(16)) + " THE-END-OF-IT"
+        fix = "open port 587 in the firewall " * 5 + "AND-RELOAD"
+        app = create_app(applied(make_session(tmp_path / "root")), [], start="report")
+        async with app.run_test(size=SIZE) as pilot:
+            await to_report(pilot)
+            app.screen.post_message(ChecksDone([Check("live", "submission on 587", "fail", evidence, fix)]))
+            await settle(pilot)
+            table = app.screen.query_one("#checks", DataTable)
+            cell = table.get_row_at(0)[3]
+            assert cell.plain == evidence and cell.overflow == "ellipsis" and cell.no_wrap  # marked, not lost
+            detail = app.screen.query_one("#detail", Static)
+            shown = [strip.text for strip in detail.render_lines(detail.region.reset_offset)]
+            text = " ".join(line.strip() for line in shown)
+            assert "THE-END-OF-IT" in text and "AND-RELOAD" in text
+            status = app.screen.query_one("#status", Static)
+            assert status.content_size.width >= len(str(status.content))  # the status fits its line
+
+    async def test_every_dns_record_is_seen_whole_at_80_columns(self, tmp_path):
+        session = make_session(tmp_path / "root")
+        app = create_app(applied(session), [], start="report")
+        async with app.run_test(size=SIZE) as pilot:
+            await to_report(pilot)
+            await press(pilot, "d")
+            zone = app.screen.query_one("#zone", TextArea)
+            assert zone.soft_wrap
+            width = zone.content_size.width
+            assert max(len(line) for line in zone.text.splitlines()) > width  # the records are wider...
+            visual = [zone.wrapped_document.get_sections(i) for i in range(zone.document.line_count)]
+            assert all(len(part) <= width for parts in visual for part in parts)  # ...and wrap, whole

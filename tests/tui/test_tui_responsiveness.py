@@ -56,6 +56,10 @@ async def test_the_review_draws_every_line_of_the_plan_and_again_at_a_new_width(
         assert isinstance(review, ReviewScreen)
         view = review.query_one("#plan", PlanView)
         assert view.complete
+        assert len(drawn(view)) < 30  # each section folded to its line (issue 15)
+        view.focus()
+        await pilot.press("o")  # every section and diff opened
+        await settle(pilot)
         assert len(drawn(view)) > 300  # full.toml's plan, much more than a screenful
         assert drawn(view) == printed(view)
         assert view.size.height == len(drawn(view))

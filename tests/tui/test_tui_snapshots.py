@@ -58,6 +58,23 @@ def test_snapshot_review(snap_compare, session):
                         run_before=walk())
 
 
+def test_snapshot_review_section_opened(snap_compare, session):
+    """The TLS section opened (Down, Down, Enter): its commands, the DH block as one line."""
+    assert snap_compare(create_app(session, [], start="review"), terminal_size=SIZE,
+                        run_before=walk("down", "down", "enter"))
+
+
+def test_snapshot_review_dry_run_leaving(snap_compare, dry_session):
+    assert snap_compare(create_app(dry_session, [], start="review"), terminal_size=SIZE,
+                        run_before=walk("ctrl+n"))
+
+
+def test_snapshot_everything_else(snap_compare, dry_session):
+    """The short path's page of the screens whose defaults suit most servers."""
+    assert snap_compare(create_app(dry_session, [], start="more", short_path=True), terminal_size=SIZE,
+                        run_before=walk())
+
+
 def test_snapshot_review_dry_run(snap_compare, dry_session):
     assert snap_compare(create_app(dry_session, [], start="review"), terminal_size=SIZE,
                         run_before=walk())

@@ -103,6 +103,25 @@ async def test_invalid_hostname_is_refused_at_the_field(session):
         assert session.answers.server.hostname == "mail.example.com"
 
 
+async def test_a_refused_field_is_selected_so_typing_replaces_it(session):
+    """Issue 15 (1): retyping a refused value replaced it, where it was appended to."""
+    app = create_app(session, [])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await replace_input(pilot, "#server-hostname", "192.0.2.10")
+        await press(pilot, "ctrl+n")
+        assert isinstance(app.screen, WelcomeScreen)
+        await pilot.press(*"mail.example.com")  # no ctrl+u: the focus is still in the refused field
+        assert app.screen.query_one("#server-hostname", Input).value == "mail.example.com"
+        # refused again and reached by Tab from another field: selected too
+        await replace_input(pilot, "#server-hostname", "mail")
+        await press(pilot, "ctrl+n")
+        app.screen.query_one("#server-domain", Input).focus()
+        await pilot.pause()
+        await pilot.press("shift+tab", *"mx.example.com")
+        assert app.screen.query_one("#server-hostname", Input).value == "mx.example.com"
+
+
 async def test_relative_key_path_is_refused_at_the_field(session):
     app = create_app(session, [], start="tls")
     async with app.run_test(size=SIZE) as pilot:
@@ -215,7 +234,7 @@ async def test_dry_run_ends_at_review_and_changes_nothing(dry_session):
         button = app.screen.query_one("#next", Button)
         assert str(button.label) == "Quit (dry run: nothing was changed)"
         assert "Apply" not in [title for _, title in app.step_titles()]
-        await press(pilot, "ctrl+n")
+        await press(pilot, "ctrl+n", "q")  # Quit asks first (and offers to save the answers)
     assert app.return_value == 0
     assert not session.host.real(JOURNAL).exists(), "a dry run writes no journal"
     assert installs(session.host) == []
