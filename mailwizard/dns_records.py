@@ -81,11 +81,29 @@ def _quoted(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+TXT_STRING = 255  # a TXT record's character-strings hold at most 255 bytes each (RFC 1035 3.3)
+
+
+def txt_strings(value: str) -> list[str]:
+    """A TXT value as the character-strings a zone file writes (a DKIM key's value is longer than one)."""
+    data = value.encode()
+    return [data[i:i + TXT_STRING].decode() for i in range(0, len(data), TXT_STRING)] or [""]
+
+
+def _txt(value: str) -> str:
+    parts = txt_strings(value)
+    if len(parts) == 1:
+        return _quoted(value)
+    pad = " " * 51
+    return "( " + f"\n{pad}".join(_quoted(p) for p in parts) + " )"
+
+
 def zone_snippet(recs: list[Record]) -> str:
-    """The records as zone-file lines (absolute names), each preceded by why it is needed."""
+    """The records as zone-file lines (absolute names), each preceded by why it is needed; a TXT value
+    longer than 255 characters split into strings of 255, in parentheses (one record, its strings joined)."""
     lines = []
     for r in recs:
-        value = _quoted(r.value) if r.type == "TXT" else r.value + ("." if r.type in ("MX", "PTR") else "")
+        value = _txt(r.value) if r.type == "TXT" else r.value + ("." if r.type in ("MX", "PTR") else "")
         lines.append(f"; {r.why}")
         lines.append(f"{r.name + '.':<40} IN {r.type:<5} {value}")
     return "\n".join(lines) + "\n"

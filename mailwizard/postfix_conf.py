@@ -841,6 +841,7 @@ class Postmap(Change):
     tool: str = "postmap"
     service: str | None = "postfix"
     summary: str = ""
+    secret: bool = False  # the map holds a password: its indexed copy is never copied into the journal
 
     kind = "postmap"
     reversible = True
@@ -873,7 +874,7 @@ class Postmap(Change):
         return None
 
     def apply(self, host: Host, journal, on_line: LineSink) -> None:
-        journal.backup(self.indexed)
+        journal.backup(self.indexed, secret=self.secret)
         argv = self.commands()[0]
         on_line("$ " + " ".join(argv))
         extra = config_args(host, DEFAULT_DIR)

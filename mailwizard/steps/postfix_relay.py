@@ -1,0 +1,132 @@
+"""An authenticated smarthost (beyond the guide): Postfix logs in at its relay host.
+
+When outbound port 25 is blocked, or a provider's relay must carry the mail,
+Postfix hands every message to `[postfix] relayhost` (set by the site step)
+and logs in there with `relay_user` and a password that is typed (kept in
+memory only) or read from `relay_password_file`:
+
+- `/etc/postfix/sasl_passwd`, 0600 root:root from the start, one line
+  `[relay.example.net]:587 USER:PASSWORD` (the key is relayhost exactly as
+  main.cf has it), then `postmap TYPE:/etc/postfix/sasl_passwd` with this
+  Postfix's map type (never `hash:` by assumption; lmdb on RHEL 10). The
+  review shows neither file's content; the journal keeps no copy of either.
+- `smtp_sasl_auth_enable = yes`, `smtp_sasl_password_maps = TYPE:/etc/postfix/sasl_passwd`,
+  `smtp_sasl_security_options = noanonymous`; `smtp_tls_security_level =
+  encrypt` (set by the Postfix TLS step) so the password never crosses the
+  network in clear.
+
+Verify: postconf shows the settings, the map and its indexed copy are 0600
+root-owned, and `postmap -q` finds the relay host's entry (its value is never
+shown).
+"""
+
+from __future__ import annotations
+
+from mailwizard import safe_read
+from mailwizard.answers import Answers, Problem, relayhost_value
+from mailwizard.host import Host
+from mailwizard.plan import Change, Check, PlanContext, WriteFile
+from mailwizard.platform import Profile
+from mailwizard.postfix_conf import Postconf, Postmap, database_type, live_values, map_suffix, settings_check
+from mailwizard.steps import Step
+from mailwizard.steps.auth_ldap import read_secret, secret_problems
+
+NAME = "sasl_passwd"
+
+
+def map_path(profile: Profile) -> str:
+    return f"{profile.postfix_dir}/{NAME}"
+
+
+def applies(answers: Answers) -> bool:
+    return answers.postfix.relay_login
+
+
+def settings(answers: Answers, map_type: str, profile: Profile) -> list[tuple[str, str]]:
+    return [("smtp_sasl_auth_enable", "yes"), ("smtp_sasl_password_maps", f"{map_type}:{map_path(profile)}"),
+            ("smtp_sasl_security_options", "noanonymous")]
+
+
+def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
+    p = answers.postfix
+    problems = secret_problems("postfix", "relay_password", p.relay_password, "relay_password_file",
+                               p.relay_password_file, f"{p.relay_user} at {p.relayhost}", "/root/relay.pass",
+                               "Outbound", ctx)
+    if p.relay_password_file and not p.relay_password and not problems and not ctx.offline:
+        meta = ctx.stat(p.relay_password_file)
+        secret = _password(answers, ctx) or ""
+        if meta is not None and meta.mode & 0o077:
+            problems.append(Problem("postfix.relay_password_file",
+                                    f"{p.relay_password_file} can be read by others (mode {meta.mode:04o}): "
+                                    f"chmod 600 {p.relay_password_file}"))
+        elif secret != secret.strip():  # never quoting it
+            problems.append(Problem("postfix.relay_password_file", f"the password in {p.relay_password_file} "
+                                    "starts or ends with a blank, which Postfix's map would drop"))
+    return problems
+
+
+def _password(answers: Answers, ctx: PlanContext) -> str | None:
+    p = answers.postfix
+    if p.relay_password:
+        return p.relay_password
+    secret, _error = read_secret(safe_read.bounded(ctx), p.relay_password_file)
+    return secret
+
+
+def map_line(answers: Answers, password: str) -> bytes:
+    p = answers.postfix
+    return f"{relayhost_value(p.relayhost)} {p.relay_user}:{password}\n".encode()
+
+
+def plan(answers: Answers, ctx: PlanContext) -> list[Change]:
+    p, profile = answers.postfix, ctx.profile
+    map_type = database_type(ctx)
+    password = _password(answers, ctx)
+    # planning for another platform, the file is on the target: the review says so, nothing is applied
+    content = map_line(answers, password if password is not None else f"(the password in {p.relay_password_file})")
+    relay = relayhost_value(p.relayhost)
+    source = "typed on the Outbound screen" if p.relay_password else f"read from {p.relay_password_file}"
+    return [
+        WriteFile(map_path(profile), content, 0o600, secret=True, service="postfix",
+                  summary=f"the login at {relay}: {p.relay_user} and the password ({source})"),
+        Postmap(map_path(profile), map_type, secret=True,
+                summary=f"build {map_path(profile)}{map_suffix(map_type)} ({map_type}), 0600 like its source"),
+        Postconf(settings(answers, map_type, profile),
+                 summary=f"main.cf: log in at {relay} (smtp_sasl_auth_enable, smtp_sasl_password_maps, "
+                         "noanonymous); the Postfix TLS step makes outbound TLS mandatory"),
+    ]
+
+
+def _owner_only(host: Host, path: str) -> tuple[bool, str]:
+    meta = host.stat(path)
+    if meta is None:
+        return False, f"{path} is missing"
+    ok = meta.uid == 0 and not meta.mode & 0o077
+    return ok, f"{path} {meta.mode:04o} uid {meta.uid}"
+
+
+def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:
+    p = answers.postfix
+    _, values, _ = live_values(host, ["smtp_sasl_password_maps"])
+    table = values.get("smtp_sasl_password_maps", "")
+    map_type = table.partition(":")[0] if ":" in table else profile.map_type
+    checks = [settings_check(host, "postfix_relay", f"postconf: log in at {p.relayhost}",
+                             settings(answers, map_type, profile) + [("smtp_tls_security_level", "encrypt")])]
+    path = map_path(profile)
+    for shown in (path, path + map_suffix(map_type)):
+        ok, evidence = _owner_only(host, shown)
+        checks.append(Check("postfix_relay", f"{shown} readable by root only", "pass" if ok else "fail", evidence,
+                            "" if ok else f"chown root:root {shown}; chmod 600 {shown}"))
+    looked = host.run(["postmap", "-q", relayhost_value(p.relayhost), f"{map_type}:{path}"])
+    user = looked.output.strip().partition(":")[0] if looked.ok else ""
+    found = looked.ok and user == p.relay_user
+    checks.append(Check("postfix_relay", f"the map holds the login for {relayhost_value(p.relayhost)}",
+                        "pass" if found else "fail",
+                        f"user {p.relay_user} (password not shown)" if found else
+                        ("another user" if looked.ok else "no entry"),
+                        "" if found else f"run mailwizard again, or postmap {map_type}:{path}"))
+    return checks
+
+
+STEP = Step("postfix_relay", "Authenticated smarthost", "beyond the guide", plan=plan, verify=verify,
+            validate=validate, applies=applies)
