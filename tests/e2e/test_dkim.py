@@ -14,6 +14,9 @@ throwaway host's resolver asks it. Then:
   example.com, is not signed (a signature for anyone would make DKIM
   worthless);
 - `mailwizard verify` finds both selectors' published records matching the keys;
+- rotation: with the second selector made the signing one (and the first kept
+  as the next), a re-run keeps both keys, restarts OpenDKIM, and mail is then
+  signed with s=mail2 and verifies;
 - rollback stops OpenDKIM, removes the keys and takes the milter out of main.cf.
 """
 
@@ -149,6 +152,22 @@ def test_submitted_mail_is_signed_and_verifies_independently(throwaway):
         statuses = {c["name"]: c["status"] for c in json.loads(checked.stdout)}
         for selector in ("mail", "mail2"):
             assert statuses[f"DKIM record {selector}._domainkey.example.com matches the key"] == "pass", statuses
+
+        # rotation: the next key, published above, becomes the one that signs; the old one stays published
+        rotated = DKIM.replace('selector = "mail"\nnext_selector = "mail2"',
+                               'selector = "mail2"\nnext_selector = "mail"')
+        assert rotated != DKIM
+        put(host, "/root/answers.toml", rotated.encode(), 0o600)
+        out = wizard(host, "--answers", "/root/answers.toml", "--unattended", "--on-conflict", "keep")
+        assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+        assert "+ restart opendkim" in out.stdout and "= make the 2048-bit DKIM key of selector mail2" in out.stdout
+        sent = smtp(host, port=587, mail_from="alice@example.com", rcpt="alice@example.com",
+                    subject="dkim-rotated", login=("alice", PASSWORD), tls=True)
+        assert sent["result"] == "accepted", sent
+        message = fetch_message(host, "dkim-rotated")
+        assert "s=mail2;" in message, message[:1500]
+        verified = host.run(["dkimverify"], input=message)
+        assert verified.returncode == 0 and "signature ok" in verified.stdout, verified.stdout + verified.stderr
     finally:
         server.kill()
 
