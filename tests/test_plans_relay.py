@@ -127,3 +127,41 @@ def test_a_password_file_others_can_read_is_refused(tmp_path):
     session = session_for(tmp_path, "debian12", mode=0o644)
     errors = [p for p in session.errors() if p.key == "postfix.relay_password_file"]
     assert errors and "chmod 600 /root/relay.pass" in errors[0].message
+
+
+def _smtp_server(replies: dict[str, str]):
+    """A one-connection SMTP server on loopback answering each command's verb from `replies`."""
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve():
+        conn, _ = listener.accept()
+        with conn, conn.makefile("rwb") as f:
+            f.write(b"220 relay.example.net ESMTP\r\n")
+            f.flush()
+            for line in f:
+                verb = line.decode().split()[0].upper()
+                f.write(replies.get(verb, "250 ok").encode() + b"\r\n")
+                f.flush()
+                if verb == "QUIT":
+                    break
+        listener.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return port
+
+
+def test_the_report_asks_the_relay_host_for_starttls_and_auth():
+    port = _smtp_server({"EHLO": "250-relay.example.net\r\n250 PIPELINING", "QUIT": "221 bye"})
+    ok, said = postfix_relay.offers_auth(f"[127.0.0.1]:{port}")
+    assert not ok and said == f"127.0.0.1:{port} offers no STARTTLS: Postfix (encrypt) would not send the password"
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    ok, said = postfix_relay.offers_auth(f"[127.0.0.1]:{closed}", timeout=3)
+    assert not ok and said.startswith(f"cannot talk to 127.0.0.1:{closed}: ConnectionRefusedError")

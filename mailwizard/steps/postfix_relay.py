@@ -16,11 +16,15 @@ memory only) or read from `relay_password_file`:
   network in clear.
 
 Verify: postconf shows the settings, the map and its indexed copy are 0600
-root-owned, and `postmap -q` finds the relay host's entry (its value is never
-shown).
+root-owned, `postmap -q` finds the relay host's entry (its value is never
+shown), and the relay host answers, offers STARTTLS and, after it, AUTH (no
+login is tried: the report never handles the password).
 """
 
 from __future__ import annotations
+
+import smtplib
+import ssl
 
 from mailwizard import safe_read
 from mailwizard.answers import Answers, Problem, relayhost_value
@@ -105,6 +109,34 @@ def _owner_only(host: Host, path: str) -> tuple[bool, str]:
     return ok, f"{path} {meta.mode:04o} uid {meta.uid}"
 
 
+def relay_address(relayhost: str) -> tuple[str, int]:
+    """(host, port) Postfix connects to for `relayhost` ([host]:port, host:port or host; port 25 by default)."""
+    value = relayhost_value(relayhost)
+    name, _, port = value[1:].partition("]")
+    name = name[5:] if name.lower().startswith("ipv6:") else name
+    return name, int(port[1:]) if port.startswith(":") and port[1:].isdigit() else 25
+
+
+def offers_auth(relayhost: str, timeout: float = 10.0) -> tuple[bool, str]:
+    """Whether the relay host speaks SMTP, offers STARTTLS and then AUTH; what it said. No login is tried."""
+    name, port = relay_address(relayhost)
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE  # as smtp_tls_security_level = encrypt
+    try:
+        with smtplib.SMTP(name, port, timeout=timeout) as smtp:
+            smtp.ehlo("mailwizard.verify")
+            if not smtp.has_extn("starttls"):
+                return False, f"{name}:{port} offers no STARTTLS: Postfix (encrypt) would not send the password"
+            smtp.starttls(context=context)
+            smtp.ehlo("mailwizard.verify")
+            mechanisms = smtp.esmtp_features.get("auth", "").strip()
+            if not mechanisms:
+                return False, f"{name}:{port} offers no AUTH after STARTTLS"
+            return True, f"STARTTLS, then AUTH {mechanisms}"
+    except (OSError, smtplib.SMTPException) as exc:
+        return False, f"cannot talk to {name}:{port}: {type(exc).__name__}: {exc}"
+
+
 def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:
     p = answers.postfix
     _, values, _ = live_values(host, ["smtp_sasl_password_maps"])
@@ -125,6 +157,12 @@ def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:
                         f"user {p.relay_user} (password not shown)" if found else
                         ("another user" if looked.ok else "no entry"),
                         "" if found else f"run mailwizard again, or postmap {map_type}:{path}"))
+    if not host.fake:
+        ok, said = offers_auth(p.relayhost)
+        checks.append(Check("postfix_relay", f"relay host {relayhost_value(p.relayhost)} offers AUTH after STARTTLS",
+                            "pass" if ok else "fail", said,
+                            "" if ok else "check the relay host's name and port, and that this host may reach it "
+                                          "(outbound 587 open)"))
     return checks
 
 

@@ -118,6 +118,7 @@ def test_mail_relays_through_the_smarthost_only_after_auth():
         assert RELAY_PASSWORD not in output
         assert "PASS  postconf: log in at [198.51.100.12]:587" in output, output[-3000:]
         assert "PASS  the map holds the login for [198.51.100.12]:587" in output
+        assert "PASS  relay host [198.51.100.12]:587 offers AUTH after STARTTLS" in output
         values = here.run(["postconf", "-h", "relayhost", "smtp_sasl_auth_enable", "smtp_sasl_password_maps",
                            "smtp_sasl_security_options", "smtp_tls_security_level"]).stdout.split("\n")
         assert values[:5] == [f"[{RELAY}]:587", "yes", "hash:/etc/postfix/sasl_passwd", "noanonymous", "encrypt"]
