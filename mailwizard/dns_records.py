@@ -82,25 +82,26 @@ def _quoted(value: str) -> str:
 
 
 TXT_STRING = 255  # a TXT record's character-strings hold at most 255 bytes each (RFC 1035 3.3)
+ZONE_STRING = 64  # in the zone snippet, shorter strings: one a line, each line within 80 columns
 
 
-def txt_strings(value: str) -> list[str]:
-    """A TXT value as the character-strings a zone file writes (a DKIM key's value is longer than one)."""
+def txt_strings(value: str, size: int = TXT_STRING) -> list[str]:
+    """A TXT value as character-strings of at most `size` bytes (a DKIM key's value is longer than one);
+    the receiver joins them into the value again."""
     data = value.encode()
-    return [data[i:i + TXT_STRING].decode() for i in range(0, len(data), TXT_STRING)] or [""]
+    return [data[i:i + size].decode("utf-8", "replace") for i in range(0, len(data), size)] or [""]
 
 
 def _txt(value: str) -> str:
-    parts = txt_strings(value)
-    if len(parts) == 1:
+    if len(value.encode()) <= TXT_STRING:
         return _quoted(value)
-    pad = " " * 51
-    return "( " + f"\n{pad}".join(_quoted(p) for p in parts) + " )"
+    return "(\n" + "\n".join(" " * 8 + _quoted(p) for p in txt_strings(value, ZONE_STRING)) + " )"
 
 
 def zone_snippet(recs: list[Record]) -> str:
     """The records as zone-file lines (absolute names), each preceded by why it is needed; a TXT value
-    longer than 255 characters split into strings of 255, in parentheses (one record, its strings joined)."""
+    longer than one string's 255 characters split into strings, one a line in parentheses (one record:
+    the strings are joined)."""
     lines = []
     for r in recs:
         value = _txt(r.value) if r.type == "TXT" else r.value + ("." if r.type in ("MX", "PTR") else "")
