@@ -212,3 +212,20 @@ def test_verify_fails_a_key_others_can_read(tmp_path):
     checks = {c.name: c for c in dkim.verify(session.answers, host, session.profile, resolve=lambda n, t: [])}
     assert checks["key /etc/dkimkeys/mail.private readable by opendkim only"].status == "pass"
     assert checks["OpenDKIM runs and listens on inet:8891@127.0.0.1"].status == "fail"  # not started here
+
+
+def test_turned_off_again_postfix_stops_passing_mail_to_opendkim(tmp_path):
+    session = fake_session(tmp_path, "debian12", "pam.toml")
+    assert session.apply(session.plan()).status == "applied"
+    assert step_changes(session.plan()) == []  # off, and never on: nothing
+    host = session.host
+    for setting in ("smtpd_milters=inet:127.0.0.1:8891", "non_smtpd_milters=$smtpd_milters",
+                    "milter_default_action=accept"):  # as the step left them when it was on
+        assert host.run(["postconf", "-e", setting]).ok
+    changes = step_changes(session.plan())
+    assert [c.commands() for c in changes] == [[["postconf", "-X", "smtpd_milters", "non_smtpd_milters",
+                                                 "milter_default_action"]]]
+    assert "keys are kept" in changes[0].describe()
+    assert dkim.verify(session.answers, host, session.profile) == []
+    assert host.run(["postconf", "-e", "smtpd_milters=inet:127.0.0.1:9999"]).ok  # another milter: not ours
+    assert step_changes(session.plan()) == []

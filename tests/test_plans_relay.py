@@ -165,3 +165,24 @@ def test_the_report_asks_the_relay_host_for_starttls_and_auth():
         closed = s.getsockname()[1]
     ok, said = postfix_relay.offers_auth(f"[127.0.0.1]:{closed}", timeout=3)
     assert not ok and said.startswith(f"cannot talk to 127.0.0.1:{closed}: ConnectionRefusedError")
+
+
+def test_turned_off_again_the_login_is_taken_out(tmp_path):
+    session = session_for(tmp_path, "debian12")
+    assert session.apply(session.plan()).status == "applied"
+    host = session.host
+    assert host.exists("/etc/postfix/sasl_passwd") and host.exists("/etc/postfix/sasl_passwd.db")
+    session.answers.postfix.relay_user = ""
+    session.answers.postfix.relay_password_file = ""
+    plan = session.plan()
+    undo = relay_changes(plan)
+    assert [c.kind for c in undo] == ["postconf", "remove", "remove"]
+    assert undo[0].commands() == [["postconf", "-X", "smtp_sasl_auth_enable", "smtp_sasl_password_maps",
+                                   "smtp_sasl_security_options"]]
+    tls = next(c for c in plan.changes if c.step == "postfix_tls")
+    assert ("smtp_tls_security_level", "may") in tls.settings  # outbound TLS opportunistic again
+    assert session.apply(plan).status == "applied"
+    assert not host.exists("/etc/postfix/sasl_passwd") and not host.exists("/etc/postfix/sasl_passwd.db")
+    assert "smtp_sasl" not in host.read_text("/etc/postfix/main.cf")
+    assert relay_changes(session.plan()) == []  # and nothing more to do
+    assert postfix_relay.verify(session.answers, host, session.profile) == []

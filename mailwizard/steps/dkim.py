@@ -20,6 +20,9 @@ Large receivers junk or refuse unsigned mail. With `[dkim] enabled`:
   (mail still flows, unsigned, while OpenDKIM is down: the report says so);
 - OpenDKIM enabled and started (restarted when its configuration changes).
 
+Turned off again, a re-run takes the milter settings out of main.cf (the keys
+and opendkim.conf stay).
+
 OpenDKIM signs what comes from its internal hosts (loopback) and from
 clients that logged in (submission); it verifies the rest.
 
@@ -61,7 +64,20 @@ EPEL_URL = "https://dl.fedoraproject.org/pub/epel/epel-release-latest-{major}.no
 
 
 def applies(answers: Answers) -> bool:
-    return answers.dkim.enabled
+    """Always: off, the step takes Postfix's milter settings out if it set them (nothing else changes)."""
+    return True
+
+
+def undo(ctx: PlanContext) -> list[Change]:
+    """DKIM turned off: Postfix no longer passes mail to OpenDKIM (the keys and opendkim.conf are kept,
+    for the day it is on again; OpenDKIM itself is left as it is: `systemctl disable --now opendkim`)."""
+    from mailwizard.postfix_conf import main_values
+
+    values = main_values(ctx.read_text(f"{ctx.profile.postfix_dir}/main.cf") or "")
+    if values.get("smtpd_milters") != MILTER:
+        return []
+    return [Postconf([], remove=[k for k, _ in milter_settings()],
+                     summary="main.cf: mail no longer passes OpenDKIM ([dkim] enabled = false); its keys are kept")]
 
 
 def key_dir(profile: Profile) -> str:
@@ -215,6 +231,8 @@ class DkimState(ServiceState):
 
 
 def plan(answers: Answers, ctx: PlanContext) -> list[Change]:
+    if not answers.dkim.enabled:
+        return undo(ctx)
     changes: list[Change] = [*epel(ctx), install(ctx), conf_change(answers, ctx), *key_changes(answers, ctx),
                              DkimState("opendkim", ctx.profile)]
     changes.append(Postconf(milter_settings(), summary=f"main.cf: mail passes OpenDKIM ({MILTER}) to be signed; "
@@ -312,6 +330,8 @@ def published_checks(answers: Answers, host: Host, profile: Profile, resolve) ->
 
 
 def verify(answers: Answers, host: Host, profile: Profile, resolve=None) -> list[Check]:
+    if not answers.dkim.enabled:
+        return []
     checks: list[Check] = []
     running = host.run(profile.service_argv("status", "opendkim"))
     listening = False

@@ -15,6 +15,9 @@ memory only) or read from `relay_password_file`:
   encrypt` (set by the Postfix TLS step) so the password never crosses the
   network in clear.
 
+Turned off again (no relay_user), a re-run takes the wizard's login out: the
+three settings removed with `postconf -X`, the map and its indexed copy removed.
+
 Verify: postconf shows the settings, the map and its indexed copy are 0600
 root-owned, `postmap -q` finds the relay host's entry (its value is never
 shown), and the relay host answers, offers STARTTLS and, after it, AUTH (no
@@ -29,7 +32,7 @@ import ssl
 from mailwizard import safe_read
 from mailwizard.answers import Answers, Problem, relayhost_value
 from mailwizard.host import Host
-from mailwizard.plan import Change, Check, PlanContext, WriteFile
+from mailwizard.plan import Change, Check, PlanContext, RemoveFile, WriteFile
 from mailwizard.platform import Profile
 from mailwizard.postfix_conf import Postconf, Postmap, database_type, live_values, map_suffix, settings_check
 from mailwizard.steps import Step
@@ -43,7 +46,29 @@ def map_path(profile: Profile) -> str:
 
 
 def applies(answers: Answers) -> bool:
-    return answers.postfix.relay_login
+    """Always: off, the step takes out a login it set before (and plans nothing on a host without one)."""
+    return True
+
+
+def ours(ctx: PlanContext) -> str | None:
+    """The map type when main.cf holds the wizard's login settings (its sasl_passwd), else None."""
+    from mailwizard.postfix_conf import main_values
+
+    values = main_values(ctx.read_text(f"{ctx.profile.postfix_dir}/main.cf") or "")
+    kind, _, path = values.get("smtp_sasl_password_maps", "").partition(":")
+    return kind if path == map_path(ctx.profile) else None
+
+
+def undo(ctx: PlanContext) -> list[Change]:
+    """The login taken out again: the settings, then the map and its indexed copy."""
+    map_type = ours(ctx)
+    if map_type is None:
+        return []
+    path = map_path(ctx.profile)
+    return [Postconf([], remove=["smtp_sasl_auth_enable", "smtp_sasl_password_maps", "smtp_sasl_security_options"],
+                     summary="main.cf: no relay host login any more (postfix.relay_user is empty)"),
+            RemoveFile(path, "no relay host login any more", secret=True, service="postfix"),
+            RemoveFile(path + map_suffix(map_type), "its indexed copy", secret=True, service="postfix")]
 
 
 def settings(answers: Answers, map_type: str, profile: Profile) -> list[tuple[str, str]]:
@@ -53,6 +78,8 @@ def settings(answers: Answers, map_type: str, profile: Profile) -> list[tuple[st
 
 def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
     p = answers.postfix
+    if not p.relay_login:
+        return []
     problems = secret_problems("postfix", "relay_password", p.relay_password, "relay_password_file",
                                p.relay_password_file, f"{p.relay_user} at {p.relayhost}", "/root/relay.pass",
                                "Outbound", ctx)
@@ -84,6 +111,8 @@ def map_line(answers: Answers, password: str) -> bytes:
 
 def plan(answers: Answers, ctx: PlanContext) -> list[Change]:
     p, profile = answers.postfix, ctx.profile
+    if not p.relay_login:
+        return undo(ctx)
     map_type = database_type(ctx)
     password = _password(answers, ctx)
     # planning for another platform, the file is on the target: the review says so, nothing is applied
@@ -139,6 +168,8 @@ def offers_auth(relayhost: str, timeout: float = 10.0) -> tuple[bool, str]:
 
 def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:
     p = answers.postfix
+    if not p.relay_login:
+        return []
     _, values, _ = live_values(host, ["smtp_sasl_password_maps"])
     table = values.get("smtp_sasl_password_maps", "")
     map_type = table.partition(":")[0] if ":" in table else profile.map_type
