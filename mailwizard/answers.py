@@ -187,6 +187,17 @@ class Dns:
 
 
 @dataclass
+class Dkim:
+    """[dkim] (beyond the guide): OpenDKIM signs the mail this host sends, as a Postfix milter."""
+
+    enabled: bool = False
+    selector: str = "mail"  # the key that signs: SELECTOR._domainkey.DOMAIN in DNS
+    domains: list[str] = field(default_factory=list)  # the sender domains signed; [] = [server] domain
+    # key rotation: a second key made and published now; once DNS has it, make it `selector`
+    next_selector: str = ""
+
+
+@dataclass
 class MailboxDef:
     """One mailbox of the inbox namespace (guide 1.5)."""
 
@@ -232,6 +243,10 @@ class Postfix:
     mynetworks: list[str] = field(default_factory=lambda: ["127.0.0.0/8", "[::1]/128"])
     myorigin: str = "$mydomain"
     relayhost: str = ""  # null client: [relay.example.com]
+    # an authenticated smarthost: smtp_sasl_password_maps holds relay_user and the password (never saved)
+    relay_user: str = ""
+    relay_password_file: str = ""
+    relay_password: str = ""  # typed on the screen; never saved
     delivery: str = "lmtp"  # lmtp (to Dovecot, 2.7/2.8) or local (Postfix's own local delivery)
     lmtp_host: str = ""  # Dovecot on another host (2.8): lmtp:inet:HOST:PORT
     lmtp_port: int = 24
@@ -250,6 +265,11 @@ class Postfix:
     tls_key: str = ""
     tls_loglevel: int | None = None  # smtp_tls_loglevel (the guide's note: 1)
     limits: dict[str, int | str] = field(default_factory=dict)  # keys of LIMIT_DEFAULTS
+
+    @property
+    def relay_login(self) -> bool:
+        """Postfix logs in at its relay host (an authenticated smarthost)."""
+        return bool(self.relayhost and self.relay_user)
 
     @property
     def interfaces(self) -> str:
@@ -272,6 +292,7 @@ class Answers:
     sieve: Sieve = field(default_factory=Sieve)
     replication: Replication = field(default_factory=Replication)
     dns: Dns = field(default_factory=Dns)
+    dkim: Dkim = field(default_factory=Dkim)
     firewall_manage: bool = True
     raw: dict = field(default_factory=dict)  # the whole file, for sections owned by later steps
     # path keys whose value was written with extra slashes, dots or ..: key -> the value as written
@@ -302,6 +323,10 @@ class Answers:
         if self.postfix.mode == "internet-site" and self.postfix.virtual_alias_source == "ldap":
             out.append("postfix-ldap")
         return out
+
+    def dkim_domains(self) -> list[str]:
+        """The sender domains OpenDKIM signs: [dkim] domains, else the server's domain."""
+        return [d.lower().rstrip(".") for d in self.dkim.domains] or [self.server.domain]
 
     def default_cert_paths(self) -> tuple[str, str]:
         name = self.server.hostname or "server"
@@ -335,6 +360,8 @@ class Answers:
                                  for m in self.mailboxes}
         data["postfix"] = _postfix_out(self.postfix)
         data["dns"] = _section_out(self.dns)
+        if self.dkim.enabled or "dkim" in self.raw:
+            data["dkim"] = _section_out(self.dkim)
         data.setdefault("firewall", {})["manage"] = self.firewall_manage
         # one order whatever the file's (or the host's) order was: the same answers save to the same bytes
         known = [k for k in SECTION_ORDER if k in data]
@@ -343,10 +370,10 @@ class Answers:
 
 
 SECTION_ORDER = ("server", "tls", "protocols", "dovecot", "mailbox", "auth", "lmtp", "sieve",
-                 "replication", "mailboxes", "postfix", "dns", "firewall")
+                 "replication", "mailboxes", "postfix", "dns", "dkim", "firewall")
 
 
-SECRET_KEYS = {"password", "dnpass", "doveadm_password", "bind_password", "test_password"}
+SECRET_KEYS = {"password", "dnpass", "doveadm_password", "bind_password", "test_password", "relay_password"}
 
 
 def strip_secrets(data):
@@ -459,6 +486,7 @@ def parse(text: str) -> tuple[Answers, list[Problem]]:
     _fill(a.sieve, data.get("sieve", {}), "sieve", problems)
     _fill(a.replication, data.get("replication", {}), "replication", problems)
     _fill(a.dns, data.get("dns", {}), "dns", problems)
+    _fill(a.dkim, data.get("dkim", {}), "dkim", problems)
     firewall = data.get("firewall", {})
     manage = firewall.get("manage", True) if isinstance(firewall, dict) else True
     a.firewall_manage = manage if isinstance(manage, bool) else True
@@ -495,7 +523,7 @@ def answers_schema() -> dict:
             "dovecot": {"enabled": None}, "mailbox": _schema(a.mailbox), "auth": _schema(a.auth),
             "lmtp": _schema(a.lmtp), "sieve": _schema(a.sieve), "replication": _schema(a.replication),
             "mailboxes": {_FREE: {"special_use": None, "auto": None}}, "postfix": postfix,
-            "dns": _schema(a.dns), "firewall": {"manage": None}}
+            "dns": _schema(a.dns), "dkim": _schema(a.dkim), "firewall": {"manage": None}}
 
 
 def unknown_keys(data: dict, schema: dict | None = None, where: str = "") -> list[Problem]:
@@ -528,7 +556,8 @@ def unknown_keys(data: dict, schema: dict | None = None, where: str = "") -> lis
 # the answers that are paths on the host, by key (dotted, as in the file)
 PATH_KEYS = ("tls.cert", "tls.key", "tls.ca", "tls.dh", "mailbox.root", "auth.test_password_file",
              "auth.ldap.dnpass_file", "auth.ldap.tls_ca_cert_file", "auth.sql.password_file", "auth.sql.ssl_ca",
-             "replication.password_file", "replication.partner_answers", "postfix.tls_cert", "postfix.tls_key")
+             "replication.password_file", "replication.partner_answers", "postfix.tls_cert", "postfix.tls_key",
+             "postfix.relay_password_file")
 
 
 def normalise_path(value: str) -> str:
@@ -780,6 +809,7 @@ def validate(a: Answers) -> list[Problem]:
     if a.dovecot_enabled:
         problems += validate_sasl_listener(a)
     problems += validate_postfix(a)
+    problems += validate_dkim(a)
     for value in a.dns.addresses:
         if msg := scoped_address(value):
             problems.append(Problem("dns.addresses", msg))
@@ -864,6 +894,28 @@ def check_acme_server(value: str) -> str | None:
     if port == 0:
         return f"{value!r}: 0 is not a TCP port"
     return None
+
+
+def validate_dkim(a: Answers) -> list[Problem]:
+    """[dkim]: selectors are DNS labels, domains are domain names; nothing is checked while it is off."""
+    d = a.dkim
+    if not d.enabled:
+        return []
+    out: list[Problem] = []
+    if not _LABEL.match(d.selector) or "_" in d.selector:
+        out.append(Problem("dkim.selector", f"{d.selector!r} is not a selector: one DNS label of letters, "
+                           "digits and hyphens, e.g. mail or 2026a"))
+    if d.next_selector:
+        if not _LABEL.match(d.next_selector):
+            out.append(Problem("dkim.next_selector", f"{d.next_selector!r} is not a selector: one DNS label of "
+                               "letters, digits and hyphens, e.g. 2026b"))
+        elif d.next_selector.lower() == d.selector.lower():
+            out.append(Problem("dkim.next_selector", "is the selector that signs now: the next key needs another "
+                               "name, e.g. " + (d.selector + "2")[:63]))
+    for domain in d.domains:
+        if msg := check_domain(domain):
+            out.append(Problem("dkim.domains", msg))
+    return out
 
 
 def check_source(value: str) -> str | None:
@@ -1116,6 +1168,7 @@ def validate_postfix(a: Answers) -> list[Problem]:
         bad("mynetworks", "is empty: give at least 127.0.0.0/8 and [::1]/128 (this host)")
     if p.myorigin not in ("$mydomain", "$myhostname") and (msg := check_domain(p.myorigin)):
         bad("myorigin", f"must be $mydomain, $myhostname or a domain name; {msg}")
+    out += _validate_relay_login(p)
     if null:
         if not p.relayhost:
             bad("relayhost", "a null client forwards all mail to a relay host: give it, e.g. [relay.example.com]")
@@ -1183,6 +1236,31 @@ def validate_postfix(a: Answers) -> list[Problem]:
     if p.tls_loglevel is not None and not 0 <= p.tls_loglevel <= 4:
         bad("tls_loglevel", f"{p.tls_loglevel} is not a log level 0-4; the guide's note uses 1")
     return out + _validate_limits(p)
+
+
+_RELAY_USER = re.compile(r"^[^\s:]+$")
+
+
+def _validate_relay_login(p: Postfix) -> list[Problem]:
+    """[postfix] relay_user, relay_password(_file): the login at an authenticated smarthost (what the host
+    holds, the password file itself, is checked by the postfix_relay step)."""
+    out: list[Problem] = []
+    if not (p.relay_user or p.relay_password or p.relay_password_file):
+        return out
+    if not p.relayhost:
+        out.append(Problem("postfix.relay_user", "logs in at the relay host: give postfix.relayhost too, "
+                           "e.g. [smtp.example.net]:587"))
+    if not p.relay_user:
+        out.append(Problem("postfix.relay_user", "is empty: give the user name the relay host knows "
+                           "(a password alone cannot log in)"))
+    elif control_character(p.relay_user) or not _RELAY_USER.match(p.relay_user) or p.relay_user.startswith("#"):
+        out.append(Problem("postfix.relay_user", "has a blank, a colon, a # at its start or a control character: "
+                           "smtp_sasl_password_maps writes USER:PASSWORD on one line; give the login name alone"))
+    if p.relay_password and (p.relay_password != p.relay_password.strip() or control_character(p.relay_password)):
+        # never quoting it
+        out.append(Problem("postfix.relay_password", "starts or ends with a blank, or holds a control character: "
+                           "Postfix's map would not keep it as typed"))
+    return out
 
 
 # numbers the daemons read into a C unsigned int (Dovecot) or int (Postfix): a larger one stops them at start

@@ -83,6 +83,7 @@ SCREENS: list[tuple[str, str]] = [
     ("sieve", "Sieve"), ("replication", "Replication"),
     ("postfix_mode", "Postfix"), ("postfix_tls", "Postfix TLS"), ("postfix_aliases", "Aliases"),
     ("postfix_delivery", "Delivery"), ("postfix_submission", "Submission"), ("postfix_limits", "Limits"),
+    ("outbound", "Outbound"),
     ("more", "Everything else"), ("review", "Review"), ("apply", "Apply"), ("report", "Report"),
 ]
 # a screen that edits a step's answers is shown only while one of its steps applies
@@ -103,7 +104,8 @@ RESUME_AT = {"preflight": "welcome", "install": "install", "acme": "tls", "tls":
              "sieve": "sieve", "replication": "replication", "firewall": "protocols", "services": "review",
              "postfix": "postfix_mode", "postfix_tls": "postfix_tls", "postfix_aliases": "postfix_aliases",
              "postfix_delivery": "postfix_delivery", "postfix_submission": "postfix_submission",
-             "postfix_limits": "postfix_limits", "postfix_hardening": "review"}
+             "postfix_limits": "postfix_limits", "postfix_hardening": "review",
+             "postfix_relay": "outbound", "dkim": "outbound"}
 
 
 SCREEN_CLASSES = {"welcome": "WelcomeScreen", "install": "InstallScreen", "tls": "TLSScreen",
@@ -114,6 +116,7 @@ SCREEN_CLASSES = {"welcome": "WelcomeScreen", "install": "InstallScreen", "tls":
                   "postfix_mode": "PostfixModeScreen", "postfix_tls": "PostfixTlsScreen",
                   "postfix_aliases": "PostfixAliasesScreen", "postfix_delivery": "PostfixDeliveryScreen",
                   "postfix_submission": "PostfixSubmissionScreen", "postfix_limits": "PostfixLimitsScreen",
+                  "outbound": "OutboundScreen",
                   "more": "MoreScreen", "review": "ReviewScreen", "apply": "ApplyScreen", "report": "ReportScreen"}
 
 

@@ -81,11 +81,30 @@ def _quoted(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+TXT_STRING = 255  # a TXT record's character-strings hold at most 255 bytes each (RFC 1035 3.3)
+ZONE_STRING = 64  # in the zone snippet, shorter strings: one a line, each line within 80 columns
+
+
+def txt_strings(value: str, size: int = TXT_STRING) -> list[str]:
+    """A TXT value as character-strings of at most `size` bytes (a DKIM key's value is longer than one);
+    the receiver joins them into the value again."""
+    data = value.encode()
+    return [data[i:i + size].decode("utf-8", "replace") for i in range(0, len(data), size)] or [""]
+
+
+def _txt(value: str) -> str:
+    if len(value.encode()) <= TXT_STRING:
+        return _quoted(value)
+    return "(\n" + "\n".join(" " * 8 + _quoted(p) for p in txt_strings(value, ZONE_STRING)) + " )"
+
+
 def zone_snippet(recs: list[Record]) -> str:
-    """The records as zone-file lines (absolute names), each preceded by why it is needed."""
+    """The records as zone-file lines (absolute names), each preceded by why it is needed; a TXT value
+    longer than one string's 255 characters split into strings, one a line in parentheses (one record:
+    the strings are joined)."""
     lines = []
     for r in recs:
-        value = _quoted(r.value) if r.type == "TXT" else r.value + ("." if r.type in ("MX", "PTR") else "")
+        value = _txt(r.value) if r.type == "TXT" else r.value + ("." if r.type in ("MX", "PTR") else "")
         lines.append(f"; {r.why}")
         lines.append(f"{r.name + '.':<40} IN {r.type:<5} {value}")
     return "\n".join(lines) + "\n"

@@ -419,6 +419,31 @@ def _postfix(values: dict[str, str], services: set, host: Host, found: Found) ->
             elif isinstance(default, str):
                 limits[key] = value
     v["postfix.limits"] = limits
+    _outbound(values, host, found)
+
+
+def _outbound(values: dict[str, str], host: Host, found: Found) -> None:
+    """The relay host login (its user, never its password) and OpenDKIM's milter, as the wizard sets them."""
+    from mailwizard.steps import dkim
+
+    v = found.values
+    relay = values.get("relayhost", "")
+    table = values.get("smtp_sasl_password_maps", "").partition(":")[2]
+    if values.get("smtp_sasl_auth_enable") == "yes" and relay and table.startswith("/"):
+        for line in (_read_text(host, table) or "").splitlines():
+            key, _, login = line.strip().partition(" ")
+            if key == relay and not line.startswith("#"):
+                v["postfix.relay_user"] = login.strip().partition(":")[0]
+                found.notes.append(f"postfix.relay_password: the relay host's password is in {table}; type it "
+                                   "on the Outbound screen (or give relay_password_file)")
+                break
+    if dkim.MILTER in _words(values.get("smtpd_milters", "")):
+        conf = dkim.conf_values(_read_text(host, dkim.CONF) or "")
+        v["dkim.enabled"] = True
+        if conf.get("Selector"):
+            v["dkim.selector"] = conf["Selector"]
+        if conf.get("Domain"):
+            v["dkim.domains"] = _words(conf["Domain"])
 
 
 def values_of_cf(text: str) -> dict[str, str]:

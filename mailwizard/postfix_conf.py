@@ -842,6 +842,7 @@ class Postmap(Change):
     tool: str = "postmap"
     service: str | None = "postfix"
     summary: str = ""
+    secret: bool = False  # the map holds a password: its indexed copy is never copied into the journal
 
     kind = "postmap"
     reversible = True
@@ -874,7 +875,7 @@ class Postmap(Change):
         return None
 
     def effects(self, host: Host, work: Work) -> Effects:
-        return Effects().write(self.indexed, None)
+        return Effects().write(self.indexed, None, secret=self.secret)
 
     def perform(self, host: Host, effects: Effects, work: Work) -> None:
         argv = self.commands()[0]

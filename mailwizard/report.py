@@ -49,7 +49,7 @@ def dns_records_text(session) -> str:
 
     if not dns.STEP.applies(session.answers):
         return ""
-    return "== DNS records to publish (zone-file lines)\n" + dns.snippet(session.answers, session.host)
+    return "== DNS records to publish (zone-file lines)\n" + dns.snippet(session.answers, session.host, session.profile)
 
 
 def dns_records_json(session) -> list[dict]:
@@ -58,4 +58,4 @@ def dns_records_json(session) -> list[dict]:
     if not dns.STEP.applies(session.answers):
         return []
     return [dict(name=r.name, type=r.type, value=r.value, why=r.why, required=r.required)
-            for r in dns.records(session.answers, session.host)]
+            for r in dns.records(session.answers, session.host, session.profile)]

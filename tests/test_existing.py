@@ -47,13 +47,14 @@ COVERED = [
     "postfix.virtual_aliases", "postfix.virtual_alias_domains", "postfix.ldap_aliases.server_host",
     "postfix.ldap_aliases.search_base", "postfix.ldap_aliases.query_filter",
     "postfix.ldap_aliases.result_attribute", "postfix.tls_cert", "postfix.tls_key", "postfix.tls_loglevel",
-    "postfix.limits",
+    "postfix.limits", "postfix.relay_user", "dkim.enabled", "dkim.selector", "dkim.domains",
 ]
 # Not in any configuration file: passwords (typed, or their files), firewall sources, report settings
 TYPED = ["auth.ldap.dnpass_file", "auth.sql.password_file", "auth.sasl_allow_from", "lmtp.allow_from",
          "replication.partner_addresses", "replication.partner_answers", "firewall_manage", "dns.addresses",
          "dns.optional", "dns.check", "tls.self_signed", "auth.test_user", "auth.test_password_file",
-         "tls.acme_email"]  # certbot's account holds the address, no configuration file
+         "tls.acme_email",  # certbot's account holds the address, no configuration file
+         "postfix.relay_password_file", "dkim.next_selector"]
 
 
 def value(answers, key: str):
@@ -125,7 +126,8 @@ def test_covered_keys_are_every_key_but_the_typed_ones():
             else:
                 yield f"{prefix}{f.name}"
     every = {k.replace("dovecot_enabled", "dovecot.enabled") for k in keys(answers, "")}
-    secrets = {"auth.ldap.dnpass", "auth.sql.password", "replication.password", "auth.test_password"}  # never saved
+    secrets = {"auth.ldap.dnpass", "auth.sql.password", "replication.password", "auth.test_password",
+               "postfix.relay_password"}  # never saved
     assert every - secrets == set(COVERED) | set(TYPED)
 
 
@@ -153,6 +155,26 @@ def test_an_inline_password_is_left_for_the_admin_to_type(tmp_path):
     assert answers.auth.ldap.dnpass == "" and answers.auth.ldap.dnpass_file == ""
     assert any(n.startswith("auth.ldap.dnpass:") for n in found.notes)
     assert "S3cret-pass" not in repr(found) and "S3cret-pass" not in answers.to_toml()
+
+
+@pytest.mark.parametrize("platform", ["debian12", "rhel10"])
+def test_the_relay_login_and_dkim_are_read_back_without_the_password(tmp_path, platform):
+    session = fake_session(tmp_path, platform, "pam.toml")
+    p = session.answers.postfix
+    p.relayhost, p.relay_user, p.relay_password = "[smtp.example.net]:587", "mailer", "Relay-S3cret"
+    assert session.apply(session.plan()).status == "applied"
+    host = session.host
+    # what the dkim step leaves (its keys and package are not simulated here): the milter and opendkim.conf
+    put(host, "/etc/opendkim.conf", b"Mode\t\t\tsv\nDomain\t\t\texample.com,example.net\nSelector\t\t\t2026a\n",
+        0o644)
+    assert host.run(["postconf", "-e", "smtpd_milters=inet:127.0.0.1:8891"]).ok
+    answers, found = read_back(session)
+    assert (answers.postfix.relayhost, answers.postfix.relay_user, answers.postfix.relay_password) == \
+        ("[smtp.example.net]:587", "mailer", "")
+    assert any(n.startswith("postfix.relay_password:") for n in found.notes)
+    assert "Relay-S3cret" not in repr(found) and "Relay-S3cret" not in answers.to_toml()
+    assert (answers.dkim.enabled, answers.dkim.selector, answers.dkim.domains) == \
+        (True, "2026a", ["example.com", "example.net"])
 
 
 def test_a_doveadm_password_file_reference_is_read(tmp_path):

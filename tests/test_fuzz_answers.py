@@ -126,7 +126,11 @@ BASES: list[tuple[str, str, dict]] = [  # (key prefix, answers file, edits); the
     ("auth.sasl", "full.toml", SASL_TCP),
     ("postfix.ldap_aliases.", "ldap.toml", {"postfix": {"ldap_aliases": {"query_filter": "(mail=%s)",
                                                                           "result_attribute": "maildrop"}}}),
+    ("postfix.relay_", "full.toml", {"postfix": {"relayhost": "[smtp.example.net]:587", "relay_user": "mailer",
+                                                 "relay_password_file": "/root/relay.pass"}}),
     ("postfix.relayhost", "null-client.toml", {"server": {"hostname": "mail.example.com"}}),
+    ("dkim.", "full.toml", {"dkim": {"enabled": True, "selector": "mail", "next_selector": "mail2",
+                                     "domains": ["example.com", "example.net"]}}),
     ("postfix.lmtp_", "full.toml", {"postfix": {"lmtp_host": "dovecot.example.com"}}),
     ("postfix.sasl_", "full.toml", {"postfix": {"sasl_host": "dovecot.example.com"}}),
     ("postfix.tls_", "full.toml", {"postfix": {"tls_cert": "/etc/pki/tls/certs/postfix.crt",
@@ -140,7 +144,7 @@ BASES: list[tuple[str, str, dict]] = [  # (key prefix, answers file, edits); the
 
 # Files the fake host needs for the reference answers to be accepted (secrets read from files, CAs).
 SECRET_FILES = {"/root/doveadm.pass": b"replication-secret\n", "/root/dovecot-ldap.pass": b"ldap-secret\n",
-                "/root/dovecot-sql.pass": b"sql-secret\n"}
+                "/root/dovecot-sql.pass": b"sql-secret\n", "/root/relay.pass": b"relay-secret\n"}
 CA_FILES = ("/etc/pki/tls/certs/ca.crt", "/etc/pki/tls/certs/ldap-ca.crt", "/etc/pki/dovecot/certs/ca.crt",
             "/etc/pki/tls/certs/postfix.crt", "/etc/pki/tls/private/postfix.key")
 
@@ -404,7 +408,7 @@ def test_every_key_is_enumerated_and_read_where_enumerated():
         assert [p for p in problems if names_key(p, key)], f"{key}: a table there is not reported: {problems}"
     # every dataclass field of every section is a key
     for section in (A.Server, A.TLS, A.Protocols, A.MailStore, A.Lmtp, A.Sieve, A.Replication, A.Dns,
-                    A.LdapAuth, A.SqlAuth, A.LdapAliases):
+                    A.LdapAuth, A.SqlAuth, A.LdapAliases, A.Dkim):
         prefix = {A.LdapAuth: "auth.ldap", A.SqlAuth: "auth.sql", A.LdapAliases: "postfix.ldap_aliases",
                   A.MailStore: "mailbox"}.get(section, section.__name__.lower())
         for f in fields(section):
@@ -754,7 +758,8 @@ PEM, SECRET, DIR, WRITE = "pem", "secret", "dir", "write"
 PATH_KIND = {"tls.cert": PEM, "tls.key": PEM, "tls.ca": PEM, "tls.dh": PEM, "auth.ldap.tls_ca_cert_file": PEM,
              "auth.sql.ssl_ca": PEM, "postfix.tls_cert": PEM, "postfix.tls_key": PEM,
              "auth.ldap.dnpass_file": SECRET, "auth.sql.password_file": SECRET, "replication.password_file": SECRET,
-             "auth.test_password_file": SECRET, "mailbox.root": DIR, "replication.partner_answers": WRITE}
+             "auth.test_password_file": SECRET, "mailbox.root": DIR, "replication.partner_answers": WRITE,
+             "postfix.relay_password_file": SECRET}
 ALL = frozenset((PEM, SECRET, DIR, WRITE))
 READ = frozenset((PEM, SECRET))
 # (value, the kinds that must refuse it; a kind not named may refuse or accept)

@@ -10,7 +10,7 @@ from mailwizard.steps import all_steps, postfix_security, postfix_site, services
 from support import fake_session, load_answers
 
 POSTFIX_STEPS = ("postfix", "postfix_tls", "postfix_aliases", "postfix_delivery", "postfix_submission",
-                 "postfix_limits", "postfix_hardening")
+                 "postfix_limits", "postfix_hardening", "postfix_relay")
 
 
 def active(plan):

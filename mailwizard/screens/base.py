@@ -48,6 +48,8 @@ POSTFIX_DELIVERY_KEYS = ("postfix.delivery", "postfix.virtual_mailboxes", "postf
 POSTFIX_SUBMISSION_KEYS = ("postfix.submission", "postfix.smtps", "postfix.sender_login_mismatch")
 POSTFIX_LIMITS_KEYS = ("postfix.limits", "postfix.limits.")
 SIEVE_KEYS = ("sieve.",)
+OUTBOUND_KEYS = ("dkim.", "postfix.relay_user", "postfix.relay_password", "postfix.relay_password_file",
+                 "postfix.relayhost")
 REPLICATION_KEYS = ("replication.",)
 
 # the screen (its key in app.SCREENS) that owns each group of keys
@@ -57,7 +59,8 @@ OWNERS = {"welcome": WELCOME_KEYS, "tls": TLS_KEYS, "mailstore": MAILSTORE_KEYS,
           "sieve": SIEVE_KEYS, "replication": REPLICATION_KEYS,
           "postfix_mode": POSTFIX_MODE_KEYS, "postfix_tls": POSTFIX_TLS_KEYS,
           "postfix_aliases": POSTFIX_ALIASES_KEYS, "postfix_delivery": POSTFIX_DELIVERY_KEYS,
-          "postfix_submission": POSTFIX_SUBMISSION_KEYS, "postfix_limits": POSTFIX_LIMITS_KEYS}
+          "postfix_submission": POSTFIX_SUBMISSION_KEYS, "postfix_limits": POSTFIX_LIMITS_KEYS,
+          "outbound": OUTBOUND_KEYS}
 
 
 # What an answers file must hold itself for its screen to be skipped (`mailwizard --answers FILE`): each

@@ -46,6 +46,7 @@ def all_steps() -> list[Step]:
     from mailwizard.steps import (
         acme,
         auth,
+        dkim,
         dns,
         files,
         firewall,
@@ -55,6 +56,7 @@ def all_steps() -> list[Step]:
         mailboxes,
         postfix_aliases,
         postfix_delivery,
+        postfix_relay,
         postfix_security,
         postfix_site,
         postfix_submission,
@@ -74,4 +76,6 @@ def all_steps() -> list[Step]:
             # Postfix (guide chapter 2)
             postfix_site.STEP, postfix_tls.STEP, postfix_aliases.STEP, postfix_delivery.STEP,
             postfix_submission.STEP, postfix_security.LIMITS, postfix_security.HARDENING,
+            # beyond the guide: an authenticated smarthost, DKIM signing
+            postfix_relay.STEP, dkim.STEP,
             services.STEP, files.STEP, selinux.STEP, live.STEP, dns.STEP]

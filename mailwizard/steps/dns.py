@@ -21,14 +21,24 @@ def addresses(answers: Answers, host: Host) -> list[str]:
     return list(answers.dns.addresses) or dns_records.public_addresses(host.addresses())
 
 
-def records(answers: Answers, host: Host) -> list[dns_records.Record]:
-    return dns_records.records(answers.server.hostname, answers.server.domain, addresses(answers, host),
-                               optional=answers.dns.optional)
+def records(answers: Answers, host: Host, profile: Profile | None = None) -> list[dns_records.Record]:
+    from mailwizard.steps import dkim
+
+    out = dns_records.records(answers.server.hostname, answers.server.domain, addresses(answers, host),
+                              optional=answers.dns.optional)
+    if profile is not None:
+        out += dkim.records(answers, host, profile)
+    return out
 
 
-def snippet(answers: Answers, host: Host) -> str:
-    """The zone-file lines to publish, with a note when the public addresses are not known."""
-    text = dns_records.zone_snippet(records(answers, host))
+def snippet(answers: Answers, host: Host, profile: Profile | None = None) -> str:
+    """The zone-file lines to publish, with a note when the public addresses are not known
+    (and, given the platform, the DKIM keys' records, or a note for a key not made yet)."""
+    from mailwizard.steps import dkim
+
+    text = dns_records.zone_snippet(records(answers, host, profile))
+    if profile is not None:
+        text += dkim.missing_keys_note(answers, host, profile)
     if not addresses(answers, host):
         text = ("; this host has no public address (behind NAT?): add the A/AAAA and PTR records for the\n"
                 "; address the Internet reaches it at, or give it as [dns] addresses in the answers\n") + text
@@ -48,7 +58,7 @@ def verify(answers: Answers, host: Host, profile: Profile, resolve=None) -> list
         resolve = resolve or dns_records.resolver()
     except dns_records.DnsUnavailable as exc:
         return checks + [Check("dns", "DNS records published", "warn", f"not checked: {exc}")]
-    return checks + dns_records.check(records(answers, host), resolve)
+    return checks + dns_records.check(records(answers, host, profile), resolve)
 
 
 STEP = Step("dns", "DNS records", "beyond the guide", verify=verify,

@@ -48,7 +48,8 @@ def tls_settings(answers: Answers, profile: Profile) -> list[tuple[str, str]]:
         out += [("smtpd_tls_cert_file", cert), ("smtpd_tls_key_file", key),
                 ("smtpd_tls_security_level", "may"), ("smtpd_tls_auth_only", "yes"),
                 ("smtpd_tls_mandatory_protocols", protocols(profile))]
-    out.append(("smtp_tls_security_level", "may"))
+    # an authenticated smarthost gets the password only over TLS (steps/postfix_relay.py)
+    out.append(("smtp_tls_security_level", "encrypt" if answers.postfix.relay_login else "may"))
     if answers.postfix.tls_loglevel is not None:
         out.append(("smtp_tls_loglevel", str(answers.postfix.tls_loglevel)))
     return out

@@ -476,10 +476,10 @@ async def test_a_null_client_skips_every_dovecot_screen(tmp_path):
     app = create_app(session, [])
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        assert [title for _, title in app.step_titles()] == ["Welcome", "Install", "Postfix", "Limits", "Review",
-                                                             "Apply", "Report"]
+        assert [title for _, title in app.step_titles()] == ["Welcome", "Install", "Postfix", "Limits", "Outbound",
+                                                             "Review", "Apply", "Report"]
         assert await walk_to(pilot, "ReviewScreen") == ["WelcomeScreen", "InstallScreen", "PostfixModeScreen",
-                                                        "PostfixLimitsScreen", "ReviewScreen"]
+                                                        "PostfixLimitsScreen", "OutboundScreen", "ReviewScreen"]
 
 
 @pytest.mark.parametrize("answers, titles", [
@@ -492,7 +492,7 @@ def test_only_the_chosen_backend_has_a_form(tmp_path, answers, titles):
     shown = [title for _, title in app.step_titles()]
     assert shown[shown.index("TLS") + 1:shown.index("Postfix")] == titles
     assert shown[shown.index("Postfix"):shown.index("Review")] == ["Postfix", "Postfix TLS", "Aliases", "Delivery",
-                                                                   "Submission", "Limits"]
+                                                                   "Submission", "Limits", "Outbound"]
 
 
 @pytest.mark.parametrize("verified, screen", [

@@ -53,6 +53,8 @@ class TestMissingAnswers:
             assert screen_name(app) == "ReviewScreen"
             # the screens passed over are there with Back, one by one
             await press(pilot, "escape")
+            assert screen_name(app) == "OutboundScreen"
+            await press(pilot, "escape")
             assert screen_name(app) == "PostfixLimitsScreen"
             await press(pilot, "escape")
             assert screen_name(app) == "PostfixSubmissionScreen"
@@ -123,7 +125,7 @@ class TestCompleteAnswers:
             assert screen_name(app) == "ReviewScreen"
             assert "change(s)" in text_of(app.screen.query_one("#summary", Static))
             await press(pilot, "escape")
-            assert screen_name(app) == "PostfixLimitsScreen"
+            assert screen_name(app) == "OutboundScreen"
 
     async def test_a_null_client_file_opens_at_review(self, tmp_path):
         app, _ = prefilled(tmp_path, (ANSWERS / "null-client.toml").read_text(), platform="rhel10")

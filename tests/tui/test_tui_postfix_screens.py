@@ -246,6 +246,7 @@ async def test_limits_show_the_defaults_and_refuse_a_small_queue_minfree(session
         assert "'lots' is not a whole number" in field_message(app, "postfix.limits.default_process_limit")
         await replace_input(pilot, "#postfix-limits-default_process_limit", "")
         await replace_input(pilot, "#postfix-limits-queue_minfree", "15360000")
+        await forward(pilot, "OutboundScreen")
         await forward(pilot, "ReviewScreen")
         assert session.answers.postfix.limits == {"smtpd_client_connection_rate_limit": 60,
                                                   "queue_minfree": 15360000}
@@ -259,7 +260,7 @@ async def test_limits_are_shown_for_a_null_client_too(tmp_path):
         await settle(pilot)
         passed = await walk_to(pilot, "ReviewScreen")
         assert passed == ["WelcomeScreen", "InstallScreen", "PostfixModeScreen", "PostfixLimitsScreen",
-                          "ReviewScreen"]
+                          "OutboundScreen", "ReviewScreen"]
 
 
 # --- the order of the Postfix screens ------------------------------------------------------------
@@ -270,7 +271,7 @@ async def test_internet_site_walks_every_postfix_screen_in_order(session):
         await settle(pilot)
         passed = await walk_to(pilot, "ReviewScreen")
         assert passed == ["PostfixModeScreen", "PostfixTlsScreen", "PostfixAliasesScreen", "PostfixDeliveryScreen",
-                          "PostfixSubmissionScreen", "PostfixLimitsScreen", "ReviewScreen"]
+                          "PostfixSubmissionScreen", "PostfixLimitsScreen", "OutboundScreen", "ReviewScreen"]
         assert [k for k in app.screen_keys() if k.startswith("postfix")] == [
             "postfix_mode", "postfix_tls", "postfix_aliases", "postfix_delivery", "postfix_submission",
             "postfix_limits"]
@@ -470,6 +471,7 @@ async def test_limits_show_the_hardening_notes_and_change_nothing(session):
         assert "WARN" in notes and "/var/spool/postfix is not on NFS: file system: nfs4" in notes
         assert "accounts with a login shell: alice (/bin/bash)" in notes and "daemon" not in notes
         assert "fix: set the shells of mail-only users to /sbin/nologin" in notes
+        await forward(pilot, "OutboundScreen")
         await forward(pilot, "ReviewScreen")
         plan = text_of(app.screen.query_one("#plan"))
         assert "usermod" not in plan and "/etc/passwd" not in plan

@@ -58,7 +58,7 @@ async def test_walk_to_report_by_keyboard(session):
         assert passed == ["TLSScreen", "MailStoreScreen", "AuthScreen", "PamScreen", "ProtocolsScreen",
                           "MailboxesScreen", "LmtpScreen", "PostfixModeScreen", "PostfixTlsScreen",
                           "PostfixAliasesScreen", "PostfixDeliveryScreen", "PostfixSubmissionScreen",
-                          "PostfixLimitsScreen", "ReviewScreen"]
+                          "PostfixLimitsScreen", "OutboundScreen", "ReviewScreen"]
         assert "change(s)" in text_of(app.screen.query_one("#summary", Static))
         await press(pilot, "ctrl+n")  # Apply... asks first
         assert isinstance(app.screen, ConfirmScreen)
@@ -360,6 +360,7 @@ async def test_review_refuses_to_plan_while_an_answer_is_wrong(session):
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         session.answers.postfix.tls_loglevel = 9  # behind the Postfix TLS screen's back
+        await forward(pilot, "OutboundScreen")
         await forward(pilot, "ReviewScreen")
         listed = text_of(app.screen.query_one("#plan-problems", Static))
         assert "ERROR" in listed and "postfix.tls_loglevel" in listed
