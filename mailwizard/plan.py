@@ -306,6 +306,12 @@ class EnsureDir(FileAttrs):
         meta = host.stat(self.path)
         if meta is not None and not meta.is_dir:
             raise RuntimeError(f"{self.path} exists and is not a directory; move it away first")
+        if meta is not None and meta.mode == self.mode and (meta.uid, meta.gid) == (host.uid(self.owner),
+                                                                                   host.gid(self.group)):
+            # made so since the plan (by the package the plan installed): nothing to do, nothing to undo, as a
+            # run resumed after that install plans it (a no-op) -- the journal stays the uninterrupted run's
+            on_line(f"{self.path} is already {_mode_str(self.mode)} {self.owner}:{self.group}")
+            return
         if meta is not None:
             journal.backup(self.path, content=False)
         for created in host.makedirs(self.path, self.mode):
