@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import time
+from dataclasses import dataclass
+
 from mailwizard.answers import Answers
-from mailwizard.host import Host
+from mailwizard.host import Host, LineSink
 from mailwizard.plan import Check, Command, PlanContext
 from mailwizard.platform import Profile
 from mailwizard.steps import Step
@@ -42,6 +47,46 @@ def wanted_packages(answers: Answers, ctx: PlanContext) -> list[str]:
     return wanted
 
 
+DPKG_LOCKS = ("/var/lib/dpkg/lock-frontend", "/var/lib/dpkg/lock")
+LOCK_WAIT = 900.0  # seconds: a whole install of the packages, finished by the orphan of a killed run
+
+
+def dpkg_lock_holder(host: Host) -> str | None:
+    """The dpkg lock another process holds (a package manager at work: the dpkg a killed apt-get left running,
+    in its own session, survives the kill), or None. Taken and let go at once, as apt-get tries it."""
+    for path in DPKG_LOCKS:
+        try:
+            fd = os.open(host.real(path), os.O_RDWR)
+        except OSError:  # no such lock (RHEL, a fake host)
+            continue
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return path
+        finally:
+            os.close(fd)  # which lets go of the lock
+    return None
+
+
+@dataclass(eq=False)
+class PackageCommand(Command):
+    """apt-get or dpkg, run once no other package manager holds dpkg's lock (else dpkg refuses at once)."""
+
+    def apply(self, host: Host, journal, on_line: LineSink) -> None:
+        deadline = time.monotonic() + LOCK_WAIT
+        held = dpkg_lock_holder(host)
+        if held is not None:
+            on_line(f"waiting for the package manager that holds {held} to finish "
+                    "(an install an interrupted run began)")
+        while held is not None:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{held} is still held after {LOCK_WAIT:.0f} s: another package manager is "
+                                   "running; let it finish, then run mailwizard --resume")
+            time.sleep(0.5)
+            held = dpkg_lock_holder(host)
+        super().apply(host, journal, on_line)
+
+
 # configuration directories a feature's first package ships
 CONFIG_DIRS = {"dovecot": "/etc/dovecot", "postfix": "/etc/postfix", "sieve": "/etc/dovecot"}
 
@@ -56,9 +101,9 @@ def dpkg_repair(ctx: PlanContext) -> list[Command]:
         return []
     # nothing of its own to undo (reversible: rollback lists nothing): it completes the interrupted install,
     # which the plan runs again as it was begun and which rollback lists once, as an uninterrupted run does
-    return [Command(argv=["dpkg", "--configure", "-a"],
-                    summary="finish the package installation an interrupted run left half-done "
-                            "(`dpkg --audit` lists it), as apt-get asks", reversible=True)]
+    return [PackageCommand(argv=["dpkg", "--configure", "-a"],
+                           summary="finish the package installation an interrupted run left half-done "
+                                   "(`dpkg --audit` lists it), as apt-get asks", reversible=True)]
 
 
 def interrupted(ctx: PlanContext) -> set[str]:
@@ -78,7 +123,7 @@ def plan(answers: Answers, ctx: PlanContext) -> list[Command]:
         pkgs = profile.packages.get(feature, ())
         if feature in answers.features() and pkgs and pkgs[0] in missing:
             ctx.predict(directory)
-    change = Command(
+    change = PackageCommand(
         argv=[*profile.install_argv, *(missing or wanted)],
         summary=f"install {', '.join(missing or wanted)}" + (
             f" ({profile.semanage_package} brings semanage, which labels "
