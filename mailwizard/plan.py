@@ -385,9 +385,17 @@ class EnsureDir(FileAttrs):
         meta = host.stat(self.path)
         if meta is not None and not meta.is_dir:
             raise RuntimeError(f"{self.path} exists and is not a directory; move it away first")
+        if meta is not None and meta.mode == self.mode and (meta.uid, meta.gid) == (host.uid(self.owner),
+                                                                                   host.gid(self.group)):
+            # made so since the plan (by the package the plan installed): nothing to do, nothing to undo, as a
+            # run resumed after that install plans it (a no-op) -- the journal stays the uninterrupted run's
+            work.on_line(f"{self.path} is already {_mode_str(self.mode)} {self.owner}:{self.group}")
+            return Effects()
         return Effects(attrs=[self.path] if meta is not None else [], dirs=host.missing_dirs(self.path))
 
     def perform(self, host: Host, effects: Effects, work: Work) -> None:
+        if not effects.attrs and not effects.dirs and host.exists(self.path):
+            return  # already as planned (see effects())
         host.makedirs(self.path, self.mode)
         for argv in super().commands():
             host.run(argv, on_line=work.on_line, check=True)

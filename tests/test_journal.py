@@ -533,6 +533,25 @@ def test_a_service_whose_status_says_nothing_is_started_and_remembered(tmp_path,
     assert change.check(PlanContext(session.host, session.profile)) is not None  # now running: nothing to do
 
 
+def test_a_directory_the_package_made_as_planned_since_the_plan_is_left_alone(tmp_path):
+    """full.toml planned on a host without Dovecot wants /etc/dovecot/private 0700 root:root; the install then
+    ships it so: the apply backs nothing up and runs nothing, as a run resumed after that install plans it (a
+    no-op) -- bench/outside_kill.py found the journals differing by that one owner/mode backup."""
+    from mailwizard.plan import EnsureDir, PlanContext
+
+    session = fake_session(tmp_path, "debian12", "pam.toml")
+    host = session.host
+    change = EnsureDir("/etc/dovecot/private", 0o700, "root", "root")
+    assert change.check(PlanContext(host, session.profile)) is None  # not there yet
+    host.makedirs("/etc/dovecot/private", 0o700)  # the package's
+    lines: list[str] = []
+    with session.journal() as journal:
+        execute(change, host, journal, lines.append)
+        assert "/etc/dovecot/private" not in journal.index["files"]
+    assert lines == ["/etc/dovecot/private is already 700 root:root"]
+    assert not [argv for argv in host.commands if argv[0] in ("chown", "chmod")]
+
+
 def test_a_service_started_by_a_run_killed_before_its_journal_record_is_still_stopped_by_rollback(tmp_path,
                                                                                                     monkeypatch):
     """Killed once `service dovecot start` has run, before the journal heard of it (bench/outside_kill.py: SIGHUP

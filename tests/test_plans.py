@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from mailwizard.executor import execute
 from support import ANSWER_FILES, fake_session, load_answers
 
 
@@ -209,6 +210,34 @@ def test_an_install_killed_half_way_is_resumed_as_planned_and_listed_once(tmp_pa
     assert killed.journal().state["irreversible"] == whole.journal().state["irreversible"]
     assert len(killed.journal().state["irreversible"]) == 1 and "postfix" in killed.journal().state["irreversible"][0]
     assert not [c for c in killed.plan().active() if c.step == "install"]  # done: the journal says so
+
+
+def test_the_install_waits_for_the_dpkg_lock_a_killed_runs_orphan_holds(tmp_path):
+    """The dpkg a killed apt-get started runs in its own session and outlives the kill: the resumed install waits
+    until it lets go of dpkg's lock instead of failing at once ("dpkg database lock was locked by another
+    process"; found by bench/outside_kill.py, install phase of full.toml)."""
+    import subprocess
+    import sys
+    import time
+
+    session = fake_session(tmp_path, "debian12")
+    lock = session.host.real("/var/lib/dpkg/lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    lock.touch()
+    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, os, sys, time\n"
+                               f"fd = os.open({str(lock)!r}, os.O_RDWR)\nfcntl.lockf(fd, fcntl.LOCK_EX)\n"
+                               "print('held', flush=True)\ntime.sleep(1.5)\n"], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    install = next(c for c in session.plan().active() if c.step == "install")
+    lines: list[str] = []
+    start = time.monotonic()
+    with session.journal() as journal:
+        execute(install, session.host, journal, lines.append)
+    assert time.monotonic() - start > 0.5 and holder.poll() is not None  # it waited for the holder to end
+    assert lines[0].startswith(f"waiting for the package lock {lock}, held by process {holder.pid} (python")
+    assert lines[1].startswith(f"the package lock {lock} is free after")
+    assert any(argv[:2] == ["apt-get", "install"] for argv in session.host.commands)
+    holder.wait()
 
 
 def test_a_fresh_host_plans_no_dpkg_repair(tmp_path):

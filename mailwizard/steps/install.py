@@ -5,7 +5,9 @@ the system's own unattended upgrades. The install then waits for it rather than 
 default, apt-get is told to (`-o Dpkg::Lock::Timeout=600` in Debian's install argv) and says so every
 second ("Waiting for cache lock: ... held by process N (apt-get)"). The commands the plan runs before
 apt-get (`dpkg --configure -a`, `debconf-set-selections`) cannot wait; when the lock is held while the
-plan is made, the plan waits for it first (mailwizard.pkglock). After a killed dnf nothing is repaired:
+plan is made, the plan shows a wait for it first (mailwizard.pkglock), and whenever apt-get or dpkg is
+about to run, it waits until nobody holds dpkg's locks (PackageCommand): the dpkg a killed apt-get started
+outlives the kill and may take the lock after the plan was made. After a killed dnf nothing is repaired:
 RHEL's rpm database is transactional (SQLite), and the next `dnf install` installs what is missing;
 `rpm --rebuilddb` is for a damaged Berkeley DB, which RHEL 9 and 10 no longer have.
 """
@@ -13,11 +15,12 @@ RHEL's rpm database is transactional (SQLite), and the next `dnf install` instal
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 
 from mailwizard import pkglock
 from mailwizard.answers import Answers
 from mailwizard.host import Host
-from mailwizard.plan import Check, Command, PlanContext
+from mailwizard.plan import Check, Command, Effects, PlanContext, Work
 from mailwizard.platform import Profile
 from mailwizard.steps import Step
 
@@ -55,6 +58,25 @@ def wanted_packages(answers: Answers, ctx: PlanContext) -> list[str]:
     return wanted
 
 
+DPKG_LOCKS = (pkglock.DPKG_FRONTEND_LOCK, "/var/lib/dpkg/lock")
+
+
+@dataclass(eq=False)
+class PackageCommand(Command):
+    """apt-get or dpkg, run once no other package manager holds dpkg's locks (dpkg refuses at once).
+
+    The dpkg a killed apt-get started runs in its own session (apt's pty) and outlives a kill of the
+    wizard's process group, holding /var/lib/dpkg/lock; a resumed run waits for it here, saying whom for.
+    """
+
+    def perform(self, host: Host, effects: Effects, work: Work) -> None:
+        for path in DPKG_LOCKS:
+            if not pkglock.wait(str(host.real(path)), pkglock.WAIT_SECONDS, say=work.on_line):
+                raise RuntimeError(f"{path} is still held after {pkglock.WAIT_SECONDS} s: another package manager "
+                                   "is running; let it finish, then run mailwizard --resume")
+        super().perform(host, effects, work)
+
+
 # configuration directories a feature's first package ships
 CONFIG_DIRS = {"dovecot": "/etc/dovecot", "postfix": "/etc/postfix", "sieve": "/etc/dovecot"}
 
@@ -69,9 +91,9 @@ def dpkg_repair(ctx: PlanContext) -> list[Command]:
         return []
     # nothing of its own to undo (reversible: rollback lists nothing): it completes the interrupted install,
     # which the plan runs again as it was begun and which rollback lists once, as an uninterrupted run does
-    return [Command(argv=["dpkg", "--configure", "-a"],
-                    summary="finish the package installation an interrupted run left half-done "
-                            "(`dpkg --audit` lists it), as apt-get asks", reversible=True)]
+    return [PackageCommand(argv=["dpkg", "--configure", "-a"],
+                           summary="finish the package installation an interrupted run left half-done "
+                                   "(`dpkg --audit` lists it), as apt-get asks", reversible=True)]
 
 
 def interrupted(ctx: PlanContext) -> set[str]:
@@ -105,7 +127,7 @@ def plan(answers: Answers, ctx: PlanContext) -> list[Command]:
         pkgs = profile.packages.get(feature, ())
         if feature in answers.features() and pkgs and pkgs[0] in missing:
             ctx.predict(directory)
-    change = Command(
+    change = PackageCommand(
         argv=[*profile.install_argv, *(missing or wanted)],
         summary=f"install {', '.join(missing or wanted)}" + (
             f" ({profile.semanage_package} brings semanage, which labels "

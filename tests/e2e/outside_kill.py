@@ -118,8 +118,67 @@ def accounts(host) -> dict[str, str]:
     return out
 
 
-def applied_state(host) -> dict:
-    """What an apply leaves, as comparable entries."""
+ACCOUNT_FILES = tuple(f"/etc/{name}{suffix}" for name in ("passwd", "group", "shadow", "gshadow")
+                      for suffix in ("", "-"))
+
+
+def system_ids_by_name(host, state: dict) -> dict:
+    """`state` with the system accounts' numbers (below 1000) written as names.
+
+    Purging Postfix and Dovecot removes their system users; the install makes them again, numbered in the
+    order their maintainer scripts run: apt-get's order uninterrupted, dpkg's own when `dpkg --configure -a`
+    finishes what a kill left (dovecot 103 instead of postfix 103). That is the packages' doing, not the
+    wizard's: after a purge, accounts and owners are compared by name, the account files entry by entry
+    (their bytes, their backups and the journal's hashes of them then differ by those numbers alone).
+    """
+    def ids(path: str) -> dict[int, str]:
+        real = host.path(path)
+        lines = real.read_text().splitlines() if real.exists() else []
+        return {int(f[2]): f[0] for f in (line.split(":") for line in lines) if len(f) > 2 and f[2].isdigit()}
+
+    users, groups = ids("/etc/passwd"), ids("/etc/group")
+
+    def name(table: dict[int, str], value):
+        number = int(value) if isinstance(value, int) or str(value).isdigit() else None
+        return table.get(number, value) if number is not None and number < 1000 else value
+
+    index = host.path(f"{JOURNAL}/backups/index.json")
+    files = json.loads(index.read_text())["files"] if index.exists() else {}
+    skipped = {f"file {JOURNAL}/backups/index.json"}
+    for path in ACCOUNT_FILES:
+        skipped |= {f"file {path}", f"file {path}.mailwizard-orig", f"journal backup {path}"}
+        if "backup" in files.get(path, {}):
+            skipped.add(f"file {JOURNAL}/backups/{files[path]['backup']}")
+    out = {}
+    for key, value in state.items():
+        if key in skipped:
+            continue
+        if key.startswith("file ") and isinstance(value, tuple) and len(value) == 4:
+            value = (value[0], value[1], name(users, value[2]), name(groups, value[3]))
+        elif key.startswith("journal backup "):
+            entry = json.loads(value)
+            for field, table in (("uid", users), ("gid", groups)):
+                if field in entry:
+                    entry[field] = name(table, entry[field])
+            value = json.dumps(entry, sort_keys=True)
+        elif key.startswith("account "):
+            fields = value.split(":")
+            if key.startswith("account /etc/passwd") and len(fields) > 3:
+                fields[2], fields[3] = str(name(users, fields[2])), str(name(groups, fields[3]))
+            elif key.startswith("account /etc/group") and len(fields) > 2:
+                fields[2] = str(name(groups, fields[2]))
+            value = ":".join(fields)
+        out[key] = value
+    return out
+
+
+def applied_state(host, purged: bool = False) -> dict:
+    """What an apply leaves, as comparable entries (`purged`: system accounts by name, see above)."""
+    state = _applied_state(host)
+    return system_ids_by_name(host, state) if purged else state
+
+
+def _applied_state(host) -> dict:
     state = {f"file {k}": v for k, v in end_state(host).items()}
     state.update(accounts(host))
     state.update({f"file /var/mail/{k}": v for k, v in snapshot(host, "/var/mail").items()})
@@ -290,7 +349,7 @@ def _reference(answers: str, purge: bool, tui: bool) -> Reference:
         install = [(t, seen.get(f"done:{name[6:]}", apply_s)) for name, t in seen.items()
                    if name.startswith("begin:command:apt-get install")]
         checks = statuses(json.loads(run(host, "verify", "--json").stdout))
-        applied = applied_state(host)
+        applied = applied_state(host, purge)
         start = time.monotonic()
         out = run(host, "rollback")
         assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
@@ -325,7 +384,7 @@ def compare_applied(host, ref: Reference, out: subprocess.CompletedProcess) -> l
     problems = []
     if out.returncode != 0:
         problems.append(f"resume exit {out.returncode}: {(out.stdout + out.stderr)[-800:]}")
-    problems += diff_snapshots(ref.applied, applied_state(host))
+    problems += diff_snapshots(ref.applied, applied_state(host, ref.purge))
     verify = run(host, "verify", "--json")
     try:
         got = statuses(json.loads(verify.stdout))
