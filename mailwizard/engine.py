@@ -231,8 +231,8 @@ class Session:
         with self.journal() as journal:
             journal.save_state(verified=verified, status="verified" if not failed else "applied")
 
-    def save_answers_copy(self, path: str) -> str | None:
-        """Write the answers (secrets left out) to `path`, 0600 root; an error message, or None when saved."""
+    def answers_copy_problem(self, path: str) -> str | None:
+        """Why a copy of the answers must not be written at `path` (asked before "Replace the file?"), or None."""
         import posixpath
 
         from mailwizard.answers import check_path, normalise_path
@@ -247,8 +247,16 @@ class Session:
         directory = self.host.stat(parent)
         if directory is None or not directory.is_dir:
             return f"the directory {parent} does not exist"
+        return None
+
+    def save_answers_copy(self, path: str) -> str | None:
+        """Write the answers (secrets left out) to `path`, 0600 root; an error message, or None when saved."""
+        from mailwizard.answers import normalise_path
+
+        if msg := self.answers_copy_problem(path):
+            return msg
         try:
-            self.host.write_atomic(path, self.answers.to_toml().encode(), mode=0o600, uid=0, gid=0)
+            self.host.write_atomic(normalise_path(path), self.answers.to_toml().encode(), mode=0o600, uid=0, gid=0)
         except OSError as exc:
             return f"could not write {path}: {exc.strerror or exc}"
         return None

@@ -285,7 +285,9 @@ class ReportScreen(WizardScreen):
         def chosen(path: str | None) -> None:
             if not path:
                 return
-            if self.session.host.exists(path):
+            if (msg := self.session.answers_copy_problem(path)) is not None:
+                self.action_save_answers(msg, path)  # a device, a directory, ...: said before "Replace?"
+            elif self.session.host.exists(path):
                 from mailwizard.screens.confirm import ConfirmScreen
 
                 self.app.push_screen(ConfirmScreen("Replace the file?", f"{path} exists; its contents would be "
