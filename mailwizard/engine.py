@@ -239,11 +239,11 @@ class Session:
         with self.journal() as journal:
             journal.save_state(verified=verified, status="verified" if not failed else "applied")
 
-    def save_answers_copy(self, path: str, here: bool = False) -> str | None:
-        """Write the answers (secrets left out) to `path`, 0600 root; an error message, or None when saved.
+    def answers_copy_problem(self, path: str, here: bool = False) -> str | None:
+        """Why a copy of the answers must not be written at `path` (asked before "Replace the file?"), or None.
 
-        `here`: on this machine's files, owned by whoever runs the wizard (a dry run: it needs no root,
-        and --platform's host is a simulated one that goes when the run ends)."""
+        `here`: on this machine's files (a dry run: it needs no root, and --platform's host is a simulated
+        one that goes when the run ends)."""
         import posixpath
 
         from mailwizard.answers import check_path, normalise_path
@@ -252,13 +252,24 @@ class Session:
         path = normalise_path(path)
         if msg := check_path(path, "answers file", "/root/mailwizard-answers.toml"):
             return msg
-        host, uid, gid = (Host("/"), os.getuid(), os.getgid()) if here else (self.host, 0, 0)
+        host = Host("/") if here else self.host
         if msg := destination_problem(host, path, self.journal_dir):
             return msg
         parent = posixpath.dirname(path)
         directory = host.stat(parent)
         if directory is None or not directory.is_dir:
             return f"the directory {parent} does not exist"
+        return None
+
+    def save_answers_copy(self, path: str, here: bool = False) -> str | None:
+        """Write the answers (secrets left out) to `path`, 0600, owned by root (`here`: by whoever runs the
+        wizard, on this machine's files); an error message, or None when saved."""
+        from mailwizard.answers import normalise_path
+
+        if msg := self.answers_copy_problem(path, here):
+            return msg
+        path = normalise_path(path)
+        host, uid, gid = (Host("/"), os.getuid(), os.getgid()) if here else (self.host, 0, 0)
         try:
             host.write_atomic(path, self.answers.to_toml().encode(), mode=0o600, uid=uid, gid=gid)
         except OSError as exc:

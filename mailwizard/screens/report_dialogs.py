@@ -112,7 +112,9 @@ def save_answers(screen: "WizardScreen", saved: Callable[[str], None], path: str
     def chosen(path: str | None) -> None:
         if not path:
             return
-        if os.path.exists(path) if here else session.host.exists(path):
+        if (msg := session.answers_copy_problem(path, here)) is not None:
+            save_answers(screen, saved, path, msg)  # a device, a directory, ...: said before "Replace?"
+        elif os.path.exists(path) if here else session.host.exists(path):
             from mailwizard.screens.confirm import ConfirmScreen
 
             screen.app.push_screen(ConfirmScreen("Replace the file?", f"{path} exists; its contents would be "

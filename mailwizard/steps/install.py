@@ -141,10 +141,6 @@ def plan(answers: Answers, ctx: PlanContext) -> list[Command]:
         change.pre = [["debconf-set-selections"]]
         change.pre_input = "\n".join(profile.debconf) + "\n"
         change.summary += " (Postfix's debconf question answered first: No configuration)"
-    if missing:
-        change.summary += ("; it waits for another package manager holding the lock (up to "
-                           f"{pkglock.WAIT_SECONDS // 60} minutes)" if profile.family == "debian" else
-                           "; dnf waits for another package manager holding the lock")
     repair = dpkg_repair(ctx)
     return [*(lock_wait(ctx) if missing or repair else []), *repair, change]
 

@@ -7,7 +7,9 @@ still in apt's cache: there is no network inside):
 
 - the install argv alone (Debian's profile) waits for the lock, says so, then installs;
 - the whole unattended wizard, planned while the lock is held, waits first (its own wait names the
-  holder), then installs and finishes: exit 0, the package installed, nothing failed.
+  holder), then installs and finishes: exit 0, the package installed, nothing failed;
+- on a RHEL-flavoured host (real dnf 4), the install argv waits for a running dnf's lock and takes over
+  the lock of a killed one, which is why the RHEL plan adds nothing (no rpm --rebuilddb).
 """
 
 from __future__ import annotations
@@ -89,3 +91,49 @@ def test_the_wizard_waits_for_a_package_lock_held_while_it_plans(throwaway):
     assert "the package lock /var/lib/dpkg/lock-frontend is free after" in text
     assert waited >= SECONDS - 1
     assert installed(host, "dovecot-pop3d")
+
+
+# --- RHEL: dnf waits for its own lock, and a lock left by a killed dnf is no obstacle ---------------------------
+#
+# dnf 4 (RHEL 9 and 10; Debian's 4.14 in the RHEL-flavoured host) keeps its pid in
+# /var/lib/dnf/rpmdb_lock.pid while it runs: another dnf finds a live pid there and waits ("Waiting for
+# process with pid N to finish."), and takes the lock over when that process is gone. So the wizard's dnf
+# argv needs no option, and after a killed dnf nothing is to be repaired: the plan adds nothing.
+
+DNF_LOCK = "/var/lib/dnf/rpmdb_lock.pid"
+
+
+@pytest.fixture
+def rhel10():
+    import os
+
+    from rhel import RhelHost
+
+    if os.geteuid() != 0:
+        pytest.skip("end-to-end tier needs root")
+    with RhelHost("rhel10", firewall=False) as host:
+        yield host
+
+
+def test_dnf_waits_for_a_running_dnf_and_takes_over_a_killed_ones_lock(rhel10):
+    host = rhel10
+    argv = [*profile_for("rhel10").install_argv, "postfix"]
+    # a killed dnf: its pid is in the lock file, the process is gone
+    put(host, DNF_LOCK, b"999999")
+    out = host.run(argv, timeout=300)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    assert "Waiting for process" not in out.stdout + out.stderr
+    host.run([*profile_for("rhel10").remove_argv, "postfix"], timeout=300)
+    # a running one (a stand-in process whose pid is in the lock file, as dnf leaves it)
+    holder = host.popen(["sleep", str(SECONDS)])
+    pid = holder.inner_pid()
+    assert pid
+    put(host, DNF_LOCK, str(pid).encode())
+    started = time.monotonic()
+    out = host.run(argv, timeout=300)
+    waited = time.monotonic() - started
+    holder.wait()
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    assert f"Waiting for process with pid {pid} to finish." in out.stdout + out.stderr
+    assert waited >= SECONDS - 2
+    assert host.run(["rpm", "-q", "postfix"]).returncode == 0

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import threading
 
 from textual.widgets import Button, DataTable, Input, Static, TextArea
@@ -65,6 +67,18 @@ class TestSaveAnswers:
             await replace_input(pilot, "#path", "/nowhere/answers.toml")
             await press(pilot, "enter")
             assert "/nowhere does not exist" in text_of(app.screen.query_one("#save-error", Static))
+            # issue 13: a device, a FIFO, a directory or the journal's directory is refused before any
+            # "Replace the file?" (saving to /dev/null replaced the device with a regular file)
+            host.makedirs("/dev")
+            os.symlink("/dev/null", host.real("/dev/null"))
+            os.mkfifo(host.real("/root/fifo"))
+            for path, fragment in (("/dev/null", "is under /dev"), ("/root/fifo", "FIFO"),
+                                   ("/root", "is a directory"), ("/var/lib/mailwizard/state.json", "own state")):
+                await replace_input(pilot, "#path", path)
+                await press(pilot, "enter")
+                assert isinstance(app.screen, SaveAnswersScreen), path
+                assert fragment in text_of(app.screen.query_one("#save-error", Static)), path
+            assert os.path.islink(host.real("/dev/null")) and stat.S_ISFIFO(os.lstat(host.real("/root/fifo")).st_mode)
             await replace_input(pilot, "#path", "/root/copy.toml")
             await press(pilot, "enter")
             await settle(pilot)
