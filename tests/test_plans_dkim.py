@@ -229,3 +229,18 @@ def test_turned_off_again_postfix_stops_passing_mail_to_opendkim(tmp_path):
     assert dkim.verify(session.answers, host, session.profile) == []
     assert host.run(["postconf", "-e", "smtpd_milters=inet:127.0.0.1:9999"]).ok  # another milter: not ours
     assert step_changes(session.plan()) == []
+
+
+def test_the_dns_check_compares_a_dkim_record_by_its_key(tmp_path):
+    session = session_for(tmp_path, "debian12")
+    answers, host, profile = session.answers, session.host, session.profile
+    host.makedirs("/etc/dkimkeys")
+    host.write_atomic("/etc/dkimkeys/mail.private", key_pem(), mode=0o600, uid=0, gid=0)
+    rec = dkim.records(answers, host, profile)[0]
+    key = rec.value.split("p=")[1]
+    published = {rec.name: [f"v=DKIM1; h=sha256; k=rsa; s=email; p={key[:100]} {key[100:]}"]}
+    checks = dns_records.check([rec], lambda name, rtype: published.get(name, []))
+    assert [(c.name, c.status) for c in checks] == [(f"TXT {rec.name}", "pass")]
+    published = {rec.name: ["v=DKIM1; k=rsa; p=" + dkim.public_value(key_pem()).split("p=")[1]]}
+    checks = dns_records.check([rec], lambda name, rtype: published.get(name, []))
+    assert checks[0].status == "warn" and "replacing the one published" in checks[0].fix

@@ -13,13 +13,15 @@ refused), and mail.example.com (198.51.100.11), whose answers name it as
   logged in as relayuser over TLS (the relay's log), and lands in bob's
   mailbox there;
 - the password is in no file of mail.example.com but the 0600 map and its
-  0600 indexed copy (the review, the report, the journal and the wizard's
-  output hold it nowhere); the report checks the login settings;
+  0600 indexed copy (the journal holds it nowhere), and in no output of the
+  apply, a dry run's JSON plan or verify, raw or in base64; the report checks
+  the login settings and that the relay offers AUTH after STARTTLS;
 - rollback takes the login out of main.cf and removes the map and its copy.
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import time
 
@@ -115,7 +117,14 @@ def test_mail_relays_through_the_smarthost_only_after_auth():
         users(here, ("alice", "Alice-s3cret"))
         put(here, "/root/relay.pass", (RELAY_PASSWORD + "\n").encode(), 0o600)
         output = configure(here, SENDER_ANSWERS, "mail.example.com")
-        assert RELAY_PASSWORD not in output
+        # the password, raw or in base64 (with the file's newline or without), in no output of the wizard
+        for args in (("--answers", "/root/answers.toml", "--unattended", "--dry-run", "--json"),
+                     ("verify", "--json"), ("verify",)):
+            out = wizard(here, *args)
+            output += out.stdout + out.stderr
+        forms = [RELAY_PASSWORD, *(base64.b64encode(v.encode()).decode().rstrip("=")
+                                   for v in (RELAY_PASSWORD, RELAY_PASSWORD + "\n"))]
+        assert [f for f in forms if f in output] == []
         assert "PASS  postconf: log in at [198.51.100.12]:587" in output, output[-3000:]
         assert "PASS  the map holds the login for [198.51.100.12]:587" in output
         assert "PASS  relay host [198.51.100.12]:587 offers AUTH after STARTTLS" in output
