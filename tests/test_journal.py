@@ -439,8 +439,7 @@ def test_rollback_lists_what_it_cannot_undo_and_removes_the_journal(tmp_path):
     said = report.render()
     packages = "dovecot, dovecot-pigeonhole, postfix, postfix-lmdb, policycoreutils-python-utils"
     install = f"install {packages} (policycoreutils-python-utils brings semanage, which labels the mail root " \
-              "/srv/vmail for SELinux); dnf waits for another package manager holding the lock " \
-              "(remove with dnf remove -y " + packages.replace(",", "") + ")"
+              "/srv/vmail for SELinux) (remove with dnf remove -y " + packages.replace(",", "") + ")"
     assert f"not undone (do it by hand if you want it gone):\n  - {install}\n" in said
     assert report.irreversible == [install]  # firewall-cmd, semanage, setsebool: undone (the test below)
     assert "removed /srv/vmail" in said and "restored /etc/dovecot/conf.d/10-ssl.conf" in said
