@@ -225,8 +225,8 @@ class Journal:
     # --- the change transaction (executor.execute) -----------------------------
     def intend(self, key: str, effects: Effects, service: str | None = None) -> None:
         """Before a change touches the host: its service marked pending, its inverse commands, the first
-        original of every file it touches, the directories it creates, its files marked in flight, and
-        the services it starts.
+        original of every file it touches, the directories it creates, its files marked in flight, the
+        services it starts, and what it cannot undo.
 
         After this, a kill at any instant is recognised the same way for every kind of change: until
         completed(), whatever its files hold is the wizard's doing, never an administrator's edit.
@@ -239,6 +239,9 @@ class Journal:
         # a run killed once the daemon runs (its resumed plan then only reloads it) still has rollback stop it
         if started := [name for name in effects.started if name not in self.state["started"]]:
             updates["started"] = self.state["started"] + started
+        # a package install killed half-way and rolled back without resuming is still listed as not undone
+        if effects.irreversible and effects.irreversible not in self.state["irreversible"]:
+            updates["irreversible"] = self.state["irreversible"] + [effects.irreversible]
         if updates:
             self.save_state(**updates)
         for path in effects.dirs:
@@ -255,7 +258,7 @@ class Journal:
         self._save_index()
 
     def completed(self, effects: Effects, merges: tuple[str, ...] = ()) -> None:
-        """After the change: what its files now hold is the wizard's; services settled; what it cannot undo.
+        """After the change: what its files now hold is the wizard's; its services settled.
 
         `merges`: files taken as the plan has them that carry an administrator's edit: rollback asks first.
         """
@@ -267,8 +270,6 @@ class Journal:
         updates: dict = {}
         if effects.settles:
             updates["pending_reloads"] = [s for s in self.state["pending_reloads"] if s not in effects.settles]
-        if effects.irreversible and effects.irreversible not in self.state["irreversible"]:
-            updates["irreversible"] = self.state["irreversible"] + [effects.irreversible]
         if updates:
             self.save_state(**updates)
 

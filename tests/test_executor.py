@@ -115,3 +115,26 @@ def test_a_refused_postfix_edit_leaves_the_journal_true_to_the_files_it_put_back
     assert "in_flight" not in entry  # the postconf edit that was refused is over, not in flight
     assert entry["wizard_sha"] == sha(session.host.read("/etc/postfix/main.cf"))
     assert journal.rollback_conflicts() == []
+
+
+def test_an_install_killed_half_way_and_rolled_back_is_listed_as_not_undone(tmp_path, monkeypatch):
+    """What a change cannot undo is journalled with its intent: rollback after a kill inside apt-get (no
+    resume) still lists the packages it was installing (bench/outside_kill.py's install phase)."""
+    session = fake_session(tmp_path, "debian12", "pam.toml")
+    run = type(session.host).run
+
+    class Killed(BaseException):
+        """The SIGKILL."""
+
+    def killed_in_apt(self, argv, *args, **kwargs):
+        if "apt-get" in argv:
+            raise Killed
+        return run(self, argv, *args, **kwargs)
+
+    monkeypatch.setattr(type(session.host), "run", killed_in_apt)
+    with pytest.raises(Killed):
+        session.apply(session.plan())
+    monkeypatch.undo()
+    with session.journal() as journal:
+        report = journal.rollback(session.profile)
+    assert len(report.irreversible) == 1 and report.irreversible[0].startswith("install dovecot-core"), report
