@@ -7,6 +7,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Checkbox, Input, Static
 
+from mailwizard.answers import Answers
 from mailwizard.screens.base import OUTBOUND_KEYS, FormScreen
 from mailwizard.widgets import Field, FieldMessages, TickField
 
@@ -53,6 +54,16 @@ class OutboundScreen(FormScreen):
     HELP = HELP
     PREFIXES = OUTBOUND_KEYS
     STEPS = ("dkim", "postfix_relay")
+
+    @classmethod
+    def summary(cls, answers: Answers) -> str:
+        """One line for the "Everything else" page."""
+        d, p = answers.dkim, answers.postfix
+        signing = (f"DKIM signing as {d.selector} for {', '.join(d.domains or [answers.server.domain])}"
+                   if d.enabled else "no DKIM signing")
+        relay = (f"relay host {p.relayhost} with a login as {p.relay_user}" if p.relayhost and p.relay_user
+                 else f"relay host {p.relayhost}" if p.relayhost else "mail sent directly")
+        return f"{signing}; {relay}"
 
     def compose_body(self) -> ComposeResult:
         answers = self.session.answers

@@ -109,7 +109,8 @@ class TLSScreen(FormScreen):
 
     @on(Checkbox.Changed, "#tls-self-signed")
     def _self_signed_changed(self) -> None:
-        """Ticked, the certificate is made at those paths: their "does not exist" goes at once."""
+        """Ticked, the certificate is made at those paths (or, with ACME, certbot's): their "does not exist"
+        goes at once, and the messages are those of the paths now shown."""
         if self.is_current and not self._leaving:
             self._collect()
             self.check(advance=False)
@@ -135,6 +136,7 @@ class TLSScreen(FormScreen):
                 self._own_paths[key] = field.input.value
             field.input.value = path if event.value else self._own_paths.get(key, field.input.value)
             field.input.disabled = event.value
+        self._self_signed_changed()  # the paths changed: their messages are those of the new paths
 
     def show_dh_status(self, line: str) -> None:
         self.query_one("#tls-dh-status", Static).update(line)

@@ -52,3 +52,16 @@ async def test_acme_choice_on_the_tls_screen(tmp_path):
     assert (tls.acme_email, tls.acme_server) == ("postmaster@example.com", "https://acme.example.com/dir")
     plan = session.plan()
     assert any(c.commands()[-1][:2] == ["certbot", "certonly"] for c in plan.active())
+
+
+async def test_choosing_acme_replaces_the_messages_of_the_paths_it_replaces(tmp_path):
+    """Ticking ACME puts certbot's paths in the fields: the "does not exist" of the paths they held goes at
+    once, and the empty e-mail is said at its field (found driving the screen in tmux at 80x24)."""
+    session = make_session(tmp_path, self_signed=False)
+    app = create_app(session, [], start="tls")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert "does not exist" in field_message(app, "tls.cert")
+        await tick(pilot, "#tls-acme")
+        assert field_message(app, "tls.cert").strip() == "" and field_message(app, "tls.key").strip() == ""
+        assert "is empty" in field_message(app, "tls.acme_email")

@@ -267,3 +267,16 @@ async def test_everything_else_moves_between_its_lines_with_the_arrows(tmp_path)
         assert app.screen.focused is app.screen.query_one(f"#open-{app.summarised()[1]}")
         await press(pilot, "up", "enter")
         assert app.summarised()[0] == app.screen.KEY
+
+
+async def test_everything_else_summarises_outbound_mail(tmp_path):
+    session, app = short_app(tmp_path, "more")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert text_of(app.screen.query_one("#summary-outbound")).strip() == "no DKIM signing; mail sent directly"
+    session.answers.dkim.enabled, session.answers.dkim.selector = True, "s2026"
+    session.answers.postfix.relayhost, session.answers.postfix.relay_user = "[smtp.example.net]:587", "mailer"
+    from mailwizard.screens.outbound import OutboundScreen
+    assert OutboundScreen.summary(session.answers) == (
+        f"DKIM signing as s2026 for {session.answers.server.domain}; "
+        "relay host [smtp.example.net]:587 with a login as mailer")
