@@ -477,6 +477,7 @@ def planned(session: Session, problems: list[Problem] | None = None) -> PlanRead
 class ReviewScreen(WizardScreen):
     KEY = "review"
     HEADING = "Review: every change before it is made"
+    AUTO_FOCUS = "#plan"  # the plan, always: Textual's own first-focusable choice raced on_mount's
     GUIDE = ""
     HELP = HELP
     BINDINGS = [Binding("s", "save_answers", "Save answers"), Binding("g", "sections", "Go to"),

@@ -32,8 +32,20 @@ def walk(*keys: str):
         for screen in pilot.app.screen_stack:
             for field in screen.query(Input):
                 field.cursor_blink = False
-        await pilot.pause()
+        await steady(pilot)
     return run_before
+
+
+async def steady(pilot, rounds: int = 40) -> None:
+    """Pause until the picture stops changing: on a loaded machine a focus change's repaint (the Review's
+    chosen line drawn or not) can still be pending once the workers are done."""
+    last = None
+    for _ in range(rounds):
+        await pilot.pause(0.05)
+        now = pilot.app.export_screenshot()
+        if now == last:
+            return
+        last = now
 
 
 def test_snapshot_welcome(snap_compare, session):
