@@ -131,18 +131,16 @@ class Journal:
         administrator's edit, and is recorded as written, as after an uninterrupted run. A resumed plan often
         finds nothing left to do there (the map is up to date, the user exists), so no written() would follow:
         rollback would then take a later edit of the administrator's for nothing to ask about."""
-        settled = False
+        left = []
         for path, entry in self.index["files"].items():
             content_kept = "sha" in entry or not entry["existed"]  # an owner/mode backup keeps no bytes
             if entry["kind"] != "file" or not content_kept:
                 continue
-            current = sha(self.host.read(path))
-            if entry.get("in_flight") or "wizard_sha" not in entry or entry.get("pending_sha") == current:
-                entry["wizard_sha"] = current
-                entry.pop("pending_sha", None)
-                entry.pop("in_flight", None)
-                settled = True
-        if settled:
+            if entry.get("in_flight") or "wizard_sha" not in entry or \
+                    entry.get("pending_sha") == sha(self.host.read(path)):
+                left.append(path)
+        if left:
+            self._settle(left)
             self._save_index()
 
     def close(self) -> None:
