@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import select
 import signal
 import subprocess
 import time
@@ -215,11 +216,28 @@ def wizard_groups(host) -> list[int]:
     groups = set()
     for p in host.processes():
         if "-m mailwizard" in " ".join(p.argv):
-            try:
-                groups.add(os.getpgid(p.outer_pid))
-            except ProcessLookupError:
-                pass
+            group = _group_in(host, p.outer_pid)
+            if group is not None:
+                groups.add(group)
     return sorted(groups)
+
+
+def _group_in(host, pid: int) -> int | None:
+    """The process group of `pid` if that pid is still the host's process when asked: pinned by a pidfd, so
+    that a pid this machine reused meanwhile (pid_max is 32768 here) never names another host's group."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return None
+    try:
+        if os.readlink(f"/proc/{pid}/ns/pid") != host.pidns:
+            return None
+        group = os.getpgid(pid)
+        return None if select.select([fd], [], [], 0)[0] else group  # readable: it ended meanwhile
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def signal_groups(host, sig: int) -> bool:

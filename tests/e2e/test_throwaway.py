@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from throwaway import ThrowawayHost
+from throwaway import ThrowawayError, ThrowawayHost
 
 pytestmark = pytest.mark.e2e
 
@@ -231,6 +231,16 @@ def test_run_returns_when_the_command_exits_even_if_a_daemon_keeps_its_output(th
     assert proc.inner_pid() is not None
     proc.terminate()                            # forwarded to the command
     assert proc.wait(timeout=5) == -signal.SIGTERM
+
+
+def test_a_host_whose_init_died_says_how_at_the_next_command():
+    # CI once saw only "the throwaway host is gone (Connection refused)": now the init's end is named
+    needs_root()
+    with ThrowawayHost() as host:
+        assert host.run(["true"]).returncode == 0
+        os.kill(host.init_pid, signal.SIGKILL)
+        with pytest.raises(ThrowawayError, match=r"the throwaway host is gone: its init ended \("):
+            host.run(["true"])
 
 
 def test_timeout_and_full_tmpfs_still_clean_up():

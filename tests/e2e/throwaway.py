@@ -272,8 +272,8 @@ sys.stdout.write("READY %d\n" % outer_pid)
 sys.stdout.flush()
 devnull = os.open("/dev/null", os.O_RDWR)
 os.dup2(devnull, 1)
-os.dup2(devnull, 2)
 os.close(devnull)
+# stderr stays the pipe this machine holds: what the init says before it dies is read back there.
 
 ALL_SIGNALS = [s for s in range(1, signal.NSIG)
                if s not in (signal.SIGKILL, signal.SIGSTOP)]
@@ -313,8 +313,18 @@ def drop(conn):
     conn.close()
 
 def spawn(conn, req, fds):
-    errr, errw = os.pipe2(os.O_CLOEXEC)
-    pid = os.fork()
+    try:
+        errr, errw = os.pipe2(os.O_CLOEXEC)
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(errr)
+            os.close(errw)
+            raise
+    except OSError:
+        for fd in fds:
+            os.close(fd)
+        raise
     if pid == 0:
         try:
             os.setsid()
@@ -405,29 +415,42 @@ def receive(conn):
     else:
         drop(conn)
 
+def serve(tag):
+    if tag == "life":
+        if not os.read(0, 4096):
+            os._exit(0)
+    elif tag == "wake":
+        try:
+            while os.read(wake_r, 4096):
+                pass
+        except BlockingIOError:
+            pass
+        reap()
+    elif tag == "accept":
+        try:
+            conn, _ = listener.accept()
+        except OSError:         # the caller gave up, or no descriptor left: it is told by its connect
+            return
+        conn.setblocking(False)
+        sel.register(conn, selectors.EVENT_READ, conn)
+    else:
+        try:
+            receive(tag)
+        except OSError as e:    # e.g. fork or pipe refused under load: that command fails, the host lives
+            send(tag, {"error": "the throwaway init could not start it: %s" % e, "code": 126})
+            drop(tag)
+
 reap()
 while True:
     for key, _ in sel.select():
-        tag = key.data
-        if tag == "life":
-            if not os.read(0, 4096):
-                os._exit(0)
-        elif tag == "wake":
+        try:
+            serve(key.data)
+        except Exception:       # never a silent death of the whole host: say why, and serve on
+            import traceback
             try:
-                while os.read(wake_r, 4096):
-                    pass
-            except BlockingIOError:
+                os.write(2, traceback.format_exc()[-4000:].encode())
+            except OSError:
                 pass
-            reap()
-        elif tag == "accept":
-            try:
-                conn, _ = listener.accept()
-            except (BlockingIOError, InterruptedError):
-                continue
-            conn.setblocking(False)
-            sel.register(conn, selectors.EVENT_READ, conn)
-        else:
-            receive(tag)
 '''
 
 # The helper behind each HostProcess: hands its stdio to the init, forwards
@@ -615,6 +638,22 @@ class _Init:
         raise ThrowawayError("could not set up the throwaway: "
                              + (err or b"").decode(errors="replace").strip())
 
+    def death(self) -> str:
+        """Why the init is gone, as far as this machine can tell: its status and its last words."""
+        try:
+            status = self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            return "its init still runs, but its control socket does not answer"
+        said = b""
+        err = self.proc.stderr.fileno()
+        while select.select([err], [], [], 1)[0]:
+            chunk = os.read(err, 65536)
+            if not chunk:
+                break
+            said += chunk
+        how = f"killed by signal {-status}" if status < 0 else f"exit status {status}"
+        return f"its init ended ({how})" + (": " + said.decode(errors="replace").strip()[-2000:] if said else "")
+
     def stop(self) -> None:
         proc = self.proc
         try:
@@ -654,6 +693,7 @@ class HostProcess(subprocess.Popen):
     _info_fd: int | None = None
     _inner: int | None = None
     _pidns: str | None = None
+    _init: _Init | None = None
 
     def inner_pid(self, timeout: float = 10) -> int | None:
         """The command's pid inside its PID namespace (None if it never ran)."""
@@ -813,6 +853,12 @@ class ThrowawayHost:
         """The throwaway's PID 1, as this machine sees it."""
         self._check()
         return self._init.pid
+
+    @property
+    def pidns(self) -> str:
+        """The throwaway's PID namespace, as ``/proc/PID/ns/pid`` names it here."""
+        self._check()
+        return self._init.pidns
 
     def _check(self) -> None:
         if self._state != "running":
@@ -1065,6 +1111,7 @@ class ThrowawayHost:
             os.close(info_w)
         proc._info_fd = info_r
         proc._pidns = init.pidns
+        proc._init = init
         proc.args = args
         self._helpers[:] = [h for h in self._helpers if h.poll() is None]
         self._helpers.append(proc)
@@ -1095,6 +1142,8 @@ class ThrowawayHost:
                     raise
             result = subprocess.CompletedProcess(args, proc.returncode, _read_back(out_fd, text),
                                                  _read_back(err_fd, text))
+            if result.returncode == 125 and b"the throwaway host is gone" in _read_back(err_fd, False):
+                raise ThrowawayError(f"the throwaway host is gone: {proc._init.death()}")
         finally:
             os.close(out_fd)
             os.close(err_fd)
