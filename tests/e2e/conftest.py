@@ -22,15 +22,34 @@ def throwaway():
 
 
 def pytest_configure(config):
-    """One file for the session's RHEL-host timings (xdist workers inherit the environment)."""
+    """One file for the session's RHEL-host timings, one for the hosts that died under a command (xdist
+    workers inherit the environment)."""
     if not hasattr(config, "workerinput") and "MAILWIZARD_RHEL_TIMINGS" not in os.environ:
         os.environ["MAILWIZARD_RHEL_TIMINGS"] = f"/tmp/mailwizard-rhel-timings-{os.getpid()}.log"
+    if not hasattr(config, "workerinput") and "MAILWIZARD_HOST_DEATHS" not in os.environ:
+        os.environ["MAILWIZARD_HOST_DEATHS"] = f"/tmp/mailwizard-host-deaths-{os.getpid()}.log"
+
+
+def _host_deaths(terminalreporter) -> None:
+    path = os.environ.get("MAILWIZARD_HOST_DEATHS")
+    if not path or not os.path.exists(path):
+        return
+    with open(path) as f:
+        lines = f.read().splitlines()
+    os.unlink(path)
+    terminalreporter.section("Throwaway hosts that died under a command")
+    for line in lines:
+        terminalreporter.write_line(line)
 
 
 def pytest_terminal_summary(terminalreporter, config):
-    """How long the RHEL-flavoured hosts took to set up (the layer once, each host), if any ran."""
+    """The hosts that died under a command; how long the RHEL-flavoured hosts took to set up (the layer
+    once, each host), if any ran."""
+    if hasattr(config, "workerinput"):
+        return
+    _host_deaths(terminalreporter)
     path = os.environ.get("MAILWIZARD_RHEL_TIMINGS")
-    if hasattr(config, "workerinput") or not path or not os.path.exists(path):
+    if not path or not os.path.exists(path):
         return
     with open(path) as f:
         lines = f.read().splitlines()

@@ -48,7 +48,7 @@ from helpers import (
     snapshot,
     statuses,
 )
-from throwaway import ThrowawayHost
+from throwaway import HostGone, ThrowawayHost
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ENV = {"PYTHONPATH": REPO}
@@ -350,9 +350,17 @@ def tui_apply_time(answers: str, purge: bool = False) -> float:
 
 def reference(answers: str, purge: bool = False, tui: bool = False) -> Reference:
     """The uninterrupted run, made again until this machine stays the same while it is made."""
+    died = 0
     for _ in range(5):
         was = machine()
-        ref = _reference(answers, purge, tui)
+        try:
+            ref = _reference(answers, purge, tui)
+        except HostGone:
+            # a host of the uninterrupted run died under it (said at the tier's end): made again, once
+            died += 1
+            if died > 1:
+                raise
+            continue
         if machine() == was:
             ref.machine = was
             return ref

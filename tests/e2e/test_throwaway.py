@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from throwaway import ThrowawayError, ThrowawayHost
+from throwaway import HostGone, ThrowawayHost
 
 pytestmark = pytest.mark.e2e
 
@@ -233,14 +233,19 @@ def test_run_returns_when_the_command_exits_even_if_a_daemon_keeps_its_output(th
     assert proc.wait(timeout=5) == -signal.SIGTERM
 
 
-def test_a_host_whose_init_died_says_how_at_the_next_command():
-    # CI once saw only "the throwaway host is gone (Connection refused)": now the init's end is named
+def test_a_host_whose_init_died_says_how_at_the_next_command(tmp_path, monkeypatch):
+    # CI once saw only "the throwaway host is gone (Connection refused)": now the init's end is named,
+    # and kept for the tier's summary
     needs_root()
+    monkeypatch.setenv("MAILWIZARD_HOST_DEATHS", str(tmp_path / "deaths"))
     with ThrowawayHost() as host:
         assert host.run(["true"]).returncode == 0
         os.kill(host.init_pid, signal.SIGKILL)
-        with pytest.raises(ThrowawayError, match=r"the throwaway host is gone: its init ended \("):
+        with pytest.raises(HostGone, match=r"the throwaway host is gone: its init ended \("):
             host.run(["true"])
+    (line,) = (tmp_path / "deaths").read_text().splitlines()
+    assert line.startswith("tests/e2e/test_throwaway.py::test_a_host_whose_init_died_says_how_at_the_next_command:")
+    assert "its init ended" in line
 
 
 def test_timeout_and_full_tmpfs_still_clean_up():

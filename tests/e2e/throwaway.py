@@ -111,6 +111,21 @@ class ThrowawayError(RuntimeError):
     """A throwaway host could not be set up or used."""
 
 
+class HostGone(ThrowawayError):
+    """A throwaway host died under a command: its init ended (the message says how)."""
+
+
+def _said_gone(message: str) -> str:
+    """`message`, also kept in $MAILWIZARD_HOST_DEATHS (the end-to-end tier prints them at its end, so that a
+    host's death is seen even where a test made its host again)."""
+    path = os.environ.get("MAILWIZARD_HOST_DEATHS")
+    if path:
+        test = os.environ.get("PYTEST_CURRENT_TEST", "?").split(" ")[0]
+        with open(path, "a") as f:
+            f.write(f"{test}: {message}".replace("\n", " ") + "\n")
+    return message
+
+
 # --------------------------------------------------------------------------
 # Code that runs in other processes.
 # --------------------------------------------------------------------------
@@ -1143,7 +1158,7 @@ class ThrowawayHost:
             result = subprocess.CompletedProcess(args, proc.returncode, _read_back(out_fd, text),
                                                  _read_back(err_fd, text))
             if result.returncode == 125 and b"the throwaway host is gone" in _read_back(err_fd, False):
-                raise ThrowawayError(f"the throwaway host is gone: {proc._init.death()}")
+                raise HostGone(_said_gone(f"the throwaway host is gone: {proc._init.death()}"))
         finally:
             os.close(out_fd)
             os.close(err_fd)
