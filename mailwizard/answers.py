@@ -519,11 +519,9 @@ def answers_schema() -> dict:
     postfix = _schema(a.postfix)
     postfix["virtual_aliases"] = {_FREE: None}
     postfix["limits"] = dict.fromkeys(LIMIT_DEFAULTS)
-    return {"server": _schema(a.server), "tls": _schema(a.tls), "protocols": _schema(a.protocols),
-            "dovecot": {"enabled": None}, "mailbox": _schema(a.mailbox), "auth": _schema(a.auth),
-            "lmtp": _schema(a.lmtp), "sieve": _schema(a.sieve), "replication": _schema(a.replication),
-            "mailboxes": {_FREE: {"special_use": None, "auto": None}}, "postfix": postfix,
-            "dns": _schema(a.dns), "dkim": _schema(a.dkim), "firewall": {"manage": None}}
+    own = {"dovecot": {"enabled": None}, "mailboxes": {_FREE: {"special_use": None, "auto": None}},
+           "postfix": postfix, "firewall": {"manage": None}}  # tables that are not one dataclass
+    return {table: own[table] if table in own else _schema(getattr(a, table)) for table in SECTION_ORDER}
 
 
 def unknown_keys(data: dict, schema: dict | None = None, where: str = "") -> list[Problem]:

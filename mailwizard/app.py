@@ -1,26 +1,13 @@
-"""The Textual wizard: Welcome/preflight -> Install -> TLS -> Mail store -> Authentication ->
+"""The Textual wizard: the face of the core (wizard.py) that asks. Its pages are the sections of
+sections.py, in their order: Welcome/preflight -> Install -> TLS -> Mail store -> Authentication ->
 PAM, LDAP or MariaDB -> Protocols -> Mailboxes -> LMTP -> Sieve -> Replication -> Postfix (mode) ->
-Postfix TLS -> Aliases -> Delivery -> Submission -> Limits (with the hardening notes) -> Review ->
-Apply -> Report.
-
-Screens whose steps do not apply are left out (all of Dovecot's when it is
-disabled, LMTP when the protocol is off), and of the three authentication
-forms only the chosen backend's is shown. A Postfix null client has no Dovecot
-screens, and no Postfix TLS, Aliases, Delivery or Submission screens
-(SCREEN_WHEN): it receives no mail.
-
-A new run (no answers file, no --resume: `short_path`) takes the short path
-(issue 15): Welcome (the host's names prefilled), TLS, Authentication (and an
-LDAP or SQL server's form), Postfix, then "Everything else" (screens/more.py),
-a line per remaining screen with a button into it (whose Back and Next come
-back there), then Review: the screens no default can answer are asked
-(asked_on_the_short_path), the others summed up. Such a run turns submission
-on, as an administrator expects of a new mail server.
+Postfix TLS -> Aliases -> Delivery -> Submission -> Limits -> Outbound -> Review -> Apply -> Report.
+Which of them a run shows, and in what order (the short path, `--answers`, `--resume`), the core says.
 
 `create_app(session, structural, resume=False, answers_file=False, start=None, short_path=False)` builds
 the app for the command line and for the tests alike (as Posting's app factory
 serves its CLI and its snapshot tests): the session carries the configured
-state (answers, host, dry run) and `start` names the screen (a key of SCREENS)
+state (answers, host, dry run) and `start` names the screen (a key of sections.py)
 to open at, so a test of one screen opens there instead of walking to it;
 `app.run()` returns the exit code:
 
@@ -37,12 +24,9 @@ MariaDB), F7/F8 add and remove a mailbox (Mailboxes) or an alias (Aliases),
 t Test account, d DNS records and s Save answers (Report).
 
 Prefilled from an answers file (`mailwizard --answers FILE`), the wizard asks
-only for what is missing or invalid: it opens at the first screen (in SCREENS
-order) whose answers have an error, whose key the file held with a wrong type,
-or which lacks a key the file must hold itself (screens/base.py REQUIRED); Next
-goes on to the next such screen, and Review follows when none is left. The
-screens passed over are still there with Back. A complete, valid file opens at
-Review, where the plan is shown before anything is done.
+only for what is missing or invalid (wizard.py says which page); the screens
+passed over are still there with Back. A complete, valid file opens at Review,
+where the plan is shown before anything is done.
 
 The screens own no logic: they edit `session.answers` and show what the
 session plans, does and checks; long work runs in thread workers that post
@@ -67,6 +51,8 @@ from textual.widgets import Static
 from mailwizard.answers import Problem
 from mailwizard.engine import ApplyResult
 from mailwizard.plan import Check, Plan
+from mailwizard.sections import BY_KEY, section
+from mailwizard.wizard import Wizard
 
 if TYPE_CHECKING:
     from mailwizard.engine import Session
@@ -75,71 +61,18 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
-SCREENS: list[tuple[str, str]] = [
-    ("welcome", "Welcome"), ("install", "Install"), ("tls", "TLS"),
-    ("mailstore", "Mail store"), ("auth", "Authentication"),
-    ("auth_pam", "PAM"), ("auth_ldap", "LDAP"), ("auth_sql", "MariaDB"),
-    ("protocols", "Protocols"), ("mailboxes", "Mailboxes"), ("lmtp", "LMTP"),
-    ("sieve", "Sieve"), ("replication", "Replication"),
-    ("postfix_mode", "Postfix"), ("postfix_tls", "Postfix TLS"), ("postfix_aliases", "Aliases"),
-    ("postfix_delivery", "Delivery"), ("postfix_submission", "Submission"), ("postfix_limits", "Limits"),
-    ("outbound", "Outbound"),
-    ("more", "Everything else"), ("review", "Review"), ("apply", "Apply"), ("report", "Report"),
-]
-# a screen that edits a step's answers is shown only while one of its steps applies
-# (none of them when Dovecot is disabled, LMTP only while the protocol is on)
-SCREEN_STEPS = {"tls": ("tls",), "mailstore": ("vmail",), "auth": ("auth",), "auth_pam": ("auth",),
-                "auth_ldap": ("auth",), "auth_sql": ("auth",), "protocols": ("protocols", "firewall"),
-                "mailboxes": ("mailboxes",), "lmtp": ("lmtp",),
-                "sieve": ("sieve",), "replication": ("replication",)}
-# a Postfix screen shown only in some modes (its step may not apply yet: the screen is where it is chosen)
-SCREEN_WHEN = {key: lambda a: a.postfix.mode == "internet-site"
-               for key in ("postfix_tls", "postfix_aliases", "postfix_delivery", "postfix_submission")}
-# the form of the authentication backend chosen on the Authentication screen
-BACKEND_SCREENS = {"auth_pam": "pam", "auth_ldap": "ldap", "auth_sql": "sql"}
-# where a resumed wizard opens: the screen of the first step not yet verified (an apply that did not end
-# opens at the Review: every screen had been answered)
-RESUME_AT = {"preflight": "welcome", "install": "install", "acme": "tls", "tls": "tls", "vmail": "mailstore",
-             "auth": "auth", "protocols": "protocols", "mailboxes": "mailboxes", "lmtp": "lmtp",
-             "sieve": "sieve", "replication": "replication", "firewall": "protocols", "services": "review",
-             "postfix": "postfix_mode", "postfix_tls": "postfix_tls", "postfix_aliases": "postfix_aliases",
-             "postfix_delivery": "postfix_delivery", "postfix_submission": "postfix_submission",
-             "postfix_limits": "postfix_limits", "postfix_hardening": "review",
-             "postfix_relay": "outbound", "dkim": "outbound"}
-
-
-SCREEN_CLASSES = {"welcome": "WelcomeScreen", "install": "InstallScreen", "tls": "TLSScreen",
-                  "mailstore": "MailStoreScreen", "auth": "AuthScreen", "auth_pam": "PamScreen",
-                  "auth_ldap": "LdapScreen", "auth_sql": "SqlScreen", "protocols": "ProtocolsScreen",
-                  "mailboxes": "MailboxesScreen", "lmtp": "LmtpScreen",
-                  "sieve": "SieveScreen", "replication": "ReplicationScreen",
-                  "postfix_mode": "PostfixModeScreen", "postfix_tls": "PostfixTlsScreen",
-                  "postfix_aliases": "PostfixAliasesScreen", "postfix_delivery": "PostfixDeliveryScreen",
-                  "postfix_submission": "PostfixSubmissionScreen", "postfix_limits": "PostfixLimitsScreen",
-                  "outbound": "OutboundScreen",
-                  "more": "MoreScreen", "review": "ReviewScreen", "apply": "ApplyScreen", "report": "ReportScreen"}
-
-
 def make_screen_class(key: str) -> "type[WizardScreen]":
-    """The screen class of `key`; each screen's module is imported when first needed (a faster start)."""
+    """The screen class of page `key` (sections.py); each screen's module is imported when first needed (a
+    faster start)."""
     import importlib
 
     module = importlib.import_module(f"mailwizard.screens.{key}")
-    return getattr(module, SCREEN_CLASSES[key])
+    return getattr(module, section(key).view)
 
 
 def make_screen(key: str) -> "WizardScreen":
     """A new screen for `key`."""
     return make_screen_class(key)()
-
-
-def asked_on_the_short_path(key: str) -> bool:
-    """Whether the short path asks screen `key` itself: the screens whose answers no default can give
-    (screens/base.py REQUIRED: host name, certificate, backend, Postfix's mode), an LDAP or SQL
-    server's form, and the pages around them; every other screen is a line of "Everything else"."""
-    from mailwizard.screens.base import REQUIRED
-
-    return key in REQUIRED or key in ("auth_ldap", "auth_sql", "more", "review", "apply", "report")
 
 
 class DhProgress(Message):
@@ -180,11 +113,6 @@ class Waiting(Screen):
         self.query_one("#waiting", Static).update(doing)
 
 
-def screen_steps(key: str) -> tuple[str, ...]:
-    """The steps whose host checks the screen of `key` shows (its class's STEPS)."""
-    return getattr(make_screen_class(key), "STEPS", ())
-
-
 class MailWizard(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "mailwizard"
@@ -199,21 +127,18 @@ class MailWizard(App[int]):
                  answers_file: bool = False, freeze_gc: bool = False, start: str | None = None,
                  short_path: bool = False):
         super().__init__()
-        if start is not None and start not in SCREEN_CLASSES:
-            raise ValueError(f"no screen {start!r}: one of {', '.join(SCREEN_CLASSES)}")
+        if start is not None and start not in BY_KEY:
+            raise ValueError(f"no screen {start!r}: one of {', '.join(BY_KEY)}")
         self.freeze_gc = freeze_gc
         self.session = session
         self.start = start  # the screen to open at, else Welcome (or where --resume/--answers lead)
-        self.structural = list(structural or [])
+        # the pages, their order and the pipeline: the core the command line drives too
+        self.core = Wizard(session, structural, resume=resume, answers_file=answers_file, short_path=short_path)
+        self.structural = self.core.structural
         self.resume = resume
-        self.answers_file = answers_file and not resume  # started with --answers: ask only what it lacks
-        # a new run: only what no default answers, then "Everything else" (screens/more.py)
-        self.short_path = short_path and not self.answers_file and not resume
-        if self.short_path and not any(k.startswith("postfix.") for k in session.prefilled):
-            # what an administrator expects of a new mail server: its users send mail through it
-            # (submission on 587 and 465; an answers file without the key keeps Postfix's off)
-            session.answers.postfix.submission = True
-        self.answered: set[str] = set()  # screens the administrator moved on from with Next
+        self.answers_file = self.core.answers_file
+        self.short_path = self.core.short_path
+        self.answered = self.core.answered  # screens the administrator moved on from with Next
         self.plan: Plan | None = None
         self.result: ApplyResult | None = None
         self.checks: list[Check] | None = None
@@ -258,32 +183,14 @@ class MailWizard(App[int]):
     def on_unmount(self) -> None:
         self._dh_cancel.set()
 
-    # --- the order of the screens ------------------------------------------------
-    def all_screen_keys(self) -> list[str]:
-        """Every screen the answers call for, in order ("Everything else" left out)."""
-        active = {s.name for s in self.session.active_steps()}
-        backend = self.session.answers.auth.backend
-        keys = [k for k, _ in SCREENS
-                if (k not in SCREEN_STEPS or active.intersection(SCREEN_STEPS[k]))
-                and BACKEND_SCREENS.get(k, backend) == backend
-                and SCREEN_WHEN.get(k, lambda a: True)(self.session.answers) and k != "more"]
-        if self.session.dry_run:
-            keys = keys[: keys.index("review") + 1]
-        return keys
-
+    # --- the order of the screens: the core's pages -------------------------------------
     def screen_keys(self) -> list[str]:
         """The screens Next walks through: on the short path, the asked ones and "Everything else"."""
-        keys = self.all_screen_keys()
-        if self.short_path:
-            keys = [k for k in keys if asked_on_the_short_path(k)]
-            keys.insert(keys.index("review"), "more")
-        return keys
+        return self.core.pages()
 
     def summarised(self) -> list[str]:
         """The screens "Everything else" sums up (none off the short path)."""
-        if not self.short_path:
-            return []
-        return [k for k in self.all_screen_keys() if not asked_on_the_short_path(k)]
+        return self.core.summarised()
 
     def open_summarised(self, key: str) -> None:
         """Show a screen of "Everything else"; its Back and Next lead back there."""
@@ -292,29 +199,16 @@ class MailWizard(App[int]):
 
     def step_titles(self, current: str | None = None) -> list[tuple[str, str]]:
         """The step bar's screens; a screen opened from "Everything else" follows it."""
-        titles = dict(SCREENS)
-        keys = self.screen_keys()
-        if current is not None and current not in keys and "more" in keys:
-            keys.insert(keys.index("more") + 1, current)
-        return [(k, titles[k]) for k in keys]
+        return self.core.titles(current)
 
     def previous(self, key: str) -> str | None:
-        if key in self.summarised():
-            return "more"
-        keys = self.screen_keys()
-        i = keys.index(key) if key in keys else 0
-        return keys[i - 1] if i > 0 else None
+        return self.core.previous(key)
 
     def following(self, key: str) -> str | None:
-        if key in self.summarised():
-            return "more"
-        keys = self.screen_keys()
-        i = keys.index(key) if key in keys else -1
-        return keys[i + 1] if 0 <= i < len(keys) - 1 else None
+        return self.core.following(key)
 
     def forward(self, key: str) -> None:
-        keys = self.screen_keys()
-        if self.answers_file and key in keys and "review" in keys and keys.index(key) < keys.index("review"):
+        if self.core.asks_only_what_is_open(key):
             self.answered.add(key)
             self._choose_screen(key)  # the next screen that still needs an answer, else Review
             return
@@ -330,70 +224,18 @@ class MailWizard(App[int]):
             self.switch_screen(make_screen(prev))
 
     def start_screen(self) -> str:
-        if self.start is not None:
-            return self.start
-        if not self.resume:
-            return "welcome"
-        try:
-            if self.session.journal().state.get("status") in ("applying", "stopped", "failed"):
-                # the apply did not end: every screen had been answered; what is left is on the Review
-                return "review"
-            step = self.session.first_unverified()
-        except Exception:  # an unreadable journal: start from the beginning
-            return "welcome"
-        key = RESUME_AT.get(step or "", "review")
-        return key if key in self.screen_keys() else "review"
+        return self.start if self.start is not None else self.core.start()
 
-    # --- started with --answers: only the screens whose answers are missing or invalid ------------
     def unanswered(self, key: str) -> list[str]:
         """The keys the answers file should have held for screen `key`, until the admin moves on from it."""
-        from mailwizard.screens.base import missing_from_file
-
-        if not self.answers_file or key in self.answered:
-            return []
-        return missing_from_file(key, self.session.answers.raw)
-
-    def checked(self) -> list[Problem] | None:
-        """Every problem of the answers, host checks too; None while an answer is invalid (the host checks
-        then wait). Call it from a thread worker."""
-        from mailwizard.answers import validate
-
-        return None if any(p.severity == "error" for p in validate(self.session.answers)) else self.session.problems()
-
-    def first_to_ask(self, after: str | None = None, everything: list[Problem] | None = None) -> str:
-        """The first screen after `after` (from the start when None) that needs an answer, else Review.
-
-        `everything`: what checked() said, when the caller has asked it; else it is asked here.
-        Runs the answers' checks (host checks too): call it from a thread worker.
-        """
-        from mailwizard.screens.base import OWNERS, key_matches, problems_for
-
-        keys = self.screen_keys()
-        end = keys.index("review")
-        start = keys.index(after) + 1 if after in keys else 0
-        session = self.session
-        if everything is None:
-            everything = self.checked()
-        for key in keys[start:end]:
-            prefixes = OWNERS.get(key)
-            if prefixes is None:  # nothing to answer there (Install)
-                continue
-            if self.unanswered(key):
-                return key
-            if key not in self.answered and any(key_matches(p.key, prefixes) for p in self.structural):
-                return key  # the file's value had the wrong type: the default replaced it
-            problems = [p for p in everything if key_matches(p.key, prefixes)] if everything is not None \
-                else problems_for(session, prefixes, screen_steps(key))
-            if any(p.severity == "error" for p in problems):
-                return key
-        return "review"
+        return self.core.unanswered(key)
 
     @work(thread=True, exclusive=True, group="prefill", exit_on_error=False)
     def _choose_screen(self, after: str | None) -> None:
         everything = None
         try:
-            everything = self.checked()
-            key = self.first_to_ask(after, everything)
+            everything = self.core.checked()
+            key = self.core.first_to_ask(after, everything)
         except Exception:  # the checks themselves failed: go on in order, each screen shows its problems
             key = (self.following(after) if after else None) or "welcome"
         if key == "review" and after is None:
@@ -402,7 +244,7 @@ class MailWizard(App[int]):
             from mailwizard.screens.review import planned
 
             self.post_message(Planning())
-            self.post_message(ScreenChosen(key, planned(self.session, everything)))
+            self.post_message(ScreenChosen(key, planned(self.core, everything)))
             return
         self.post_message(ScreenChosen(key))
 

@@ -103,10 +103,12 @@ def _print_problems(problems) -> None:
 
 
 def run_unattended(session, structural, args) -> int:
+    """The wizard's core driven without a screen: nothing is asked; a conflict is decided by --on-conflict."""
     from mailwizard import report
-    from mailwizard.conflicts import in_session
+    from mailwizard.wizard import Wizard
 
-    checked = session.problems()
+    core = Wizard(session, structural, resume=args.resume, answers_file=bool(args.answers))
+    checked = core.check()
     problems, said = [], set()  # the file's refusals that validation finds again are said once
     for problem in structural + checked:
         if (problem.key, problem.message) not in said:
@@ -131,8 +133,9 @@ def run_unattended(session, structural, args) -> int:
             print(f"apply failed: {error}\nnothing was changed; fix the cause and run the same command again",
                   file=sys.stderr)
         return EXIT_FAILED
-    plan = session.plan(checked)
-    conflicts = in_session(session, plan)
+    reviewed = core.review(checked)
+    plan, conflicts = reviewed.plan, reviewed.conflicts
+    assert plan is not None  # no errors
     if conflicts:
         out["conflicts"] = [c.to_json() for c in conflicts]
     if conflicts and not session.dry_run:
@@ -167,7 +170,7 @@ def run_unattended(session, structural, args) -> int:
         elif isinstance(event, ChangeFailed):
             print(f"FAILED: {event.error}", file=sys.stderr, flush=True)
 
-    result = session.apply(plan, show)
+    result = core.apply(plan, show)
     out["apply"] = vars(result)
     if result.status != "applied":
         if args.json:
@@ -176,8 +179,8 @@ def run_unattended(session, structural, args) -> int:
             print(f"apply {result.status}: {result.error}\nfix the cause, then run "
                   "`mailwizard --resume --unattended` to continue", file=sys.stderr)
         return EXIT_FAILED
-    checks = session.verify()
-    session.record_verified(checks)
+    checks = core.verify()
+    core.record(checks)
     out["report"] = [c.to_json() for c in checks]
     out["dns_records"] = report.dns_records_json(session)
     print(json.dumps(out, indent=2) if args.json else

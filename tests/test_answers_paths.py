@@ -497,7 +497,7 @@ def test_host_read_refuses_a_fifo_instead_of_blocking(tmp_path):
 
 
 def test_unknown_key_warnings_reach_the_screens_as_they_are():
-    from mailwizard.screens.base import from_answers_file
+    from mailwizard.wizard import from_answers_file
 
     _, problems = A.parse(SERVER + "[postfix]\nsubmision = true\n")
     shown = from_answers_file(problems)

@@ -113,7 +113,6 @@ class Reports(Message):
 class ApplyScreen(WizardScreen):
     KEY = "apply"
     HEADING = "Apply: changing this host"
-    GUIDE = ""
     HELP = HELP
     SCROLL_BODY = False
 
@@ -171,7 +170,7 @@ class ApplyScreen(WizardScreen):
                 report(Failed(event.change.describe(), event.error))
 
         try:
-            result = self.session.apply(plan, on_event, cancel)
+            result = self.wizard.core.apply(plan, on_event, cancel)
         except Exception as exc:  # e.g. the journal is locked: shown, never a traceback
             result = ApplyResult("failed", 0, f"{type(exc).__name__}: {exc}", "start the run")
         report(result)

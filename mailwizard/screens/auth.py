@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import RadioSet, Static
 
-from mailwizard.screens.base import AUTH_KEYS, FormScreen
+from mailwizard.screens.base import FormScreen
 from mailwizard.widgets import ChoiceField, Field, StepBar
 
 HELP = """\
@@ -63,10 +63,7 @@ SASL_LISTENERS = [("unix", "unix socket: Postfix runs on this host"),
 class AuthScreen(FormScreen):
     KEY = "auth"
     HEADING = "Authentication: where users and passwords are"
-    GUIDE = "1.1.4, 1.2.4, 1.3.4"
     HELP = HELP
-    PREFIXES = AUTH_KEYS
-    STEPS = ("auth",)
 
     def compose_body(self) -> ComposeResult:
         auth = self.session.answers.auth

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import RadioSet
 
-from mailwizard.screens.base import LDAP_KEYS, ConnectionTestScreen
+from mailwizard.screens.base import ConnectionTestScreen
 from mailwizard.widgets import ChoiceField, Field, FieldMessages, TickField
 
 HELP = """\
@@ -57,10 +57,7 @@ MODES = [("template", "DN template: all users under one entry"),
 class LdapScreen(ConnectionTestScreen):
     KEY = "auth_ldap"
     HEADING = "LDAP: users in a directory"
-    GUIDE = "1.2.4"
     HELP = HELP
-    PREFIXES = LDAP_KEYS
-    STEPS = ("auth",)
     TESTING = "Connecting to the directory... (the form stays usable)"
 
     def compose_body(self) -> ComposeResult:

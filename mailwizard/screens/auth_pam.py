@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.widgets import Static
 
 from mailwizard.answers import Answers
-from mailwizard.screens.base import PAM_KEYS, FormScreen
+from mailwizard.screens.base import FormScreen
 from mailwizard.widgets import Field
 
 HELP = """\
@@ -34,7 +34,6 @@ it for LMTP lookups.
 class PamScreen(FormScreen):
     KEY = "auth_pam"
     HEADING = "PAM: system users"
-    GUIDE = "1.1.4"
     HELP = HELP
 
     @classmethod
@@ -43,8 +42,6 @@ class PamScreen(FormScreen):
         a = answers.auth
         return f"system users with uid {a.first_valid_uid}" + (f" to {a.last_valid_uid}" if a.last_valid_uid
                                                                else " and above")
-    PREFIXES = PAM_KEYS
-    STEPS = ("auth",)
 
     def compose_body(self) -> ComposeResult:
         auth = self.session.answers.auth

@@ -6,7 +6,7 @@ import copy
 
 from textual.app import ComposeResult
 
-from mailwizard.screens.base import SQL_KEYS, ConnectionTestScreen
+from mailwizard.screens.base import ConnectionTestScreen
 from mailwizard.widgets import Field, FieldMessages
 
 HELP = """\
@@ -48,10 +48,7 @@ length and scheme.
 class SqlScreen(ConnectionTestScreen):
     KEY = "auth_sql"
     HEADING = "MariaDB: users in an SQL database"
-    GUIDE = "1.3.4"
     HELP = HELP
-    PREFIXES = SQL_KEYS
-    STEPS = ("auth",)
     TESTING = "Connecting to the database... (the form stays usable)"
 
     def compose_body(self) -> ComposeResult:

@@ -20,112 +20,14 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, Static
 
-from mailwizard.answers import Problem, in_file, validate
+from mailwizard.answers import Problem
+from mailwizard.sections import Section, key_matches, section
 from mailwizard.widgets import Field, FieldMessages, ResultView, StepBar, field_id
+from mailwizard.wizard import from_answers_file, problems_of
 
 if TYPE_CHECKING:
     from mailwizard.app import MailWizard
     from mailwizard.engine import Session
-
-# keys a screen shows, by screen ("x." covers every key below x)
-WELCOME_KEYS = ("server.", "platform", "ports", "disk", "existing")
-TLS_KEYS = ("tls.",)
-MAILSTORE_KEYS = ("mailbox.",)
-AUTH_KEYS = ("auth.backend", "auth.mechanisms", "auth.sasl_listener", "auth.sasl_port", "auth.sasl_allow_from")
-PAM_KEYS = ("auth.first_valid_uid", "auth.last_valid_uid")
-LDAP_KEYS = ("auth.ldap.",)
-SQL_KEYS = ("auth.sql.",)
-PROTOCOLS_KEYS = ("protocols", "protocols.", "firewall.")
-MAILBOXES_KEYS = ("mailboxes", "mailboxes.")
-LMTP_KEYS = ("lmtp.",)
-POSTFIX_MODE_KEYS = ("postfix.mode", "postfix.inet_interfaces", "postfix.mynetworks", "postfix.myorigin",
-                     "postfix.relayhost")
-POSTFIX_ALIASES_KEYS = ("postfix.virtual_alias_source", "postfix.virtual_aliases", "postfix.virtual_alias_domains",
-                        "postfix.ldap_aliases.")
-POSTFIX_TLS_KEYS = ("postfix.tls_cert", "postfix.tls_key", "postfix.tls_loglevel")
-POSTFIX_DELIVERY_KEYS = ("postfix.delivery", "postfix.virtual_mailboxes", "postfix.virtual_mailbox_domains",
-                         "postfix.lmtp_host", "postfix.lmtp_port", "postfix.sasl_host", "postfix.sasl_port")
-POSTFIX_SUBMISSION_KEYS = ("postfix.submission", "postfix.smtps", "postfix.sender_login_mismatch")
-POSTFIX_LIMITS_KEYS = ("postfix.limits", "postfix.limits.")
-SIEVE_KEYS = ("sieve.",)
-OUTBOUND_KEYS = ("dkim.", "postfix.relay_user", "postfix.relay_password", "postfix.relay_password_file",
-                 "postfix.relayhost")
-REPLICATION_KEYS = ("replication.",)
-
-# the screen (its key in app.SCREENS) that owns each group of keys
-OWNERS = {"welcome": WELCOME_KEYS, "tls": TLS_KEYS, "mailstore": MAILSTORE_KEYS, "auth": AUTH_KEYS,
-          "auth_pam": PAM_KEYS, "auth_ldap": LDAP_KEYS, "auth_sql": SQL_KEYS,
-          "protocols": PROTOCOLS_KEYS, "mailboxes": MAILBOXES_KEYS, "lmtp": LMTP_KEYS,
-          "sieve": SIEVE_KEYS, "replication": REPLICATION_KEYS,
-          "postfix_mode": POSTFIX_MODE_KEYS, "postfix_tls": POSTFIX_TLS_KEYS,
-          "postfix_aliases": POSTFIX_ALIASES_KEYS, "postfix_delivery": POSTFIX_DELIVERY_KEYS,
-          "postfix_submission": POSTFIX_SUBMISSION_KEYS, "postfix_limits": POSTFIX_LIMITS_KEYS,
-          "outbound": OUTBOUND_KEYS}
-
-
-# What an answers file must hold itself for its screen to be skipped (`mailwizard --answers FILE`): each
-# entry lists alternatives, any one of which will do. Every other key has a default that is right for
-# most servers (the mail store vmail:/var/mail in sdbox, IMAP+POP3+LMTP, PAM's uid 1000, the special-use
-# mailboxes, LMTP on its unix socket, Sieve's port 4190, no replication, Postfix's TLS from Dovecot's
-# certificate, loopback as mynetworks, no aliases, Postfix's own limits); where a default cannot be
-# right (an LDAP or SQL server, a relay host, a replication partner), validation refuses it and the
-# screen is asked for anyway. What must come from the administrator: the host name, the certificate
-# (or a self-signed one), which backend checks passwords, and what Postfix is (internet site or null client).
-REQUIRED: dict[str, tuple[tuple[str, ...], ...]] = {
-    "welcome": (("server.hostname",),),
-    "tls": (("tls.cert", "tls.self_signed", "tls.acme"), ("tls.key", "tls.self_signed", "tls.acme")),
-    "auth": (("auth.backend",),),
-    "postfix_mode": (("postfix.mode",),),
-}
-
-
-def missing_from_file(screen: str, raw: dict) -> list[str]:
-    """The keys `screen` needs that the answers file does not hold."""
-    return [alternatives[0] for alternatives in REQUIRED.get(screen, ())
-            if not any(in_file(raw, key) for key in alternatives)]
-
-
-def key_matches(key: str, prefixes: tuple[str, ...]) -> bool:
-    return any(key == p or (p.endswith(".") and key.startswith(p)) for p in prefixes)
-
-
-def owner_screen(key: str) -> str | None:
-    """The title of the screen where the administrator fixes `key`, or None (answers file only)."""
-    from mailwizard.app import SCREENS
-
-    titles = dict(SCREENS)
-    for screen, prefixes in OWNERS.items():
-        if key_matches(key, prefixes):
-            return titles[screen]
-    return None
-
-
-def from_answers_file(problems: list[Problem]) -> list[Problem]:
-    """Structural problems of the answers file, as warnings: the default replaced the value. A warning of
-    the file (an unknown key, with the nearest known one) is shown as it is."""
-    return [p if p.severity == "warning" else
-            Problem(p.key, f"the answers file's value was ignored ({p.message}); the default is used", "warning")
-            for p in problems]
-
-
-def problems_for(session: Session, prefixes: tuple[str, ...], steps: tuple[str, ...]) -> list[Problem]:
-    """The problems a screen shows: those whose key it owns.
-
-    `Session.problems()` runs the host checks only when all the answers are
-    valid; so that a screen can still show its own host checks while another
-    screen's answer is invalid, the screen's own steps are then asked directly.
-    """
-    basic = validate(session.answers)
-    if not any(p.severity == "error" for p in basic):
-        return [p for p in session.problems() if key_matches(p.key, prefixes)]
-    mine = [p for p in basic if key_matches(p.key, prefixes)]
-    if not any(p.severity == "error" for p in mine):
-        ctx = session.context()
-        for step in session.active_steps():
-            if step.name in steps:
-                mine += [p for p in step.validate(session.answers, ctx) if key_matches(p.key, prefixes)]
-    return sorted(mine, key=lambda p: p.severity != "error")
-
 
 def displayed(widget: Widget) -> bool:
     """Whether the widget and all its containers are displayed (a hidden part of a form is not)."""
@@ -149,9 +51,8 @@ class ProblemsChecked(Message):
 class WizardScreen(Screen):
     """A step of the wizard: step bar, heading, a scrolling body, Back and Next, the footer."""
 
-    KEY: ClassVar[str] = ""
+    KEY: ClassVar[str] = ""  # its page in sections.py, which says the rest (guide sections, answers keys)
     HEADING: ClassVar[str] = ""
-    GUIDE: ClassVar[str] = ""
     HELP: ClassVar[str] = ""
     NEXT_LABEL: ClassVar[str] = "Next"
     SCROLL_BODY: ClassVar[bool] = True  # False: the body's own widgets scroll (logs, tables)
@@ -173,9 +74,13 @@ class WizardScreen(Screen):
     def session(self) -> Session:
         return self.wizard.session
 
+    @property
+    def page(self) -> Section:
+        return section(self.KEY)
+
     def compose(self) -> ComposeResult:
         yield StepBar(self.wizard.step_titles(self.KEY), self.KEY)
-        heading = self.HEADING + (f"  (guide {self.GUIDE})" if self.GUIDE else "")
+        heading = self.HEADING + (f"  (guide {self.page.guide})" if self.page.guide else "")
         yield Static(heading, classes="heading")
         with (VerticalScroll if self.SCROLL_BODY else Vertical)(id="body"):
             yield from self.compose_body()
@@ -241,7 +146,7 @@ class WizardScreen(Screen):
         from mailwizard.screens.help import HelpScreen
 
         if not isinstance(self.app.screen, HelpScreen):
-            self.app.push_screen(HelpScreen(self.HEADING, self.GUIDE, self.HELP))
+            self.app.push_screen(HelpScreen(self.HEADING, self.page.guide, self.HELP))
 
     def set_status(self, text: str, style: str = "") -> None:
         status = self.query_one("#status", Static)
@@ -256,8 +161,6 @@ class FormScreen(WizardScreen):
     warnings are shown and do not.
     """
 
-    PREFIXES: ClassVar[tuple[str, ...]] = ()
-    STEPS: ClassVar[tuple[str, ...]] = ()
 
     # what collect() could not put into the answers (a port that is no number): refused at the field
     input_problems: list[Problem] = []
@@ -320,10 +223,10 @@ class FormScreen(WizardScreen):
     def check(self, advance: bool) -> None:
         typed = list(self.input_problems)
         try:
-            problems = problems_for(self.session, self.PREFIXES, self.STEPS)
+            problems = problems_of(self.session, self.page)
         except Exception as exc:  # shown to the admin, never a traceback
-            problems = [Problem(self.PREFIXES[0].rstrip("."), f"could not be checked: {type(exc).__name__}: {exc}")]
-        problems += [p for p in from_answers_file(self.wizard.structural) if key_matches(p.key, self.PREFIXES)]
+            problems = [Problem(self.page.answers[0].rstrip("."), f"could not be checked: {type(exc).__name__}: {exc}")]
+        problems += [p for p in from_answers_file(self.wizard.structural) if key_matches(p.key, self.page.answers)]
         self.post_message(ProblemsChecked(typed + problems, advance))
 
     @on(ProblemsChecked)

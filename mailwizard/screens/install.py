@@ -43,7 +43,6 @@ class PackagesFound(Message):
 class InstallScreen(WizardScreen):
     KEY = "install"
     HEADING = "Install: packages"
-    GUIDE = "1.1.1"
     HELP = HELP
 
     @classmethod

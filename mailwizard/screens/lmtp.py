@@ -8,7 +8,7 @@ from textual.containers import Vertical
 from textual.widgets import RadioSet, Static
 
 from mailwizard.answers import Answers
-from mailwizard.screens.base import LMTP_KEYS, FormScreen
+from mailwizard.screens.base import FormScreen
 from mailwizard.widgets import ChoiceField, Field, FieldMessages
 
 HELP = """\
@@ -43,7 +43,6 @@ LISTENERS = [("unix", "unix socket: the MTA runs on this host"),
 class LmtpScreen(FormScreen):
     KEY = "lmtp"
     HEADING = "LMTP: how the MTA delivers mail to Dovecot"
-    GUIDE = "1.6"
     HELP = HELP
 
     @classmethod
@@ -53,8 +52,6 @@ class LmtpScreen(FormScreen):
         if lmtp.listener == "inet":
             return f"Dovecot's LMTP on TCP port {lmtp.port} for " + (", ".join(lmtp.allow_from) or "nobody yet")
         return "Dovecot's LMTP on a unix socket for Postfix on this host"
-    PREFIXES = LMTP_KEYS
-    STEPS = ("lmtp",)
 
     def compose_body(self) -> ComposeResult:
         lmtp = self.session.answers.lmtp

@@ -9,7 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, RadioSet, Static
 
 from mailwizard.answers import Answers, MailboxDef, Problem
-from mailwizard.screens.base import MAILBOXES_KEYS, FormScreen
+from mailwizard.screens.base import FormScreen
 from mailwizard.widgets import AnswerInput, Choice, Choices, FieldMessages
 
 HELP = """\
@@ -122,7 +122,6 @@ class MailboxRow(Vertical):
 class MailboxesScreen(FormScreen):
     KEY = "mailboxes"
     HEADING = "Mailboxes: created and subscribed for every user"
-    GUIDE = "1.5"
     HELP = HELP
 
     @classmethod
@@ -130,8 +129,6 @@ class MailboxesScreen(FormScreen):
         """One line for the "Everything else" page."""
         names = [m.name for m in answers.mailboxes]
         return (", ".join(names) + ", created for every user") if names else "none besides INBOX"
-    PREFIXES = MAILBOXES_KEYS
-    STEPS = ("mailboxes",)
 
     BINDINGS = [
         Binding("f7", "add_mailbox", "Add mailbox"),

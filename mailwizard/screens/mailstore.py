@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.widgets import Input, RadioSet, Static
 
 from mailwizard.answers import Answers
-from mailwizard.screens.base import MAILSTORE_KEYS, FormScreen
+from mailwizard.screens.base import FormScreen
 from mailwizard.widgets import ChoiceField, Field
 
 HELP = """\
@@ -44,7 +44,6 @@ FORMATS = [("sdbox", "sdbox (guide)"), ("mdbox", "mdbox"), ("maildir", "maildir"
 class MailStoreScreen(FormScreen):
     KEY = "mailstore"
     HEADING = "Mail store: virtual users"
-    GUIDE = "1.1.3"
     HELP = HELP
 
     @classmethod
@@ -52,8 +51,6 @@ class MailStoreScreen(FormScreen):
         """One line for the "Everything else" page."""
         m = answers.mailbox
         return f"mail of the {m.user} user under {m.root}, in {m.format}"
-    PREFIXES = MAILSTORE_KEYS
-    STEPS = ("vmail",)
 
     def compose_body(self) -> ComposeResult:
         store = self.session.answers.mailbox

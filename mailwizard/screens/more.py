@@ -19,7 +19,9 @@ from textual.message import Message
 from textual.widgets import Button, Static
 
 from mailwizard.answers import Problem
-from mailwizard.screens.base import OWNERS, WizardScreen, key_matches, problems_for
+from mailwizard.screens.base import WizardScreen
+from mailwizard.sections import key_matches, section
+from mailwizard.wizard import problems_of
 
 HELP = """\
 The screens on this page have defaults that suit most mail servers: each
@@ -54,14 +56,11 @@ class MoreScreen(WizardScreen):
     problems: dict[str, list[Problem]] = {}
 
     def compose_body(self) -> ComposeResult:
-        from mailwizard.app import SCREENS
-
-        titles = dict(SCREENS)
         yield Static("Open any of them to change it (Up/Down, Enter); Next goes on to the Review.",
                      classes="intro")
         for key in self.wizard.summarised():
             with Horizontal(classes="summary-row"):
-                yield Button(titles.get(key, key), id=f"open-{key}", compact=True)
+                yield Button(section(key).title, id=f"open-{key}", compact=True)
                 yield Static(self.line(key), id=f"summary-{key}")
 
     def line(self, key: str, problems: list[Problem] | None = None) -> Text:
@@ -80,17 +79,15 @@ class MoreScreen(WizardScreen):
 
     @work(thread=True, exclusive=True, group="summary")
     def check(self) -> None:
-        from mailwizard.app import screen_steps
-
         found: dict[str, list[Problem]] = {}
         for key in self.wizard.summarised():
-            prefixes = OWNERS.get(key)
-            if prefixes is None:
+            page = section(key)
+            if not page.answers:
                 continue
             try:
-                found[key] = problems_for(self.session, prefixes, screen_steps(key))
+                found[key] = problems_of(self.session, page)
             except Exception as exc:  # shown, never a traceback
-                found[key] = [Problem(prefixes[0].rstrip("."), f"could not be checked: {exc}")]
+                found[key] = [Problem(page.answers[0].rstrip("."), f"could not be checked: {exc}")]
         self.post_message(SummaryChecked(found))
 
     @on(SummaryChecked)
@@ -105,7 +102,7 @@ class MoreScreen(WizardScreen):
 
     def with_errors(self) -> list[str]:
         return [key for key, problems in self.problems.items()
-                if any(p.severity == "error" and key_matches(p.key, OWNERS[key]) for p in problems)]
+                if any(p.severity == "error" and key_matches(p.key, section(key).answers) for p in problems)]
 
     @on(Button.Pressed, ".summary-row > Button")
     def _open(self, event: Button.Pressed) -> None:

@@ -8,7 +8,7 @@ from textual.containers import Vertical
 from textual.widgets import Checkbox, Input, Static
 
 from mailwizard.answers import Answers
-from mailwizard.screens.base import OUTBOUND_KEYS, FormScreen
+from mailwizard.screens.base import FormScreen
 from mailwizard.widgets import Field, FieldMessages, TickField
 
 HELP = """\
@@ -50,10 +50,7 @@ read from a **Password file** (`postfix.relay_password_file`, 0600, one line).
 class OutboundScreen(FormScreen):
     KEY = "outbound"
     HEADING = "Outbound mail: DKIM signing and a relay host login"
-    GUIDE = ""
     HELP = HELP
-    PREFIXES = OUTBOUND_KEYS
-    STEPS = ("dkim", "postfix_relay")
 
     @classmethod
     def summary(cls, answers: Answers) -> str:

@@ -9,7 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, RadioSet, Static
 
 from mailwizard.answers import Answers, Problem
-from mailwizard.screens.base import POSTFIX_ALIASES_KEYS, FormScreen
+from mailwizard.screens.base import FormScreen
 from mailwizard.widgets import AnswerInput, ChoiceField, Field, FieldMessages
 
 HELP = """\
@@ -91,7 +91,6 @@ class AliasRow(Horizontal):
 class PostfixAliasesScreen(FormScreen):
     KEY = "postfix_aliases"
     HEADING = "Domains and aliases"
-    GUIDE = "2.4, 2.5"
     HELP = HELP
 
     @classmethod
@@ -101,8 +100,6 @@ class PostfixAliasesScreen(FormScreen):
         if p.virtual_alias_source == "file":
             return f"{len(p.virtual_aliases)} alias(es) in /etc/postfix/virtual"
         return "aliases from LDAP" if p.virtual_alias_source == "ldap" else "none"
-    PREFIXES = POSTFIX_ALIASES_KEYS
-    STEPS = ("postfix_aliases",)
 
     BINDINGS = [Binding("f7", "add_alias", "Add alias"), Binding("f8", "remove_alias", "Remove")]
 

@@ -10,7 +10,7 @@ from textual.message import Message
 from textual.widgets import Input, RadioSet, Static
 
 from mailwizard.answers import Answers
-from mailwizard.screens.base import POSTFIX_DELIVERY_KEYS, FormScreen
+from mailwizard.screens.base import FormScreen
 from mailwizard.widgets import ChoiceField, Field, FieldMessages
 
 HELP = """\
@@ -67,7 +67,6 @@ class DeliveryComputed(Message):
 class PostfixDeliveryScreen(FormScreen):
     KEY = "postfix_delivery"
     HEADING = "Delivery to Dovecot"
-    GUIDE = "2.7, 2.8, 2.9.3"
     HELP = HELP
 
     @classmethod
@@ -78,8 +77,6 @@ class PostfixDeliveryScreen(FormScreen):
             return "Postfix's own local delivery"
         return f"to Dovecot over LMTP on {p.lmtp_host}:{p.lmtp_port}" if p.lmtp_host else \
             "to Dovecot over LMTP on this host"
-    PREFIXES = POSTFIX_DELIVERY_KEYS
-    STEPS = ("postfix", "postfix_delivery", "postfix_submission")
 
     def compose_body(self) -> ComposeResult:
         p = self.session.answers.postfix

@@ -10,7 +10,7 @@ from textual.message import Message
 from textual.widgets import Static
 
 from mailwizard.answers import LIMIT_DEFAULTS, Answers
-from mailwizard.screens.base import POSTFIX_LIMITS_KEYS, FormScreen
+from mailwizard.screens.base import FormScreen
 from mailwizard.widgets import CheckList, Field, FieldMessages
 
 HELP = """\
@@ -67,7 +67,6 @@ class HardeningRead(Message):
 class PostfixLimitsScreen(FormScreen):
     KEY = "postfix_limits"
     HEADING = "Limits against denial of service"
-    GUIDE = "2.9.2"
     HELP = HELP
 
     @classmethod
@@ -75,8 +74,6 @@ class PostfixLimitsScreen(FormScreen):
         """One line for the "Everything else" page."""
         n = len(answers.postfix.limits)
         return f"{n} limit(s) set against denial of service" if n else "Postfix's own limits"
-    PREFIXES = POSTFIX_LIMITS_KEYS
-    STEPS = ("postfix_limits",)
 
     def compose_body(self) -> ComposeResult:
         limits = self.session.answers.postfix.limits

@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import RadioSet, Static
 
-from mailwizard.screens.base import POSTFIX_MODE_KEYS, FormScreen
+from mailwizard.screens.base import FormScreen
 from mailwizard.widgets import ChoiceField, Field, FieldMessages, StepBar
 
 HELP = """\
@@ -40,10 +40,7 @@ MODES = [("internet-site", "Internet site: sends and receives mail directly over
 class PostfixModeScreen(FormScreen):
     KEY = "postfix_mode"
     HEADING = "Postfix: internet site or null client"
-    GUIDE = "2.1, 2.3"
     HELP = HELP
-    PREFIXES = POSTFIX_MODE_KEYS
-    STEPS = ("postfix",)
 
     dovecot_before = True  # Dovecot's state for an internet site (a null client has none)
 

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.widgets import Checkbox, RadioSet, Static
 
 from mailwizard.answers import Answers
-from mailwizard.screens.base import POSTFIX_SUBMISSION_KEYS, FormScreen
+from mailwizard.screens.base import FormScreen
 from mailwizard.widgets import ChoiceField, FieldMessages, TickField
 
 HELP = """\
@@ -43,7 +43,6 @@ MISMATCH = [("", "off"), ("reject", "reject"), ("reject-authenticated", "reject 
 class PostfixSubmissionScreen(FormScreen):
     KEY = "postfix_submission"
     HEADING = "Submission for users who log in"
-    GUIDE = "2.6, 2.9.3"
     HELP = HELP
 
     @classmethod
@@ -53,8 +52,6 @@ class PostfixSubmissionScreen(FormScreen):
         if not p.submission:
             return "off: users cannot send mail through this server"
         return f"on: port{'s 587 and 465' if p.smtps else ' 587'} for users who log in"
-    PREFIXES = POSTFIX_SUBMISSION_KEYS
-    STEPS = ("postfix_submission",)
 
     def compose_body(self) -> ComposeResult:
         p = self.session.answers.postfix

@@ -9,7 +9,7 @@ from textual.containers import Vertical
 from textual.widgets import Checkbox, RadioSet, Static
 
 from mailwizard.answers import Answers, Problem
-from mailwizard.screens.base import POSTFIX_TLS_KEYS, FormScreen
+from mailwizard.screens.base import FormScreen
 from mailwizard.steps.postfix_tls import cert_paths, tls_settings
 from mailwizard.widgets import ChoiceField, Field, FieldMessages, TickField
 
@@ -55,7 +55,6 @@ MEANING = {"smtpd_tls_security_level": "STARTTLS offered",
 class PostfixTlsScreen(FormScreen):
     KEY = "postfix_tls"
     HEADING = "TLS for Postfix"
-    GUIDE = "2.2"
     HELP = HELP
 
     @classmethod
@@ -63,8 +62,6 @@ class PostfixTlsScreen(FormScreen):
         """One line for the "Everything else" page."""
         p = answers.postfix
         return f"certificate {p.tls_cert}" if p.tls_cert else "Dovecot's certificate, on ports 25 and 587"
-    PREFIXES = POSTFIX_TLS_KEYS
-    STEPS = ("postfix_tls",)
 
     def compose_body(self) -> ComposeResult:
         answers = self.session.answers

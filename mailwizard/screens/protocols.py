@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.widgets import Checkbox, Static
 
 from mailwizard.answers import Answers
-from mailwizard.screens.base import PROTOCOLS_KEYS, FormScreen
+from mailwizard.screens.base import FormScreen
 from mailwizard.widgets import FieldMessages, StepBar, TickField
 
 HELP = """\
@@ -45,7 +45,6 @@ PROTOCOLS = [("imap", "IMAP", "mail clients read mail: ports 143 and 993 (IMAPS)
 class ProtocolsScreen(FormScreen):
     KEY = "protocols"
     HEADING = "Protocols and firewall"
-    GUIDE = "1.1.5, 1.7"
     HELP = HELP
 
     @classmethod
@@ -56,8 +55,6 @@ class ProtocolsScreen(FormScreen):
               if getattr(p, name)]
         return ", ".join(on or ["none"]) + ("; firewalld opened for them" if answers.firewall_manage
                                             else "; the firewall left alone")
-    PREFIXES = PROTOCOLS_KEYS
-    STEPS = ("protocols", "firewall")
 
     def compose_body(self) -> ComposeResult:
         answers = self.session.answers

@@ -11,7 +11,7 @@ from textual.widgets import Static
 
 from mailwizard.answers import Answers, Problem
 from mailwizard.plan import Check
-from mailwizard.screens.base import REPLICATION_KEYS, FormScreen
+from mailwizard.screens.base import FormScreen
 from mailwizard.steps.replication import KEY
 from mailwizard.widgets import CheckList, Field, FieldMessages
 
@@ -80,7 +80,6 @@ class PrerequisitesChecked(Message):
 class ReplicationScreen(FormScreen):
     KEY = "replication"
     HEADING = "Replication with a second Dovecot server"
-    GUIDE = "1.4"
     HELP = HELP
 
     @classmethod
@@ -88,8 +87,6 @@ class ReplicationScreen(FormScreen):
         """One line for the "Everything else" page."""
         r = answers.replication
         return f"with {r.partner or '(no partner yet)'} on port {r.port}" if r.enabled else "off: one server"
-    PREFIXES = REPLICATION_KEYS
-    STEPS = ("replication",)
 
     def compose_body(self) -> ComposeResult:
         from mailwizard.steps.replication import partner_answers_path

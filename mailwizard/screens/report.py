@@ -10,8 +10,6 @@ the step being checked shown above the table.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -86,7 +84,6 @@ class ChecksDone(Message):
 class ReportScreen(WizardScreen):
     KEY = "report"
     HEADING = "Report: checking the running server"
-    GUIDE = "1.1.5"
     HELP = HELP
     SCROLL_BODY = False
     NEXT_LABEL = "Quit"
@@ -173,29 +170,13 @@ class ReportScreen(WizardScreen):
 
     @work(thread=True, exclusive=True, group="verify")
     def run_checks(self, only: tuple[str, ...] | None) -> None:
-        session = self.session
-        steps = [s for s in session.active_steps() if only is None or s.name in only]
-        fresh: list[Check] = []
-        for index, step in enumerate(steps):
-            self.post_message(ChecksProgress(step.title, index, len(steps), only is not None))
-            fresh += replace(session, steps=[step]).verify()  # Session.verify: a broken probe is a failed check
-        if only is None:
-            checks = fresh
-        else:  # the re-run steps' rows replace theirs, in the same place
-            checks, done = [], set()
-            for check in self.checks:
-                if check.step not in only:
-                    checks.append(check)
-                elif check.step not in done:
-                    done.add(check.step)
-                    checks += [c for c in fresh if c.step == check.step]
-            checks += [c for c in fresh if c.step not in done]
+        checks = self.wizard.core.verify(self.checks, only, lambda title, index, total: self.post_message(
+            ChecksProgress(title, index, total, only is not None)))
         error = ""
-        if not session.dry_run:
-            try:
-                session.record_verified(checks)
-            except Exception as exc:
-                error = f"the result could not be recorded in the journal: {type(exc).__name__}: {exc}"
+        try:
+            self.wizard.core.record(checks)
+        except Exception as exc:
+            error = f"the result could not be recorded in the journal: {type(exc).__name__}: {exc}"
         self.post_message(ChecksDone(checks, error))
 
     @on(ChecksProgress)

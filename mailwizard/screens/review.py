@@ -22,11 +22,12 @@ from textual.widget import Widget
 from textual.widgets import Button, Static
 
 from mailwizard.answers import Problem
-from mailwizard.conflicts import STOP, Conflict, in_session, resolve_plan
+from mailwizard.conflicts import STOP, Conflict, resolve_plan
 from mailwizard.plan import Plan
-from mailwizard.screens.base import WizardScreen, from_answers_file, owner_screen
+from mailwizard.screens.base import WizardScreen
 from mailwizard.screens.confirm import ConfirmScreen
 from mailwizard.widgets import ProblemList
+from mailwizard.wizard import Wizard, from_answers_file, owner_title
 
 if TYPE_CHECKING:
     from mailwizard.engine import Session
@@ -458,27 +459,23 @@ def step_titles(session: Session) -> dict[str, tuple[str, str]]:
     return {s.name: (s.title, s.guide) for s in session.steps}
 
 
-def planned(session: Session, problems: list[Problem] | None = None) -> PlanReady:
+def planned(core: Wizard, problems: list[Problem] | None = None) -> PlanReady:
     """What the Review shows: the problems, or the plan with its conflicts and its pieces drawn
     (plan_entries). Checks and plans: call it from a worker. `problems`: the session's, just asked for."""
     try:
-        if problems is None:
-            problems = session.problems()
-        if any(p.severity == "error" for p in problems):
-            return PlanReady(None, problems)
-        plan = session.plan(problems)
-        conflicts = in_session(session, plan)
-        pieces = plan_entries(plan, step_titles(session))
+        reviewed = core.review(core.check() if problems is None else problems)
+        if reviewed.plan is None:
+            return PlanReady(None, reviewed.problems)
+        pieces = plan_entries(reviewed.plan, step_titles(core.session))
     except Exception as exc:  # shown on the screen, never a traceback
         return PlanReady(None, [], f"{type(exc).__name__}: {exc}")
-    return PlanReady(plan, problems, conflicts=conflicts, pieces=pieces)
+    return PlanReady(reviewed.plan, reviewed.problems, conflicts=reviewed.conflicts, pieces=pieces)
 
 
 class ReviewScreen(WizardScreen):
     KEY = "review"
     HEADING = "Review: every change before it is made"
     AUTO_FOCUS = "#plan"  # the plan, always: Textual's own first-focusable choice raced on_mount's
-    GUIDE = ""
     HELP = HELP
     BINDINGS = [Binding("s", "save_answers", "Save answers"), Binding("g", "sections", "Go to"),
                 Binding("slash", "search", "Search"), Binding("n", "search_next", "Next match", show=False)]
@@ -512,13 +509,13 @@ class ReviewScreen(WizardScreen):
 
     @work(thread=True, exclusive=True, group="plan")
     def make_plan(self) -> None:
-        self.post_message(planned(self.session))
+        self.post_message(planned(self.wizard.core))
 
     @on(PlanReady)
     def _ready(self, message: PlanReady) -> None:
         summary = self.query_one("#summary", Static)
         listed = self.query_one("#plan-problems", ProblemList)
-        structural = [p for p in from_answers_file(self.wizard.structural) if owner_screen(p.key) is None]
+        structural = [p for p in from_answers_file(self.wizard.structural) if owner_title(p.key) is None]
         if message.error:
             summary.update(Text(f"The plan could not be made: {message.error}", style="bold red"))
             self.set_status("cannot plan", "-error")
@@ -606,7 +603,7 @@ class ReviewScreen(WizardScreen):
 
     @staticmethod
     def _where(problem: Problem) -> str:
-        screen = owner_screen(problem.key)
+        screen = owner_title(problem.key)
         return f"fix it on the {screen} screen" if screen else "fix it in the answers file"
 
     def action_next(self) -> None:

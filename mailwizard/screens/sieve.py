@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.widgets import Checkbox, Input, Static
 
 from mailwizard.answers import Answers
-from mailwizard.screens.base import SIEVE_KEYS, FormScreen
+from mailwizard.screens.base import FormScreen
 from mailwizard.widgets import Field, FieldMessages, TickField
 
 HELP = """\
@@ -45,7 +45,6 @@ created at the first flagged message (`fileinto :create`).
 class SieveScreen(FormScreen):
     KEY = "sieve"
     HEADING = "Sieve: mail filters, uploaded over ManageSieve"
-    GUIDE = "1.8"
     HELP = HELP
 
     @classmethod
@@ -54,8 +53,6 @@ class SieveScreen(FormScreen):
         s = answers.sieve
         return (f"ManageSieve on port {s.port}" + ("; users' filters run on delivery" if s.lmtp_plugin else "")
                 + (f"; spam filed into {s.spam_folder}" if s.spam_filter else ""))
-    PREFIXES = SIEVE_KEYS
-    STEPS = ("sieve",)
 
     def compose_body(self) -> ComposeResult:
         s = self.session.answers.sieve

@@ -8,7 +8,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Checkbox, Input, Label, RadioSet, Static
 
 from mailwizard.answers import ACME_DIRECTORY, Problem, acme_paths
-from mailwizard.screens.base import TLS_KEYS, FormScreen
+from mailwizard.screens.base import FormScreen
 from mailwizard.widgets import Choice, Field, FieldMessages, Tick, TickField
 
 HELP = """\
@@ -59,10 +59,7 @@ DH_LABELS = {
 class TLSScreen(FormScreen):
     KEY = "tls"
     HEADING = "TLS for Dovecot"
-    GUIDE = "1.1.2"
     HELP = HELP
-    PREFIXES = TLS_KEYS
-    STEPS = ("tls",)
 
     def compose_body(self) -> ComposeResult:
         tls = self.session.answers.tls

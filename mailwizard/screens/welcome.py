@@ -8,7 +8,7 @@ from textual.widgets import Static
 
 from mailwizard.answers import Problem
 from mailwizard.existing import host_identity
-from mailwizard.screens.base import WELCOME_KEYS, FormScreen
+from mailwizard.screens.base import FormScreen
 from mailwizard.widgets import Field, ProblemList
 
 HELP = """\
@@ -49,10 +49,7 @@ PREFILLED_NOTE = "prefilled from this host's current configuration"
 class WelcomeScreen(FormScreen):
     KEY = "welcome"
     HEADING = "Welcome to mailwizard: Postfix + Dovecot, step by step"
-    GUIDE = "2.1"
     HELP = HELP
-    PREFIXES = WELCOME_KEYS
-    STEPS = ("preflight",)
 
     def compose_body(self) -> ComposeResult:
         session = self.session

@@ -516,7 +516,7 @@ async def test_resume_opens_at_the_screen_of_the_first_unverified_step(tmp_path,
 
 
 def test_review_names_the_screen_that_fixes_a_key():
-    from mailwizard.screens.base import owner_screen
+    from mailwizard.wizard import owner_title as owner_screen
 
     assert owner_screen("mailbox.root") == "Mail store"
     assert owner_screen("auth.backend") == "Authentication"
