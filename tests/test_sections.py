@@ -23,13 +23,13 @@ def test_every_section_has_its_screen_module_and_class_under_its_own_name():
     for s in SECTIONS:
         module = importlib.import_module(f"mailwizard.screens.{s.key}")
         view = getattr(module, s.view)
-        assert view.KEY == s.key, s.key
+        assert s.key == view.KEY, s.key
 
 
 def test_every_page_screen_is_a_section():
-    from mailwizard.screens.base import WizardScreen
-
     import importlib
+
+    from mailwizard.screens.base import WizardScreen
     pages = set()
     for path in (PACKAGE / "screens").glob("*.py"):
         module = importlib.import_module(f"mailwizard.screens.{path.stem}")
