@@ -139,9 +139,9 @@ def run_unattended(session, structural, args) -> int:
     if conflicts:
         out["conflicts"] = [c.to_json() for c in conflicts]
     if conflicts and not session.dry_run:
-        from mailwizard.conflicts import STOP, ConflictStop, advice, fixed, resolve_plan
+        from mailwizard.conflicts import STOP, ConflictStop, advice, fixed
         try:
-            resolve_plan(plan, conflicts, fixed(args.on_conflict or STOP))
+            core.decide(plan, conflicts, fixed(args.on_conflict or STOP))
         except ConflictStop as exc:
             again = "mailwizard --resume --unattended" if args.resume else \
                 f"mailwizard --answers {args.answers} --unattended"

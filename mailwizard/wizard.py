@@ -217,6 +217,13 @@ class Wizard:
         plan = self.session.plan(problems)
         return Reviewed(problems, plan, in_session(self.session, plan))
 
+    def decide(self, plan: Plan, conflicts: list[Conflict], decide: Callable[[Conflict], str]) -> list[str]:
+        """Each conflict decided (keep, take, or stop: ConflictStop, the plan untouched) and the plan changed
+        to match: the TUI asks file by file, --unattended takes --on-conflict. Returns the kept paths."""
+        from mailwizard.conflicts import resolve_plan
+
+        return resolve_plan(plan, conflicts, decide)
+
     def apply(self, plan: Plan, on_event: Events, cancel: threading.Event | None = None) -> ApplyResult:
         """Apply the reviewed plan (its conflicts decided), telling `on_event` of each change."""
         return self.session.apply(plan, on_event, cancel)

@@ -22,7 +22,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Static
 
 from mailwizard.answers import Problem
-from mailwizard.conflicts import STOP, Conflict, resolve_plan
+from mailwizard.conflicts import STOP, Conflict
 from mailwizard.plan import Plan
 from mailwizard.screens.base import WizardScreen
 from mailwizard.screens.confirm import ConfirmScreen
@@ -655,7 +655,7 @@ class ReviewScreen(WizardScreen):
 
         if index == len(self.conflicts):
             assert self.plan is not None
-            resolve_plan(self.plan, self.conflicts, lambda c: decisions[c.path])
+            self.wizard.core.decide(self.plan, self.conflicts, lambda c: decisions[c.path])
             self.conflicts = []
             self._show_plan()
             self._confirm()
