@@ -35,6 +35,11 @@ The TXT records to publish are in the Report's DNS records (`d`), split in
 strings of 255 characters as zone files need; `mailwizard verify` checks
 that DNS publishes them.
 
+Unticked after a run that turned it on, the next run gives Postfix back the
+milter settings it had before (or removes them), stops OpenDKIM and no
+longer starts it at boot. The keys stay (`/etc/dkimkeys`, RHEL
+`/etc/opendkim/keys`): a private key is never deleted by a run.
+
 **Relay host login** (`postfix.relay_user`): when outbound port 25 is
 blocked, or a provider's relay must carry the mail, Postfix hands all mail
 to the **Relay host** (`postfix.relayhost`, `[smtp.example.net]:587`) and
