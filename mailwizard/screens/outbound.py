@@ -49,6 +49,8 @@ made mandatory (`smtp_tls_security_level = encrypt`) so the password never
 crosses the network in clear. The **Password** is typed (shown as dots,
 kept in memory only, never saved in an answers file or the journal) or
 read from a **Password file** (`postfix.relay_password_file`, 0600, one line).
+With the user emptied again, the next run takes the login settings out and
+removes both map files.
 """
 
 
