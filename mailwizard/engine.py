@@ -133,8 +133,15 @@ class Session:
             for path, entry in journal.index["files"].items():
                 shas = {entry[k] for k in ("wizard_sha", "pending_sha") if k in entry}
                 own[path] = None if entry.get("in_flight") else shas
+
+        def original(path: str) -> bytes | None:
+            try:
+                return None if self.offline else journal.original(path)
+            except OSError:  # not root (a dry run): the journal's backups cannot be read
+                return None
+
         return PlanContext(self.host, self.profile, offline=self.offline, dry_run=self.dry_run,
-                           pending_reloads=pending, unfinished=unfinished, own_files=own)
+                           pending_reloads=pending, unfinished=unfinished, own_files=own, originals=original)
 
     def problems(self) -> list[Problem]:
         """Everything wrong with the answers, on this host; errors first."""

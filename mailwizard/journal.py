@@ -204,6 +204,7 @@ class Journal:
             self._state.setdefault("irreversible", [])
             self._state.setdefault("undo", [])
             self._state.setdefault("started", [])
+            self._state.setdefault("stopped", [])
             self._state.setdefault("verified", [])
         return self._state
 
@@ -237,6 +238,9 @@ class Journal:
         # a run killed once the daemon runs (its resumed plan then only reloads it) still has rollback stop it
         if started := [name for name in effects.started if name not in self.state["started"]]:
             updates["started"] = self.state["started"] + started
+        # one it stops that ran before the wizard (it did not start it): rollback starts it again
+        if stopped := [name for name in effects.stopped if name not in self.state["started"] + self.state["stopped"]]:
+            updates["stopped"] = self.state["stopped"] + stopped
         # a package install killed half-way and rolled back without resuming is still listed as not undone
         if effects.irreversible and effects.irreversible not in self.state["irreversible"]:
             updates["irreversible"] = self.state["irreversible"] + [effects.irreversible]
@@ -431,6 +435,10 @@ class Journal:
                 self.host.remove(entry["beside"])
         report.irreversible = list(self.state["irreversible"]) + notes
         self._undo_commands(report, on_line)
+        for name in self.state["stopped"]:  # last, with its configuration and boot state back
+            result = host.run(profile.service_argv("start", name), on_line=on_line)
+            report.services.append(f"started {name} again (it ran before mailwizard stopped it)" if result.ok else
+                                   f"could not start {name}: {result.output.strip()[-200:]}")
         self._remove_own_files()
         self._index = None
         self._state = None

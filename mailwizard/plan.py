@@ -51,7 +51,7 @@ class Effects:
     kept); `dirs`: directories it creates, outermost first; `undo`: the commands that undo it,
     replayed by rollback; `irreversible`: what rollback cannot undo, said in its report;
     `settles`: pending service reloads it completes; `started`: services it starts (rollback stops
-    them).
+    them); `stopped`: services it stops (rollback starts again those it had not started itself).
     """
 
     files: dict[str, bytes | None] = field(default_factory=dict)
@@ -62,6 +62,7 @@ class Effects:
     irreversible: str = ""
     settles: list[str] = field(default_factory=list)
     started: list[str] = field(default_factory=list)
+    stopped: list[str] = field(default_factory=list)
 
     def write(self, path: str, data: bytes | None, *, secret: bool = False) -> Effects:
         self.files[path] = data
@@ -74,7 +75,7 @@ class Effects:
         return Effects({**self.files, **other.files}, self.secret | other.secret, self.attrs + other.attrs,
                        self.dirs + [d for d in other.dirs if d not in self.dirs], self.undo + other.undo,
                        self.irreversible or other.irreversible, self.settles + other.settles,
-                       self.started + other.started)
+                       self.started + other.started, self.stopped + other.stopped)
 
 
 @dataclass
@@ -110,6 +111,8 @@ class PlanContext:
     predicted: set[str] = field(default_factory=set)  # files a planned package install will create
     files: dict[str, bytes | None] = field(default_factory=dict)
     metas: dict[str, FileMeta | None] = field(default_factory=dict)
+    # the journal's copy of a file as it was before the wizard first changed it (None: absent then, or not kept)
+    originals: Callable[[str], bytes | None] = lambda path: None
     _cache: dict = field(default_factory=dict)
     _parsed: dict = field(default_factory=dict)  # (kind, path) -> (the content, its parse)
 
@@ -519,10 +522,7 @@ class ServiceState(Change):
 
     def check(self, ctx: PlanContext) -> str | None:
         host, profile = ctx.host, self.profile
-        status = host.run(profile.service_argv("status", self.name))
-        # Debian's /etc/init.d/postfix exits 0 silently while main.cf is missing: only "running" said counts
-        running = status.ok and (profile.service_manager == "systemd"
-                                 or ("running" in status.output and "not running" not in status.output))
+        running = service_running(host, profile, self.name)
         enabled = service_enabled(host, profile, self.name)
         dirty = self.name in ctx.pending_reloads or self.name in ctx.dirty
         self.actions = []
@@ -545,6 +545,49 @@ class ServiceState(Change):
         for argv in self.commands():
             work.on_line("$ " + " ".join(argv))
             host.run(argv, on_line=work.on_line, check=True)
+
+
+@dataclass(eq=False)
+class ServiceOff(ServiceState):
+    """A service stopped and no longer started at boot: a feature turned off again (its files are left).
+
+    Rollback enables it again if it was enabled, and starts it again if it ran before the wizard (one
+    the wizard started itself is stopped by rollback anyway).
+    """
+
+    summary: str = ""
+    reversible = True
+
+    def key(self) -> str:
+        return f"service-off:{self.name}"
+
+    def describe(self) -> str:
+        text = f"{' and '.join(self.actions) or 'keep stopped and disabled'} {self.name}"
+        return f"{text}: {self.summary}" if self.summary else text
+
+    def commands(self) -> list[list[str]]:
+        if self.actions == ["stop", "disable"] and self.profile.service_manager == "systemd":
+            return [self.profile.service_argv("disable-now", self.name)]
+        return [self.profile.service_argv(action, self.name) for action in self.actions]
+
+    def check(self, ctx: PlanContext) -> str | None:
+        running = service_running(ctx.host, self.profile, self.name)
+        enabled = service_enabled(ctx.host, self.profile, self.name)
+        self.actions = ["stop"] * running + ["disable"] * enabled
+        return None if self.actions else f"{self.name} is stopped and not started at boot"
+
+    def effects(self, host: Host, work: Work) -> Effects:
+        enabled = service_enabled(host, self.profile, self.name)
+        return Effects(undo=[self.profile.service_argv("enable", self.name)] if enabled else [],
+                       settles=[self.name],
+                       stopped=[self.name] if service_running(host, self.profile, self.name) else [])
+
+
+def service_running(host: Host, profile: "Profile", name: str) -> bool:
+    status = host.run(profile.service_argv("status", name))
+    # Debian's /etc/init.d/postfix exits 0 silently while main.cf is missing: only "running" said counts
+    return status.ok and (profile.service_manager == "systemd"
+                          or ("running" in status.output and "not running" not in status.output))
 
 
 def service_enabled(host: Host, profile: "Profile", name: str) -> bool:

@@ -66,17 +66,18 @@ class Profile:
         return ["dpkg-query", "-W", "-f=${Status}", package]
 
     def service_argv(self, action: str, name: str) -> list[str]:
-        """The command that performs a service action: start, reload, enable, status."""
+        """The command that performs a service action: start, stop, reload, enable, disable, status
+        (systemd's enable-now and disable-now: both at once)."""
         if self.service_manager == "systemd":
             verb = {"enable": "enable", "start": "start", "reload": "reload",
                     "restart": "restart", "status": "is-active", "stop": "stop",
-                    "enable-now": "enable"}[action]
+                    "enable-now": "enable", "disable": "disable", "disable-now": "disable"}[action]
             argv = ["systemctl", verb]
-            if action == "enable-now":
+            if action.endswith("-now"):
                 argv.append("--now")
             return argv + [name]
-        if action == "enable":
-            return ["update-rc.d", name, "enable"]
+        if action in ("enable", "disable"):
+            return ["update-rc.d", name, action]
         return ["service", name, action]
 
     def fresh_root(self) -> Path:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import difflib
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -775,6 +776,20 @@ class Postconf(_PostfixEdit):
         reason = self.noop_reason or ("main.cf already has " + _quote_items(self.settings)
                                       if self.settings else "main.cf has none of " + ", ".join(self.remove))
         return argvs, reason
+
+
+def settings_as_before(ctx: PlanContext, keys: list[str], summary: str, wizards: Callable[[dict[str, str]], bool]
+                       ) -> Postconf:
+    """main.cf's `keys` put back as main.cf had them before the wizard first changed it (the journal's
+    original): set again where it had them, removed where it had not, all removed when what it had was
+    already the wizard's (`wizards` of those values: a setup of the same feature, now turned off)."""
+    main_cf = f"{ctx.profile.postfix_dir}/main.cf"
+    before = main_values((ctx.originals(main_cf) or b"").decode("utf-8", "surrogateescape"))
+    if wizards(before):
+        before = {}
+    back = [(k, before[k]) for k in keys if k in before]
+    return Postconf(back, remove=[k for k in keys if k not in before],
+                    summary=f"{summary}: " + ("set back as they were before mailwizard" if back else "removed"))
 
 
 def _norm(value: str | None) -> str | None:

@@ -89,6 +89,15 @@ def fake_session(tmp_path: Path, platform: str, answers_name: str = "pam.toml",
     return Session(answers, host, profile, offline=offline)
 
 
+def postfix_installed_with(host: FakeHost, *settings: str) -> None:
+    """Postfix installed before the wizard, its shipped main.cf carrying `settings` (`name = value` each)."""
+    host.state.installed.add("postfix")
+    host._unpack("postfix")
+    main = host.read("/etc/postfix/main.cf") or b""
+    host.write_atomic("/etc/postfix/main.cf", main + "".join(f"{line}\n" for line in settings).encode(),
+                      mode=0o644, uid=0, gid=0)
+
+
 @contextlib.contextmanager
 def openssl_server(tmp_path: Path, *flags: str, fqdn: str = "mail.example.com",
                    pair: tuple[bytes, bytes] | None = None):

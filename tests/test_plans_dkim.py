@@ -12,6 +12,7 @@ split for the zone, and verify's comparison with what DNS publishes.
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 
 import dns.zone as dns_zone
 import pytest
@@ -19,8 +20,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from mailwizard import dns_records
+from mailwizard.postfix_conf import main_values
 from mailwizard.steps import dkim, dns
-from support import fake_session
+from support import fake_session, postfix_installed_with
 
 
 def session_for(tmp_path, platform, edit=None, name="pam.toml"):
@@ -214,21 +216,130 @@ def test_verify_fails_a_key_others_can_read(tmp_path):
     assert checks["OpenDKIM runs and listens on inet:8891@127.0.0.1"].status == "fail"  # not started here
 
 
-def test_turned_off_again_postfix_stops_passing_mail_to_opendkim(tmp_path):
+def test_never_on_turned_off_plans_nothing_and_leaves_a_milter_not_its_own(tmp_path):
     session = fake_session(tmp_path, "debian12", "pam.toml")
     assert session.apply(session.plan()).status == "applied"
     assert step_changes(session.plan()) == []  # off, and never on: nothing
     host = session.host
-    for setting in ("smtpd_milters=inet:127.0.0.1:8891", "non_smtpd_milters=$smtpd_milters",
-                    "milter_default_action=accept"):  # as the step left them when it was on
-        assert host.run(["postconf", "-e", setting]).ok
-    changes = step_changes(session.plan())
-    assert [c.commands() for c in changes] == [[["postconf", "-X", "smtpd_milters", "non_smtpd_milters",
-                                                 "milter_default_action"]]]
-    assert "keys are kept" in changes[0].describe()
-    assert dkim.verify(session.answers, host, session.profile) == []
     assert host.run(["postconf", "-e", "smtpd_milters=inet:127.0.0.1:9999"]).ok  # another milter: not ours
     assert step_changes(session.plan()) == []
+    assert dkim.verify(session.answers, host, session.profile) == []
+
+
+def turned_on_then_off(tmp_path, platform, before=None):
+    """A host on which a run turned DKIM on (applied), then the answers with DKIM off: (session, keys' bytes)."""
+    session = session_for(tmp_path, platform, lambda d: setattr(d, "next_selector", "mail2"))
+    if before:
+        before(session)
+    assert session.apply(session.plan()).status == "applied"
+    host, profile = session.host, session.profile
+    assert {"opendkim"} <= host.state.running & host.state.enabled
+    assert dkim.records(session.answers, host, profile)  # the Report offered the records
+    keys = {path: host.read(path) for sel in ("mail", "mail2") if host.read(path := dkim.key_path(profile, sel))}
+    assert len(keys) == 2
+    session.answers.dkim.enabled = False
+    return session, keys
+
+
+@pytest.mark.parametrize("platform, manager, stop", [
+    ("debian12", "systemd", [["systemctl", "disable", "--now", "opendkim"]]),
+    ("debian12", "service", [["service", "opendkim", "stop"], ["update-rc.d", "opendkim", "disable"]]),
+    ("rhel10", "systemd", [["systemctl", "disable", "--now", "opendkim"]]),
+])
+def test_turned_off_after_a_run_turned_it_on(tmp_path, platform, manager, stop):
+    """Postfix no longer passes mail to OpenDKIM, OpenDKIM stopped and not started at boot, the keys kept (the
+    Review says where), no DNS record on the Report; a second re-run is all no-ops."""
+    def pid1(session):
+        session.profile = replace(session.profile, service_manager=manager)
+
+    session, keys = turned_on_then_off(tmp_path, platform, pid1)
+    host, profile = session.host, session.profile
+    plan = session.plan()
+    changes = step_changes(plan)
+    assert [(c.kind, c.noop) for c in changes] == [("postconf", None), ("service", None)]
+    milters, service = changes
+    assert milters.commands() == [["postconf", "-X", "smtpd_milters", "non_smtpd_milters", "milter_default_action"]]
+    assert "removed" in milters.describe()
+    assert service.commands() == stop
+    where = dkim.key_dir(profile)
+    assert f"its keys stay in {where}" in service.describe() and f"keys stay in {where}" in plan.render_text()
+    touched = [" ".join(argv) for c in plan.active() for argv in c.commands()]
+    assert not [argv for argv in touched if "dkimkeys" in argv or "/keys" in argv or argv.startswith("rm")]
+    assert not [c for c in plan.active() if c.kind == "remove"]
+    assert next(c for c in plan.active() if c.step == "services").commands()[-1][-2:] in (
+        ["reload", "postfix"], ["postfix", "reload"])  # Postfix reloads without the milter
+
+    assert session.apply(plan).status == "applied"
+    assert "opendkim" not in host.state.running | host.state.enabled
+    main = host.read_text("/etc/postfix/main.cf")
+    assert "milter" not in main
+    assert {path: host.read(path) for path in keys} == keys  # the keys kept, byte for byte
+    assert dkim.records(session.answers, host, profile) == []
+    assert not [r for r in dns.records(session.answers, host, profile) if "_domainkey" in r.name]
+    assert dkim.missing_keys_note(session.answers, host, profile) == ""
+    assert dkim.verify(session.answers, host, profile) == []
+
+    again = session.plan()
+    assert again.active() == []  # the second re-run: all no-ops
+    assert [(c.kind, c.noop) for c in step_changes(again)] == [
+        ("service", "opendkim is stopped and not started at boot")]
+    assert f"keys stay in {where}" in again.render_text()
+
+
+def test_turned_off_the_milter_settings_go_back_to_what_main_cf_had(tmp_path):
+    """main.cf had a milter of its own before the wizard (OpenDKIM's replaced it): off, it is set back."""
+    def rspamd(session):
+        postfix_installed_with(session.host, "smtpd_milters = inet:127.0.0.1:11332",
+                               "milter_default_action = tempfail")
+
+    session, _ = turned_on_then_off(tmp_path, "rhel10", rspamd)
+    assert "smtpd_milters = inet:127.0.0.1:8891" in session.host.read_text("/etc/postfix/main.cf")
+    milters, service = step_changes(session.plan())
+    assert service.kind == "service" and service.noop is None
+    assert milters.commands() == [["postconf", "-e", "smtpd_milters=inet:127.0.0.1:11332",
+                                   "milter_default_action=tempfail"], ["postconf", "-X", "non_smtpd_milters"]]
+    assert "set back as they were before mailwizard" in milters.describe()
+    assert session.apply(session.plan()).status == "applied"
+    values = main_values(session.host.read_text("/etc/postfix/main.cf"))
+    assert (values["smtpd_milters"], values["milter_default_action"]) == ("inet:127.0.0.1:11332", "tempfail")
+    assert "non_smtpd_milters" not in values
+
+
+def test_a_run_stopped_after_the_milter_went_still_stops_opendkim(tmp_path):
+    """The journal knows the wizard set OpenDKIM up: a re-run after main.cf lost the milter still stops it."""
+    session, _ = turned_on_then_off(tmp_path, "debian12")
+    assert session.host.run(["postconf", "-X", "smtpd_milters", "non_smtpd_milters", "milter_default_action"]).ok
+    changes = step_changes(session.plan())
+    assert [(c.kind, c.noop, c.commands()) for c in changes] == [
+        ("service", None, [["systemctl", "disable", "--now", "opendkim"]])]
+
+
+@pytest.mark.parametrize("ran_before", [False, True])
+def test_rollback_after_on_then_off(tmp_path, ran_before):
+    """Rollback replays the inverses: the keys the wizard made removed, main.cf and opendkim.conf as before;
+    OpenDKIM stopped, unless it ran before the wizard (then it is started again)."""
+    shipped = {}
+
+    def running(session):
+        if ran_before:
+            session.host.state.installed |= {"opendkim", "opendkim-tools"}
+            session.host._unpack("opendkim")
+            session.host.state.running.add("opendkim")
+            session.host.state.enabled.add("opendkim")
+            shipped[dkim.CONF] = session.host.read(dkim.CONF)
+
+    session, keys = turned_on_then_off(tmp_path, "debian12", running)
+    host = session.host
+    assert session.apply(session.plan()).status == "applied"
+    assert session.journal().state["stopped"] == (["opendkim"] if ran_before else [])
+    with session.journal() as journal:
+        report = journal.rollback(session.profile)
+    assert not [path for path in keys if host.exists(path)]
+    assert not host.exists("/etc/postfix/main.cf")  # Debian's "No configuration": it had none
+    assert ("opendkim" in host.state.running) == ran_before
+    assert ("started opendkim again (it ran before mailwizard stopped it)" in report.services) == ran_before
+    if ran_before:
+        assert host.read(dkim.CONF) == shipped[dkim.CONF] and "opendkim" in host.state.enabled
 
 
 def test_the_dns_check_compares_a_dkim_record_by_its_key(tmp_path):

@@ -16,7 +16,7 @@ import json
 import pytest
 
 from mailwizard.steps import postfix_relay
-from support import fake_session
+from support import fake_session, postfix_installed_with
 
 SECRET = "Relay-pa ss#word"
 RELAY = "[smtp.example.net]:587"
@@ -184,5 +184,42 @@ def test_turned_off_again_the_login_is_taken_out(tmp_path):
     assert session.apply(plan).status == "applied"
     assert not host.exists("/etc/postfix/sasl_passwd") and not host.exists("/etc/postfix/sasl_passwd.db")
     assert "smtp_sasl" not in host.read_text("/etc/postfix/main.cf")
-    assert relay_changes(session.plan()) == []  # and nothing more to do
+    again = session.plan()
+    assert relay_changes(again) == [] and again.active() == []  # and nothing more to do
     assert postfix_relay.verify(session.answers, host, session.profile) == []
+
+
+def turned_off(session):
+    session.answers.postfix.relay_user = ""
+    session.answers.postfix.relay_password_file = ""
+
+
+@pytest.mark.parametrize("platform, suffix", [("debian12", ".db"), ("rhel10", ".lmdb")])
+def test_a_run_stopped_after_the_settings_went_still_removes_the_map(tmp_path, platform, suffix):
+    """The journal knows the map is the wizard's: with main.cf's login gone (the run stopped there), a re-run
+    still removes the map holding the password and its indexed copy; then nothing more."""
+    session = session_for(tmp_path, platform)
+    assert session.apply(session.plan()).status == "applied"
+    host = session.host
+    assert host.run(["postconf", "-X", *postfix_relay.KEYS]).ok
+    turned_off(session)
+    plan = session.plan()
+    assert [(c.kind, c.commands()) for c in relay_changes(plan)] == [
+        ("remove", [["rm", "-f", "/etc/postfix/sasl_passwd"]]),
+        ("remove", [["rm", "-f", "/etc/postfix/sasl_passwd" + suffix]])]
+    assert session.apply(plan).status == "applied"
+    assert not host.exists("/etc/postfix/sasl_passwd") and not host.exists("/etc/postfix/sasl_passwd" + suffix)
+    assert session.plan().active() == []
+
+
+def test_turned_off_the_login_settings_go_back_to_what_main_cf_had(tmp_path):
+    """main.cf had a login of its own before the wizard (another map): off, its settings are set back."""
+    session = session_for(tmp_path, "rhel10")
+    postfix_installed_with(session.host, "smtp_sasl_auth_enable = yes",
+                           "smtp_sasl_password_maps = lmdb:/etc/postfix/old_passwd")
+    assert session.apply(session.plan()).status == "applied"
+    turned_off(session)
+    settings = relay_changes(session.plan())[0]
+    assert settings.commands() == [["postconf", "-e", "smtp_sasl_password_maps=lmdb:/etc/postfix/old_passwd"],
+                                   ["postconf", "-X", "smtp_sasl_security_options"]]
+    assert "set back as they were before mailwizard" in settings.describe()

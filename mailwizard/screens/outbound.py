@@ -35,6 +35,11 @@ The TXT records to publish are in the Report's DNS records (`d`), split in
 strings of 255 characters as zone files need; `mailwizard verify` checks
 that DNS publishes them.
 
+Unticked after a run that turned it on, the next run gives Postfix back the
+milter settings it had before (or removes them), stops OpenDKIM and no
+longer starts it at boot. The keys stay (`/etc/dkimkeys`, RHEL
+`/etc/opendkim/keys`): a private key is never deleted by a run.
+
 **Relay host login** (`postfix.relay_user`): when outbound port 25 is
 blocked, or a provider's relay must carry the mail, Postfix hands all mail
 to the **Relay host** (`postfix.relayhost`, `[smtp.example.net]:587`) and
@@ -44,6 +49,8 @@ made mandatory (`smtp_tls_security_level = encrypt`) so the password never
 crosses the network in clear. The **Password** is typed (shown as dots,
 kept in memory only, never saved in an answers file or the journal) or
 read from a **Password file** (`postfix.relay_password_file`, 0600, one line).
+With the user emptied again, the next run takes the login settings out and
+removes both map files.
 """
 
 

@@ -5,11 +5,14 @@ would for what the plans use: package managers (dnf, apt-get, dpkg, rpm),
 services (systemctl, service), accounts (useradd, chown, chmod), firewall-cmd
 (with the services each firewalld version ships), the SELinux tools (semanage,
 setsebool, getsebool, getenforce, matchpathcon, restorecon), Postfix's postconf
-(mailwizard's own emulation), postmap and postalias, sievec, openssl dhparam.
+(mailwizard's own emulation), postmap and postalias, sievec, openssl dhparam,
+opendkim-genkey (a real RSA key, one per process), rm.
 Any other command succeeds and prints nothing: its output proves nothing.
 """
 
 from __future__ import annotations
+
+import functools
 
 from mailwizard.host import CommandFailed, Result
 from mailwizard.simulated.tree import FileTree
@@ -30,6 +33,16 @@ def firewalld_has_service(version: str, service: str) -> bool:
     since = FIREWALLD_LATER_SERVICES.get(service)
     have = tuple(int(p) for p in version.split(".")[:2] if p.isdigit())
     return since is not None and have >= since
+
+
+@functools.cache
+def _dkim_key() -> bytes:
+    """A private key as opendkim-genkey writes it (PEM, RSA 2048), made once per process."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    return rsa.generate_private_key(65537, 2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption())
 
 
 class SimulatedTools(FileTree):
@@ -97,6 +110,10 @@ class SimulatedTools(FileTree):
                 s.enabled.add(name)
                 if "--now" in argv:
                     s.running.add(name)
+            elif verb == "disable":
+                s.enabled.discard(name)
+                if "--now" in argv:
+                    s.running.discard(name)
             elif verb in ("start", "restart", "reload"):
                 s.running.add(name)
             elif verb == "stop":
@@ -112,7 +129,10 @@ class SimulatedTools(FileTree):
                 s.running.discard(name)
             return 0, ""
         if cmd == "update-rc.d":
-            s.enabled.add(argv[1])
+            if argv[2:] == ["disable"]:
+                s.enabled.discard(argv[1])
+            else:
+                s.enabled.add(argv[1])
             return 0, ""
         if cmd == "chmod":
             self.chmod(argv[2], int(argv[1], 8))
@@ -175,6 +195,18 @@ class SimulatedTools(FileTree):
             return self._postmap(argv)
         if cmd == "sievec" and len(argv) == 2:  # SCRIPT.sieve -> SCRIPT.svbin beside it
             self.real(argv[1].removesuffix(".sieve") + ".svbin").write_bytes(b"(compiled sieve script)")
+            return 0, ""
+        if cmd == "rm":  # rm -f PATH...: a rollback's undo of a command that made files
+            for path in (a for a in argv[1:] if not a.startswith("-")):
+                if self.exists(path):
+                    self.remove(path)
+            return 0, ""
+        if cmd == "opendkim-genkey":  # -b BITS -D DIR -d DOMAIN -s SELECTOR: DIR/SELECTOR.private and .txt
+            directory, selector = argv[argv.index("-D") + 1], argv[argv.index("-s") + 1]
+            self.makedirs(directory, 0o700)
+            self.write_atomic(f"{directory}/{selector}.private", _dkim_key(), mode=0o600, uid=0, gid=0)
+            self.write_atomic(f"{directory}/{selector}.txt", f"{selector}._domainkey\tIN\tTXT\t( ... )\n".encode(),
+                              mode=0o600, uid=0, gid=0)
             return 0, ""
         if cmd == "getenforce":
             return 0, s.selinux_mode + "\n"

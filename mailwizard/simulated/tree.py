@@ -44,18 +44,22 @@ class FileTree(Host):
 
     fresh: Path | None = None
     unshipped: set[str] = set()  # fixture files the real package does not install
-    # package -> the directories it ships (simulated from the fresh-install copy)
+    # package -> the directories or files it ships (simulated from the fresh-install copy)
     SHIPS = {"dovecot": ("etc/dovecot",), "dovecot-core": ("etc/dovecot",),
-             "postfix": ("etc/postfix", "usr/share/postfix")}
+             "postfix": ("etc/postfix", "usr/share/postfix"), "opendkim": ("etc/opendkim.conf",)}
+    ACCOUNTS = {"opendkim": "opendkim"}  # package -> the system account its postinst makes
 
     def _unpack(self, package: str) -> None:
         for rel in self.SHIPS.get(package, ()):
             self._unpack_dir(rel)
+        if (account := self.ACCOUNTS.get(package)) and account not in self.state.users:
+            self.state.users[account] = self.state.groups[account] = max(self.state.users.values()) + 1
 
     def _unpack_dir(self, rel: str) -> None:
-        if self.fresh is None or not (self.fresh / rel).is_dir():
+        if self.fresh is None or not (self.fresh / rel).exists():
             return
-        for src in (self.fresh / rel).rglob("*"):
+        top = self.fresh / rel
+        for src in [top] if top.is_file() else top.rglob("*"):
             if str(src.relative_to(self.fresh)) in self.unshipped:
                 continue
             dst = self.root / src.relative_to(self.fresh)

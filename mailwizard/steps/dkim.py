@@ -20,8 +20,14 @@ Large receivers junk or refuse unsigned mail. With `[dkim] enabled`:
   (mail still flows, unsigned, while OpenDKIM is down: the report says so);
 - OpenDKIM enabled and started (restarted when its configuration changes).
 
-Turned off again, a re-run takes the milter settings out of main.cf (the keys
-and opendkim.conf stay).
+Turned off again after a run turned it on, a re-run puts Postfix's milter
+settings back as main.cf had them before the wizard (removed, where it had
+none), then stops OpenDKIM and no longer starts it at boot (`systemctl disable
+--now opendkim`; `service opendkim stop` and `update-rc.d opendkim disable`
+without systemd). The keys stay in the key directory, and opendkim.conf as it
+is: a private key is never deleted by a re-run (the Review says where they
+are), and DKIM on again signs with them. The DNS records are no longer in the
+report.
 
 OpenDKIM signs what comes from its internal hosts (loopback) and from
 clients that logged in (submission); it verifies the rest.
@@ -48,9 +54,19 @@ from dataclasses import dataclass
 from mailwizard.answers import Answers
 from mailwizard.dns_records import DnsUnavailable, Record
 from mailwizard.host import Host
-from mailwizard.plan import Change, Check, Command, FileAttrs, PlanContext, ServiceState, WriteFile, service_enabled
+from mailwizard.plan import (
+    Change,
+    Check,
+    Command,
+    FileAttrs,
+    PlanContext,
+    ServiceOff,
+    ServiceState,
+    WriteFile,
+    service_enabled,
+)
 from mailwizard.platform import Profile
-from mailwizard.postfix_conf import Postconf, settings_check
+from mailwizard.postfix_conf import Postconf, settings_as_before, settings_check
 from mailwizard.steps import Step, not_checkable
 
 CONF = "/etc/opendkim.conf"
@@ -64,20 +80,30 @@ EPEL_URL = "https://dl.fedoraproject.org/pub/epel/epel-release-latest-{major}.no
 
 
 def applies(answers: Answers) -> bool:
-    """Always: off, the step takes Postfix's milter settings out if it set them (nothing else changes)."""
+    """Always: off, the step takes Postfix's milter settings out and stops OpenDKIM if a run set them up
+    (on a host it never touched it plans nothing)."""
     return True
 
 
 def undo(ctx: PlanContext) -> list[Change]:
-    """DKIM turned off: Postfix no longer passes mail to OpenDKIM (the keys and opendkim.conf are kept,
-    for the day it is on again; OpenDKIM itself is left as it is: `systemctl disable --now opendkim`)."""
+    """DKIM turned off after a run turned it on: Postfix no longer passes mail to OpenDKIM (its milter
+    settings back to what main.cf had before the wizard, or removed), then OpenDKIM stopped and no longer
+    started at boot. The keys and opendkim.conf are kept, for the day it is on again."""
     from mailwizard.postfix_conf import main_values
 
-    values = main_values(ctx.read_text(f"{ctx.profile.postfix_dir}/main.cf") or "")
-    if values.get("smtpd_milters") != MILTER:
-        return []
-    return [Postconf([], remove=[k for k, _ in milter_settings()],
-                     summary="main.cf: mail no longer passes OpenDKIM ([dkim] enabled = false); its keys are kept")]
+    changes: list[Change] = []
+    if main_values(ctx.read_text(f"{ctx.profile.postfix_dir}/main.cf") or "").get("smtpd_milters") == MILTER:
+        # an OpenDKIM milter of before the wizard is taken out too: OpenDKIM is stopped below
+        changes.append(settings_as_before(ctx, [k for k, _ in milter_settings()],
+                                          "main.cf: mail no longer passes OpenDKIM ([dkim] enabled = false); "
+                                          "smtpd_milters, non_smtpd_milters, milter_default_action",
+                                          lambda before: before.get("smtpd_milters") == MILTER))
+    if changes or CONF in ctx.own_files:  # the wizard set OpenDKIM up (a run stopped half-way included)
+        changes.append(ServiceOff("opendkim", ctx.profile,
+                                  summary=f"DKIM signing is off ([dkim] enabled = false); its keys stay in "
+                                          f"{key_dir(ctx.profile)} (never deleted: [dkim] on again signs with "
+                                          "them)"))
+    return changes
 
 
 def key_dir(profile: Profile) -> str:

@@ -16,7 +16,9 @@ memory only) or read from `relay_password_file`:
   network in clear.
 
 Turned off again (no relay_user), a re-run takes the wizard's login out: the
-three settings removed with `postconf -X`, the map and its indexed copy removed.
+three settings as main.cf had them before the wizard (removed with `postconf
+-X`, where it had none), the map and its indexed copy removed (also by a re-run
+after a run stopped between the two: the journal knows the map is the wizard's).
 
 Verify: postconf shows the settings, the map and its indexed copy are 0600
 root-owned, `postmap -q` finds the relay host's entry (its value is never
@@ -34,11 +36,20 @@ from mailwizard.answers import Answers, Problem, relayhost_value
 from mailwizard.host import Host
 from mailwizard.plan import Change, Check, PlanContext, RemoveFile, WriteFile
 from mailwizard.platform import Profile
-from mailwizard.postfix_conf import Postconf, Postmap, database_type, live_values, map_suffix, settings_check
+from mailwizard.postfix_conf import (
+    Postconf,
+    Postmap,
+    database_type,
+    live_values,
+    map_suffix,
+    settings_as_before,
+    settings_check,
+)
 from mailwizard.steps import Step, not_checkable
 from mailwizard.steps.auth_ldap import read_secret, secret_problems
 
 NAME = "sasl_passwd"
+KEYS = ("smtp_sasl_auth_enable", "smtp_sasl_password_maps", "smtp_sasl_security_options")
 
 
 def map_path(profile: Profile) -> str:
@@ -54,26 +65,34 @@ def ours(ctx: PlanContext) -> str | None:
     """The map type when main.cf holds the wizard's login settings (its sasl_passwd), else None."""
     from mailwizard.postfix_conf import main_values
 
-    values = main_values(ctx.read_text(f"{ctx.profile.postfix_dir}/main.cf") or "")
+    return ours_in(main_values(ctx.read_text(f"{ctx.profile.postfix_dir}/main.cf") or ""), ctx.profile)
+
+
+def ours_in(values: dict[str, str], profile: Profile) -> str | None:
+    """The map type when these main.cf values log in with the wizard's sasl_passwd, else None."""
     kind, _, path = values.get("smtp_sasl_password_maps", "").partition(":")
-    return kind if path == map_path(ctx.profile) else None
+    return kind if path == map_path(profile) else None
 
 
 def undo(ctx: PlanContext) -> list[Change]:
-    """The login taken out again: the settings, then the map and its indexed copy."""
+    """The login taken out again: the settings (as main.cf had them before the wizard, or removed), then the
+    map and its indexed copy, also when a run stopped after the settings went (the journal has the map)."""
     map_type = ours(ctx)
-    if map_type is None:
-        return []
     path = map_path(ctx.profile)
-    return [Postconf([], remove=["smtp_sasl_auth_enable", "smtp_sasl_password_maps", "smtp_sasl_security_options"],
-                     summary="main.cf: no relay host login any more (postfix.relay_user is empty)"),
-            RemoveFile(path, "no relay host login any more", secret=True, service="postfix"),
-            RemoveFile(path + map_suffix(map_type), "its indexed copy", secret=True, service="postfix")]
+    changes: list[Change] = []
+    if map_type is not None:
+        changes.append(settings_as_before(ctx, list(KEYS), "main.cf: no relay host login any more "
+                                          f"(postfix.relay_user is empty); {', '.join(KEYS)}",
+                                          lambda before: ours_in(before, ctx.profile) is not None))
+    indexed = path + map_suffix(map_type or database_type(ctx))
+    for file, why in ((path, "no relay host login any more"), (indexed, "its indexed copy")):
+        if map_type is not None or (file in ctx.own_files and ctx.exists(file)):
+            changes.append(RemoveFile(file, why, secret=True, service="postfix"))
+    return changes
 
 
 def settings(answers: Answers, map_type: str, profile: Profile) -> list[tuple[str, str]]:
-    return [("smtp_sasl_auth_enable", "yes"), ("smtp_sasl_password_maps", f"{map_type}:{map_path(profile)}"),
-            ("smtp_sasl_security_options", "noanonymous")]
+    return list(zip(KEYS, ("yes", f"{map_type}:{map_path(profile)}", "noanonymous")))
 
 
 def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:

@@ -17,7 +17,12 @@ throwaway host's resolver asks it. Then:
 - rotation: with the second selector made the signing one (and the first kept
   as the next), a re-run keeps both keys, restarts OpenDKIM, and mail is then
   signed with s=mail2 and verifies;
-- rollback stops OpenDKIM, removes the keys and takes the milter out of main.cf.
+- rollback stops OpenDKIM, removes the keys and takes the milter out of main.cf;
+- turned off again (issue 16's leftover): a re-run with `[dkim] enabled = false`
+  takes the milter out of main.cf, stops OpenDKIM and disables it at boot
+  (update-rc.d here: PID 1 is no systemd), keeps both keys, offers no DKIM
+  record; mail still flows, unsigned; a second re-run is all no-ops; rollback
+  gives back /etc as it was before the first run.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import put, wizard
+from helpers import diff_snapshots, put, snapshot, wizard
 from test_postfix import PASSWORD, SITE, setup_site, smtp
 
 pytestmark = pytest.mark.e2e
@@ -180,3 +185,61 @@ def test_submitted_mail_is_signed_and_verifies_independently(throwaway):
     assert host.path("/etc/opendkim.conf").read_bytes() == Path("/etc/opendkim.conf").read_bytes()
     main = host.path("/etc/postfix/main.cf")
     assert not main.exists() or "smtpd_milters" not in main.read_text()
+
+
+def opendkim_runs(host) -> bool:
+    """By the process list (a stop returns before the daemon is gone: waited for a while)."""
+    deadline = time.monotonic() + 30
+    while any(p.argv and p.argv[0].rsplit("/", 1)[-1] == "opendkim" for p in host.processes()):
+        if time.monotonic() > deadline:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_turned_off_again_opendkim_stops_the_keys_stay_and_mail_flows(throwaway):
+    host = throwaway
+    before: dict = {}
+    setup_site(host, DKIM, before_wizard=lambda h: before.update(snapshot(h, "/etc")))
+    assert host.run(["service", "opendkim", "status"]).returncode == 0
+    keys = {path: host.path(path).read_bytes() for path in ("/etc/dkimkeys/mail.private",
+                                                              "/etc/dkimkeys/mail2.private")}
+
+    off = DKIM.replace("[dkim]\nenabled = true\n", "[dkim]\nenabled = false\n")
+    assert off != DKIM
+    put(host, "/root/answers.toml", off.encode(), 0o600)
+    # main.cf carries the test's maillog_file (an edit of the administrator's): taken along with the plan
+    out = wizard(host, "--answers", "/root/answers.toml", "--unattended", "--on-conflict", "take", "--json")
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+    data = json.loads(out.stdout)
+    done = [c for c in data["plan"]["changes"] if c["step"] == "dkim" and not c["noop"]]
+    assert [c["commands"] for c in done] == [
+        [["postconf", "-X", "smtpd_milters", "non_smtpd_milters", "milter_default_action"]],
+        [["service", "opendkim", "stop"], ["update-rc.d", "opendkim", "disable"]]]
+    assert "its keys stay in /etc/dkimkeys" in done[1]["description"]
+    assert not [r for r in data["dns_records"] if "_domainkey" in r["name"]]  # the Report offers no record
+
+    assert not opendkim_runs(host)
+    assert host.run(["service", "opendkim", "status"]).returncode != 0
+    assert not [n for n in host.run(["ls", "/etc/rc2.d"]).stdout.split() if n.startswith("S") and "opendkim" in n]
+    settings = host.run(["postconf", "-n"], check=True).stdout
+    assert "milter" not in settings and "8891" not in settings, settings
+    assert {path: host.path(path).read_bytes() for path in keys} == keys  # the keys kept, byte for byte
+
+    # mail still flows: submitted and delivered, no longer signed
+    sent = smtp(host, port=587, mail_from="alice@example.com", rcpt="alice@example.com",
+                subject="dkim-off", login=("alice", PASSWORD), tls=True)
+    assert sent["result"] == "accepted", sent
+    assert "DKIM-Signature:" not in fetch_message(host, "dkim-off")
+
+    again = wizard(host, "--answers", "/root/answers.toml", "--unattended", "--json")
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-2000:]
+    assert json.loads(again.stdout)["plan"]["summary"]["changes"] == 0
+
+    # rollback: /etc as before the first run (the keys it made gone, OpenDKIM enabled at boot again as it was)
+    back = wizard(host, "rollback", "--on-conflict", "take")
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert "undone: update-rc.d opendkim enable" in back.stdout
+    assert diff_snapshots(before, snapshot(host, "/etc")) == []
+    assert not host.path("/var/lib/mailwizard").exists()
+    assert not opendkim_runs(host)
