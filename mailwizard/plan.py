@@ -453,11 +453,12 @@ class Command(Change):
     pre: list[list[str]] = field(default_factory=list)  # commands run first (e.g. debconf answers)
     pre_input: str | None = None
     undo: list[list[str]] = field(default_factory=list)  # the exact commands that undo it, run by rollback
+    creates: list[str] = field(default_factory=list)  # files it makes: journalled first, removed by rollback
 
     kind = "command"
 
     def __post_init__(self) -> None:
-        if self.undo:
+        if self.undo or self.creates:
             self.reversible = True
 
     def key(self) -> str:
@@ -480,7 +481,7 @@ class Command(Change):
     def effects(self, host: Host, work: Work) -> Effects:
         # the inverse is journalled before the command runs: a run killed right after it still knows it
         irreversible = "" if self.reversible else self.summary + (f" ({self.undo_hint})" if self.undo_hint else "")
-        return Effects(undo=[list(a) for a in self.undo], irreversible=irreversible)
+        return Effects(files=dict.fromkeys(self.creates), undo=[list(a) for a in self.undo], irreversible=irreversible)
 
     def perform(self, host: Host, effects: Effects, work: Work) -> None:
         for argv in self.pre:

@@ -38,10 +38,23 @@ def tree(host: Host) -> dict[str, tuple]:
     return out
 
 
+OUTBOUND = "full.toml+outbound"  # full.toml with what no reference file turns on: DKIM and a relay login
+
+
 @pytest.mark.parametrize("platform", ["rhel10", "debian12"])
-@pytest.mark.parametrize("answers", sorted(p.name for p in ANSWERS_DIR.glob("*.toml")))
+@pytest.mark.parametrize("answers", [*sorted(p.name for p in ANSWERS_DIR.glob("*.toml")), OUTBOUND])
 def test_no_change_touches_what_it_did_not_declare_first(tmp_path, monkeypatch, platform, answers):
-    session = fake_session(tmp_path, platform, answers)
+    session = fake_session(tmp_path, platform, answers.removesuffix("+outbound"))
+    if answers == OUTBOUND:
+        session.answers.dkim.enabled = True
+        session.answers.dkim.next_selector = "next"
+        p = session.answers.postfix
+        p.relayhost, p.relay_user, p.relay_password_file = "[smtp.example.net]:587", "relayuser", "/root/relay-secret"
+        secret = session.host.real("/root/relay-secret")
+        secret.parent.mkdir(parents=True, exist_ok=True)
+        secret.write_text("Relay-Secret-1\n")
+        secret.chmod(0o600)
+        assert session.errors() == []
     undeclared: list[str] = []
     seen: dict = {}
     intend, completed = Journal.intend, Journal.completed
@@ -65,7 +78,7 @@ def test_no_change_touches_what_it_did_not_declare_first(tmp_path, monkeypatch, 
     result = session.apply(plan)
     assert result.status == "applied", result.error
     assert seen["checked"] == len(plan.active())
-    assert undeclared == []
+    assert undeclared == [], "\n".join(undeclared)
 
 
 def test_the_journal_knows_a_file_before_the_change_writes_it(tmp_path):

@@ -75,7 +75,8 @@ def test_debian_plan(tmp_path):
     assert "#Socket\t\t\tinet:8891@localhost" in conf.content.decode()  # the other examples stay
     assert genkey.commands() == [["opendkim-genkey", "-b", "2048", "-D", "/etc/dkimkeys", "-d", "example.com",
                                   "-s", "mail"]]
-    assert genkey.undo == [["rm", "-f", "/etc/dkimkeys/mail.private", "/etc/dkimkeys/mail.txt"]]
+    # the files it makes are journalled before it runs (rollback removes them like any file it wrote)
+    assert genkey.creates == ["/etc/dkimkeys/mail.private", "/etc/dkimkeys/mail.txt"] and genkey.reversible
     assert attrs.commands() == [["chown", "opendkim:opendkim", "/etc/dkimkeys/mail.private"],
                                 ["chmod", "600", "/etc/dkimkeys/mail.private"]]
     assert service.commands() == [["systemctl", "enable", "--now", "opendkim"]]

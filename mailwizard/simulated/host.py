@@ -38,6 +38,7 @@ class FakeHost(SimulatedTools):
         state.firewalld_version = str(facts.get("firewalld_version", ""))
         state.crypto_policy = str(facts.get("crypto_policy", ""))
         state.command_packages = dict(facts.get("command_packages", {}))
+        state.package_dirs = {k: [tuple(d) for d in v] for k, v in facts.get("package_dirs", {}).items()}
         host = cls(root, state)
         host.fresh = fresh
         host._lay_out(fresh / "layout.txt")

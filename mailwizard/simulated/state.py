@@ -41,3 +41,5 @@ class FakeState:
     crypto_policy: str = ""  # what `update-crypto-policies --show` says ("": the command is absent)
     # commands that exist only once their package is installed (a minimal RHEL has no semanage)
     command_packages: dict[str, str] = field(default_factory=dict)
+    # directories a package's maintainer scripts make: package -> (path, octal mode, owner)
+    package_dirs: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)

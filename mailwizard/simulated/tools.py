@@ -203,7 +203,8 @@ class SimulatedTools(FileTree):
             return 0, ""
         if cmd == "opendkim-genkey":  # -b BITS -D DIR -d DOMAIN -s SELECTOR: DIR/SELECTOR.private and .txt
             directory, selector = argv[argv.index("-D") + 1], argv[argv.index("-s") + 1]
-            self.makedirs(directory, 0o700)
+            if not (meta := self.stat(directory)) or not meta.is_dir:  # the package makes it; the tool needs it
+                return 2, f"opendkim-genkey: {directory}: chdir(): No such file or directory\n"
             self.write_atomic(f"{directory}/{selector}.private", _dkim_key(), mode=0o600, uid=0, gid=0)
             self.write_atomic(f"{directory}/{selector}.txt", f"{selector}._domainkey\tIN\tTXT\t( ... )\n".encode(),
                               mode=0o600, uid=0, gid=0)

@@ -54,6 +54,10 @@ class FileTree(Host):
             self._unpack_dir(rel)
         if (account := self.ACCOUNTS.get(package)) and account not in self.state.users:
             self.state.users[account] = self.state.groups[account] = max(self.state.users.values()) + 1
+        for path, mode, owner in self.state.package_dirs.get(package, ()):
+            if not self.exists(path):
+                self.makedirs(path, int(mode, 8))
+                self.state.owners[path] = (self.state.users[owner], self.state.groups[owner])
 
     def _unpack_dir(self, rel: str) -> None:
         if self.fresh is None or not (self.fresh / rel).exists():

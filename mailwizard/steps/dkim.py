@@ -240,7 +240,7 @@ def key_changes(answers: Answers, ctx: PlanContext) -> list[Change]:
             summary=f"make the {BITS}-bit DKIM key of selector {selector} ({key}; {role})",
             noop_reason=f"{key} exists: the key is kept (a new key needs a new selector)" if ctx.exists(key)
             else None,
-            undo=[["rm", "-f", key, f"{key_dir(profile)}/{selector}.txt"]]))
+            creates=[key, f"{key_dir(profile)}/{selector}.txt"]))
         out.append(FileAttrs(key, 0o600, USER, USER, service="opendkim"))
     return out
 
