@@ -41,9 +41,9 @@ from mailwizard.answers import (
     default_mailboxes,
     in_file,
 )
-from mailwizard.host import Host
+from mailwizard.host import Host, readable_text
 from mailwizard.platform import Profile
-from mailwizard.readback import file_ref, words
+from mailwizard.readback import words
 
 DOVECOT_DEFAULT_PROTOCOLS = "imap pop3 lmtp"  # Dovecot 2.3's built-in value
 HIDDEN = ("ssl_key", "ssl_dh", "doveadm_password")  # doveconf -n shows "# hidden" for these
@@ -54,7 +54,8 @@ _INCLUDE = re.compile(r"^\s*!include(_try)?\s+(\S+)\s*$")
 
 
 # The answers read by code rather than by a field's declaration (answers.py, readback.py): what a file's
-# content decides, or several settings together; the rest of what existing.py reads is declared.
+# content decides, or several settings together; the rest of what existing.py reads is declared. Where a step
+# owns the topic, its read_back reads them (steps/tls, acme, sieve, replication, postfix_relay, dkim).
 READ_BY_CODE = (
     "tls.dh",  # the DH file's content: the group wizard writes, a generated one, or the file itself
     "tls.acme", "tls.acme_server",  # certbot's renewal configuration of the certificate's lineage (steps/acme)
@@ -127,7 +128,7 @@ def parse_tree(text: str) -> dict:
 
 def flatten_files(host: Host, path: str, depth: int = 0) -> str:
     """dovecot.conf with every `!include` replaced by the included files (sorted globs)."""
-    text = _read_text(host, path)
+    text = readable_text(host, path)
     if text is None or depth > 10:
         return ""
     directory = path.rsplit("/", 1)[0]
@@ -173,14 +174,6 @@ def dovecot_tree(host: Host, profile: Profile, use_doveconf: bool = True) -> dic
     if tree:
         tree.setdefault("protocols", DOVECOT_DEFAULT_PROTOCOLS)
     return tree
-
-
-def _read_text(host: Host, path: str) -> str | None:
-    """A file's text, or None when it is missing or this user may not read it (a --dry-run without root)."""
-    try:
-        return host.read_text(path)
-    except OSError:
-        return None
 
 
 def _boxes(value: object) -> list[MailboxDef]:
@@ -238,27 +231,16 @@ def _args_files(host: Host, tree: dict) -> dict[str, dict[str, str]]:
     driver, path = _get(tree, "passdb", "driver"), _get(tree, "passdb", "args")
     if driver not in ("ldap", "sql") or not path or not path.startswith("/"):
         return {}
-    text = _read_text(host, path)
+    text = readable_text(host, path)
     return {} if text is None else {driver: read_args_file(text)}
 
 
 def _dovecot(tree: dict, host: Host, profile: Profile, args: dict[str, dict[str, str]], found: Found) -> None:
-    from mailwizard.steps import acme as acme_step, sieve as sieve_step
-    from mailwizard.steps.tls import ffdhe4096, is_generated_dh
+    from mailwizard.steps import acme, replication, sieve, tls
 
     v = found.values
-    v.update(acme_step.read_back(host, str(v.get("tls.cert", ""))))
-    if dh := file_ref(_get(tree, "ssl_dh") or ""):
-        try:
-            data = host.read(dh)
-        except OSError:
-            data = None
-        if dh == profile.dh_path and data == ffdhe4096():
-            v["tls.dh"] = "ffdhe4096"
-        elif dh == profile.dh_path and is_generated_dh(data):
-            v["tls.dh"] = "generate"
-        else:
-            v["tls.dh"] = dh
+    v.update(acme.read_back(host, str(v.get("tls.cert", ""))))
+    v.update(tls.read_back(host, profile, _get(tree, "ssl_dh")))
     if args.get("ldap", {}).get("dnpass"):
         found.notes.append("auth.ldap.dnpass: the search account's password is in dovecot-ldap.conf.ext; "
                            "type it on the LDAP screen (or give dnpass_file)")
@@ -278,22 +260,11 @@ def _dovecot(tree: dict, host: Host, profile: Profile, args: dict[str, dict[str,
         v["mailboxes"] = sorted(boxes, key=lambda b: usual.index(b.name) if b.name in usual else len(usual))
 
     if v.get("protocols.sieve"):
-        on = _get(tree, "plugin", "sieve_before") == sieve_step.SPAM_SCRIPT
-        v["sieve.spam_filter"] = on
-        script = _read_text(host, sieve_step.SPAM_SCRIPT) if on else None
-        if script and (m := re.search(r'fileinto :create "((?:[^"\\]|\\.)*)"', script)):
-            v["sieve.spam_folder"] = m.group(1)
-
+        v.update(sieve.read_back(host, _get(tree, "plugin", "sieve_before")))
     if v.get("replication.enabled"):
-        secret = _get(tree, "doveadm_password")
-        if path := file_ref(secret or ""):
-            from mailwizard.steps import replication as replication_step  # the copy names the admin's file
-
-            conf = _read_text(host, replication_step.conf_path(profile)) or ""
-            v["replication.password_file"] = replication_step.copied_from(conf) or path
-        elif secret:
-            found.notes.append("replication.password: the doveadm password is written inline in Dovecot's "
-                               "configuration; type it (or give password_file)")
+        values, notes = replication.read_back(host, profile, _get(tree, "doveadm_password"))
+        v.update(values)
+        found.notes += notes
 
 
 # --- Postfix -> answers ---------------------------------------------------------
@@ -320,7 +291,7 @@ def postfix_services(host: Host) -> set[tuple[str, str]]:
         return set()
     entries = (line.split() for line in result.output.splitlines()
                if line and not line[0].isspace() and not line.startswith("postconf:"))
-    return {(words[0], words[1]) for words in entries if len(words) >= 8}
+    return {(entry[0], entry[1]) for entry in entries if len(entry) >= 8}
 
 
 def postfix_mode(values: dict[str, str]) -> str:
@@ -351,11 +322,11 @@ def _postfix(values: dict[str, str], host: Host, found: Found) -> None:
     aliases: dict[str, str] = {}
     if kind == "ldap" and path.startswith("/"):
         v["postfix.virtual_alias_source"] = "ldap"
-        text = _read_text(host, path) or ""
+        text = readable_text(host, path) or ""
         for key, value in values_of_cf(text).items():
             if key in ("server_host", "search_base", "query_filter", "result_attribute"):
                 v[f"postfix.ldap_aliases.{key}"] = value
-    elif kind and path.startswith("/") and (table_text := _read_text(host, path)) is not None:
+    elif kind and path.startswith("/") and (table_text := readable_text(host, path)) is not None:
         v["postfix.virtual_alias_source"] = "file"
         for line in table_text.splitlines():
             parts = line.split(None, 1)
@@ -374,31 +345,12 @@ def _postfix(values: dict[str, str], host: Host, found: Found) -> None:
             elif isinstance(default, str):
                 limits[key] = value
     v["postfix.limits"] = limits
-    _outbound(values, host, found)
+    from mailwizard.steps import dkim, postfix_relay
 
-
-def _outbound(values: dict[str, str], host: Host, found: Found) -> None:
-    """The relay host login (its user, never its password) and OpenDKIM's milter, as the wizard sets them."""
-    from mailwizard.steps import dkim
-
-    v = found.values
-    relay = values.get("relayhost", "")
-    table = values.get("smtp_sasl_password_maps", "").partition(":")[2]
-    if values.get("smtp_sasl_auth_enable") == "yes" and relay and table.startswith("/"):
-        for line in (_read_text(host, table) or "").splitlines():
-            key, _, login = line.strip().partition(" ")
-            if key == relay and not line.startswith("#"):
-                v["postfix.relay_user"] = login.strip().partition(":")[0]
-                found.notes.append(f"postfix.relay_password: the relay host's password is in {table}; type it "
-                                   "on the Outbound screen (or give relay_password_file)")
-                break
-    if dkim.MILTER in words(values.get("smtpd_milters", "")):
-        conf = dkim.conf_values(_read_text(host, dkim.CONF) or "")
-        v["dkim.enabled"] = True
-        if conf.get("Selector"):
-            v["dkim.selector"] = conf["Selector"]
-        if conf.get("Domain"):
-            v["dkim.domains"] = words(conf["Domain"])
+    relay, notes = postfix_relay.read_back(host, values)
+    v.update(relay)
+    found.notes += notes
+    v.update(dkim.read_back(host, values.get("smtpd_milters", "")))
 
 
 def values_of_cf(text: str) -> dict[str, str]:
