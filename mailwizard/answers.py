@@ -5,6 +5,10 @@ in shared/answers/. Validation returns Problems that name the key (the same
 name the screen's field carries), say what is wrong and what would be right.
 Sections that later parts of the wizard own are kept as they were read, so a
 saved answers file loses nothing.
+
+A field also says where a configured host holds it (`read=`, readback.py:
+existing.py walks those declarations) and whether it is a secret, never
+saved (`secret=True`; SECRET_KEYS follows from them).
 """
 
 from __future__ import annotations
@@ -19,6 +23,37 @@ import unicodedata
 from dataclasses import dataclass, field, fields, is_dataclass
 
 import tomli_w
+
+from mailwizard.readback import (
+    SITE,
+    Args,
+    Dovecot,
+    Master,
+    Postconf,
+    address_host,
+    address_port,
+    as_is,
+    blank_words,
+    comma_words,
+    domain_name,
+    file_ref,
+    has_word,
+    inet_listener,
+    is_address,
+    location_format,
+    location_root,
+    login_mismatch,
+    lower_words,
+    nonzero,
+    number,
+    one_of,
+    pair,
+    setting,
+    sql_port,
+    text,
+    words,
+    yes,
+)
 
 DH_CHOICES = ("ffdhe4096", "generate")
 ACME_DIRECTORY = "https://acme-v02.api.letsencrypt.org/directory"  # Let's Encrypt's production directory
@@ -42,15 +77,15 @@ class Problem:
 
 @dataclass
 class Server:
-    hostname: str = ""
-    domain: str = ""
+    hostname: str = setting("", read=Postconf("myhostname", domain_name))
+    domain: str = setting("", read=Postconf("mydomain", domain_name))
 
 
 @dataclass
 class TLS:
-    cert: str = ""
-    key: str = ""
-    ca: str = ""
+    cert: str = setting("", read=Dovecot("ssl_cert", file_ref))
+    key: str = setting("", read=Dovecot("ssl_key", file_ref))
+    ca: str = setting("", read=Dovecot("ssl_ca", file_ref))
     dh: str = "ffdhe4096"
     self_signed: bool = False
     # a certificate from an ACME CA (certbot, HTTP-01 on port 80): cert and key are then certbot's live/ paths
@@ -67,36 +102,36 @@ def acme_paths(fqdn: str) -> tuple[str, str]:
 
 @dataclass
 class Protocols:
-    imap: bool = True
-    pop3: bool = True
-    lmtp: bool = True
-    sieve: bool = False
+    imap: bool = setting(True, read=Dovecot("protocols", has_word("imap"), missing=""))
+    pop3: bool = setting(True, read=Dovecot("protocols", has_word("pop3"), missing=""))
+    lmtp: bool = setting(True, read=Dovecot("protocols", has_word("lmtp"), missing=""))
+    sieve: bool = setting(False, read=Dovecot("protocols", has_word("sieve"), missing=""))
 
 
 @dataclass
 class MailStore:
     """[mailbox]: the virtual mail user and where mail is stored (guide 1.1.3)."""
 
-    user: str = "vmail"
-    root: str = "/var/mail"
-    format: str = "sdbox"  # sdbox, mdbox or maildir
+    user: str = setting("vmail", read=Dovecot("userdb/override_fields", pair("uid")))
+    root: str = setting("/var/mail", read=Dovecot("mail_location", location_root))
+    format: str = setting("sdbox", read=Dovecot("mail_location", location_format))  # sdbox, mdbox or maildir
 
 
 @dataclass
 class LdapAuth:
     """[auth.ldap] (guide 1.2.4): a DN template (bind_userdn) or a dynamic lookup (dn/dnpass/pass_filter)."""
 
-    uris: list[str] = field(default_factory=list)
-    starttls: bool = False
-    base: str = ""
-    scope: str = "subtree"  # onelevel or subtree
-    bind_userdn: str = ""
-    dn: str = ""
+    uris: list[str] = setting(factory=list, read=Args("ldap", "uris", blank_words))
+    starttls: bool = setting(False, read=Args("ldap", "tls", yes, missing="no"))
+    base: str = setting("", read=Args("ldap", "base", as_is))
+    scope: str = setting("subtree", read=Args("ldap", "scope", as_is))  # onelevel or subtree
+    bind_userdn: str = setting("", read=Args("ldap", "auth_bind_userdn", as_is))
+    dn: str = setting("", read=Args("ldap", "dn", as_is))
     dnpass_file: str = ""
-    dnpass: str = ""  # typed on the screen; never saved
-    pass_filter: str = "(&(objectClass=posixAccount)(uid=%n))"
-    tls_require_cert: str = "hard"
-    tls_ca_cert_file: str = ""
+    dnpass: str = setting("", secret=True)  # typed on the screen
+    pass_filter: str = setting("(&(objectClass=posixAccount)(uid=%n))", read=Args("ldap", "pass_filter", as_is))
+    tls_require_cert: str = setting("hard", read=Args("ldap", "tls_require_cert", as_is))
+    tls_ca_cert_file: str = setting("", read=Args("ldap", "tls_ca_cert_file", as_is))
 
     @property
     def lookup(self) -> bool:
@@ -107,36 +142,38 @@ class LdapAuth:
 class SqlAuth:
     """[auth.sql] (guide 1.3.4)."""
 
-    host: str = ""
-    port: int = 3306
-    dbname: str = ""
-    user: str = ""
+    host: str = setting("", read=Args("sql", "connect", pair("host", empty=True)))
+    port: int = setting(3306, read=Args("sql", "connect", sql_port))
+    dbname: str = setting("", read=Args("sql", "connect", pair("dbname", empty=True)))
+    user: str = setting("", read=Args("sql", "connect", pair("user", empty=True)))
     password_file: str = ""
-    password: str = ""  # typed on the screen; never saved
-    ssl_ca: str = ""
-    default_pass_scheme: str = "SHA512-CRYPT"
-    user_query: str = "SELECT username FROM users WHERE username='%u';"
-    password_query: str = "SELECT username AS user, password FROM users WHERE username='%u';"
-    iterate_query: str = "SELECT username FROM users;"
+    password: str = setting("", secret=True)  # typed on the screen
+    ssl_ca: str = setting("", read=Args("sql", "connect", pair("ssl_ca", empty=True)))
+    default_pass_scheme: str = setting("SHA512-CRYPT", read=Args("sql", "default_pass_scheme", as_is))
+    user_query: str = setting("SELECT username FROM users WHERE username='%u';",
+                              read=Args("sql", "user_query", as_is))
+    password_query: str = setting("SELECT username AS user, password FROM users WHERE username='%u';",
+                                  read=Args("sql", "password_query", as_is))
+    iterate_query: str = setting("SELECT username FROM users;", read=Args("sql", "iterate_query", as_is))
 
 
 @dataclass
 class Auth:
     """[auth]: the backend and what all backends share."""
 
-    backend: str = "pam"  # pam, ldap or sql
-    first_valid_uid: int = 1000
-    last_valid_uid: int | None = None
-    mechanisms: list[str] = field(default_factory=lambda: ["plain"])
+    backend: str = setting("pam", read=Dovecot("passdb/driver", one_of("pam", "ldap", "sql")))  # pam, ldap or sql
+    first_valid_uid: int = setting(1000, read=Dovecot("first_valid_uid", number))
+    last_valid_uid: int | None = setting(None, read=Dovecot("last_valid_uid", nonzero))
+    mechanisms: list[str] = setting(factory=lambda: ["plain"], read=Dovecot("auth_mechanisms", lower_words))
     # Dovecot SASL for Postfix (guide 2.9.3): the socket for Postfix on this host, and with "inet" also a
     # TCP listener for a Postfix on another host, admitted by firewalld from sasl_allow_from alone
-    sasl_listener: str = "unix"  # unix or inet
-    sasl_port: int = 12345
+    sasl_listener: str = setting("unix", read=Dovecot("service auth/inet_listener/port", inet_listener))
+    sasl_port: int = setting(12345, read=Dovecot("service auth/inet_listener/port", nonzero))
     sasl_allow_from: list[str] = field(default_factory=list)
     # a test account for the report's logins; the password typed on the Report screen lives only in memory
     test_user: str = ""
     test_password_file: str = ""
-    test_password: str = ""  # typed on the Report screen; never saved
+    test_password: str = setting("", secret=True)  # typed on the Report screen
     ldap: LdapAuth = field(default_factory=LdapAuth)
     sql: SqlAuth = field(default_factory=SqlAuth)
 
@@ -145,34 +182,41 @@ class Auth:
 class Lmtp:
     """[lmtp] (guide 1.6): the unix socket for a local MTA, or a TCP listener for a remote one."""
 
-    listener: str = "unix"  # unix or inet
-    port: int = 24
+    listener: str = setting("unix", read=Dovecot("service lmtp/inet_listener lmtp/port", inet_listener))
+    port: int = setting(24, read=Dovecot("service lmtp/inet_listener lmtp/port", nonzero))
     allow_from: list[str] = field(default_factory=list)
-    socket_user: str = "postfix"
-    socket_group: str = "postfix"
-    socket_mode: str = "0600"
+    socket_user: str = setting("postfix", read=Dovecot("service lmtp/unix_listener lmtp/user", text))
+    socket_group: str = setting("postfix", read=Dovecot("service lmtp/unix_listener lmtp/group", text))
+    socket_mode: str = setting("0600", read=Dovecot("service lmtp/unix_listener lmtp/mode", text))
+
+
+_SIEVE = ("protocols.sieve", True)  # ManageSieve's settings are looked at only where it runs
 
 
 @dataclass
 class Sieve:
     """[sieve] (guide 1.8): ManageSieve is `protocols.sieve`; this is what runs on delivery."""
 
-    lmtp_plugin: bool = True  # run the users' scripts when LMTP delivers (the guide stops at ManageSieve)
+    # run the users' scripts when LMTP delivers (the guide stops at ManageSieve)
+    lmtp_plugin: bool = setting(True, read=Dovecot("protocol lmtp/mail_plugins", has_word("sieve"), missing="",
+                                                   when=_SIEVE))
     spam_filter: bool = True  # the administrator's global filter: X-Spam-Flag: YES -> spam_folder
     spam_folder: str = "Junk"
-    port: int = 4190
+    port: int = setting(4190, read=Dovecot("service managesieve-login/inet_listener sieve/port", number,
+                                           when=_SIEVE))
 
 
 @dataclass
 class Replication:
     """[replication] (guide 1.4): two-way dsync replication with one partner server."""
 
-    enabled: bool = False
-    partner: str = ""  # host name or address of the other server (mail_replica = tcp:PARTNER:PORT)
-    port: int = 12345
+    enabled: bool = setting(False, read=Dovecot("plugin/mail_replica", is_address("tcp")))
+    # host name or address of the other server (mail_replica = tcp:PARTNER:PORT)
+    partner: str = setting("", read=Dovecot("plugin/mail_replica", address_host("tcp")))
+    port: int = setting(12345, read=Dovecot("plugin/mail_replica", address_port("tcp")))
     password_file: str = ""  # doveadm_password, read from this file (never written anywhere else)
-    password: str = ""  # typed on the screen; never saved
-    max_conns: int = 10
+    password: str = setting("", secret=True)  # typed on the screen
+    max_conns: int = setting(10, read=Dovecot("replication_max_conns", number, when=("replication.enabled", True)))
     partner_addresses: list[str] = field(default_factory=list)  # only these may connect (firewalld rich rules)
     partner_answers: str = ""  # where to write the partner's answers file ("" = beside the journal)
 
@@ -239,31 +283,39 @@ class Postfix:
     """[postfix] (guide chapter 2): the mode, networks, delivery to Dovecot, submission, aliases, limits."""
 
     mode: str = "internet-site"  # internet-site (2.1) or null-client (2.3)
-    inet_interfaces: str = ""  # "" = all for an internet site; loopback-only for a null client
-    mynetworks: list[str] = field(default_factory=lambda: ["127.0.0.0/8", "[::1]/128"])
-    myorigin: str = "$mydomain"
-    relayhost: str = ""  # null client: [relay.example.com]
+    # "" = all for an internet site; loopback-only for a null client
+    inet_interfaces: str = setting("", read=Postconf("inet_interfaces", comma_words, when=SITE))
+    mynetworks: list[str] = setting(factory=lambda: ["127.0.0.0/8", "[::1]/128"],
+                                    read=Postconf("mynetworks", words, when=SITE))
+    myorigin: str = setting("$mydomain", read=Postconf("myorigin", as_is))
+    relayhost: str = setting("", read=Postconf("relayhost", text))  # null client: [relay.example.com]
     # an authenticated smarthost: smtp_sasl_password_maps holds relay_user and the password (never saved)
     relay_user: str = ""
     relay_password_file: str = ""
-    relay_password: str = ""  # typed on the screen; never saved
+    relay_password: str = setting("", secret=True)  # typed on the screen
     delivery: str = "lmtp"  # lmtp (to Dovecot, 2.7/2.8) or local (Postfix's own local delivery)
     lmtp_host: str = ""  # Dovecot on another host (2.8): lmtp:inet:HOST:PORT
     lmtp_port: int = 24
     virtual_mailboxes: bool | None = None  # None: virtual unless Dovecot's users are system (PAM) users
     virtual_mailbox_domains: list[str] = field(default_factory=list)  # [] = $mydomain (virtual mailboxes only)
-    submission: bool = False  # 587 (STARTTLS) and, with smtps, 465 (implicit TLS) for authenticated users
-    smtps: bool = True
-    sasl_host: str = ""  # Dovecot SASL on another host (2.9.3): smtpd_sasl_path = inet:HOST:PORT
-    sasl_port: int = 12345
-    sender_login_mismatch: str = ""  # "", "reject" (2.6) or "reject-authenticated"
+    # 587 (STARTTLS) and, with smtps, 465 (implicit TLS) for authenticated users
+    submission: bool = setting(False, read=Master("submission", when=SITE))
+    smtps: bool = setting(True, read=Master("submissions", "smtps", when=("postfix.submission", True)))
+    # Dovecot SASL on another host (2.9.3): smtpd_sasl_path = inet:HOST:PORT
+    sasl_host: str = setting("", read=Postconf("smtpd_sasl_path", address_host("inet"), when=SITE))
+    sasl_port: int = setting(12345, read=Postconf("smtpd_sasl_path", address_port("inet"), when=SITE))
+    # "", "reject" (2.6) or "reject-authenticated"
+    sender_login_mismatch: str = setting("", read=Postconf("smtpd_sender_restrictions", login_mismatch, missing="",
+                                                           when=SITE))
     virtual_alias_source: str = ""  # "", "file" (2.4) or "ldap" (2.5)
     virtual_aliases: dict[str, str] = field(default_factory=dict)
     virtual_alias_domains: list[str] = field(default_factory=list)
     ldap_aliases: LdapAliases = field(default_factory=LdapAliases)
-    tls_cert: str = ""  # "" = Dovecot's certificate from [tls]
-    tls_key: str = ""
-    tls_loglevel: int | None = None  # smtp_tls_loglevel (the guide's note: 1)
+    # "" = Dovecot's certificate from [tls]
+    tls_cert: str = setting("", read=Postconf("smtpd_tls_cert_file", text, when=SITE))
+    tls_key: str = setting("", read=Postconf("smtpd_tls_key_file", text, when=SITE))
+    # smtp_tls_loglevel (the guide's note: 1)
+    tls_loglevel: int | None = setting(None, read=Postconf("smtp_tls_loglevel", number, when=SITE))
     limits: dict[str, int | str] = field(default_factory=dict)  # keys of LIMIT_DEFAULTS
 
     @property
@@ -373,7 +425,23 @@ SECTION_ORDER = ("server", "tls", "protocols", "dovecot", "mailbox", "auth", "lm
                  "replication", "mailboxes", "postfix", "dns", "dkim", "firewall")
 
 
-SECRET_KEYS = {"password", "dnpass", "doveadm_password", "bind_password", "test_password", "relay_password"}
+def leaf_fields(obj, prefix: str = ""):
+    """(dotted answers key, dataclass field) of every answer under `obj`, its sections walked into."""
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if is_dataclass(value) and not isinstance(value, type):
+            yield from leaf_fields(value, f"{prefix}{f.name}.")
+        else:
+            yield f"{prefix}{f.name}", f
+
+
+# the names never saved: every secret field's, and Dovecot's and OpenLDAP's own names for a password that a
+# hand-written file may hold in a section the wizard keeps as it was read
+SECRET_KEYS = {f.name for _, f in leaf_fields(Answers()) if f.metadata.get("secret")} | {
+    "doveadm_password", "bind_password"}
+# every answer a configured host gives back by the field's own declaration (readback.py), in the fields' order:
+# an answer a declaration's `when` names comes before it
+READ_BACKS = [(key, f.metadata["read"]) for key, f in leaf_fields(Answers()) if "read" in f.metadata]
 
 
 def strip_secrets(data):

@@ -7,7 +7,9 @@ with `doveconf -n` (block-aware) plus `doveconf -h` for the values it hides;
 where doveconf prints no settings (no Dovecot binaries, or a simulated host) the
 files are read directly, following `!include`. Files the steps own whole are
 read too: the LDAP/SQL args files, /etc/postfix/virtual, ldap-aliases.cf and
-the global Sieve filter.
+the global Sieve filter. Most answers say themselves where they are read
+from (a field's `read=` declaration, readback.py), and read_config walks
+those; the code here reads only what a declaration cannot say (READ_BY_CODE).
 
 A program (Postfix, Dovecot) whose settings are all still those of the
 platform's fresh install (the same reader applied to platforms/fresh/<name>)
@@ -29,18 +31,50 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from mailwizard.answers import LIMIT_DEFAULTS, Answers, MailboxDef, check_domain, check_fqdn, default_mailboxes, in_file
-from mailwizard.host import Host
+from mailwizard.answers import (
+    LIMIT_DEFAULTS,
+    READ_BACKS,
+    Answers,
+    MailboxDef,
+    check_domain,
+    check_fqdn,
+    default_mailboxes,
+    in_file,
+)
+from mailwizard.host import Host, readable_text
 from mailwizard.platform import Profile
+from mailwizard.readback import words
 
-PROTOCOLS = ("imap", "pop3", "lmtp", "sieve")
 DOVECOT_DEFAULT_PROTOCOLS = "imap pop3 lmtp"  # Dovecot 2.3's built-in value
 HIDDEN = ("ssl_key", "ssl_dh", "doveadm_password")  # doveconf -n shows "# hidden" for these
 _OPEN = re.compile(r'^\s*([A-Za-z_][\w-]*)(?:\s+("[^"]*"|[^\s{]+))?\s*\{\s*$')
 _CLOSE = re.compile(r"^\s*\}\s*$")
 _SETTING = re.compile(r"^\s*([A-Za-z_][\w-]*)\s*=\s?(.*?)\s*$")
 _INCLUDE = re.compile(r"^\s*!include(_try)?\s+(\S+)\s*$")
-_LOCATION = re.compile(r"^(sdbox|mdbox):(/\S*?)/%n/?$|^maildir:(/\S*?)/%n/Maildir/?$")
+
+
+# The answers read by code rather than by a field's declaration (answers.py, readback.py): what a file's
+# content decides, or several settings together; the rest of what existing.py reads is declared. Where a step
+# owns the topic, its read_back reads them (steps/tls, acme, sieve, replication, postfix_relay, dkim).
+READ_BY_CODE = (
+    "tls.dh",  # the DH file's content: the group wizard writes, a generated one, or the file itself
+    "tls.acme", "tls.acme_server",  # certbot's renewal configuration of the certificate's lineage (steps/acme)
+    "mailboxes",  # the inbox namespace's mailbox blocks, less what the fresh install has
+    "dovecot.enabled",  # a null client whose host has no Dovecot configuration
+    "sieve.spam_filter", "sieve.spam_folder",  # sieve_before names the wizard's script, whose rule names the folder
+    "replication.password_file",  # the copy under Dovecot's directory names the administrator's file
+    "postfix.mode",  # mydestination and relayhost together; the other Postfix declarations ask it first
+    # virtual_transport or mailbox_transport, whichever delivers by LMTP
+    "postfix.delivery", "postfix.lmtp_host", "postfix.lmtp_port", "postfix.virtual_mailboxes",
+    "postfix.virtual_mailbox_domains",
+    # virtual_alias_maps: the kind of table it names, and that table's content
+    "postfix.virtual_alias_source", "postfix.virtual_aliases", "postfix.virtual_alias_domains",
+    "postfix.ldap_aliases.server_host", "postfix.ldap_aliases.search_base", "postfix.ldap_aliases.query_filter",
+    "postfix.ldap_aliases.result_attribute",
+    "postfix.limits",  # a table of Postfix's own parameters, each typed by its default
+    "postfix.relay_user",  # the relay host's line of smtp_sasl_password_maps
+    "dkim.enabled", "dkim.selector", "dkim.domains",  # the milter, then opendkim.conf
+)
 
 
 @dataclass
@@ -94,7 +128,7 @@ def parse_tree(text: str) -> dict:
 
 def flatten_files(host: Host, path: str, depth: int = 0) -> str:
     """dovecot.conf with every `!include` replaced by the included files (sorted globs)."""
-    text = _read_text(host, path)
+    text = readable_text(host, path)
     if text is None or depth > 10:
         return ""
     directory = path.rsplit("/", 1)[0]
@@ -142,14 +176,6 @@ def dovecot_tree(host: Host, profile: Profile, use_doveconf: bool = True) -> dic
     return tree
 
 
-def _read_text(host: Host, path: str) -> str | None:
-    """A file's text, or None when it is missing or this user may not read it (a --dry-run without root)."""
-    try:
-        return host.read_text(path)
-    except OSError:
-        return None
-
-
 def _boxes(value: object) -> list[MailboxDef]:
     """The mailboxes a Found holds under "mailboxes"."""
     return [b for b in value if isinstance(b, MailboxDef)] if isinstance(value, list) else []
@@ -162,10 +188,6 @@ def _get(tree: dict, *path: str) -> str | None:
             return None
         node = node.get(name)
     return node if isinstance(node, str) else None
-
-
-def _file_ref(value: str | None) -> str | None:
-    return value[1:].strip() if value and value.startswith("<") else None
 
 
 def read_args_file(text: str) -> dict[str, str]:
@@ -181,65 +203,51 @@ def read_args_file(text: str) -> dict[str, str]:
 
 # --- Dovecot -> answers --------------------------------------------------------
 
-def _dovecot(tree: dict, host: Host, profile: Profile, found: Found) -> None:
-    from mailwizard.steps import acme as acme_step, sieve as sieve_step
-    from mailwizard.steps.tls import ffdhe4096, is_generated_dh
+class _Settings:
+    """The host's settings as the fields' read-back declarations (readback.py) ask for them."""
+
+    def __init__(self, tree: dict, values: dict[str, str], services: set, files: dict[str, dict[str, str]]):
+        self.tree, self.values, self.services, self.files = tree, values, services, files
+
+    def present(self, program: str) -> bool:
+        return bool(self.tree if program == "dovecot" else self.values if program == "postfix"
+                    else program in self.files)
+
+    def dovecot(self, path: tuple[str, ...]) -> str | None:
+        return _get(self.tree, *path)
+
+    def postconf(self, name: str) -> str | None:
+        return self.values.get(name)
+
+    def master(self, services: tuple[str, ...]) -> bool:
+        return any((name, "inet") in self.services for name in services)
+
+    def args(self, backend: str, key: str) -> str | None:
+        return self.files.get(backend, {}).get(key)
+
+
+def _args_files(host: Host, tree: dict) -> dict[str, dict[str, str]]:
+    """The LDAP or SQL args file Dovecot's passdb reads, by its driver: {} for PAM (or none readable)."""
+    driver, path = _get(tree, "passdb", "driver"), _get(tree, "passdb", "args")
+    if driver not in ("ldap", "sql") or not path or not path.startswith("/"):
+        return {}
+    text = readable_text(host, path)
+    return {} if text is None else {driver: read_args_file(text)}
+
+
+def _dovecot(tree: dict, host: Host, profile: Profile, args: dict[str, dict[str, str]], found: Found) -> None:
+    from mailwizard.steps import acme, replication, sieve, tls
 
     v = found.values
-    for key, answer in (("ssl_cert", "tls.cert"), ("ssl_key", "tls.key"), ("ssl_ca", "tls.ca")):
-        if path := _file_ref(_get(tree, key)):
-            v[answer] = path
-    v.update(acme_step.read_back(host, str(v.get("tls.cert", ""))))
-    if dh := _file_ref(_get(tree, "ssl_dh")):
-        try:
-            data = host.read(dh)
-        except OSError:
-            data = None
-        if dh == profile.dh_path and data == ffdhe4096():
-            v["tls.dh"] = "ffdhe4096"
-        elif dh == profile.dh_path and is_generated_dh(data):
-            v["tls.dh"] = "generate"
-        else:
-            v["tls.dh"] = dh
-    enabled = set((_get(tree, "protocols") or "").split())
-    for name in PROTOCOLS:
-        v[f"protocols.{name}"] = name in enabled
-
-    if m := _LOCATION.match(_get(tree, "mail_location") or ""):
-        v["mailbox.format"] = m.group(1) or "maildir"
-        v["mailbox.root"] = m.group(2) or m.group(3)
-    overrides = dict(w.split("=", 1) for w in (_get(tree, "userdb", "override_fields") or "").split() if "=" in w)
-    if overrides.get("uid"):
-        v["mailbox.user"] = overrides["uid"]
-
-    driver = _get(tree, "passdb", "driver")
-    backend = {"pam": "pam", "ldap": "ldap", "sql": "sql"}.get(driver or "")
-    if backend:
-        v["auth.backend"] = backend
-    if mechs := _get(tree, "auth_mechanisms"):
-        v["auth.mechanisms"] = mechs.lower().split()
-    for key in ("first_valid_uid", "last_valid_uid"):
-        value = _get(tree, key)
-        if value and value.isdigit() and (key == "first_valid_uid" or int(value)):
-            v[f"auth.{key}"] = int(value)
-    port = _get(tree, "service auth", "inet_listener", "port")
-    if port and port.isdigit() and int(port):
-        v["auth.sasl_listener"] = "inet"
-        v["auth.sasl_port"] = int(port)
-    args = _get(tree, "passdb", "args")
-    if backend in ("ldap", "sql") and args and args.startswith("/"):
-        text = _read_text(host, args)
-        if text is not None:
-            (_ldap_args if backend == "ldap" else _sql_args)(read_args_file(text), found)
-
-    lmtp = ("service lmtp",)
-    port = _get(tree, *lmtp, "inet_listener lmtp", "port")
-    if port and port.isdigit() and int(port):
-        v["lmtp.listener"] = "inet"
-        v["lmtp.port"] = int(port)
-    for key in ("mode", "user", "group"):
-        if value := _get(tree, *lmtp, "unix_listener lmtp", key):
-            v[f"lmtp.socket_{key}"] = value
+    v.update(acme.read_back(host, str(v.get("tls.cert", ""))))
+    v.update(tls.read_back(host, profile, _get(tree, "ssl_dh")))
+    if args.get("ldap", {}).get("dnpass"):
+        found.notes.append("auth.ldap.dnpass: the search account's password is in dovecot-ldap.conf.ext; "
+                           "type it on the LDAP screen (or give dnpass_file)")
+    connect = args.get("sql", {}).get("connect", "").split()
+    if any(w.startswith(("password=", "option_file=")) for w in connect):
+        found.notes.append("auth.sql.password: the database password is in Dovecot's SQL configuration; "
+                           "type it on the SQL screen (or give password_file)")
 
     inbox = tree.get("namespace inbox")
     if isinstance(inbox, dict):
@@ -251,66 +259,12 @@ def _dovecot(tree: dict, host: Host, profile: Profile, found: Found) -> None:
         usual = [b.name for b in default_mailboxes()]  # doveconf -n sorts blocks by name: the usual order first
         v["mailboxes"] = sorted(boxes, key=lambda b: usual.index(b.name) if b.name in usual else len(usual))
 
-    if "sieve" in enabled:
-        port = _get(tree, "service managesieve-login", "inet_listener sieve", "port")
-        if port and port.isdigit():
-            v["sieve.port"] = int(port)
-        v["sieve.lmtp_plugin"] = "sieve" in (_get(tree, "protocol lmtp", "mail_plugins") or "").split()
-        on = _get(tree, "plugin", "sieve_before") == sieve_step.SPAM_SCRIPT
-        v["sieve.spam_filter"] = on
-        script = _read_text(host, sieve_step.SPAM_SCRIPT) if on else None
-        if script and (m := re.search(r'fileinto :create "((?:[^"\\]|\\.)*)"', script)):
-            v["sieve.spam_folder"] = m.group(1)
-
-    if m := re.match(r"^tcp:(\[[^\]]+\]|[^:]+):(\d+)$", _get(tree, "plugin", "mail_replica") or ""):
-        v["replication.enabled"] = True
-        v["replication.partner"] = m.group(1).strip("[]")
-        v["replication.port"] = int(m.group(2))
-        conns = _get(tree, "replication_max_conns")
-        if conns and conns.isdigit():
-            v["replication.max_conns"] = int(conns)
-        secret = _get(tree, "doveadm_password")
-        if path := _file_ref(secret):
-            from mailwizard.steps import replication as replication_step  # the copy names the admin's file
-
-            conf = _read_text(host, replication_step.conf_path(profile)) or ""
-            v["replication.password_file"] = replication_step.copied_from(conf) or path
-        elif secret:
-            found.notes.append("replication.password: the doveadm password is written inline in Dovecot's "
-                               "configuration; type it (or give password_file)")
-
-
-def _ldap_args(args: dict[str, str], found: Found) -> None:
-    v = found.values
-    if "uris" in args:
-        v["auth.ldap.uris"] = args["uris"].split()
-    v["auth.ldap.starttls"] = args.get("tls", "no").lower() in ("yes", "true", "1")
-    for key, answer in (("base", "base"), ("scope", "scope"), ("auth_bind_userdn", "bind_userdn"), ("dn", "dn"),
-                        ("pass_filter", "pass_filter"), ("tls_require_cert", "tls_require_cert"),
-                        ("tls_ca_cert_file", "tls_ca_cert_file")):
-        if key in args:
-            v[f"auth.ldap.{answer}"] = args[key]
-    if args.get("dnpass"):
-        found.notes.append("auth.ldap.dnpass: the search account's password is in dovecot-ldap.conf.ext; "
-                           "type it on the LDAP screen (or give dnpass_file)")
-
-
-def _sql_args(args: dict[str, str], found: Found) -> None:
-    v = found.values
-    words = dict(w.split("=", 1) for w in args.get("connect", "").split() if "=" in w)
-    for key in ("host", "dbname", "user", "ssl_ca"):
-        if key in words:
-            v[f"auth.sql.{key}"] = words[key]
-    if words.get("port", "").isdigit():
-        v["auth.sql.port"] = int(words["port"])
-    elif "host" in words:
-        v["auth.sql.port"] = 3306
-    for key in ("default_pass_scheme", "user_query", "password_query", "iterate_query"):
-        if key in args:
-            v[f"auth.sql.{key}"] = args[key]
-    if "password" in words or "option_file" in words:
-        found.notes.append("auth.sql.password: the database password is in Dovecot's SQL configuration; "
-                           "type it on the SQL screen (or give password_file)")
+    if v.get("protocols.sieve"):
+        v.update(sieve.read_back(host, _get(tree, "plugin", "sieve_before")))
+    if v.get("replication.enabled"):
+        values, notes = replication.read_back(host, profile, _get(tree, "doveadm_password"))
+        v.update(values)
+        found.notes += notes
 
 
 # --- Postfix -> answers ---------------------------------------------------------
@@ -337,31 +291,19 @@ def postfix_services(host: Host) -> set[tuple[str, str]]:
         return set()
     entries = (line.split() for line in result.output.splitlines()
                if line and not line[0].isspace() and not line.startswith("postconf:"))
-    return {(words[0], words[1]) for words in entries if len(words) >= 8}
+    return {(entry[0], entry[1]) for entry in entries if len(entry) >= 8}
 
 
-def _words(value: str) -> list[str]:
-    return [w for w in re.split(r"[\s,]+", value) if w]
-
-
-def _postfix(values: dict[str, str], services: set, host: Host, found: Found) -> None:
-    v = found.values
-    if "myhostname" in values:
-        v["server.hostname"] = values["myhostname"].lower().rstrip(".")
-    if "mydomain" in values:
-        v["server.domain"] = values["mydomain"].lower().rstrip(".")
-    if "myorigin" in values:
-        v["postfix.myorigin"] = values["myorigin"]
-    if values.get("relayhost"):
-        v["postfix.relayhost"] = values["relayhost"]
+def postfix_mode(values: dict[str, str]) -> str:
+    """A main.cf that delivers to no domain of its own and relays everything is a null client (guide 2.3)."""
     null = values.get("mydestination") == "" and bool(values.get("relayhost"))
-    v["postfix.mode"] = "null-client" if null else "internet-site"
-    if null:
+    return "null-client" if null else "internet-site"
+
+
+def _postfix(values: dict[str, str], host: Host, found: Found) -> None:
+    v = found.values
+    if v["postfix.mode"] == "null-client":
         return
-    if "inet_interfaces" in values:
-        v["postfix.inet_interfaces"] = ", ".join(_words(values["inet_interfaces"]))
-    if "mynetworks" in values:
-        v["postfix.mynetworks"] = _words(values["mynetworks"])
     for key, virtual in (("virtual_transport", True), ("mailbox_transport", False)):
         transport = values.get(key, "")
         if not transport.startswith("lmtp:"):
@@ -372,44 +314,28 @@ def _postfix(values: dict[str, str], services: set, host: Host, found: Found) ->
             v["postfix.lmtp_host"] = m.group(1).strip("[]")
             v["postfix.lmtp_port"] = int(m.group(2))
         if virtual:
-            domains = _words(values.get("virtual_mailbox_domains", ""))
+            domains = words(values.get("virtual_mailbox_domains", ""))
             v["postfix.virtual_mailbox_domains"] = [] if domains == ["$mydomain"] else domains
         break
-    submission = ("submission", "inet") in services
-    v["postfix.submission"] = submission
-    if submission:
-        v["postfix.smtps"] = ("submissions", "inet") in services or ("smtps", "inet") in services
-    if m := re.match(r"^inet:(\[[^\]]+\]|[^:]+):(\d+)$", values.get("smtpd_sasl_path", "")):
-        v["postfix.sasl_host"] = m.group(1).strip("[]")
-        v["postfix.sasl_port"] = int(m.group(2))
-    restrictions = _words(values.get("smtpd_sender_restrictions", ""))
-    v["postfix.sender_login_mismatch"] = ("reject-authenticated"
-                                          if "reject_authenticated_sender_login_mismatch" in restrictions
-                                          else "reject" if "reject_sender_login_mismatch" in restrictions else "")
     table = values.get("virtual_alias_maps", "")
     kind, _, path = table.partition(":")
     aliases: dict[str, str] = {}
     if kind == "ldap" and path.startswith("/"):
         v["postfix.virtual_alias_source"] = "ldap"
-        text = _read_text(host, path) or ""
+        text = readable_text(host, path) or ""
         for key, value in values_of_cf(text).items():
             if key in ("server_host", "search_base", "query_filter", "result_attribute"):
                 v[f"postfix.ldap_aliases.{key}"] = value
-    elif kind and path.startswith("/") and (table_text := _read_text(host, path)) is not None:
+    elif kind and path.startswith("/") and (table_text := readable_text(host, path)) is not None:
         v["postfix.virtual_alias_source"] = "file"
         for line in table_text.splitlines():
             parts = line.split(None, 1)
             if len(parts) == 2 and not line[0].isspace() and not line.startswith("#"):
-                aliases[parts[0]] = ", ".join(_words(parts[1]))
+                aliases[parts[0]] = ", ".join(words(parts[1]))
         v["postfix.virtual_aliases"] = aliases
     alias_domains = {a.rpartition("@")[2].lower() for a in aliases}
-    v["postfix.virtual_alias_domains"] = [d for d in _words(values.get("virtual_alias_domains", ""))
+    v["postfix.virtual_alias_domains"] = [d for d in words(values.get("virtual_alias_domains", ""))
                                           if d.lower() not in alias_domains and not d.startswith("$")]
-    for key, answer in (("smtpd_tls_cert_file", "postfix.tls_cert"), ("smtpd_tls_key_file", "postfix.tls_key")):
-        if values.get(key):
-            v[answer] = values[key]
-    if values.get("smtp_tls_loglevel", "").isdigit():
-        v["postfix.tls_loglevel"] = int(values["smtp_tls_loglevel"])
     limits: dict[str, int | str] = {}
     for key, default in LIMIT_DEFAULTS.items():
         if key in values:
@@ -419,31 +345,12 @@ def _postfix(values: dict[str, str], services: set, host: Host, found: Found) ->
             elif isinstance(default, str):
                 limits[key] = value
     v["postfix.limits"] = limits
-    _outbound(values, host, found)
+    from mailwizard.steps import dkim, postfix_relay
 
-
-def _outbound(values: dict[str, str], host: Host, found: Found) -> None:
-    """The relay host login (its user, never its password) and OpenDKIM's milter, as the wizard sets them."""
-    from mailwizard.steps import dkim
-
-    v = found.values
-    relay = values.get("relayhost", "")
-    table = values.get("smtp_sasl_password_maps", "").partition(":")[2]
-    if values.get("smtp_sasl_auth_enable") == "yes" and relay and table.startswith("/"):
-        for line in (_read_text(host, table) or "").splitlines():
-            key, _, login = line.strip().partition(" ")
-            if key == relay and not line.startswith("#"):
-                v["postfix.relay_user"] = login.strip().partition(":")[0]
-                found.notes.append(f"postfix.relay_password: the relay host's password is in {table}; type it "
-                                   "on the Outbound screen (or give relay_password_file)")
-                break
-    if dkim.MILTER in _words(values.get("smtpd_milters", "")):
-        conf = dkim.conf_values(_read_text(host, dkim.CONF) or "")
-        v["dkim.enabled"] = True
-        if conf.get("Selector"):
-            v["dkim.selector"] = conf["Selector"]
-        if conf.get("Domain"):
-            v["dkim.domains"] = _words(conf["Domain"])
+    relay, notes = postfix_relay.read_back(host, values)
+    v.update(relay)
+    found.notes += notes
+    v.update(dkim.read_back(host, values.get("smtpd_milters", "")))
 
 
 def values_of_cf(text: str) -> dict[str, str]:
@@ -461,10 +368,16 @@ def read_config(host: Host, profile: Profile, use_doveconf: bool = True,
     found = Found()
     values, services = postfix if postfix is not None else (postfix_values(host), postfix_services(host))
     tree = dovecot_tree(host, profile, use_doveconf)
-    if tree:
-        _dovecot(tree, host, profile, found)
+    settings = _Settings(tree, values, services, _args_files(host, tree))
     if values:
-        _postfix(values, services, host, found)
+        found.values["postfix.mode"] = postfix_mode(values)  # what the declarations' `when` asks first
+    for key, read in READ_BACKS:
+        if (value := read.read(settings, found.values)) is not None:
+            found.values[key] = value
+    if tree:
+        _dovecot(tree, host, profile, settings.files, found)
+    if values:
+        _postfix(values, host, found)
         if found.values.get("postfix.mode") == "null-client" and not tree:
             found.values["dovecot.enabled"] = False
     return found

@@ -103,6 +103,15 @@ def _stream(proc: subprocess.Popen, on_line: LineSink | None, timeout: float | N
     return b"".join(chunks).decode("utf-8", "replace")
 
 
+def readable_text(host: Host, path: str) -> str | None:
+    """A file's text, or None when it is missing or this user may not read it (a --dry-run without root):
+    what reading a configured host back (existing.py and the steps' read_back) makes do with."""
+    try:
+        return host.read_text(path)
+    except OSError:
+        return None
+
+
 class Host:
     """The local machine, rooted at `root` (normally /)."""
 

@@ -222,7 +222,11 @@ def plan(answers: Answers, ctx: PlanContext) -> list[Change]:
 
 def read_back(host: Host, cert: str) -> dict[str, object]:
     """The [tls] ACME answers of a host whose Dovecot uses certbot's live/ certificate of a lineage that
-    certbot renews (existing.py: prefilling from a configured host); {} for any other certificate."""
+    certbot renews (existing.py: prefilling from a configured host); {} for any other certificate.
+
+    acme_email is not among them: certbot keeps no copy of the account's address on the host (its
+    accounts/.../regr.json is written with an empty body, and the renewal configuration names the account,
+    not its contact); only the CA has it."""
     m = re.fullmatch(re.escape(LETSENCRYPT) + r"/live/([^/]+)/fullchain\.pem", cert)
     server = lineage_server(host.read_text(renewal_conf(m.group(1))) if m else None)
     return {"tls.acme": True, "tls.acme_server": server} if server else {}

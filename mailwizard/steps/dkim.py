@@ -53,7 +53,7 @@ from dataclasses import dataclass
 
 from mailwizard.answers import Answers
 from mailwizard.dns_records import DnsUnavailable, Record
-from mailwizard.host import Host
+from mailwizard.host import Host, readable_text
 from mailwizard.plan import (
     Change,
     Check,
@@ -67,6 +67,7 @@ from mailwizard.plan import (
 )
 from mailwizard.platform import Profile
 from mailwizard.postfix_conf import Postconf, settings_as_before, settings_check
+from mailwizard.readback import words
 from mailwizard.steps import Step, not_checkable
 
 CONF = "/etc/opendkim.conf"
@@ -141,6 +142,20 @@ def conf_values(text: str) -> dict[str, str]:
         m = re.match(r"^[ \t]*([A-Za-z][A-Za-z0-9]*)(?:[ \t]+(.*?))?[ \t]*$", line)
         if m and m.group(1) not in out:
             out[m.group(1)] = m.group(2) or ""
+    return out
+
+
+def read_back(host: Host, smtpd_milters: str) -> dict[str, object]:
+    """The [dkim] answers of a configured host (existing.py): on where Postfix's milters name OpenDKIM's,
+    then its selector and domains from opendkim.conf."""
+    if MILTER not in words(smtpd_milters):
+        return {}
+    conf = conf_values(readable_text(host, CONF) or "")
+    out: dict[str, object] = {"dkim.enabled": True}
+    if conf.get("Selector"):
+        out["dkim.selector"] = conf["Selector"]
+    if conf.get("Domain"):
+        out["dkim.domains"] = words(conf["Domain"])
     return out
 
 

@@ -33,7 +33,7 @@ import ssl
 
 from mailwizard import safe_read
 from mailwizard.answers import Answers, Problem, relayhost_value
-from mailwizard.host import Host
+from mailwizard.host import Host, readable_text
 from mailwizard.plan import Change, Check, PlanContext, RemoveFile, WriteFile
 from mailwizard.platform import Profile
 from mailwizard.postfix_conf import (
@@ -220,3 +220,19 @@ def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:
 
 STEP = Step("postfix_relay", "Authenticated smarthost", "beyond the guide", plan=plan, verify=verify,
             validate=validate, applies=applies)
+
+
+def read_back(host: Host, values: dict[str, str]) -> tuple[dict[str, object], list[str]]:
+    """The relay login of a configured host (existing.py): its user from the relay host's line of the password
+    map, never its password (a note says where it is); with the notes."""
+    relay = values.get("relayhost", "")
+    table = values.get("smtp_sasl_password_maps", "").partition(":")[2]
+    if values.get("smtp_sasl_auth_enable") != "yes" or not relay or not table.startswith("/"):
+        return {}, []
+    for line in (readable_text(host, table) or "").splitlines():
+        key, _, login = line.strip().partition(" ")
+        if key == relay and not line.startswith("#"):
+            return {"postfix.relay_user": login.strip().partition(":")[0]}, [
+                f"postfix.relay_password: the relay host's password is in {table}; type it on the Outbound "
+                "screen (or give relay_password_file)"]
+    return {}, []

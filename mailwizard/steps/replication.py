@@ -41,9 +41,10 @@ from dataclasses import dataclass
 from mailwizard import answers as answers_mod, safe_read
 from mailwizard.answers import Answers, Problem, check_host, check_path, check_source
 from mailwizard.dovecot_conf import doveconf_n, get_setting
-from mailwizard.host import Host
+from mailwizard.host import Host, readable_text
 from mailwizard.plan import Change, Check, Effects, EnsureDir, PlanContext, WriteFile
 from mailwizard.platform import Profile
+from mailwizard.readback import file_ref
 from mailwizard.steps import Step
 from mailwizard.steps.auth_ldap import args_value, fill_template, secret_problem, secret_problems
 from mailwizard.steps.firewall import managed
@@ -262,6 +263,17 @@ def copied_from(conf_text: str) -> str | None:
 
     m = re.search(rf"^# .*{re.escape(COPY_NOTE)}(/\S+?)[,;:]?(?:\s|$)", conf_text, re.M)
     return m.group(1) if m else None
+
+
+def read_back(host: Host, profile: Profile, doveadm_password: str | None) -> tuple[dict[str, object], list[str]]:
+    """[replication] password_file of a configured host (existing.py): the administrator's file the copy
+    Dovecot reads was made from (else the file Dovecot reads), never an inline password (a note says so)."""
+    if path := file_ref(doveadm_password or ""):
+        return {"replication.password_file": copied_from(readable_text(host, conf_path(profile)) or "") or path}, []
+    if doveadm_password:
+        return {}, ["replication.password: the doveadm password is written inline in Dovecot's configuration; "
+                    "type it (or give password_file)"]
+    return {}, []
 
 
 def password_line(answers: Answers, dovecot_dir: str = "/etc/dovecot") -> tuple[str, bool] | None:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from mailwizard import probes
 from mailwizard.answers import Answers, Problem
 from mailwizard.dovecot_conf import doveconf_n, edit_dovecot, get_setting, set_setting
-from mailwizard.host import Host
+from mailwizard.host import Host, readable_text
 from mailwizard.plan import Change, Check, Command, Effects, PlanContext, RemoveFile, WriteFile
 from mailwizard.platform import Profile
 from mailwizard.steps import NOT_CHECKABLE, Step
@@ -59,6 +59,17 @@ def spam_script(folder: str) -> bytes:
             f'  fileinto :create "{folder}";\n'
             "  stop;\n"
             "}\n").encode()
+
+
+def read_back(host: Host, sieve_before: str | None) -> dict[str, object]:
+    """The spam filter answers of a configured host (existing.py): on where sieve_before names the wizard's
+    script, whose rule names the folder."""
+    on = sieve_before == SPAM_SCRIPT
+    out: dict[str, object] = {"sieve.spam_filter": on}
+    script = readable_text(host, SPAM_SCRIPT) if on else None
+    if script and (m := re.search(r'fileinto :create "((?:[^"\\]|\\.)*)"', script)):
+        out["sieve.spam_folder"] = m.group(1)
+    return out
 
 
 def auto_created(answers: Answers) -> set[str]:

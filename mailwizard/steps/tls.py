@@ -19,6 +19,7 @@ from mailwizard.dovecot_conf import Setting, edit_dovecot
 from mailwizard.host import FileMeta, Host, LineSink
 from mailwizard.plan import Change, Check, Effects, FileAttrs, PlanContext, Work, WriteFile, parent_dir
 from mailwizard.platform import Profile
+from mailwizard.readback import file_ref
 from mailwizard.steps import Step, not_checkable
 
 MIN_PROTOCOL = "TLSv1.2"
@@ -91,6 +92,23 @@ PREGENERATED = "dh-4096.pem"  # in the journal directory, made while the admin f
 
 def is_generated_dh(data: bytes | None) -> TypeGuard[bytes]:
     return data is not None and b"-----BEGIN DH PARAMETERS-----" in data and data != ffdhe4096()
+
+
+def read_back(host: Host, profile: Profile, ssl_dh: str | None) -> dict[str, object]:
+    """[tls] dh of a configured host (existing.py): the group the wizard writes or one it generated, at the
+    platform's path, else the file Dovecot's ssl_dh names."""
+    dh = file_ref(ssl_dh or "")
+    if not dh:
+        return {}
+    try:
+        data = host.read(dh)
+    except OSError:
+        data = None
+    if dh == profile.dh_path and data == ffdhe4096():
+        return {"tls.dh": "ffdhe4096"}
+    if dh == profile.dh_path and is_generated_dh(data):
+        return {"tls.dh": "generate"}
+    return {"tls.dh": dh}
 
 
 def pregenerate_dh(host: Host, journal_dir: str, on_line: LineSink, cancel=None, bits: int = 4096) -> bool:
