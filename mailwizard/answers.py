@@ -1052,6 +1052,12 @@ def _unbracket(value: str) -> str:
     return value
 
 
+def host_port(host: str, port: int) -> str:
+    """`HOST:PORT`, an IPv6 address in brackets (`[2001:db8::1]:24`): as Postfix and Dovecot
+    (net_str2hostport) read it; unbracketed, the whole of it would be taken for the host."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def special_address(value: str, use: str = "host") -> str | None:
     """Why the IP address `value` cannot name a host (`use`="host"), a firewall source ("source"), a
     public address of this host ("public") or an address to listen on ("listen": the unspecified address

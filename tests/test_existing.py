@@ -187,14 +187,8 @@ def expected(applied, read) -> bool:
     return read.when is None or value(applied, read.when[0]) == read.when[1]
 
 
-IPV6_PARTNER = pytest.param("full-ipv6-partner.toml", marks=pytest.mark.xfail(strict=True, reason=(
-    "the replication step writes an IPv6 partner unbracketed (mail_replica = tcp:2001:db8::2:12345), which "
-    "reads as one address and no port (Dovecot's net_str2hostport does the same)")))
-
-
 @pytest.mark.parametrize("platform", PLATFORMS)
-@pytest.mark.parametrize("name", [*ANSWER_FILES, *(v for v in VARIANTS if v != IPV6_PARTNER.values[0]),
-                                  IPV6_PARTNER])
+@pytest.mark.parametrize("name", [*ANSWER_FILES, *VARIANTS])
 def test_every_declared_read_back_gives_back_the_applied_answer(tmp_path, platform, name):
     """Apply the answers on a fake host, read the host (all it says, fresh values included): every declared
     read-back whose setting the answers configure gives back the applied answer, and no other one is read."""

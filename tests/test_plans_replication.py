@@ -113,6 +113,14 @@ def test_the_guides_settings_in_a_0600_file_reading_the_password_file(tmp_path, 
         assert warning and warning[0].severity == "warning" and "no firewalld" in warning[0].message
 
 
+def test_an_ipv6_partner_is_written_in_brackets_as_dovecot_reads_it(tmp_path):
+    # net_str2hostport takes an unbracketed "2001:db8::2:12345" whole for the host, on the default port
+    session = session_for(tmp_path, "debian12")
+    session.answers.replication.partner = "2001:db8::2"
+    lines = conf_change(session.plan()).content.decode().splitlines()
+    assert "  mail_replica = tcp:[2001:db8::2]:12345" in lines
+
+
 @pytest.mark.parametrize("platform", ["rhel10", "debian12"])
 def test_apply_then_replan_changes_nothing(tmp_path, platform):
     session = session_for(tmp_path, platform)

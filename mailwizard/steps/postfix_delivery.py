@@ -31,7 +31,7 @@ system (PAM) users local_recipient_maps already refuses unknown users.
 
 from __future__ import annotations
 
-from mailwizard.answers import Answers
+from mailwizard.answers import Answers, host_port
 from mailwizard.host import Host
 from mailwizard.plan import Change, Check, PlanContext
 from mailwizard.platform import Profile
@@ -45,8 +45,7 @@ QUEUE_DIR = "/var/spool/postfix"
 def transport(answers: Answers, ctx: PlanContext) -> str:
     p = answers.postfix
     if p.lmtp_host:
-        host = f"[{p.lmtp_host}]" if ":" in p.lmtp_host else p.lmtp_host
-        return f"lmtp:inet:{host}:{p.lmtp_port}"
+        return "lmtp:inet:" + host_port(p.lmtp_host, p.lmtp_port)
     return lmtp.postfix_transport(ctx)
 
 

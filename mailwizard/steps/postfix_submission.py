@@ -32,7 +32,7 @@ from __future__ import annotations
 import re
 import socket
 
-from mailwizard.answers import Answers, Problem
+from mailwizard.answers import Answers, Problem, host_port
 from mailwizard.dovecot_conf import Setting, edit_dovecot
 from mailwizard.host import Host
 from mailwizard.plan import Change, Check, PlanContext, WriteFile
@@ -55,8 +55,7 @@ def applies(answers: Answers) -> bool:
 def sasl_path(answers: Answers) -> str:
     p = answers.postfix
     if p.sasl_host:
-        host = f"[{p.sasl_host}]" if ":" in p.sasl_host else p.sasl_host
-        return f"inet:{host}:{p.sasl_port}"
+        return "inet:" + host_port(p.sasl_host, p.sasl_port)
     return "private/auth"
 
 

@@ -39,7 +39,7 @@ import ipaddress
 from dataclasses import dataclass
 
 from mailwizard import answers as answers_mod, safe_read
-from mailwizard.answers import Answers, Problem, check_host, check_path, check_source
+from mailwizard.answers import Answers, Problem, check_host, check_path, check_source, host_port
 from mailwizard.dovecot_conf import doveconf_n, get_setting
 from mailwizard.host import Host, readable_text
 from mailwizard.plan import Change, Check, Effects, EnsureDir, PlanContext, WriteFile
@@ -298,7 +298,8 @@ def render(answers: Answers, password: str, inline: bool, dovecot_dir: str = "/e
             comment += (f":\n# {COPY_NOTE}{r.password_file}, where Dovecot (confined as dovecot_t under "
                         "SELinux)\n# may not read; run mailwizard again after changing that file")
     return fill_template("10-replication.conf.tmpl", {
-        "partner": r.partner, "port": str(r.port), "vmail": answers.mailbox.user,
+        "partner": r.partner, "port": str(r.port), "replica": "tcp:" + host_port(r.partner, r.port),
+        "vmail": answers.mailbox.user,
         "password": password, "password_comment": comment, "max_conns": str(r.max_conns)})
 
 
@@ -382,7 +383,7 @@ def plan(answers: Answers, ctx: PlanContext) -> list[Change]:
     changes.append(WriteFile(
         path, content, mode=0o600, owner="root", group="root", secret=inline, service="dovecot",
         validate_with=profile.dovecot_dir,
-        summary=f"replicate with tcp:{r.partner}:{r.port} (notify and replication plugins, replicator, "
+        summary=f"replicate with tcp:{host_port(r.partner, r.port)} (notify and replication plugins, replicator, "
                 f"aggregator, doveadm listener on {r.port}, replication_max_conns = {r.max_conns}); "
                 + ("the password inline" if inline else f"the password read from {r.password_file}"),
         noop_reason=f"{path} already holds these replication settings",
@@ -452,7 +453,7 @@ def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:
     ok, text = doveconf_n(host)
     plugins = get_setting(text, "mail_plugins") or ""
     replica = get_setting(text, "mail_replica", ("plugin",))
-    want = f"tcp:{r.partner}:{r.port}"
+    want = "tcp:" + host_port(r.partner, r.port)
     good = ok and {"notify", "replication"} <= set(plugins.strip('"').split()) and replica == want
     checks += copy_check(answers, host, profile)
     checks.append(Check("replication", "doveconf shows the replication settings", "pass" if good else "fail",
