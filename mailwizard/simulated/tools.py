@@ -114,19 +114,14 @@ class SimulatedTools(FileTree):
                 s.enabled.discard(name)
                 if "--now" in argv:
                     s.running.discard(name)
-            elif verb in ("start", "restart", "reload"):
-                s.running.add(name)
-            elif verb == "stop":
-                s.running.discard(name)
+            else:
+                self._service(name, verb)
             return 0, ""
         if cmd == "service":
             name, verb = argv[1], argv[2]
             if verb == "status":
                 return (0, f"{name} is running") if name in s.running else (3, f"{name} is not running")
-            if verb in ("start", "restart", "reload"):
-                s.running.add(name)
-            elif verb == "stop":
-                s.running.discard(name)
+            self._service(name, verb)
             return 0, ""
         if cmd == "update-rc.d":
             if argv[2:] == ["disable"]:
@@ -254,6 +249,13 @@ class SimulatedTools(FileTree):
         hide = args[:1] == ["-h"]
         names = [a for a in args if not a.startswith("-")]
         return 0, "".join((f"{values.get(n, '')}\n" if hide else f"{n} = {values.get(n, '')}\n") for n in names)
+
+    def _service(self, name: str, verb: str) -> None:
+        """What `systemctl VERB NAME` and `service NAME VERB` alike do to whether it runs."""
+        if verb in ("start", "restart", "reload"):
+            self.state.running.add(name)
+        elif verb == "stop":
+            self.state.running.discard(name)
 
     def _postmap(self, argv: list[str]) -> tuple[int, str]:
         """postmap/postalias TYPE:FILE makes FILE's indexed copy; -q looks a key up in the source."""
