@@ -15,10 +15,10 @@ Last measured after the wizard's core (wizard.py) drove --unattended and DKIM ke
 files (seed 15, --scale 0.5, 288 s): 27 tried, 27 survived, 25 of them mid-run (apply 8/8, resume 6/6,
 rollback 6/6, install 5/5, sighup 2/2). On the one executor with every fix merged (seed 14, 811 s on the
 shared 2-core machine): 56 tried, 56 survived, 54 of them mid-run (apply 16/16, resume 12/12, rollback
-12/12, install 11/11, sighup 5/5). Before (seed 2026, the harness's own branch) 52 of 56: the install phase of full.toml failed on
-dpkg's lock held by the orphaned dpkg and on a journal differing by the owner/mode backup of
-/etc/dovecot/private; seed 13, on the executor before those two fixes were merged, 54 of 56 for the same
-reason, and 5 of 5 once they were.
+12/12, install 11/11, sighup 5/5). Before (seed 2026, the harness's own branch) 52 of 56: the install
+phase of full.toml failed on dpkg's lock held by the orphaned dpkg and on a journal differing by the
+owner/mode backup of /etc/dovecot/private; seed 13, on the executor before those two fixes were
+merged, 54 of 56 for the same reason, and 5 of 5 once they were.
 
 Usage: python3 bench/outside_kill.py [--seed S] [--scale F] [--only PHASE ...] [--answers NAME ...]
 (each kill draws from its own generator, seeded by the seed, the answers, the phase and its number:

@@ -301,7 +301,14 @@ def postfix_mode(values: dict[str, str]) -> str:
 
 
 def _postfix(values: dict[str, str], host: Host, found: Found) -> None:
+    from mailwizard.steps import dkim, postfix_relay
+
     v = found.values
+    # a null client too may log in to its relay host and sign what it sends
+    relay, notes = postfix_relay.read_back(host, values)
+    v.update(relay)
+    found.notes += notes
+    v.update(dkim.read_back(host, values))
     if v["postfix.mode"] == "null-client":
         return
     for key, virtual in (("virtual_transport", True), ("mailbox_transport", False)):
@@ -345,12 +352,6 @@ def _postfix(values: dict[str, str], host: Host, found: Found) -> None:
             elif isinstance(default, str):
                 limits[key] = value
     v["postfix.limits"] = limits
-    from mailwizard.steps import dkim, postfix_relay
-
-    relay, notes = postfix_relay.read_back(host, values)
-    v.update(relay)
-    found.notes += notes
-    v.update(dkim.read_back(host, values.get("smtpd_milters", "")))
 
 
 def values_of_cf(text: str) -> dict[str, str]:

@@ -78,7 +78,8 @@ def configured(tmp_path, platform: str, name: str):
 def configured_session(session):
     """Apply the session's answers on its fake host, with the secrets and CA files they name put in place."""
     a = session.answers
-    for path in (a.auth.ldap.dnpass_file, a.auth.sql.password_file, a.replication.password_file):
+    for path in (a.auth.ldap.dnpass_file, a.auth.sql.password_file, a.replication.password_file,
+                 a.postfix.relay_password_file):
         if path:
             put(session.host, path, b"S3cret-pass\n")
     for path in (a.auth.sql.ssl_ca, a.auth.ldap.tls_ca_cert_file):
@@ -133,6 +134,16 @@ VARIANTS = {
                           "uris": ["ldap://ldap1.example.com", "ldap://ldap2.example.com"]}},
     }),
     "sql-port.toml": ("sql.toml", {"auth": {"sql": {"port": 3307, "default_pass_scheme": "BLF-CRYPT"}}}),
+    # a null client, and an internet site, that log in to their relay host and sign what they send
+    "full-outbound.toml": ("full.toml", {
+        "postfix": {"relayhost": "[smtp.example.net]:587", "relay_user": "relayuser",
+                    "relay_password_file": "/root/relay-secret"},
+        "dkim": {"enabled": True},
+    }),
+    "null-client-outbound.toml": ("null-client.toml", {
+        "postfix": {"relay_user": "relayuser", "relay_password_file": "/root/relay-secret"},
+        "dkim": {"enabled": True},
+    }),
 }
 
 # Declared read-backs that give nothing back where the applied answer is the field's default: the wizard writes
@@ -414,3 +425,18 @@ def test_saved_answers_do_not_depend_on_the_order_they_were_read_in():
     first, second = load_answers("full.toml"), parse(reordered)[0]
     assert list(first.raw) != list(second.raw) and list(first.postfix.limits) != list(second.postfix.limits)
     assert first.to_toml() == second.to_toml()
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+@pytest.mark.parametrize("name", ["null-client-outbound.toml", "full-outbound.toml"])
+def test_a_relay_login_and_dkim_are_read_back_so_a_rerun_keeps_them(tmp_path, platform, name):
+    # found: a null client's relay login and DKIM were not read back, so a re-run from the host's own
+    # configuration planned to take them out (mail to the relay host would then be refused)
+    session = applied_variant(tmp_path, platform, name)
+    answers, found = read_back(session)
+    assert (answers.postfix.relay_user, answers.dkim.enabled) == ("relayuser", True)
+    assert any(n.startswith("postfix.relay_password:") for n in found.notes)
+    for key in TYPED:
+        copy_key(session.answers, answers, key)
+    again = Session(answers, session.host, session.profile)
+    assert [c.describe() for c in again.plan().active()] == []

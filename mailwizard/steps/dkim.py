@@ -145,16 +145,18 @@ def conf_values(text: str) -> dict[str, str]:
     return out
 
 
-def read_back(host: Host, smtpd_milters: str) -> dict[str, object]:
-    """The [dkim] answers of a configured host (existing.py): on where Postfix's milters name OpenDKIM's,
-    then its selector and domains from opendkim.conf."""
-    if MILTER not in words(smtpd_milters):
+def read_back(host: Host, postconf: dict[str, str]) -> dict[str, object]:
+    """The [dkim] answers of a configured host (existing.py), from `postconf -n`: on where Postfix's milters
+    name OpenDKIM's, then its selector and domains from opendkim.conf (the server's own domain alone is the
+    default, none given: read so, a re-run plans the same)."""
+    if MILTER not in words(postconf.get("smtpd_milters", "")):
         return {}
     conf = conf_values(readable_text(host, CONF) or "")
     out: dict[str, object] = {"dkim.enabled": True}
     if conf.get("Selector"):
         out["dkim.selector"] = conf["Selector"]
-    if conf.get("Domain"):
+    own = postconf.get("mydomain") or postconf.get("myhostname", "").partition(".")[2]
+    if conf.get("Domain") and words(conf["Domain"]) != [own.lower()]:
         out["dkim.domains"] = words(conf["Domain"])
     return out
 
