@@ -218,7 +218,7 @@ class MailWizard(App[int]):
         self.result: ApplyResult | None = None
         self.checks: list[Check] | None = None
         self.applying = False
-        self.pending_back = 0  # Esc presses that reached a screen while it was leaving backwards (base.leave)
+        self.pending_back = 0  # Esc presses that came while the screen shown was not ready (base.action_press_back)
         self.farewell = ""  # a line the command line prints once the wizard has ended (a saved answers file)
         self.dh_status = ""
         # what only an internet site uses, set aside while the Postfix screen says null client
