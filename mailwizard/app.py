@@ -31,10 +31,11 @@ to open at, so a test of one screen opens there instead of walking to it;
 
 Keys (shown in the footer): ctrl+n Next, Esc Back, F1 help (also `?` when the
 focus is not in a text field), Tab/Shift+Tab move between fields, ctrl+q quit,
-ctrl+c asks before quitting and, while applying, asks whether to stop after
-the current change. Screens add their own: ctrl+t Test connection (LDAP,
-MariaDB), F7/F8 add and remove a mailbox (Mailboxes) or an alias (Aliases),
-t Test account, d DNS records and s Save answers (Report).
+ctrl+c asks before quitting and, while applying, asks whether to stop after the
+current change (in a dialog with text to copy, it copies). Screens add their
+own: ctrl+t Test connection (LDAP, MariaDB), F7/F8 add and remove a mailbox
+(Mailboxes) or an alias (Aliases), t Test account, d DNS records (c copies
+them) and s Save answers (Report).
 
 Prefilled from an answers file (`mailwizard --answers FILE`), the wizard asks
 only for what is missing or invalid: it opens at the first screen (in SCREENS
@@ -495,6 +496,8 @@ class MailWizard(App[int]):
             screen.action_stop()
             return
         if isinstance(self.screen, ModalScreen):
+            if (copy := getattr(self.screen, "action_copy", None)) is not None:
+                copy()  # a dialog with text to copy (the DNS records): Ctrl+C copies, as in any editor
             return
         from mailwizard.screens.confirm import ConfirmScreen
 
