@@ -18,10 +18,11 @@ to open at, so a test of one screen opens there instead of walking to it;
 
 Keys (shown in the footer): ctrl+n Next, Esc Back, F1 help (also `?` when the
 focus is not in a text field), Tab/Shift+Tab move between fields, ctrl+q quit,
-ctrl+c asks before quitting and, while applying, asks whether to stop after
-the current change. Screens add their own: ctrl+t Test connection (LDAP,
-MariaDB), F7/F8 add and remove a mailbox (Mailboxes) or an alias (Aliases),
-t Test account, d DNS records and s Save answers (Report).
+ctrl+c asks before quitting and, while applying, asks whether to stop after the
+current change (in a dialog with text to copy, it copies). Screens add their
+own: ctrl+t Test connection (LDAP, MariaDB), F7/F8 add and remove a mailbox
+(Mailboxes) or an alias (Aliases), t Test account, d DNS records (c copies
+them) and s Save answers (Report).
 
 Prefilled from an answers file (`mailwizard --answers FILE`), the wizard asks
 only for what is missing or invalid (wizard.py says which page); the screens
@@ -143,7 +144,7 @@ class MailWizard(App[int]):
         self.result: ApplyResult | None = None
         self.checks: list[Check] | None = None
         self.applying = False
-        self.pending_back = 0  # Esc presses that reached a screen while it was leaving backwards (base.leave)
+        self.pending_back = 0  # Esc presses that came while the screen shown was not ready (base.action_press_back)
         self.farewell = ""  # a line the command line prints once the wizard has ended (a saved answers file)
         self.dh_status = ""
         # what only an internet site uses, set aside while the Postfix screen says null client
@@ -337,6 +338,8 @@ class MailWizard(App[int]):
             screen.action_stop()
             return
         if isinstance(self.screen, ModalScreen):
+            if (copy := getattr(self.screen, "action_copy", None)) is not None:
+                copy()  # a dialog with text to copy (the DNS records): Ctrl+C copies, as in any editor
             return
         from mailwizard.screens.confirm import ConfirmScreen
 

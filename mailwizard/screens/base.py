@@ -58,10 +58,10 @@ class WizardScreen(Screen):
     SCROLL_BODY: ClassVar[bool] = True  # False: the body's own widgets scroll (logs, tables)
 
     BINDINGS = [
-        Binding("ctrl+n", "next", "Next"),
+        Binding("ctrl+n", "press_next", "Next"),
         # priority: handled as the key comes in, not queued in a focused widget that goes with the
-        # screen (Esc pressed quickly several times: each one counts, see leave)
-        Binding("escape", "back", "Back", priority=True),
+        # screen (Esc pressed quickly several times: each one counts, see action_press_back)
+        Binding("escape", "press_back", "Back", priority=True),
         Binding("f1", "help", "Help", priority=True),
         Binding("question_mark", "help", "Help", show=False),
     ]
@@ -101,11 +101,10 @@ class WizardScreen(Screen):
     def on_mount(self) -> None:
         if self.wizard.previous(self.KEY) is None:
             self.query_one("#back", Button).disabled = True
-            self.wizard.pending_back = 0
+            self.wizard.pending_back = 0  # the first screen: there is nothing to go back to
+        self._shown = True
         self.call_after_refresh(self.wizard.screen_shown)
-        if self.wizard.pending_back:  # Esc was pressed again while the screen after this one was leaving
-            self.wizard.pending_back -= 1
-            self.call_after_refresh(self.action_back)
+        self.take_pending_back()
 
     # --- navigation ----------------------------------------------------------
     @on(Button.Pressed, "#next")
@@ -116,19 +115,43 @@ class WizardScreen(Screen):
     def _back_pressed(self) -> None:
         self.action_back()
 
+    _shown = False  # mounted: its widgets are there (until then a key press is kept, see action_press_back)
     _leaving = False
-    _forward = False  # where it is leaving to
+
+    def moving_on(self) -> bool:
+        """Whether Next was pressed and the screen is about to leave (FormScreen: its answers are checked)."""
+        return False
+
+    def action_press_back(self) -> None:
+        """Esc, handled as it comes in by the screen shown at that instant. A press that comes while that
+        screen is not ready for it (not mounted yet, leaving, or moving on after Next) is kept in
+        `pending_back` for the screen shown next, which goes back once for it (take_pending_back): each
+        press counts, in the order pressed, however quickly they come."""
+        if self._shown and not self._leaving and not self.moving_on():
+            self.action_back()
+        else:
+            self.wizard.pending_back += 1
+
+    def take_pending_back(self) -> None:
+        """Go back for an Esc pressed while this screen was not ready for it (one; the screen shown next takes
+        the next one)."""
+        if self.wizard.pending_back:
+            self.wizard.pending_back -= 1
+            self.call_after_refresh(self.action_press_back)
+
+    def action_press_next(self) -> None:
+        """Ctrl+N: a press while the screen is not there yet or is already leaving is ignored."""
+        if self._shown and not self._leaving:
+            self.action_next()
 
     def leave(self, forward: bool) -> None:
-        """Go to the next (or previous) screen, once: a second key press while leaving is ignored."""
+        """Go to the next (or previous) screen, once: a second Next while leaving is ignored, a second Back
+        is kept for the screen shown next (it goes back from there)."""
         if self._leaving or not self.is_current:
-            if self._leaving and not forward and not self._forward:
-                self.wizard.pending_back += 1  # a quick Esc after Esc: the previous screen goes back too
+            if self._leaving and not forward:
+                self.wizard.pending_back += 1
             return
         self._leaving = True
-        self._forward = forward
-        if forward:
-            self.wizard.pending_back = 0
         if forward:
             self.wizard.forward(self.KEY)
         else:
@@ -164,6 +187,10 @@ class FormScreen(WizardScreen):
 
     # what collect() could not put into the answers (a port that is no number): refused at the field
     input_problems: list[Problem] = []
+    _advancing = False  # Next was pressed: the answers are being checked, the screen leaves if they pass
+
+    def moving_on(self) -> bool:
+        return self._advancing
 
     def fields(self) -> list[Field]:
         return list(self.query(Field))
@@ -213,6 +240,7 @@ class FormScreen(WizardScreen):
         self._collect()
         self.query_one("#next", Button).disabled = True
         self.set_status("Checking...")
+        self._advancing = True
         self.check(advance=True)
 
     def action_back(self) -> None:
@@ -242,6 +270,7 @@ class FormScreen(WizardScreen):
             self.set_status("")
         if not message.advance:
             return
+        self._advancing = False
         if errors:
             invalid = [w for w in self.query("Input.-invalid, RadioSet.-invalid, Checkbox.-invalid")
                        if displayed(w)]
@@ -249,8 +278,9 @@ class FormScreen(WizardScreen):
                 invalid[0].focus()
                 if isinstance(invalid[0], Input):
                     invalid[0].select_all()  # typing replaces the refused value (it had the focus already)
+            self.take_pending_back()  # an Esc pressed while checking: the screen stays, so it goes back
             return
-        self.leave(forward=True)
+        self.leave(forward=True)  # an Esc pressed while checking goes back from the next screen
 
     @on(Input.Blurred)
     def _left_field(self) -> None:

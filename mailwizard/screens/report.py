@@ -14,6 +14,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, DataTable, Static
 
@@ -29,9 +30,11 @@ listening, no open relay, AUTH only after STARTTLS, and the DNS records.
 
 The table is grouped by area (the step that checks it; the area's name is
 coloured by its worst result). Each row says PASS, WARN or FAIL (also in
-green, yellow and red) and the evidence; move through the rows with the
-arrow keys to read a row in full, with how to fix a problem, below the
-table. The line above the table counts passes, warnings and failures.
+green, yellow and red) and the evidence. A cell too long for its column
+ends in "…": the row chosen with the arrow keys is shown in full below the
+table, with how to fix a problem (Tab moves into it to scroll a long one,
+Shift+Tab back to the table). The line above the table counts passes,
+warnings and failures.
 Steps that pass are recorded, so `sudo mailwizard --resume` opens at the
 first step that did not.
 
@@ -43,8 +46,10 @@ checks out. In an answers file, `[auth] test_user` and
 `test_password_file` name one without asking.
 
 **d** shows the DNS records this server needs (MX, A/AAAA, PTR, SPF,
-DMARC, optionally TLS-RPT and MTA-STS) as zone-file lines to copy; the DNS
-rows of the table say which are already published. **s** saves a copy of
+DMARC, DKIM, optionally TLS-RPT and MTA-STS) as zone-file lines, each
+whole (a long one wraps); **c** there copies them to the terminal's
+clipboard, and `sudo mailwizard verify` prints them too. The DNS rows of
+the table say which are already published. **s** saves a copy of
 the answers (secrets left out, only their files named) for rebuilding this
 server on another host; the wizard also keeps them in
 /var/lib/mailwizard/answers.toml.
@@ -56,11 +61,31 @@ exit code 1 if any check failed, else 0.
 STATUS_STYLE = {"pass": "bold green", "warn": "bold yellow", "fail": "bold red"}
 ACCOUNT_STEPS = ("auth", "live")  # the steps whose checks use the test account
 STATUS_WIDTH, AREA_WIDTH, CHECK_WIDTH = 6, 14, 32  # cropped: the whole row is shown below the table
+DETAIL_TITLE = "the chosen row in full (a cell ending in … is cut in the table)"
+DETAIL_SCROLLS = "the chosen row in full: Tab to scroll it, Shift+Tab back"
 
 
 def cut(text: str) -> Text:
     """A cell's text on one line, ending in "…" where the column cuts it (the row's detail has it all)."""
     return Text(text, no_wrap=True, overflow="ellipsis")
+
+
+class DetailPane(VerticalScroll):
+    """The chosen row in full, under the table: it takes the focus (Tab) only when it has more to show
+    than its height, to scroll that with the keys."""
+
+    showing = False  # a row is shown (before the checks have run, the pane is empty and untitled)
+
+    def allow_focus(self) -> bool:
+        return self.allow_vertical_scroll
+
+    def on_resize(self) -> None:
+        self.retitle()
+
+    def retitle(self) -> None:
+        """The title says what the pane shows, and how to scroll it when the row is longer than the pane."""
+        self.border_title = "" if not self.showing else DETAIL_SCROLLS if self.allow_vertical_scroll \
+            else DETAIL_TITLE
 
 
 class ChecksProgress(Message):
@@ -107,7 +132,8 @@ class ReportScreen(WizardScreen):
         used = STATUS_WIDTH + AREA_WIDTH + CHECK_WIDTH + 2 * table.cell_padding * 4 + 2 + 2  # scrollbar, padding
         table.add_column("Evidence", width=max(12, self.app.size.width - used))
         yield table
-        yield Static("", id="detail")
+        with DetailPane(id="detail"):
+            yield Static("", id="detail-text")
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -246,7 +272,11 @@ class ReportScreen(WizardScreen):
             text.append(f"\nevidence: {check.evidence}")
         if check.fix and check.status != "pass":
             text.append(f"\nfix: {check.fix}")
-        self.query_one("#detail", Static).update(text)
+        self.query_one("#detail-text", Static).update(text)
+        pane = self.query_one("#detail", DetailPane)
+        pane.showing = True
+        pane.scroll_home(animate=False)
+        pane.retitle()
 
     def action_next(self) -> None:
         if not self.query_one("#next", Button).disabled:

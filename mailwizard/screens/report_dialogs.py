@@ -18,14 +18,11 @@ DEFAULT_ANSWERS_COPY = "/root/mailwizard-answers.toml"
 
 
 class DnsRecordsScreen(ModalScreen[None]):
-    """The zone-file lines, in a read-only text area the administrator can select and copy from."""
+    """The zone-file lines in a read-only text area as wide as the terminal, each record whole (a long one
+    wraps; the lines copied are the zone's own). c (or Ctrl+C) copies the selection, else every line, to the
+    terminal's clipboard; `mailwizard verify` prints the same lines, for a terminal without one."""
 
-    DEFAULT_CSS = """
-    DnsRecordsScreen { align: center middle; }
-    DnsRecordsScreen #dns-dialog { width: 100%; height: 22; }
-    DnsRecordsScreen TextArea { height: 1fr; }
-    """
-    BINDINGS = [Binding("escape", "close", "Close")]
+    BINDINGS = [Binding("escape", "close", "Close"), Binding("c", "copy", "Copy")]
 
     def __init__(self, zone: str) -> None:
         super().__init__()
@@ -33,11 +30,12 @@ class DnsRecordsScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dns-dialog", classes="dialog"):
-            yield Static("DNS records to publish (zone-file lines; select to copy)", classes="dialog-title")
-            # wrapped: every record is seen whole at 80 columns (a copy takes the lines as they are)
+            yield Static("DNS records to publish (zone-file lines)", classes="dialog-title")
             yield TextArea(self.zone, read_only=True, soft_wrap=True, show_line_numbers=False, id="zone",
                            compact=True)
+            yield Static(COPY_HINT, id="dns-note", classes="dialog-text", markup=False)
             with Horizontal(classes="dialog-buttons"):
+                yield Button("Copy (c)", id="copy", compact=True)
                 yield Button("Close (Esc)", id="close", variant="primary", compact=True)
 
     def on_mount(self) -> None:
@@ -45,10 +43,26 @@ class DnsRecordsScreen(ModalScreen[None]):
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
-        self.dismiss(None)
+        if event.button.id == "copy":
+            self.action_copy()
+        else:
+            self.dismiss(None)
+
+    def action_copy(self) -> None:
+        """The selection, else every line, to the terminal's clipboard (OSC 52: the terminal may refuse it)."""
+        selected = self.query_one("#zone", TextArea).selected_text
+        self.app.copy_to_clipboard(selected or self.zone)
+        what = "the selected text" if selected else "every record"
+        self.query_one("#dns-note", Static).update(
+            f"{what} copied to the terminal's clipboard, if it takes one (OSC 52); "
+            "`sudo mailwizard verify` prints them too")
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+COPY_HINT = ("c copies every record (or the part selected with Shift+arrows) to the terminal's clipboard; "
+             "`sudo mailwizard verify` prints them too")
 
 
 class SaveAnswersScreen(ModalScreen[str | None]):

@@ -284,38 +284,103 @@ STYLES = {"bold green": "pass", "bold yellow": "warn", "bold red": "fail", "gree
 
 class TestNothingCut:
     """Issue 15 (6): the Evidence column, the fix in the detail pane, the status line and the DNS records were
-    cut at 80x24."""
+    cut at 80x24; then a fix longer than the detail pane's height was cut at its foot, with no way to scroll."""
 
-    async def test_the_detail_pane_shows_a_long_evidence_and_fix_whole(self, tmp_path):
+    EVIDENCE = "250-mail.example.com " + " ".join(f"EXTENSION{i}" for i in range(16)) + " THE-END-OF-IT"
+
+    async def show(self, pilot, fix: str) -> None:
         from mailwizard.plan import Check
         from mailwizard.screens.report import ChecksDone
 
-        evidence = "250-mail.example.com " + " ".join(f"EXTENSION{i}" for i in range(16)) + " THE-END-OF-IT"
+        await to_report(pilot)
+        checks = [Check("live", "submission on 587 offers STARTTLS, then AUTH, and refuses AUTH before it",
+                        "fail", self.EVIDENCE, fix), Check("live", "port 25 open", "pass", "220 ESMTP")]
+        pilot.app.screen.post_message(ChecksDone(checks))
+        await settle(pilot)
+
+    @staticmethod
+    def detail_text(app, visible: bool = False) -> str:
+        """The lines of the chosen row's text as drawn at this width: all of them, or (`visible`) those the
+        detail pane shows now, scrolled as it is."""
+        from textual.geometry import Region
+
+        text = app.screen.query_one("#detail-text", Static)
+        pane = app.screen.query_one("#detail")
+        crop = Region(0, round(pane.scroll_y), text.size.width, pane.scrollable_content_region.height) \
+            if visible else text.region.reset_offset
+        return " ".join(strip.text.strip() for strip in text.render_lines(crop))
+
+    async def test_the_detail_pane_shows_a_cut_row_whole_and_the_table_says_so(self, tmp_path):
         fix = "open port 587 in the firewall " * 5 + "AND-RELOAD"
         app = create_app(applied(make_session(tmp_path / "root")), [], start="report")
         async with app.run_test(size=SIZE) as pilot:
-            await to_report(pilot)
-            app.screen.post_message(ChecksDone([Check("live", "submission on 587", "fail", evidence, fix)]))
-            await settle(pilot)
+            await self.show(pilot, fix)
             table = app.screen.query_one("#checks", DataTable)
-            cell = table.get_row_at(0)[3]
-            assert cell.plain == evidence and cell.overflow == "ellipsis" and cell.no_wrap  # marked, not lost
-            detail = app.screen.query_one("#detail", Static)
-            shown = [strip.text for strip in detail.render_lines(detail.region.reset_offset)]
-            text = " ".join(line.strip() for line in shown)
+            name, evidence = table.get_row_at(0)[2:]
+            assert evidence.plain == self.EVIDENCE and evidence.overflow == "ellipsis" and evidence.no_wrap
+            assert name.plain.startswith("submission on 587") and name.overflow == "ellipsis"  # marked, not lost
+            pane = app.screen.query_one("#detail")
+            assert "in full" in pane.border_title and "…" in pane.border_title  # the hint: cut cells are here
+            assert not pane.allow_vertical_scroll
+            text = self.detail_text(app, visible=True)
+            assert "FAIL" in text and "refuses AUTH before it" in text  # the check's whole name and status
             assert "THE-END-OF-IT" in text and "AND-RELOAD" in text
             status = app.screen.query_one("#status", Static)
             assert status.content_size.width >= len(str(status.content))  # the status fits its line
 
-    async def test_every_dns_record_is_seen_whole_at_80_columns(self, tmp_path):
-        session = make_session(tmp_path / "root")
-        app = create_app(applied(session), [], start="report")
+    async def test_a_fix_longer_than_the_pane_scrolls_into_view(self, tmp_path):
+        fix = "; ".join(f"step {i}: open port 587 in the firewall and reload it" for i in range(14)) + " THE-LAST"
+        app = create_app(applied(make_session(tmp_path / "root")), [], start="report")
+        async with app.run_test(size=SIZE) as pilot:
+            await self.show(pilot, fix)
+            pane = app.screen.query_one("#detail")
+            assert "THE-LAST" in self.detail_text(app)  # the whole fix is there...
+            assert "THE-LAST" not in self.detail_text(app, visible=True)  # ...more than the pane's height
+            assert pane.allow_vertical_scroll and "Tab to scroll" in pane.border_title
+            assert app.focused is app.screen.query_one("#checks")
+            await press(pilot, "tab")
+            assert app.focused is pane
+            await press(pilot, "end")
+            assert "THE-LAST" in self.detail_text(app, visible=True)  # scrolled to the end of the fix
+            await press(pilot, "shift+tab", "down")  # back to the table, to a short row
+            assert "Tab to scroll" not in pane.border_title and not pane.allow_focus()
+            await press(pilot, "up")
+            assert pane.scroll_y == 0, "a row is shown from its start"
+
+    async def test_every_dns_record_is_seen_whole_and_can_be_copied(self, tmp_path):
+        from mailwizard.dns_records import ZONE_STRING, txt_strings
+        from mailwizard.steps import dns
+        from mailwizard.steps.dkim import key_path
+        from support import cached_cert
+
+        session = applied(make_session(tmp_path / "root"))
+        session.answers.dns.addresses = ["203.0.113.25", "2001:db8::25"]
+        session.answers.dkim.enabled = True  # its key as opendkim-genkey leaves it: a long TXT record
+        session.host.makedirs(key_path(session.profile, "mail").rsplit("/", 1)[0])
+        session.host.write_atomic(key_path(session.profile, "mail"), cached_cert("dkim.example.com")[0],
+                                  mode=0o600, uid=0, gid=0)
+        records = dns.records(session.answers, session.host, session.profile)
+        assert any(r.name == "mail._domainkey.example.com" and len(r.value) > 255 for r in records)
+        app = create_app(session, [], start="report")
         async with app.run_test(size=SIZE) as pilot:
             await to_report(pilot)
             await press(pilot, "d")
             zone = app.screen.query_one("#zone", TextArea)
             assert zone.soft_wrap
             width = zone.content_size.width
+            assert width >= 74, "the dialog takes the terminal's width"
             assert max(len(line) for line in zone.text.splitlines()) > width  # the records are wider...
             visual = [zone.wrapped_document.get_sections(i) for i in range(zone.document.line_count)]
             assert all(len(part) <= width for parts in visual for part in parts)  # ...and wrap, whole
+            for record in records:  # each value whole (a DKIM key's in the zone's strings of 64, one a line)
+                value = record.value if record.type != "TXT" else "\n".join(
+                    f'        "{part}"' for part in txt_strings(record.value, ZONE_STRING)) \
+                    if len(record.value) > 255 else f'"{record.value}"'
+                assert record.name + "." in zone.text and value in zone.text, record
+            assert "".join(part for parts in visual for part in parts) == zone.text.replace("\n", "")
+            await press(pilot, "c")  # every line
+            assert app.clipboard == zone.text
+            assert "every record copied" in text_of(app.screen.query_one("#dns-note", Static))
+            await press(pilot, "shift+down", "shift+down", "ctrl+c")  # a selection, with Ctrl+C too
+            assert app.clipboard == "\n".join(zone.text.splitlines()[:2]) + "\n"
+            assert isinstance(app.screen, DnsRecordsScreen), "Ctrl+C there copies: it does not ask to quit"

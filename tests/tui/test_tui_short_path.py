@@ -217,6 +217,84 @@ async def test_esc_pressed_quickly_several_times_goes_back_as_many_screens(tmp_p
         assert app.screen.KEY == "welcome" and app.pending_back == 0
 
 
+def escape() -> events.Key:
+    return events.Key("escape", "\x1b")
+
+
+async def test_esc_that_comes_while_the_next_screen_is_being_put_up_counts_and_crashes_nothing(tmp_path):
+    """Issue 15: an Esc handled in the instant between one screen leaving (moved on by its answers' check,
+    a worker's message, not a key) and the next being composed reached the new screen before its widgets
+    existed: the wizard stopped with NoMatches. It is kept, and the new screen goes back for it."""
+    _, app = short_app(tmp_path, start="auth")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        keys = app.screen_keys()
+        app.screen.leave(forward=True)  # what the check's message does when the answers pass
+        assert not app.screen.children, "the next screen is not composed yet"
+        app.post_message(escape())
+        app.post_message(escape())
+        for _ in range(3):
+            await settle(pilot)
+        assert keys[keys.index("auth") - 1] == app.screen.KEY and app.pending_back == 0
+
+
+async def test_esc_pressed_while_next_is_checking_goes_back_from_the_next_screen(tmp_path, monkeypatch):
+    """Issue 15: ctrl+n then Esc, quickly: the Esc came while the answers were being checked and went back
+    from the screen being left, so the wizard ended a screen before where the presses lead (Next, Back: the
+    same screen); on the first screen such a press does nothing."""
+    import threading
+
+    from mailwizard.screens import base
+
+    gate = threading.Event()
+    checking = threading.Event()
+    real = base.problems_for
+
+    def slow(*args):
+        checking.set()
+        gate.wait(timeout=30)
+        return real(*args)
+
+    _, app = short_app(tmp_path, start="tls")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        keys = app.screen_keys()
+        monkeypatch.setattr(base, "problems_for", slow)
+        for presses, at in ((["ctrl+n", "escape"], "tls"), (["ctrl+n", "escape", "escape"], "welcome"),
+                            (["ctrl+n", "escape", "escape", "escape"], "welcome")):
+            gate.clear()
+            checking.clear()
+            await pilot.press(*presses)  # Esc while the check waits at the gate
+            for _ in range(200):
+                if checking.is_set():
+                    break
+                await pilot.pause()
+            assert checking.is_set() and app.screen.KEY in ("tls", "welcome")
+            gate.set()
+            for _ in range(3):
+                await settle(pilot)
+            assert at == app.screen.KEY, f"{presses}: at {app.screen.KEY}, expected {at} ({keys})"
+            assert app.pending_back == 0
+            if at == "welcome":
+                await press(pilot, "ctrl+n")
+                assert app.screen.KEY == "tls", "Next still works after the presses the first screen dropped"
+
+
+async def test_esc_pressed_quickly_at_startup_counts_or_does_nothing_on_the_first_screen(tmp_path):
+    """Issue 15: Esc presses arriving before the first screen is up: each goes back once (here from the
+    Postfix screen, the 4th), and those beyond the first screen do nothing; Next works afterwards."""
+    for presses, at in ((2, "tls"), (6, "welcome")):
+        _, app = short_app(tmp_path / str(presses), start="postfix_mode")
+        async with app.run_test(size=SIZE) as pilot:
+            for _ in range(presses):
+                app.post_message(escape())
+            for _ in range(3):
+                await settle(pilot)
+            assert at == app.screen.KEY and app.pending_back == 0
+            await press(pilot, "ctrl+n")
+            assert app.following(at) == app.screen.KEY
+
+
 async def test_resume_after_an_interrupted_apply_opens_at_the_review_without_a_hand_made_warning(tmp_path):
     """Issue 15 (7): --resume opened at Welcome and took the wizard's own files for hand-made ones."""
     from mailwizard.screens.review import ReviewScreen

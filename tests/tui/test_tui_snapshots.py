@@ -119,6 +119,14 @@ def test_snapshot_report(snap_compare, session):
     assert snap_compare(create_app(applied(session), [], start="report"), terminal_size=SIZE, run_before=run_before)
 
 
+def test_snapshot_report_dns_records(snap_compare, session):
+    """The Report's DNS records (d): the zone's lines across the terminal's width, a long one wrapped whole,
+    and how to copy them."""
+    session.answers.dns.addresses = ["203.0.113.25", "2001:db8::25"]
+    assert snap_compare(create_app(applied(session), [], start="report"), terminal_size=SIZE,
+                        run_before=walk("escape", "d"))
+
+
 def test_snapshot_report_test_account(snap_compare, session):
     """The Report's test-account prompt, the user typed and the password masked."""
     assert snap_compare(create_app(applied(session), [], start="report"), terminal_size=SIZE,

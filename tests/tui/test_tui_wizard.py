@@ -383,7 +383,7 @@ async def test_report_rows_show_their_evidence_and_fix_below(session):
         for _ in range(failing):
             await pilot.press("down")
         await settle(pilot)
-        detail = text_of(app.screen.query_one("#detail", Static))
+        detail = text_of(app.screen.query_one("#detail-text", Static))
         check = app.checks[failing]
         assert detail.startswith("FAIL") and check.name in detail and f"fix: {check.fix}" in detail
         # each step's name is shown once, on the first row of its group
