@@ -10,10 +10,11 @@ step bar, the owner of each answers key (where a problem is shown), the
 short path, `--answers` and `--resume` all read it here (wizard.py, app.py,
 screens/base.py); nothing else lists sections.
 
-Names kept for compatibility: the mail store's answers are `[mailbox]` and
-its step `vmail` (answers files and journals already written say so); the
-Postfix topics share the `[postfix]` table. Each entry says so rather than
-a second table mapping them.
+A page shares its name with its step where it has one (`vmail`, `auth`,
+`postfix`, ...). Kept for compatibility: the answers table of `vmail` is
+`[mailbox]` (answers files already written say so), and the Postfix topics
+share the `[postfix]` table. Each entry says so rather than a second table
+mapping them.
 
 No Textual here: the core (wizard.py) and the command line import it.
 """
@@ -66,8 +67,8 @@ SECTIONS: tuple[Section, ...] = (
     Section("tls", "TLS", "TLSScreen", "1.1.2", ("tls.",),
             required=(("tls.cert", "tls.self_signed", "tls.acme"), ("tls.key", "tls.self_signed", "tls.acme")),
             checks=("tls",), shown_while=("tls",), resumes=("acme", "tls")),
-    # answers [mailbox], step vmail
-    Section("mailstore", "Mail store", "MailStoreScreen", "1.1.3", ("mailbox.",),
+    # answers [mailbox]
+    Section("vmail", "Mail store", "MailStoreScreen", "1.1.3", ("mailbox.",),
             checks=("vmail",), shown_while=("vmail",), resumes=("vmail",)),
     Section("auth", "Authentication", "AuthScreen", "1.1.4, 1.2.4, 1.3.4",
             ("auth.backend", "auth.mechanisms", "auth.sasl_listener", "auth.sasl_port", "auth.sasl_allow_from"),
@@ -90,7 +91,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("replication", "Replication", "ReplicationScreen", "1.4", ("replication.",),
             checks=("replication",), shown_while=("replication",), resumes=("replication",)),
     # the Postfix topics: answers [postfix]; a null client receives no mail, so asks only its mode
-    Section("postfix_mode", "Postfix", "PostfixModeScreen", "2.1, 2.3",
+    Section("postfix", "Postfix", "PostfixModeScreen", "2.1, 2.3",
             ("postfix.mode", "postfix.inet_interfaces", "postfix.mynetworks", "postfix.myorigin",
              "postfix.relayhost"),
             required=(("postfix.mode",),), checks=("postfix",), resumes=("postfix",)),

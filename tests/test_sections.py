@@ -72,19 +72,19 @@ def test_no_module_but_the_registry_lists_sections():
 
 def test_the_guard_finds_a_listing():
     # the test above can fail: a table of screens as app.py had one is found
-    assert list(_listings(ast.parse('RESUME_AT = {"tls": "tls", "vmail": "mailstore", "auth": "auth"}')))
+    assert list(_listings(ast.parse('RESUME_AT = {"tls": "tls", "vmail": "vmail", "auth": "auth"}')))
 
 
 def test_every_answers_key_has_one_owner_and_owners_are_in_page_order():
-    assert owner("mailbox.root").key == "mailstore"
-    assert owner("postfix.relayhost").key == "postfix_mode"  # also Outbound's: the first page owns it
+    assert owner("mailbox.root").key == "vmail"
+    assert owner("postfix.relayhost").key == "postfix"  # also Outbound's: the first page owns it
     assert owner("dkim.selector").key == "outbound"
     assert owner("dns.whatever") is None
     assert key_matches("auth.ldap.uris", ("auth.ldap.",)) and not key_matches("auth.ldapx", ("auth.ldap.",))
 
 
 def test_a_resumed_run_opens_at_the_page_of_its_first_unverified_step():
-    assert resume_at("vmail") == "mailstore"
+    assert resume_at("vmail") == "vmail"
     assert resume_at("acme") == "tls"
     assert resume_at("firewall") == "protocols"
     assert resume_at("dkim") == "outbound"
@@ -134,7 +134,7 @@ def test_a_new_run_on_the_short_path_asks_only_what_no_default_answers(tmp_path)
     host = FakeHost.from_profile(profile_for("debian12"), str(tmp_path), hostname="mail.example.com")
     core = Wizard(Session(answers, host, profile_for("debian12"), offline=True, dry_run=True,
                           journal_dir=str(tmp_path / "j")), short_path=True)
-    assert core.pages() == ["welcome", "tls", "auth", "postfix_mode", "more", "review"]
-    assert "mailstore" in core.summarised() and "install" in core.summarised()
-    assert core.previous("mailstore") == "more" and core.following("mailstore") == "more"
+    assert core.pages() == ["welcome", "tls", "auth", "postfix", "more", "review"]
+    assert "vmail" in core.summarised() and "install" in core.summarised()
+    assert core.previous("vmail") == "more" and core.following("vmail") == "more"
     assert answers.postfix.submission  # a new mail server's users send through it

@@ -300,7 +300,7 @@ async def test_a_test_that_raises_is_shown_not_a_traceback(tmp_path, monkeypatch
 # --- Mail store ---------------------------------------------------------------------------
 
 async def test_mail_store_refuses_dovecot_as_the_mail_user(session):
-    app = create_app(session, [], start="mailstore")
+    app = create_app(session, [], start="vmail")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await replace_input(pilot, "#mailbox-user", "dovecot")

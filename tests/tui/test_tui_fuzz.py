@@ -32,10 +32,10 @@ SIZE = (80, 24)
 PER_FIELD = 8  # Pilot is slow (a Next with its check is about a second on a loaded 2-core machine)
 
 # (screen key, reference answers) for every screen with text fields
-SCREENS = [("welcome", "pam.toml"), ("tls", "pam.toml"), ("mailstore", "pam.toml"), ("auth", "full.toml"),
+SCREENS = [("welcome", "pam.toml"), ("tls", "pam.toml"), ("vmail", "pam.toml"), ("auth", "full.toml"),
            ("auth_pam", "full.toml"), ("auth_ldap", "ldap-search.toml"), ("auth_ldap", "ldap.toml"),
            ("auth_sql", "sql.toml"), ("lmtp", "full.toml"), ("sieve", "full.toml"), ("replication", "full.toml"),
-           ("postfix_mode", "full.toml"), ("postfix_mode", "null-client.toml"), ("postfix_tls", "full.toml"),
+           ("postfix", "full.toml"), ("postfix", "null-client.toml"), ("postfix_tls", "full.toml"),
            ("postfix_aliases", "ldap.toml"), ("postfix_delivery", "full.toml"), ("postfix_limits", "full.toml")]
 
 # fields whose value the screen does not keep in the answers (a test login for Test connection)

@@ -149,8 +149,8 @@ def test_every_reference_file_holds_what_its_screens_require():
 
     for path in sorted(ANSWERS.glob("*.toml")):
         answers, _ = answers_mod.parse(path.read_text())
-        screens = ("welcome", "postfix_mode") if not answers.dovecot_enabled else tuple(REQUIRED)
+        screens = ("welcome", "postfix") if not answers.dovecot_enabled else tuple(REQUIRED)
         assert {s: missing_from_file(s, answers.raw) for s in screens} == {s: [] for s in screens}, path.name
     bare, _ = answers_mod.parse('[tls]\nself_signed = true\n[auth.ldap]\nbase = "dc=example,dc=com"\n')
     assert {s: missing_from_file(s, bare.raw) for s in REQUIRED} == {
-        "welcome": ["server.hostname"], "tls": [], "auth": ["auth.backend"], "postfix_mode": ["postfix.mode"]}
+        "welcome": ["server.hostname"], "tls": [], "auth": ["auth.backend"], "postfix": ["postfix.mode"]}

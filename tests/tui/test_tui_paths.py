@@ -11,7 +11,7 @@ SIZE = (80, 24)
 
 async def test_mail_root_written_as_a_system_directory_is_refused_at_its_field(tmp_path):
     session = make_session(tmp_path / "root")
-    app = create_app(session, [], start="mailstore")
+    app = create_app(session, [], start="vmail")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         for typed in ("//etc", "/srv/../etc/", "/var/lib/mailwizard/."):

@@ -26,7 +26,7 @@ from tui_support import (
 )
 
 SIZE = (80, 24)
-DOVECOT_SCREENS = {"tls", "mailstore", "auth", "auth_pam", "auth_ldap", "auth_sql", "protocols",
+DOVECOT_SCREENS = {"tls", "vmail", "auth", "auth_pam", "auth_ldap", "auth_sql", "protocols",
                    "mailboxes", "lmtp"}
 # the Postfix screens of an internet site only: a null client receives no mail
 RECEIVING_SCREENS = {"postfix_tls", "postfix_aliases", "postfix_delivery", "postfix_submission"}
@@ -72,7 +72,7 @@ async def test_mode_internet_site_refuses_a_bad_network_at_the_field(session):
 
 async def test_mode_null_client_drops_the_dovecot_screens_and_needs_a_relay(tmp_path):
     session = make_session(tmp_path / "root", answers="full.toml", platform="rhel10")
-    app = create_app(session, [], start="postfix_mode")
+    app = create_app(session, [], start="postfix")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert DOVECOT_SCREENS - {"auth_ldap", "auth_sql"} <= set(step_keys(app))
@@ -170,7 +170,7 @@ async def test_aliases_ldap_lookup(session):
 
 
 async def test_postfix_help_names_the_guide_sections(session):
-    app = create_app(session, [], start="postfix_mode")
+    app = create_app(session, [], start="postfix")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await press(pilot, "f1")
@@ -266,17 +266,17 @@ async def test_limits_are_shown_for_a_null_client_too(tmp_path):
 # --- the order of the Postfix screens ------------------------------------------------------------
 
 async def test_internet_site_walks_every_postfix_screen_in_order(session):
-    app = create_app(session, [], start="postfix_mode")
+    app = create_app(session, [], start="postfix")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         passed = await walk_to(pilot, "ReviewScreen")
         assert passed == ["PostfixModeScreen", "PostfixTlsScreen", "PostfixAliasesScreen", "PostfixDeliveryScreen",
                           "PostfixSubmissionScreen", "PostfixLimitsScreen", "OutboundScreen", "ReviewScreen"]
         assert [k for k in app.screen_keys() if k.startswith("postfix")] == [
-            "postfix_mode", "postfix_tls", "postfix_aliases", "postfix_delivery", "postfix_submission",
+            "postfix", "postfix_tls", "postfix_aliases", "postfix_delivery", "postfix_submission",
             "postfix_limits"]
         session.answers.postfix.mode = "null-client"
-        assert [k for k in app.screen_keys() if k.startswith("postfix")] == ["postfix_mode", "postfix_limits"]
+        assert [k for k in app.screen_keys() if k.startswith("postfix")] == ["postfix", "postfix_limits"]
 
 
 @pytest.mark.parametrize("step, screen", [("postfix_tls", "PostfixTlsScreen"),
@@ -365,7 +365,7 @@ async def test_postfix_tls_own_pair_is_checked_at_the_field(session):
 
 async def test_postfix_tls_without_dovecot_needs_its_own_pair(tmp_path):
     session = make_session(tmp_path / "root", answers="null-client.toml", platform="rhel10")
-    app = create_app(session, [], start="postfix_mode")
+    app = create_app(session, [], start="postfix")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await choose(pilot, "#postfix-mode", -1)  # an internet site; [dovecot] enabled = false stays

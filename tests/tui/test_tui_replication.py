@@ -37,7 +37,7 @@ async def test_the_screen_is_shown_only_while_replication_is_enabled(tmp_path):
     async with app.run_test(size=(100, 40)) as pilot:
         await settle(pilot)
         keys = app.screen_keys()
-        assert keys.index("lmtp") < keys.index("replication") < keys.index("postfix_mode")
+        assert keys.index("lmtp") < keys.index("replication") < keys.index("postfix")
 
 
 async def test_fields_and_prerequisites_are_shown(tmp_path):

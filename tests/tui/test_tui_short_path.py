@@ -136,15 +136,15 @@ async def test_everything_else_opens_any_screen_and_comes_back(tmp_path):
 
 
 async def test_everything_else_sends_next_to_a_screen_with_an_error(tmp_path):
-    from mailwizard.screens.mailstore import MailStoreScreen
     from mailwizard.screens.more import MoreScreen
+    from mailwizard.screens.vmail import MailStoreScreen
 
     session, app = short_app(tmp_path, "more")
     session.answers.mailbox.root = "relative/path"
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert isinstance(app.screen, MoreScreen)
-        assert "ERROR mailbox.root" in text_of(app.screen.query_one("#summary-mailstore"))
+        assert "ERROR mailbox.root" in text_of(app.screen.query_one("#summary-vmail"))
         assert "1 screen(s) to open" in text_of(app.screen.query_one("#status"))
         await press(pilot, "ctrl+n")
         assert isinstance(app.screen, MailStoreScreen)
@@ -248,7 +248,7 @@ async def test_esc_pressed_while_next_is_checking_goes_back_from_the_next_screen
 
     gate = threading.Event()
     checking = threading.Event()
-    real = base.problems_for
+    real = base.problems_of
 
     def slow(*args):
         checking.set()
@@ -259,7 +259,7 @@ async def test_esc_pressed_while_next_is_checking_goes_back_from_the_next_screen
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         keys = app.screen_keys()
-        monkeypatch.setattr(base, "problems_for", slow)
+        monkeypatch.setattr(base, "problems_of", slow)
         for presses, at in ((["ctrl+n", "escape"], "tls"), (["ctrl+n", "escape", "escape"], "welcome"),
                             (["ctrl+n", "escape", "escape", "escape"], "welcome")):
             gate.clear()
@@ -284,7 +284,7 @@ async def test_esc_pressed_quickly_at_startup_counts_or_does_nothing_on_the_firs
     """Issue 15: Esc presses arriving before the first screen is up: each goes back once (here from the
     Postfix screen, the 4th), and those beyond the first screen do nothing; Next works afterwards."""
     for presses, at in ((2, "tls"), (6, "welcome")):
-        _, app = short_app(tmp_path / str(presses), start="postfix_mode")
+        _, app = short_app(tmp_path / str(presses), start="postfix")
         async with app.run_test(size=SIZE) as pilot:
             for _ in range(presses):
                 app.post_message(escape())
@@ -326,7 +326,7 @@ async def test_the_short_path_asks_an_ldap_servers_form(tmp_path):
         await settle(pilot)
         assert isinstance(app.screen, AuthScreen)
         session.answers.auth.backend = "ldap"
-        assert app.screen_keys()[:5] == ["welcome", "tls", "auth", "auth_ldap", "postfix_mode"]
+        assert app.screen_keys()[:5] == ["welcome", "tls", "auth", "auth_ldap", "postfix"]
         assert "auth_ldap" not in app.summarised() and "auth_pam" not in app.summarised()
         session.answers.auth.backend = "pam"
         assert "auth_pam" in app.summarised() and "auth_ldap" not in app.screen_keys()

@@ -152,7 +152,7 @@ def dovecot_session(tmp_path, answers: str, platform: str = "debian12"):
 
 
 def test_snapshot_mail_store(snap_compare, session):
-    assert snap_compare(create_app(session, [], start="mailstore"), terminal_size=SIZE, run_before=walk())
+    assert snap_compare(create_app(session, [], start="vmail"), terminal_size=SIZE, run_before=walk())
 
 
 def test_snapshot_auth(snap_compare, session):
@@ -200,19 +200,19 @@ def test_snapshot_lmtp_tcp(snap_compare, tmp_path):
 # --- the Postfix screens -----------------------------------------------------------------
 
 def test_snapshot_postfix_mode(snap_compare, tmp_path):
-    app = create_app(dovecot_session(tmp_path, "full.toml", "rhel10"), [], start="postfix_mode")
+    app = create_app(dovecot_session(tmp_path, "full.toml", "rhel10"), [], start="postfix")
     assert snap_compare(app, terminal_size=SIZE, run_before=walk())
 
 
 def test_snapshot_postfix_mode_null_client(snap_compare, tmp_path):
-    app = create_app(dovecot_session(tmp_path, "null-client.toml", "rhel10"), [], start="postfix_mode")
+    app = create_app(dovecot_session(tmp_path, "null-client.toml", "rhel10"), [], start="postfix")
     assert snap_compare(app, terminal_size=SIZE, run_before=walk())
 
 
 def test_snapshot_postfix_mode_bad_network(snap_compare, tmp_path):
     session = dovecot_session(tmp_path, "full.toml", "rhel10")
     session.answers.postfix.mynetworks = ["127.0.0.0/8", "2001:db8::/32"]
-    app = create_app(session, [], start="postfix_mode")
+    app = create_app(session, [], start="postfix")
     assert snap_compare(app, terminal_size=SIZE, run_before=walk("ctrl+n"))
 
 

@@ -42,7 +42,7 @@ FORMATS = [("sdbox", "sdbox (guide)"), ("mdbox", "mdbox"), ("maildir", "maildir"
 
 
 class MailStoreScreen(FormScreen):
-    KEY = "mailstore"
+    KEY = "vmail"
     HEADING = "Mail store: virtual users"
     HELP = HELP
 

@@ -38,7 +38,7 @@ MODES = [("internet-site", "Internet site: sends and receives mail directly over
 
 
 class PostfixModeScreen(FormScreen):
-    KEY = "postfix_mode"
+    KEY = "postfix"
     HEADING = "Postfix: internet site or null client"
     HELP = HELP
 
