@@ -42,12 +42,15 @@ def test_every_page_screen_is_a_section():
 
 
 def _listings(tree: ast.AST):
-    """Literal tuples, lists, sets and dict keys in a module that name three or more sections."""
+    """Literal tuples, lists, sets and dicts in a module that name three or more sections, and mostly them."""
     for node in ast.walk(tree):
         items = [*node.keys, *node.values] if isinstance(node, ast.Dict) else \
             node.elts if isinstance(node, (ast.Tuple, ast.List, ast.Set)) else []
-        named = {i.value for i in items if isinstance(i, ast.Constant) and i.value in KEYS}
-        if len(named) >= 3:
+        constants = [i.value for i in items if isinstance(i, ast.Constant)]
+        named = {c for c in constants if c in KEYS}
+        # three sections or more, and mostly sections: a package map by feature (lmtp, sieve, postfix among
+        # dovecot, imap, ldap, ...) names features, not pages
+        if len(named) >= 3 and 2 * len(named) >= len(set(constants)):
             yield node.lineno, sorted(named)
 
 
