@@ -287,23 +287,47 @@ def test_turned_off_after_a_run_turned_it_on(tmp_path, platform, manager, stop):
     assert f"keys stay in {where}" in again.render_text()
 
 
-def test_turned_off_the_milter_settings_go_back_to_what_main_cf_had(tmp_path):
-    """main.cf had a milter of its own before the wizard (OpenDKIM's replaced it): off, it is set back."""
+def test_on_adds_its_milter_after_main_cfs_own_and_off_takes_out_only_its_own(tmp_path):
+    """main.cf passed mail to a milter of its own (rspamd) and chose tempfail: DKIM on adds OpenDKIM after it
+    (rspamd still filters; OpenDKIM signs what it lets through) and keeps tempfail; a re-run changes nothing;
+    off takes OpenDKIM's out and leaves rspamd, tempfail, and sendmail's mail passing no milter, as before."""
     def rspamd(session):
         postfix_installed_with(session.host, "smtpd_milters = inet:127.0.0.1:11332",
                                "milter_default_action = tempfail")
 
-    session, _ = turned_on_then_off(tmp_path, "rhel10", rspamd)
-    assert "smtpd_milters = inet:127.0.0.1:8891" in session.host.read_text("/etc/postfix/main.cf")
+    session = session_for(tmp_path, "rhel10")
+    rspamd(session)
+    on = next(c for c in step_changes(session.plan()) if c.kind == "postconf")
+    assert on.commands() == [["postconf", "-e", "smtpd_milters=inet:127.0.0.1:11332, inet:127.0.0.1:8891"],
+                             ["postconf", "-e", "non_smtpd_milters=$smtpd_milters"]]
+    assert "after inet:127.0.0.1:11332 (kept)" in on.describe() and "tempfail kept" in on.describe()
+    assert session.apply(session.plan()).status == "applied"
+    assert [c for c in step_changes(session.plan()) if c.noop is None] == []  # a re-run: nothing
+    checks = {c.name: c.status for c in dkim.verify(session.answers, session.host, session.profile)}
+    assert checks["postconf passes mail through OpenDKIM"] == "pass"
+
+    session.answers.dkim.enabled = False
     milters, service = step_changes(session.plan())
     assert service.kind == "service" and service.noop is None
-    assert milters.commands() == [["postconf", "-e", "smtpd_milters=inet:127.0.0.1:11332",
-                                   "milter_default_action=tempfail"], ["postconf", "-X", "non_smtpd_milters"]]
-    assert "set back as they were before mailwizard" in milters.describe()
+    assert milters.commands() == [["postconf", "-e", "smtpd_milters=inet:127.0.0.1:11332"],
+                                  ["postconf", "-X", "non_smtpd_milters"]]  # tempfail: main.cf's all along
+    assert "inet:127.0.0.1:11332 kept" in milters.describe()
     assert session.apply(session.plan()).status == "applied"
     values = main_values(session.host.read_text("/etc/postfix/main.cf"))
     assert (values["smtpd_milters"], values["milter_default_action"]) == ("inet:127.0.0.1:11332", "tempfail")
     assert "non_smtpd_milters" not in values
+
+
+def test_a_milter_added_after_the_wizards_run_stays_when_dkim_goes(tmp_path):
+    """Off after the admin added a milter of their own beside OpenDKIM's: theirs stays (before, main.cf went
+    back to what it was before the wizard, which would have dropped it)."""
+    session, _ = turned_on_then_off(tmp_path, "debian12")
+    host = session.host
+    assert host.run(["postconf", "-e", "smtpd_milters=inet:127.0.0.1:8891, unix:/run/clamav/clamav-milter.ctl"]).ok
+    assert session.apply(session.plan()).status == "applied"
+    values = main_values(host.read_text("/etc/postfix/main.cf"))
+    assert values["smtpd_milters"] == "unix:/run/clamav/clamav-milter.ctl"
+    assert "milter_default_action" not in values and "non_smtpd_milters" not in values  # as before the wizard
 
 
 def test_a_run_stopped_after_the_milter_went_still_stops_opendkim(tmp_path):

@@ -66,7 +66,7 @@ from mailwizard.plan import (
     service_enabled,
 )
 from mailwizard.platform import Profile
-from mailwizard.postfix_conf import Postconf, settings_as_before, settings_check
+from mailwizard.postfix_conf import Postconf, main_values, settings_as_before, settings_check
 from mailwizard.readback import words
 from mailwizard.steps import Step, not_checkable
 
@@ -90,15 +90,10 @@ def undo(ctx: PlanContext) -> list[Change]:
     """DKIM turned off after a run turned it on: Postfix no longer passes mail to OpenDKIM (its milter
     settings back to what main.cf had before the wizard, or removed), then OpenDKIM stopped and no longer
     started at boot. The keys and opendkim.conf are kept, for the day it is on again."""
-    from mailwizard.postfix_conf import main_values
-
     changes: list[Change] = []
-    if main_values(ctx.read_text(f"{ctx.profile.postfix_dir}/main.cf") or "").get("smtpd_milters") == MILTER:
-        # an OpenDKIM milter of before the wizard is taken out too: OpenDKIM is stopped below
-        changes.append(settings_as_before(ctx, [k for k, _ in milter_settings()],
-                                          "main.cf: mail no longer passes OpenDKIM ([dkim] enabled = false); "
-                                          "smtpd_milters, non_smtpd_milters, milter_default_action",
-                                          lambda before: before.get("smtpd_milters") == MILTER))
+    main = main_values(ctx.read_text(f"{ctx.profile.postfix_dir}/main.cf") or "")
+    if MILTER in words(main.get("smtpd_milters", "")):
+        changes.append(milters_off(ctx, main))
     if changes or CONF in ctx.own_files:  # the wizard set OpenDKIM up (a run stopped half-way included)
         changes.append(ServiceOff("opendkim", ctx.profile,
                                   summary=f"DKIM signing is off ([dkim] enabled = false); its keys stay in "
@@ -127,8 +122,52 @@ def conf_settings(answers: Answers, profile: Profile) -> list[tuple[str, str]]:
             ("Selector", answers.dkim.selector), ("KeyFile", key_path(profile, answers.dkim.selector))]
 
 
-def milter_settings() -> list[tuple[str, str]]:
-    return [("smtpd_milters", MILTER), ("non_smtpd_milters", "$smtpd_milters"), ("milter_default_action", "accept")]
+def milter_settings(main: dict[str, str]) -> list[tuple[str, str]]:
+    """What main.cf must say for mail to pass OpenDKIM, given what it says (`main`): its milter added after
+    those main.cf already passes mail to (a spam or virus filter, kept in its order: OpenDKIM signs what
+    they let through), for mail from sendmail too ($smtpd_milters, or added to its own list); accepted
+    unsigned while a milter is down, unless main.cf chose otherwise. A value holding it already is kept
+    as it is written."""
+    def added(value: str) -> str:
+        return value if MILTER in words(value) else ", ".join([*words(value), MILTER])
+
+    settings = [("smtpd_milters", added(main.get("smtpd_milters", "")))]
+    own = main.get("non_smtpd_milters", "")
+    settings.append(("non_smtpd_milters", "$smtpd_milters" if not own.strip() or own.strip() == "$smtpd_milters"
+                     else added(own)))
+    if not main.get("milter_default_action"):
+        settings.append(("milter_default_action", "accept"))
+    return settings
+
+
+MILTER_KEYS = ("smtpd_milters", "non_smtpd_milters", "milter_default_action")
+
+
+def milters_off(ctx: PlanContext, main: dict[str, str]) -> Postconf:
+    """OpenDKIM's milter taken out of main.cf: the other milters stay as they are; with none left, the three
+    settings go back as main.cf had them before the wizard (removed where it had none)."""
+    summary = "main.cf: mail no longer passes OpenDKIM ([dkim] enabled = false)"
+    others = [w for w in words(main.get("smtpd_milters", "")) if w != MILTER]
+    if not others:
+        # an OpenDKIM milter of before the wizard is taken out too: OpenDKIM is stopped
+        return settings_as_before(ctx, list(MILTER_KEYS), summary + "; " + ", ".join(MILTER_KEYS),
+                                  lambda before: MILTER in words(before.get("smtpd_milters", "")) and not [
+                                      w for w in words(before.get("smtpd_milters", "")) if w != MILTER])
+    main_cf = f"{ctx.profile.postfix_dir}/main.cf"
+    before = main_values((ctx.originals(main_cf) or b"").decode("utf-8", "surrogateescape"))
+    settings, remove = [("smtpd_milters", ", ".join(others))], []
+    own = main.get("non_smtpd_milters", "")
+    if MILTER in words(own):
+        rest = [w for w in words(own) if w != MILTER]
+        settings += [("non_smtpd_milters", ", ".join(rest))] if rest else []
+        remove += [] if rest else ["non_smtpd_milters"]
+    elif own.strip() == "$smtpd_milters" and "non_smtpd_milters" not in before:
+        remove.append("non_smtpd_milters")  # the wizard's: sendmail's mail passed no milter before
+    if "milter_default_action" in before:
+        settings.append(("milter_default_action", before["milter_default_action"]))
+    elif main.get("milter_default_action"):
+        remove.append("milter_default_action")
+    return Postconf(settings, remove=remove, summary=f"{summary}: {', '.join(others)} kept")
 
 
 def _setting_re(key: str, commented: bool) -> re.Pattern:
@@ -278,8 +317,12 @@ def plan(answers: Answers, ctx: PlanContext) -> list[Change]:
         return undo(ctx)
     changes: list[Change] = [*epel(ctx), install(ctx), conf_change(answers, ctx), *key_changes(answers, ctx),
                              DkimState("opendkim", ctx.profile)]
-    changes.append(Postconf(milter_settings(), summary=f"main.cf: mail passes OpenDKIM ({MILTER}) to be signed; "
-                                                       "accepted unsigned while it is down"))
+    main = main_values(ctx.read_text(f"{ctx.profile.postfix_dir}/main.cf") or "")
+    others = [w for w in words(main.get("smtpd_milters", "")) if w != MILTER]
+    changes.append(Postconf(milter_settings(main), summary=f"main.cf: mail passes OpenDKIM ({MILTER}) to be signed"
+                            + (f", after {', '.join(others)} (kept)" if others else "")
+                            + ("; accepted unsigned while it is down" if not main.get("milter_default_action")
+                               else f"; milter_default_action = {main['milter_default_action']} kept")))
     return changes
 
 
@@ -408,7 +451,8 @@ def verify(answers: Answers, host: Host, profile: Profile, resolve=None) -> list
                         "; ".join(f"{k} = {conf.get(k, '(missing)')}" for k, _ in wrong) or
                         "Domain " + ", ".join(answers.dkim_domains()),
                         "run mailwizard again" if wrong else ""))
-    checks.append(settings_check(host, "dkim", "postconf passes mail through OpenDKIM", milter_settings()))
+    main = main_values(host.read_text(f"{profile.postfix_dir}/main.cf") or "")
+    checks.append(settings_check(host, "dkim", "postconf passes mail through OpenDKIM", milter_settings(main)))
     return checks + published_checks(answers, host, profile, resolve)
 
 
