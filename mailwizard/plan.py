@@ -540,7 +540,11 @@ class ServiceState(Change):
 
     def effects(self, host: Host, work: Work) -> Effects:
         starts = any(a in ("start", "enable and start") for a in self.actions)
-        return Effects(settles=[self.name], started=[self.name] if starts else [])
+        enables = any(a in ("enable", "enable and start") for a in self.actions)
+        # not started at boot before the wizard: rollback makes it so again (a package that enabled its
+        # service on install, as Debian's do, left nothing for the wizard to enable)
+        return Effects(settles=[self.name], started=[self.name] if starts else [],
+                       undo=[self.profile.service_argv("disable", self.name)] if enables else [])
 
     def perform(self, host: Host, effects: Effects, work: Work) -> None:
         for argv in self.commands():

@@ -700,3 +700,25 @@ def test_rollback_stops_the_services_it_started_while_their_configuration_is_the
     assert sorted(name for name, _ in stops) == sorted(started)
     assert all(still_configured for _, still_configured in stops), stops
     assert "stopped dovecot (started by mailwizard)" in report.services
+
+
+@pytest.mark.parametrize("manager, disable", [("systemd", ["systemctl", "disable"]), ("service", ["update-rc.d"])])
+def test_rollback_no_longer_starts_at_boot_what_the_wizard_enabled(tmp_path, manager, disable):
+    """A service the wizard enabled (not started at boot before) is disabled again by rollback; one that was
+    enabled before (a Debian package enables its own on install) stays enabled."""
+    from dataclasses import replace
+
+    from mailwizard.plan import service_enabled
+
+    session = fake_session(tmp_path, "debian12", "pam.toml")
+    session.profile = replace(session.profile, service_manager=manager)
+    host = session.host
+    host.state.enabled.add("postfix")  # enabled by its package before the wizard ran
+    assert session.apply(session.plan()).status == "applied"
+    assert service_enabled(host, session.profile, "dovecot") and service_enabled(host, session.profile, "postfix")
+    with session.journal() as journal:
+        journal.rollback(session.profile)
+    assert not service_enabled(host, session.profile, "dovecot")
+    assert service_enabled(host, session.profile, "postfix")
+    undone = [argv for argv in host.commands if argv[:len(disable)] == disable]
+    assert [argv for argv in undone if "dovecot" in argv] and not [argv for argv in undone if "postfix" in argv]
