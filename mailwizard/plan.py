@@ -540,9 +540,11 @@ class ServiceState(Change):
 
     def effects(self, host: Host, work: Work) -> Effects:
         starts = any(a in ("start", "enable and start") for a in self.actions)
-        enables = any(a in ("enable", "enable and start") for a in self.actions)
-        # not started at boot before the wizard: rollback makes it so again (a package that enabled its
-        # service on install, as Debian's do, left nothing for the wizard to enable)
+        # not started at boot right before this change: rollback makes it so again. Asked of the host now, not
+        # of the plan: a package the same run installed may have enabled its service since (Debian's do), and
+        # then there is nothing of the wizard's to undo, whether the install ran uninterrupted or was resumed
+        enables = any(a in ("enable", "enable and start") for a in self.actions) and \
+            not service_enabled(host, self.profile, self.name)
         return Effects(settles=[self.name], started=[self.name] if starts else [],
                        undo=[self.profile.service_argv("disable", self.name)] if enables else [])
 
