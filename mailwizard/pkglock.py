@@ -5,9 +5,9 @@ that took the wizard but not its child) keeps dpkg's frontend lock until it
 has finished. apt-get waits for that lock itself when told to
 (`-o Dpkg::Lock::Timeout=SECONDS`, in the platform's install argv), but
 `dpkg --configure -a` and `debconf-set-selections`, which the plan may run
-before it, fail at once. When the lock is held while the plan is made, the plan
-first runs this module (`python3 -m mailwizard.pkglock LOCK SECONDS`), which
-waits for the lock to be free and says every few seconds whom it waits for.
+before it, fail at once: the install (steps/install.PackageCommand) waits
+here for dpkg's locks to be free before each of them, saying every few
+seconds whom it waits for.
 
 dnf needs none of this: it waits for its own lock by default ("Waiting for
 process with pid N to finish."), and RHEL's rpm database (SQLite) needs no
@@ -20,7 +20,6 @@ from __future__ import annotations
 import fcntl
 import os
 import struct
-import sys
 import time
 
 DPKG_FRONTEND_LOCK = "/var/lib/dpkg/lock-frontend"
@@ -76,14 +75,3 @@ def wait(path: str, seconds: float, say=print, every: float = 5.0, poll: float =
         say(f"the package lock {path} is free after {int(time.monotonic() - started)} s")
     return True
 
-
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 2:
-        print("usage: python3 -m mailwizard.pkglock LOCKFILE SECONDS", file=sys.stderr)
-        return 2
-    return 0 if wait(args[0], float(args[1]), say=lambda line: print(line, flush=True)) else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

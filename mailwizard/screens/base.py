@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from mailwizard.app import MailWizard
     from mailwizard.engine import Session
 
+
 def displayed(widget: Widget) -> bool:
     """Whether the widget and all its containers are displayed (a hidden part of a form is not)."""
     node: DOMNode | None = widget

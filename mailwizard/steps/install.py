@@ -3,22 +3,22 @@
 Another package manager may hold the package lock: an apt-get or dnf that a killed run left running, or
 the system's own unattended upgrades. The install then waits for it rather than fail: dnf does by
 default, apt-get is told to (`-o Dpkg::Lock::Timeout=600` in Debian's install argv) and says so every
-second ("Waiting for cache lock: ... held by process N (apt-get)"). The commands the plan runs before
-apt-get (`dpkg --configure -a`, `debconf-set-selections`) cannot wait; when the lock is held while the
-plan is made, the plan shows a wait for it first (mailwizard.pkglock), and whenever apt-get or dpkg is
-about to run, it waits until nobody holds dpkg's locks (PackageCommand): the dpkg a killed apt-get started
-outlives the kill and may take the lock after the plan was made. After a killed dnf nothing is repaired:
-RHEL's rpm database is transactional (SQLite), and the next `dnf install` installs what is missing;
-`rpm --rebuilddb` is for a damaged Berkeley DB, which RHEL 9 and 10 no longer have.
+second ("Waiting for cache lock: ... held by process N (apt-get)"). Before apt-get, dpkg or the
+debconf answers run, the wizard itself waits until nobody holds dpkg's locks, saying whom for
+(PackageCommand, mailwizard.pkglock): `dpkg --configure -a` and `debconf-set-selections` cannot wait,
+and the dpkg a killed apt-get started outlives the kill and may take the lock after the plan was made.
+A lock held while the plan is made is said on the Review (a warning at `packages`).
+After a killed dnf nothing is repaired: RHEL's rpm database is transactional (SQLite), and the next
+`dnf install` installs what is missing; `rpm --rebuilddb` is for a damaged Berkeley DB, which RHEL 9 and
+10 no longer have.
 """
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 
 from mailwizard import pkglock
-from mailwizard.answers import Answers
+from mailwizard.answers import Answers, Problem
 from mailwizard.host import Host
 from mailwizard.plan import Check, Command, Effects, PlanContext, Work
 from mailwizard.platform import Profile
@@ -104,18 +104,17 @@ def interrupted(ctx: PlanContext) -> set[str]:
     return {p for key in ctx.unfinished if key.startswith(prefix) for p in key[len(prefix):].split()}
 
 
-def lock_wait(ctx: PlanContext) -> list[Command]:
-    """Wait for the package lock first when another apt-get or dpkg holds it now (a killed run's orphan)."""
+def validate(answers: Answers, ctx: PlanContext) -> list[Problem]:
+    """A warning when another package installation holds the package lock while the plan is made (a killed
+    run's orphan, unattended upgrades): the install will wait for it (PackageCommand)."""
     if ctx.profile.family != "debian" or ctx.offline:
         return []
     held = ctx.fact("package lock", lambda: pkglock.holder(str(ctx.host.real(pkglock.DPKG_FRONTEND_LOCK))))
     if held is None:
         return []
-    return [Command(argv=[sys.executable, "-m", "mailwizard.pkglock", pkglock.DPKG_FRONTEND_LOCK,
-                          str(pkglock.WAIT_SECONDS)],
-                    summary=f"wait for the package lock, held by {pkglock.describe(held)}: another package "
-                            f"installation is running (at most {pkglock.WAIT_SECONDS // 60} minutes)",
-                    reversible=True)]  # nothing to undo
+    return [Problem("packages", f"the package lock is held by {pkglock.describe(held)}: another package "
+                    f"installation is running; the install waits for it (at most {pkglock.WAIT_SECONDS // 60} "
+                    "minutes)", "warning")]
 
 
 def plan(answers: Answers, ctx: PlanContext) -> list[Command]:
@@ -142,7 +141,7 @@ def plan(answers: Answers, ctx: PlanContext) -> list[Command]:
         change.pre_input = "\n".join(profile.debconf) + "\n"
         change.summary += " (Postfix's debconf question answered first: No configuration)"
     repair = dpkg_repair(ctx)
-    return [*(lock_wait(ctx) if missing or repair else []), *repair, change]
+    return [*repair, change]
 
 
 def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:
@@ -154,4 +153,4 @@ def verify(answers: Answers, host: Host, profile: Profile) -> list[Check]:
     return [Check("install", "packages installed", "pass", ", ".join(wanted))]
 
 
-STEP = Step("install", "Install", "1.1.1, 2.1", plan=plan, verify=verify)
+STEP = Step("install", "Install", "1.1.1, 2.1", plan=plan, verify=verify, validate=validate)

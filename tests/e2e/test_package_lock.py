@@ -87,6 +87,7 @@ def test_the_wizard_waits_for_a_package_lock_held_while_it_plans(throwaway):
     text = out.stdout + out.stderr
     assert out.returncode == 0, text[-3000:]
     assert "Traceback" not in text
+    assert "warning: packages: the package lock is held by process" in text, text[-3000:]  # said in the plan
     assert "waiting for the package lock /var/lib/dpkg/lock-frontend, held by process" in text, text[-3000:]
     assert "the package lock /var/lib/dpkg/lock-frontend is free after" in text
     assert waited >= SECONDS - 1
