@@ -135,11 +135,6 @@ class MailWizard(App[int]):
         self.start = start  # the screen to open at, else Welcome (or where --resume/--answers lead)
         # the pages, their order and the pipeline: the core the command line drives too
         self.core = Wizard(session, structural, resume=resume, answers_file=answers_file, short_path=short_path)
-        self.structural = self.core.structural
-        self.resume = resume
-        self.answers_file = self.core.answers_file
-        self.short_path = self.core.short_path
-        self.answered = self.core.answered  # screens the administrator moved on from with Next
         self.plan: Plan | None = None
         self.result: ApplyResult | None = None
         self.checks: list[Check] | None = None
@@ -210,7 +205,7 @@ class MailWizard(App[int]):
 
     def forward(self, key: str) -> None:
         if self.core.asks_only_what_is_open(key):
-            self.answered.add(key)
+            self.core.answered.add(key)
             self._choose_screen(key)  # the next screen that still needs an answer, else Review
             return
         nxt = self.following(key)
@@ -303,7 +298,7 @@ class MailWizard(App[int]):
     def on_mount(self) -> None:
         if self.console.color_system in ("standard", "windows"):
             self.theme = "ansi-dark"
-        if self.answers_file and self.start is None:
+        if self.core.answers_file and self.start is None:
             # the first screen is the first one the answers leave a question on (the answers' checks, in a
             # worker): nothing is mounted before it unless the checks take longer than WAIT seconds
             self._waiting = self.set_timer(self.WAIT, self._wait)

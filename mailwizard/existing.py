@@ -43,7 +43,7 @@ from mailwizard.answers import (
 )
 from mailwizard.host import Host, readable_text
 from mailwizard.platform import Profile
-from mailwizard.readback import words
+from mailwizard.readback import address_host, address_port, words
 
 DOVECOT_DEFAULT_PROTOCOLS = "imap pop3 lmtp"  # Dovecot 2.3's built-in value
 HIDDEN = ("ssl_key", "ssl_dh", "doveadm_password")  # doveconf -n shows "# hidden" for these
@@ -317,9 +317,9 @@ def _postfix(values: dict[str, str], host: Host, found: Found) -> None:
             continue
         v["postfix.delivery"] = "lmtp"
         v["postfix.virtual_mailboxes"] = virtual
-        if m := re.match(r"^lmtp:inet:(\[[^\]]+\]|[^:]+):(\d+)$", transport):
-            v["postfix.lmtp_host"] = m.group(1).strip("[]")
-            v["postfix.lmtp_port"] = int(m.group(2))
+        if (host_name := address_host("lmtp:inet")(transport)) is not None:
+            v["postfix.lmtp_host"] = host_name
+            v["postfix.lmtp_port"] = address_port("lmtp:inet")(transport)
         if virtual:
             domains = words(values.get("virtual_mailbox_domains", ""))
             v["postfix.virtual_mailbox_domains"] = [] if domains == ["$mydomain"] else domains

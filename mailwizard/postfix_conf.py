@@ -778,13 +778,23 @@ class Postconf(_PostfixEdit):
         return argvs, reason
 
 
+def main_now(ctx: PlanContext) -> dict[str, str]:
+    """main.cf's settings as the plan has them so far (the host's, with the changes planned before)."""
+    return main_values(ctx.read_text(f"{ctx.profile.postfix_dir}/main.cf") or "")
+
+
+def main_before(ctx: PlanContext) -> dict[str, str]:
+    """main.cf's settings before the wizard first changed it (the journal's original; {} without one)."""
+    original = ctx.originals(f"{ctx.profile.postfix_dir}/main.cf") or b""
+    return main_values(original.decode("utf-8", "surrogateescape"))
+
+
 def settings_as_before(ctx: PlanContext, keys: list[str], summary: str, wizards: Callable[[dict[str, str]], bool]
                        ) -> Postconf:
     """main.cf's `keys` put back as main.cf had them before the wizard first changed it (the journal's
     original): set again where it had them, removed where it had not, all removed when what it had was
     already the wizard's (`wizards` of those values: a setup of the same feature, now turned off)."""
-    main_cf = f"{ctx.profile.postfix_dir}/main.cf"
-    before = main_values((ctx.originals(main_cf) or b"").decode("utf-8", "surrogateescape"))
+    before = main_before(ctx)
     if wizards(before):
         before = {}
     back = [(k, before[k]) for k in keys if k in before]

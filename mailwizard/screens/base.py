@@ -255,7 +255,7 @@ class FormScreen(WizardScreen):
             problems = problems_of(self.session, self.page)
         except Exception as exc:  # shown to the admin, never a traceback
             problems = [Problem(self.page.answers[0].rstrip("."), f"could not be checked: {type(exc).__name__}: {exc}")]
-        problems += [p for p in from_answers_file(self.wizard.structural) if key_matches(p.key, self.page.answers)]
+        problems += [p for p in from_answers_file(self.wizard.core.structural) if key_matches(p.key, self.page.answers)]
         self.post_message(ProblemsChecked(typed + problems, advance))
 
     @on(ProblemsChecked)

@@ -515,7 +515,7 @@ class ReviewScreen(WizardScreen):
     def _ready(self, message: PlanReady) -> None:
         summary = self.query_one("#summary", Static)
         listed = self.query_one("#plan-problems", ProblemList)
-        structural = [p for p in from_answers_file(self.wizard.structural) if owner_title(p.key) is None]
+        structural = [p for p in from_answers_file(self.wizard.core.structural) if owner_title(p.key) is None]
         if message.error:
             summary.update(Text(f"The plan could not be made: {message.error}", style="bold red"))
             self.set_status("cannot plan", "-error")

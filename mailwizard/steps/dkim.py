@@ -66,7 +66,7 @@ from mailwizard.plan import (
     service_enabled,
 )
 from mailwizard.platform import Profile
-from mailwizard.postfix_conf import Postconf, main_values, settings_as_before, settings_check
+from mailwizard.postfix_conf import Postconf, main_before, main_now, main_values, settings_as_before, settings_check
 from mailwizard.readback import words
 from mailwizard.steps import Step, not_checkable
 
@@ -91,7 +91,7 @@ def undo(ctx: PlanContext) -> list[Change]:
     settings back to what main.cf had before the wizard, or removed), then OpenDKIM stopped and no longer
     started at boot. The keys and opendkim.conf are kept, for the day it is on again."""
     changes: list[Change] = []
-    main = main_values(ctx.read_text(f"{ctx.profile.postfix_dir}/main.cf") or "")
+    main = main_now(ctx)
     if MILTER in words(main.get("smtpd_milters", "")):
         changes.append(milters_off(ctx, main))
     if changes or CONF in ctx.own_files:  # the wizard set OpenDKIM up (a run stopped half-way included)
@@ -143,18 +143,22 @@ def milter_settings(main: dict[str, str]) -> list[tuple[str, str]]:
 MILTER_KEYS = ("smtpd_milters", "non_smtpd_milters", "milter_default_action")
 
 
+def other_milters(main: dict[str, str]) -> list[str]:
+    """The milters main.cf passes mail to besides OpenDKIM's."""
+    return [w for w in words(main.get("smtpd_milters", "")) if w != MILTER]
+
+
 def milters_off(ctx: PlanContext, main: dict[str, str]) -> Postconf:
     """OpenDKIM's milter taken out of main.cf: the other milters stay as they are; with none left, the three
     settings go back as main.cf had them before the wizard (removed where it had none)."""
     summary = "main.cf: mail no longer passes OpenDKIM ([dkim] enabled = false)"
-    others = [w for w in words(main.get("smtpd_milters", "")) if w != MILTER]
+    others = other_milters(main)
     if not others:
         # an OpenDKIM milter of before the wizard is taken out too: OpenDKIM is stopped
         return settings_as_before(ctx, list(MILTER_KEYS), summary + "; " + ", ".join(MILTER_KEYS),
                                   lambda before: MILTER in words(before.get("smtpd_milters", "")) and not [
                                       w for w in words(before.get("smtpd_milters", "")) if w != MILTER])
-    main_cf = f"{ctx.profile.postfix_dir}/main.cf"
-    before = main_values((ctx.originals(main_cf) or b"").decode("utf-8", "surrogateescape"))
+    before = main_before(ctx)
     settings, remove = [("smtpd_milters", ", ".join(others))], []
     own = main.get("non_smtpd_milters", "")
     if MILTER in words(own):
@@ -317,8 +321,8 @@ def plan(answers: Answers, ctx: PlanContext) -> list[Change]:
         return undo(ctx)
     changes: list[Change] = [*epel(ctx), install(ctx), conf_change(answers, ctx), *key_changes(answers, ctx),
                              DkimState("opendkim", ctx.profile)]
-    main = main_values(ctx.read_text(f"{ctx.profile.postfix_dir}/main.cf") or "")
-    others = [w for w in words(main.get("smtpd_milters", "")) if w != MILTER]
+    main = main_now(ctx)
+    others = other_milters(main)
     changes.append(Postconf(milter_settings(main), summary=f"main.cf: mail passes OpenDKIM ({MILTER}) to be signed"
                             + (f", after {', '.join(others)} (kept)" if others else "")
                             + ("; accepted unsigned while it is down" if not main.get("milter_default_action")

@@ -63,9 +63,9 @@ def applies(answers: Answers) -> bool:
 
 def ours(ctx: PlanContext) -> str | None:
     """The map type when main.cf holds the wizard's login settings (its sasl_passwd), else None."""
-    from mailwizard.postfix_conf import main_values
+    from mailwizard.postfix_conf import main_now
 
-    return ours_in(main_values(ctx.read_text(f"{ctx.profile.postfix_dir}/main.cf") or ""), ctx.profile)
+    return ours_in(main_now(ctx), ctx.profile)
 
 
 def ours_in(values: dict[str, str], profile: Profile) -> str | None:

@@ -30,13 +30,21 @@ def pytest_configure(config):
         os.environ["MAILWIZARD_HOST_DEATHS"] = f"/tmp/mailwizard-host-deaths-{os.getpid()}.log"
 
 
-def _host_deaths(terminalreporter) -> None:
-    path = os.environ.get("MAILWIZARD_HOST_DEATHS")
+def _taken(variable: str) -> list[str] | None:
+    """The lines of the session's log file named by `variable`, which is then removed; None without one."""
+    path = os.environ.get(variable)
     if not path or not os.path.exists(path):
-        return
+        return None
     with open(path) as f:
         lines = f.read().splitlines()
     os.unlink(path)
+    return lines
+
+
+def _host_deaths(terminalreporter) -> None:
+    lines = _taken("MAILWIZARD_HOST_DEATHS")
+    if lines is None:
+        return
     terminalreporter.section("Throwaway hosts that died under a command")
     for line in lines:
         terminalreporter.write_line(line)
@@ -48,12 +56,9 @@ def pytest_terminal_summary(terminalreporter, config):
     if hasattr(config, "workerinput"):
         return
     _host_deaths(terminalreporter)
-    path = os.environ.get("MAILWIZARD_RHEL_TIMINGS")
-    if not path or not os.path.exists(path):
+    lines = _taken("MAILWIZARD_RHEL_TIMINGS")
+    if lines is None:
         return
-    with open(path) as f:
-        lines = f.read().splitlines()
-    os.unlink(path)
     hosts = [float(line.split(" ready in ")[1].split()[0]) for line in lines if " ready in " in line]
     terminalreporter.section("RHEL-flavoured hosts: setup time")
     for line in lines:

@@ -135,7 +135,7 @@ class TestCompleteAnswers:
 
     async def test_without_an_answers_file_the_wizard_opens_at_welcome(self, tmp_path):
         app, _session = prefilled(tmp_path, SELF_SIGNED)
-        app.answers_file = False  # the same answers, not from a file (the tests' sessions, --resume)
+        app.core.answers_file = False  # the same answers, not from a file (the tests' sessions, --resume)
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             assert screen_name(app) == "WelcomeScreen"
