@@ -84,9 +84,11 @@ BASE64_RUN = 3  # this many base64 lines in a row (a PEM block: DH parameters) a
 
 def diff_lines(diff: str) -> list[tuple[str, str]]:
     """A unified diff's lines with their styles (+ green, - red, @@ cyan, headers bold); a PEM block's
-    base64 (the DH parameters) one line saying how many lines it has."""
+    base64 (the DH parameters) one line saying how many lines it has. Tabs are expanded after the +/-
+    column, at the file's own tab stops: a terminal draws a raw tab as one cell and leaves what was
+    painted under the rest (opendkim.conf aligns its values with tabs)."""
     out: list[tuple[str, str]] = []
-    lines = diff.rstrip("\n").splitlines()
+    lines = [line[:1] + line[1:].expandtabs() for line in diff.rstrip("\n").splitlines()]
     i = 0
     while i < len(lines):
         line = lines[i]

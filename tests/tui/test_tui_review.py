@@ -68,6 +68,15 @@ async def test_the_dh_block_is_one_line_and_no_diff_line_loses_its_column(tmp_pa
     assert signs == sorted(signs, key=lambda c: "+ -".index(c))  # the + lines, then context, then -
 
 
+def test_a_diff_line_with_tabs_is_drawn_with_them_expanded_after_its_column():
+    # found in tmux: opendkim.conf aligns its values with tabs, and a raw tab is one cell wide in the
+    # terminal, so the Review showed what was painted before under the rest ("#Modeng (guide beyond thsv")
+    diff = "--- a/etc/opendkim.conf\n+++ b/etc/opendkim.conf\n@@ -1 +1 @@\n-#Mode\t\t\tsv\n+Mode\t\t\tsv\n"
+    shown = [line for line, _ in diff_lines(diff)]
+    assert shown[-2:] == ["-#Mode                   sv", "+Mode                    sv"]
+    assert not any("\t" in line for line in shown)
+
+
 def test_a_command_breaks_between_its_arguments():
     argv = ["postconf", "-e", "mydestination=$myhostname, localhost.$mydomain, localhost",
             "smtpd_tls_cert_file=/etc/pki/dovecot/certs/mail.example.com.crt", "inet_interfaces=all"]
