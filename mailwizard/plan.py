@@ -590,11 +590,23 @@ class ServiceOff(ServiceState):
                        stopped=[self.name] if service_running(host, self.profile, self.name) else [])
 
 
-def service_running(host: Host, profile: "Profile", name: str) -> bool:
+def service_status(host: Host, profile: "Profile", name: str) -> tuple[bool, str]:
+    """Whether the service runs, and what its status command said. Debian's init scripts for Postfix and
+    Dovecot exit 0 silently while their main configuration file is missing (a package install killed
+    halfway): without systemd, only "running" said counts."""
     status = host.run(profile.service_argv("status", name))
-    # Debian's /etc/init.d/postfix exits 0 silently while main.cf is missing: only "running" said counts
-    return status.ok and (profile.service_manager == "systemd"
-                          or ("running" in status.output and "not running" not in status.output))
+    said = status.output.strip()[-200:]
+    if profile.service_manager == "systemd":
+        return status.ok, said
+    running = status.ok and "running" in status.output and "not running" not in status.output
+    if status.ok and not said:
+        said = f"`{' '.join(profile.service_argv('status', name))}` exits 0 and says nothing: its init script " \
+               "does that while its configuration file is missing"
+    return running, said
+
+
+def service_running(host: Host, profile: "Profile", name: str) -> bool:
+    return service_status(host, profile, name)[0]
 
 
 def service_enabled(host: Host, profile: "Profile", name: str) -> bool:

@@ -9,6 +9,7 @@ their field.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from mailwizard import answers as answers_mod, cli
-from mailwizard.steps import replication
+from mailwizard.steps import replication, services
 from support import ANSWERS_DIR, fake_session
 
 CONF = "/etc/dovecot/conf.d/10-replication.conf"
@@ -246,6 +247,50 @@ def test_a_running_dovecot_listing_users_as_vmail_passes(tmp_path):
     fake_commands(session, {("doveadm", "user", "-f", "uid"): (0, "1001\n")})
     errors = errors_at(session, replication.KEY)
     assert errors and "must return uid=vmail" in errors[0].message
+
+
+def half_installed_dovecot(session) -> None:
+    """What a SIGKILL during the package install leaves (bench/outside_kill.py, full.toml at 2.88 s): dovecot-core
+    unpacked, its postinst killed before ucf made dovecot.conf, so Debian's init script answers `status` with
+    exit 0 and no word (a throwaway host's PID 1 is not systemd)."""
+    session.profile = dataclasses.replace(session.profile, service_manager="service")
+    session.host.run(["apt-get", "install", "-y", "dovecot-core"])
+    session.host.real("/etc/dovecot/dovecot.conf").unlink(missing_ok=True)
+    session.host.state.dpkg_interrupted = ["dovecot-core"]
+
+
+@pytest.mark.parametrize("still_running", [False, True])
+def test_a_half_installed_dovecot_is_not_asked_who_it_lists(tmp_path, still_running):
+    """The resume after that kill was refused ("doveadm user '*' lists nobody (... stat(/etc/dovecot/dovecot.conf)
+    failed)"): until the plan has finished the install, doveadm does not speak for the configuration -- neither
+    when the init script's silence was taken for a running Dovecot, nor when an old Dovecot still runs."""
+    session = session_for(tmp_path, "debian12")
+    half_installed_dovecot(session)
+    if still_running:
+        session.host.state.running.add("dovecot")
+    fake_commands(session, {("doveadm", "user", "*"): (89, "Fatal: Error reading configuration: "
+                                                          "stat(/etc/dovecot/dovecot.conf) failed")})
+    found = replication.prerequisites(session.answers, session.context())
+    assert found[0].status != "fail" and "the passwd userdb lists the system users" in found[0].detail, found
+    assert errors_at(session, replication.KEY) == []
+    assert not any(argv[:1] == ["doveadm"] for argv in session.host.commands)
+    plan = session.plan()
+    assert next(c.commands()[-1] for c in plan.active() if c.commands()) == ["dpkg", "--configure", "-a"]
+    assert session.apply(plan).status == "applied" and session.host.state.dpkg_interrupted == []
+
+
+def test_an_init_script_exiting_0_in_silence_is_not_a_running_dovecot(tmp_path):
+    """Without systemd, `service dovecot status` exits 0 and says nothing while dovecot.conf is missing: verify
+    says dovecot does not run, and why, instead of "pass"."""
+    session = session_for(tmp_path, "debian12")
+    half_installed_dovecot(session)
+    session.host.state.dpkg_interrupted = []  # even once dpkg has nothing left to do
+    assert session.host.run(["service", "dovecot", "status"]).ok  # the quirk, as the real script has it
+    checks = {c.name: c for c in services.state_checks(session.host, session.profile, "dovecot")}
+    running = checks["dovecot running"]
+    assert running.status == "fail" and "exits 0 and says nothing" in running.evidence, running
+    assert running.fix == "service dovecot start"
+    assert replication.dovecot_running(session.context()) is False
 
 
 def test_pam_without_system_users_in_range_is_refused(tmp_path):

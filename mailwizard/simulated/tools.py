@@ -22,6 +22,9 @@ from mailwizard.simulated.tree import FileTree
 FIREWALLD_SERVICES = {"ssh", "dhcpv6-client", "cockpit", "http", "https", "smtp", "smtps", "smtp-submission",
                       "imap", "imaps", "pop3", "pop3s", "managesieve", "mysql", "ldap", "ldaps"}
 FIREWALLD_LATER_SERVICES = {"submission": (2, 1)}
+# the configuration file without which Debian's init script answers `status` with exit 0 and no word (a package
+# killed between unpacking and configuring has its directory, not yet the file)
+QUIET_WITHOUT_CONFIG = {"dovecot": "/etc/dovecot/dovecot.conf", "postfix": "/etc/postfix/main.cf"}
 
 
 def firewalld_has_service(version: str, service: str) -> bool:
@@ -80,6 +83,8 @@ class SimulatedTools(FileTree):
         if cmd == "dpkg" and argv[1:] == ["--audit"]:
             return 0, "".join(f" {p}  (half-configured)\n" for p in s.dpkg_interrupted)
         if cmd == "dpkg" and argv[1:] == ["--configure", "-a"]:
+            for pkg in s.dpkg_interrupted:  # their postinst (ucf) puts the configuration files in place
+                self._unpack(pkg)
             s.dpkg_interrupted.clear()
             return 0, ""
         if cmd == "apt-get" and s.dpkg_interrupted:
@@ -120,6 +125,9 @@ class SimulatedTools(FileTree):
         if cmd == "service":
             name, verb = argv[1], argv[2]
             if verb == "status":
+                conf = QUIET_WITHOUT_CONFIG.get(name, "")
+                if name not in s.running and conf and self.exists(conf.rsplit("/", 1)[0]) and not self.exists(conf):
+                    return 0, ""  # Debian's init script: "Exit if the configuration file doesn't exist", with 0
                 return (0, f"{name} is running") if name in s.running else (3, f"{name} is not running")
             self._service(name, verb)
             return 0, ""

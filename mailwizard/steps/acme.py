@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from mailwizard import certs, probes
 from mailwizard.answers import Answers, Problem, acme_paths
 from mailwizard.host import Host
-from mailwizard.plan import Change, Check, Command, Effects, PlanContext, ServiceState, Work, WriteFile
+from mailwizard.plan import Change, Check, Command, Effects, PlanContext, ServiceState, Work, WriteFile, service_running
 from mailwizard.platform import Profile
 from mailwizard.steps import Step
 from mailwizard.steps.firewall import Skipped, managed, query, reload_change, rule_check
@@ -306,8 +306,7 @@ def _schedule_check(host: Host, profile: Profile) -> Check:
     entry = next((e for e in (DEBIAN_CRON, OWN_CRON) if host.exists(e)), OWN_CRON)
     text = host.read_text(entry) or ""
     cron = cron_service(profile)
-    running = host.run(profile.service_argv("status", cron))
-    running_ok = running.ok and "not running" not in running.output
+    running_ok = service_running(host, profile, cron)
     if "certbot" not in text or "renew" not in text:
         return Check("acme", title, "fail", f"{entry} holds no `certbot renew` entry", "mailwizard --resume")
     return Check("acme", title, "pass" if running_ok else "fail",

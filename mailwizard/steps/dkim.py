@@ -64,6 +64,7 @@ from mailwizard.plan import (
     ServiceState,
     WriteFile,
     service_enabled,
+    service_running,
 )
 from mailwizard.platform import Profile
 from mailwizard.postfix_conf import Postconf, main_before, main_now, main_values, settings_as_before, settings_check
@@ -423,7 +424,7 @@ def verify(answers: Answers, host: Host, profile: Profile, resolve=None) -> list
     if not answers.dkim.enabled:
         return []
     checks: list[Check] = []
-    running = host.run(profile.service_argv("status", "opendkim"))
+    running = service_running(host, profile, "opendkim")
     listening = False
     if host.can_probe_network:
         try:
@@ -431,9 +432,9 @@ def verify(answers: Answers, host: Host, profile: Profile, resolve=None) -> list
             listening = True
         except OSError:
             listening = False
-    up = running.ok and (listening or not host.can_probe_network)  # a simulated host's daemons listen nowhere
+    up = running and (listening or not host.can_probe_network)  # a simulated host's daemons listen nowhere
     checks.append(Check("dkim", f"OpenDKIM runs and listens on {SOCKET}", "pass" if up else "fail",
-                        "running" if up else ("not running" if not running.ok else f"nothing listens on {MILTER}"),
+                        "running" if up else ("not running" if not running else f"nothing listens on {MILTER}"),
                         "" if up else " ".join(profile.service_argv("start", "opendkim")) +
                         "; its log says why it stopped"))
     enabled = service_enabled(host, profile, "opendkim")

@@ -81,13 +81,29 @@ class PackageCommand(Command):
 CONFIG_DIRS = {"dovecot": "/etc/dovecot", "postfix": "/etc/postfix", "sieve": "/etc/dovecot"}
 
 
+def dpkg_audit(ctx: PlanContext) -> str:
+    """What `dpkg --audit` lists: packages an interrupted install left unpacked or half-configured."""
+    if ctx.profile.family != "debian" or ctx.offline:
+        return ""
+    audit = ctx.fact("dpkg --audit", lambda: ctx.host.run(["dpkg", "--audit"]))
+    return audit.output.strip() if audit.ok else ""
+
+
+def audited(ctx: PlanContext) -> set[str]:
+    """The packages `dpkg --audit` lists (each on its own line, indented: " dovecot-core   secure POP3...")."""
+    return {line.split()[0] for line in dpkg_audit(ctx).splitlines() if line.startswith(" ") and line.strip()}
+
+
+def install_unfinished(ctx: PlanContext) -> bool:
+    """An install was begun and not finished (a killed run's, or anybody's on Debian): until the plan completes
+    it, what the installed daemons say of themselves (doveadm, a status command) is not to be trusted."""
+    return bool(interrupted(ctx) or dpkg_audit(ctx))
+
+
 def dpkg_repair(ctx: PlanContext) -> list[Command]:
     """`dpkg --configure -a` when an interrupted install (a killed apt-get) left packages half-done:
     apt-get refuses to install anything until then."""
-    if ctx.profile.family != "debian" or ctx.offline:
-        return []
-    audit = ctx.fact("dpkg --audit", lambda: ctx.host.run(["dpkg", "--audit"]))
-    if not (audit.ok and audit.output.strip()):
+    if not dpkg_audit(ctx):
         return []
     # nothing of its own to undo (reversible: rollback lists nothing): it completes the interrupted install,
     # which the plan runs again as it was begun and which rollback lists once, as an uninterrupted run does
@@ -122,9 +138,10 @@ def plan(answers: Answers, ctx: PlanContext) -> list[Command]:
     wanted = wanted_packages(answers, ctx)
     begun = interrupted(ctx)
     missing = [p for p in wanted if p in begun or not installed(ctx, p)]
+    unpacked = audited(ctx)  # configured by the repair below: their missing configuration files come then
     for feature, directory in CONFIG_DIRS.items():
         pkgs = profile.packages.get(feature, ())
-        if feature in answers.features() and pkgs and pkgs[0] in missing:
+        if feature in answers.features() and pkgs and (pkgs[0] in missing or pkgs[0] in unpacked):
             ctx.predict(directory)
     change = PackageCommand(
         argv=[*profile.install_argv, *(missing or wanted)],

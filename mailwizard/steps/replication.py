@@ -42,12 +42,13 @@ from mailwizard import answers as answers_mod, safe_read
 from mailwizard.answers import Answers, Problem, check_host, check_path, check_source, host_port
 from mailwizard.dovecot_conf import doveconf_n, get_setting
 from mailwizard.host import Host, readable_text
-from mailwizard.plan import Change, Check, Effects, EnsureDir, PlanContext, WriteFile
+from mailwizard.plan import Change, Check, Effects, EnsureDir, PlanContext, WriteFile, service_running
 from mailwizard.platform import Profile
 from mailwizard.readback import file_ref
 from mailwizard.steps import Step
 from mailwizard.steps.auth_ldap import args_value, fill_template, secret_problem, secret_problems
 from mailwizard.steps.firewall import managed
+from mailwizard.steps.install import install_unfinished
 from mailwizard.steps.lmtp import admit_changes, admit_checks, admit_problems
 from mailwizard.steps.selinux import boolean_state, set_boolean
 
@@ -81,7 +82,9 @@ class Prerequisite:
 
 
 def dovecot_running(ctx: PlanContext) -> bool:
-    return ctx.fact("dovecot running", lambda: ctx.host.run(ctx.profile.service_argv("status", "dovecot")).ok)
+    """Dovecot runs, completely installed: only then does doveadm speak for the configuration."""
+    return not install_unfinished(ctx) and \
+        ctx.fact("dovecot running", lambda: service_running(ctx.host, ctx.profile, "dovecot"))
 
 
 def listed_users(host: Host) -> tuple[bool, list[str], str]:

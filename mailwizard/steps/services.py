@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from mailwizard.answers import Answers
 from mailwizard.host import Host
-from mailwizard.plan import Change, Check, Effects, PlanContext, ServiceState, service_enabled
+from mailwizard.plan import Change, Check, Effects, PlanContext, ServiceState, service_enabled, service_status
 from mailwizard.platform import Profile
 from mailwizard.steps import Step
 
@@ -75,10 +75,10 @@ def plan(answers: Answers, ctx: PlanContext) -> list[Change]:
 
 def state_checks(host: Host, profile: Profile, name: str) -> list[Check]:
     """The service runs now and starts at boot, each with the command that mends it."""
-    running = host.run(profile.service_argv("status", name))
+    running, said = service_status(host, profile, name)
     enabled = service_enabled(host, profile, name)
-    return [Check("services", f"{name} running", "pass" if running.ok else "fail", running.output.strip()[-200:],
-                  "" if running.ok else " ".join(profile.service_argv("start", name))),
+    return [Check("services", f"{name} running", "pass" if running else "fail", said,
+                  "" if running else " ".join(profile.service_argv("start", name))),
             Check("services", f"{name} enabled at boot", "pass" if enabled else "fail",
                   "enabled" if enabled else "not enabled: it will not start after a reboot",
                   "" if enabled else " ".join(profile.service_argv("enable", name)))]
