@@ -8,10 +8,13 @@ usage, 3 root needed.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
+import os
 import shutil
 import sys
 import tempfile
+import time
 
 from mailwizard import __version__
 
@@ -82,7 +85,7 @@ def build_session(args):
         raise Usage(f"{args.answers or 'journal answers'}: {exc}") from None
     tmp = None
     if args.platform:  # the simulated host's files: removed by main() when the run ends, whatever its end
-        tmp = tempfile.mkdtemp(prefix="mailwizard-platform-")
+        tmp = platform_root()
         # a fresh host with a fully-qualified name: the answers' when they give one, else an example's
         host = FakeHost.from_profile(profile, tmp, hostname=answers.server.hostname or SIMULATED_HOSTNAME)
     try:
@@ -95,6 +98,45 @@ def build_session(args):
             shutil.rmtree(tmp, ignore_errors=True)
         raise
     return session, problems
+
+
+PLATFORM_PREFIX = "mailwizard-platform-"
+_HELD: list[int] = []  # the locks on this process's --platform roots, held until it ends
+
+
+def platform_root() -> str:
+    """The temporary directory of --platform's simulated host. main() removes it when the run ends, and the run
+    holds a lock on it meanwhile: one left by a run killed from outside (SIGKILL, its terminal's SIGHUP) is
+    found unlocked and removed by the next --platform run."""
+    base = tempfile.gettempdir()
+    with os.scandir(base) as entries:
+        for entry in entries:
+            if entry.name.startswith(PLATFORM_PREFIX) and entry.is_dir(follow_symlinks=False):
+                _remove_if_abandoned(entry.path)
+    root = tempfile.mkdtemp(prefix=PLATFORM_PREFIX)
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    _HELD.append(fd)
+    return root
+
+
+def _remove_if_abandoned(path: str) -> None:
+    """Remove a --platform root whose run has ended: it is ours, older than a minute (a run that has just made
+    its root may not hold the lock yet) and nobody holds its lock."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        return
+    try:
+        st = os.fstat(fd)
+        if st.st_uid != os.geteuid() or time.time() - st.st_mtime < 60:
+            return
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # held: its run goes on
+        return
+    finally:
+        os.close(fd)
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def _print_problems(problems) -> None:
@@ -236,7 +278,6 @@ def run_rollback(session, args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    import os
     if not (args.unattended or args.command):
         # the TUI's start allocates much and frees little: no collections until its first screen is
         # painted, then the app collects again (MailWizard.screen_shown, create_app(freeze_gc=True))

@@ -141,3 +141,62 @@ def test_the_simulated_host_of_platform_gives_its_names(tmp_path):
         assert session.host.fqdn() == session.answers.server.hostname == "mx.example.org"
     finally:
         shutil.rmtree(session.host.root, ignore_errors=True)
+
+
+# --- --platform's temporary directory (issue 13: "every --platform run leaves a temporary directory behind") ---
+
+def platform_roots(base) -> list[str]:
+    return sorted(p.name for p in base.iterdir() if p.name.startswith(cli.PLATFORM_PREFIX))
+
+
+def test_a_platform_run_leaves_no_temporary_directory(tmp_path, monkeypatch):
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    assert cli.main(["--platform", "rhel10", "--answers", str(ANSWERS_DIR / "pam.toml"), "--unattended"]) == 0
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[mailbox]\nroot = '//etc//'\n")
+    assert cli.main(["--platform", "rhel10", "--answers", str(bad), "--unattended"]) == cli.EXIT_USAGE
+    assert platform_roots(tmp_path) == []
+
+
+HOLD_ROOT = """
+import sys
+from mailwizard import cli
+print(cli.platform_root(), flush=True)
+sys.stdin.read()
+"""
+
+
+def test_the_root_of_a_platform_run_killed_from_outside_is_removed_by_the_next(tmp_path, monkeypatch):
+    """SIGKILL (or the terminal's SIGHUP) ends a --platform run before main() can remove its root: the next run
+    removes it -- and only it: a run still going holds a lock on its own, and a link is not followed."""
+    import os
+    import signal
+
+    env = {**os.environ, "TMPDIR": str(tmp_path), "PYTHONPATH": os.path.dirname(os.path.dirname(cli.__file__))}
+
+    def run_holding():
+        proc = subprocess.Popen([sys.executable, "-c", HOLD_ROOT], env=env, stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True)
+        assert proc.stdout is not None
+        return proc, proc.stdout.readline().strip()
+
+    killed, killed_root = run_holding()
+    going, going_root = run_holding()
+    os.kill(killed.pid, signal.SIGKILL)
+    killed.wait()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "keep").write_text("mine")
+    link = tmp_path / (cli.PLATFORM_PREFIX + "link")
+    link.symlink_to(elsewhere)
+    for root in (killed_root, going_root, str(elsewhere)):
+        os.utime(root, (0, os.stat(root).st_mtime - 120))  # older than a minute
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    try:
+        mine = cli.platform_root()
+        names = platform_roots(tmp_path)
+        assert os.path.basename(killed_root) not in names, names
+        assert os.path.basename(going_root) in names and os.path.basename(mine) in names
+        assert link.is_symlink() and (elsewhere / "keep").read_text() == "mine"
+    finally:
+        going.communicate("")
