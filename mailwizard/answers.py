@@ -610,6 +610,10 @@ def unknown_keys(data: dict, schema: dict | None = None, where: str = "") -> lis
             near = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
             place = f"[{where}]" if where else "the answers file"
             hint = f"; did you mean {near[0]}?" if near else f" (not one of the keys of {place})"
+            if not where and not near:  # a table's key written before any table: name the table
+                inner = {k: t for t, sub in schema.items() if isinstance(sub, dict) for k in sub if k != _FREE}
+                near = difflib.get_close_matches(str(key), list(inner), n=1, cutoff=0.6)
+                hint = f"; did you mean {near[0]} in [{inner[near[0]]}]?" if near else hint
             out.append(Problem(name, f"unknown key, ignored{hint}", "warning"))
             continue
         if isinstance(sub, dict) and isinstance(value, dict):

@@ -175,7 +175,7 @@ def run_unattended(session, structural, args) -> int:
             print(f"apply failed: {error}\nnothing was changed; fix the cause and run the same command again",
                   file=sys.stderr)
         return EXIT_FAILED
-    reviewed = core.review(checked)
+    reviewed = core.review(problems)  # the file's own warnings (an unknown key) printed with the plan's
     plan, conflicts = reviewed.plan, reviewed.conflicts
     assert plan is not None  # no errors
     if conflicts:

@@ -496,6 +496,15 @@ def test_host_read_refuses_a_fifo_instead_of_blocking(tmp_path):
     assert host.read("/d") is None and host.read("/absent") is None
 
 
+def test_a_table_key_written_before_any_table_names_its_table():
+    _, problems = A.parse("submision = true\n" + SERVER)
+    assert problems_at(problems, "submision", "warning") == ["unknown key, ignored; did you mean submission in "
+                                                             "[postfix]?"]
+    _, problems = A.parse("qqqq = 1\n" + SERVER)
+    assert problems_at(problems, "qqqq", "warning") == ["unknown key, ignored (not one of the keys of the "
+                                                        "answers file)"]
+
+
 def test_unknown_key_warnings_reach_the_screens_as_they_are():
     from mailwizard.wizard import from_answers_file
 

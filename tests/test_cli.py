@@ -29,6 +29,17 @@ def test_every_reference_file_plans_cleanly_for_rhel10(name, capsys):
     assert "error:" not in out.err
 
 
+def test_unattended_says_the_files_unknown_keys_when_it_goes_on(tmp_path, capsys):
+    """A misspelt key is a warning, not a refusal: the run goes on, and says so, in text and in JSON."""
+    given = tmp_path / "a.toml"
+    given.write_text((ANSWERS_DIR / "pam.toml").read_text().replace("[tls]\n", "[tls]\nself_sigend = true\n"))
+    assert cli.main(["--platform", "rhel10", "--answers", str(given), "--unattended"]) == 0
+    assert "warning: tls.self_sigend: unknown key, ignored; did you mean self_signed?" in capsys.readouterr().out
+    assert cli.main(["--platform", "rhel10", "--answers", str(given), "--unattended", "--dry-run", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert any(w.startswith("tls.self_sigend: unknown key") for w in data["plan"]["warnings"]), data["plan"]
+
+
 def test_json_plan_is_machine_readable(capsys):
     rc = cli.main(["--platform", "rhel10", "--answers", str(ANSWERS_DIR / "pam.toml"),
                    "--unattended", "--dry-run", "--json"])
