@@ -261,6 +261,20 @@ def kill_after(host, args: list[str], delay: float) -> bool:
     return alive and hit
 
 
+def kill_when(host, args: list[str], seen: str, timeout: float = 120) -> bool:
+    """Start the wizard, SIGKILL its process group once a process whose command line holds `seen` runs in the
+    host (watched from outside, as an administrator's `ps` would); whether it was seen."""
+    proc = host.popen([*WIZARD, *args], env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout
+    found = False
+    while not found and proc.poll() is None and time.monotonic() < deadline:
+        found = any(seen in " ".join(p.argv) for p in host.processes())
+        time.sleep(0 if found else 0.01)
+    signal_groups(host, signal.SIGKILL)
+    proc.wait(timeout=60)
+    return found
+
+
 def resume(host, answers: str) -> subprocess.CompletedProcess:
     """Continue as the administrator would: `--resume`; if the kill came before the journal had the answers
     (still validating: nothing happened), the same command again."""
@@ -477,6 +491,22 @@ def _kill_once(ref: Reference, phase: str, rng: random.Random) -> Outcome:
             tui_applied(host)
             return Outcome(phase, ref.answers, delay, hit, problems + compare_applied(host, ref, resume(host, answers)))
         raise ValueError(f"no phase {phase!r}: one of {', '.join(PHASES)}")
+
+
+def killed_at_sight(ref: Reference, seen: str, left: str) -> tuple[str, Outcome]:
+    """The apply of `ref`'s answers on a fresh host, SIGKILLed once a process holding `seen` runs, then resumed
+    once the orphans of the kill (a dpkg in its own session outlives it) have ended: what the shell command
+    `left` said of the host before the resume, and the outcome."""
+    if machine() != ref.machine:
+        raise Drift("this machine changed since the reference run")
+    with ThrowawayHost(hostname=HOSTNAME) as host:
+        answers = fresh(host, ref.answers, ref.purge)
+        hit = kill_when(host, ["--answers", answers, "--unattended"], seen)
+        deadline = time.monotonic() + 60
+        while any(p.argv[:1] == ["/usr/bin/dpkg"] for p in host.processes()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        said = host.run(["sh", "-c", left], timeout=60).stdout
+        return said, Outcome("install", ref.answers, 0.0, hit, compare_applied(host, ref, resume(host, answers)))
 
 
 def maker(answers: str, purge: bool = False, tui: bool = False):
