@@ -5,20 +5,19 @@ Not the engine's own kill points (bench/kill_points.py): the harness (tests/e2e/
 the wizard's whole process group at a random instant of an unattended apply, of `--resume` itself, of
 `rollback` and of the package install (Postfix and Dovecot purged first), and SIGHUPs the interactive
 wizard (in tmux) during Apply; then it resumes (or rolls back again) and compares the end state with an
-uninterrupted run of the same answers (pam.toml and full.toml as the e2e tier applies them on Debian).
+uninterrupted run of the same answers (pam.toml, full.toml and null-client.toml as the e2e tier applies
+them on Debian).
 Root needed: every kill runs in a fresh throwaway host.
 
 Prints each kill, then tried / survived (and how many found the wizard still running) per phase and in
 total, the seed and the durations. Exit 1 if a kill was not survived.
 
-Last measured after the wizard's core (wizard.py) drove --unattended and DKIM keys were journalled as
-files (seed 15, --scale 0.5, 288 s): 27 tried, 27 survived, 25 of them mid-run (apply 8/8, resume 6/6,
-rollback 6/6, install 5/5, sighup 2/2). On the one executor with every fix merged (seed 14, 811 s on the
-shared 2-core machine): 56 tried, 56 survived, 54 of them mid-run (apply 16/16, resume 12/12, rollback
-12/12, install 11/11, sighup 5/5). Before (seed 2026, the harness's own branch) 52 of 56: the install
-phase of full.toml failed on dpkg's lock held by the orphaned dpkg and on a journal differing by the
-owner/mode backup of /etc/dovecot/private; seed 13, on the executor before those two fixes were
-merged, 54 of 56 for the same reason, and 5 of 5 once they were.
+Last measured (session 7, after the fix for a kill while dovecot-core's postinst ran, which seed 17 had found
+at --scale 0.5: 26 of 27): seed 19, --scale 2, 1,064 s: 112 tried, 112 survived, 108 of them mid-run (apply
+32/32, resume 24/24, rollback 24/24, install 22/22, sighup 10/10); seed 18, --only install --scale 3: 33 of 33;
+null-client.toml (Postfix only, relaying to a smarthost), seed 21, --scale 3: 30 of 30, 24 of them mid-run.
+Earlier: seed 14 on the one executor, 56 of 56; seed 2026 before its fixes, 52 of 56 (dpkg's lock held by
+the orphaned dpkg; the owner/mode backup of /etc/dovecot/private).
 
 Usage: python3 bench/outside_kill.py [--seed S] [--scale F] [--only PHASE ...] [--answers NAME ...]
 (each kill draws from its own generator, seeded by the seed, the answers, the phase and its number:
@@ -38,7 +37,7 @@ sys.path[:0] = [str(REPO), str(REPO / "tests"), str(REPO / "tests" / "e2e")]
 
 from outside_kill import PHASES, Drift, Outcome, kill_once, reference, tui_apply_time  # noqa: E402
 
-# (answers, purged first, phase, kills): 56 kills at scale 1
+# (answers, purged first, phase, kills): 66 kills at scale 1
 SWEEP = (
     ("pam.toml", False, "apply", 8),
     ("pam.toml", False, "resume", 6),
@@ -47,6 +46,9 @@ SWEEP = (
     ("full.toml", False, "apply", 8),
     ("full.toml", False, "resume", 6),
     ("full.toml", False, "rollback", 6),
+    ("null-client.toml", False, "apply", 4),
+    ("null-client.toml", False, "resume", 3),
+    ("null-client.toml", False, "rollback", 3),
     ("pam.toml", True, "install", 6),
     ("full.toml", True, "install", 5),
 )
@@ -57,7 +59,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=int(time.time()))
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every phase's number of kills")
     parser.add_argument("--only", nargs="*", choices=PHASES, default=None, help="these phases only")
-    parser.add_argument("--answers", nargs="*", default=None, help="these answers files only (pam.toml, full.toml)")
+    parser.add_argument("--answers", nargs="*", default=None,
+                        help="these answers files only (pam.toml, full.toml, null-client.toml)")
     args = parser.parse_args()
     began = time.monotonic()
     print(f"seed {args.seed}", flush=True)

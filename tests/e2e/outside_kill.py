@@ -34,6 +34,7 @@ import select
 import signal
 import subprocess
 import time
+import tomllib
 from dataclasses import dataclass, field
 
 from helpers import (
@@ -48,11 +49,17 @@ from helpers import (
     snapshot,
     statuses,
 )
+from support import ANSWERS_DIR
 from throwaway import HostGone, ThrowawayHost
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ENV = {"PYTHONPATH": REPO}
 HOSTNAME = "mail.example.com"
+
+
+def host_name(answers: str) -> str:
+    """The name the throwaway host has: the answers' own server name (null-client.toml's is app1.example.com)."""
+    return tomllib.loads((ANSWERS_DIR / answers).read_text()).get("server", {}).get("hostname") or HOSTNAME
 PHASES = ("apply", "resume", "rollback", "install", "sighup")
 # every Postfix and Dovecot package this machine has: the wizard installs again what the answers need
 PURGE = ("dpkg-query -W -f='${Package} ${Status}\\n' 'dovecot-*' 'postfix*' 2>/dev/null "
@@ -354,7 +361,7 @@ def timed_apply(host, answers: str) -> tuple[float, dict[str, float]]:
 
 def tui_apply_time(answers: str, purge: bool = False) -> float:
     """Seconds from the Apply key to the Apply screen's "Done", uninterrupted, in tmux."""
-    with ThrowawayHost(hostname=HOSTNAME) as host:
+    with ThrowawayHost(hostname=host_name(answers)) as host:
         start = tui_to_apply(host, fresh(host, answers, purge))
         wait_screen(host, "Done", timeout=600)
         took = time.monotonic() - start
@@ -382,7 +389,7 @@ def reference(answers: str, purge: bool = False, tui: bool = False) -> Reference
 
 
 def _reference(answers: str, purge: bool, tui: bool) -> Reference:
-    with ThrowawayHost(hostname=HOSTNAME) as host:
+    with ThrowawayHost(hostname=host_name(answers)) as host:
         path = fresh(host, answers, purge)
         before = rolled_back_state(host)
         apply_s, seen = timed_apply(host, path)
@@ -448,7 +455,7 @@ def kill_once(ref: Reference, phase: str, rng: random.Random) -> Outcome:
 
 
 def _kill_once(ref: Reference, phase: str, rng: random.Random) -> Outcome:
-    with ThrowawayHost(hostname=HOSTNAME) as host:
+    with ThrowawayHost(hostname=host_name(ref.answers)) as host:
         answers = fresh(host, ref.answers, ref.purge)
         if rolled_back_state(host) != ref.before:
             raise Drift("the fresh host differs from the reference's before the run")
@@ -499,7 +506,7 @@ def killed_at_sight(ref: Reference, seen: str, left: str) -> tuple[str, Outcome]
     `left` said of the host before the resume, and the outcome."""
     if machine() != ref.machine:
         raise Drift("this machine changed since the reference run")
-    with ThrowawayHost(hostname=HOSTNAME) as host:
+    with ThrowawayHost(hostname=host_name(ref.answers)) as host:
         answers = fresh(host, ref.answers, ref.purge)
         hit = kill_when(host, ["--answers", answers, "--unattended"], seen)
         deadline = time.monotonic() + 60
