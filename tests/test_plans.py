@@ -188,6 +188,22 @@ def test_an_install_interrupted_by_a_kill_is_finished_with_dpkg_configure_before
     assert not any(argv[:1] == ["dpkg"] for c in session.plan().active() for argv in c.commands())  # repaired
 
 
+def test_a_package_left_half_configured_has_its_configuration_files_predicted(tmp_path):
+    """Every package installed, but dovecot-core's postinst killed before ucf made dovecot.conf (anybody's kill:
+    the journal knows nothing of it). `dpkg --configure -a`, the plan's repair, makes the file; the plan edits
+    the file as the package ships it instead of stopping on "changed since the plan was made"."""
+    session = fake_session(tmp_path, "debian12")
+    wanted = [p for c in session.plan().active() if c.step == "install" for p in c.commands()[-1]
+              if p.startswith(("dovecot", "postfix"))]
+    session.host.run(["apt-get", "install", "-y", *wanted])
+    session.host.real("/etc/dovecot/dovecot.conf").unlink()
+    session.host.state.dpkg_interrupted = ["dovecot-core"]
+    plan = session.plan()
+    assert [c.commands()[-1] for c in plan.active() if c.step == "install"] == [["dpkg", "--configure", "-a"]]
+    assert session.apply(plan).status == "applied"
+    assert session.host.real("/etc/dovecot/dovecot.conf").exists()
+
+
 def test_an_install_killed_half_way_is_resumed_as_planned_and_listed_once(tmp_path):
     """A kill from outside after apt-get installed postfix, before dovecot-*: the resumed plan names every package
     the killed install was installing (its key), so the journal lists what rollback cannot undo as an uninterrupted

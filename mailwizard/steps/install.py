@@ -86,7 +86,7 @@ def dpkg_audit(ctx: PlanContext) -> str:
     if ctx.profile.family != "debian" or ctx.offline:
         return ""
     audit = ctx.fact("dpkg --audit", lambda: ctx.host.run(["dpkg", "--audit"]))
-    return audit.output.strip() if audit.ok else ""
+    return audit.output if audit.ok and audit.output.strip() else ""  # unstripped: package lines are indented
 
 
 def audited(ctx: PlanContext) -> set[str]:
