@@ -71,7 +71,7 @@ import sys, time
 from mailwizard import certs, probes
 from mailwizard.steps.live import SPEAKS
 wanted = certs.load_cert(open(sys.argv[1], "rb").read())
-ports = {25: "SMTP", 587: "submission", 465: "submissions", 143: "IMAP", 993: "IMAPS", 110: "POP3", 995: "POP3S"}
+ports = {int(title.split("(")[1].rstrip(")")): title.split(" (")[0] for title in sys.argv[2:]}  # "IMAPS (993)"
 deadline = time.monotonic() + 60
 while ports and time.monotonic() < deadline:
     for port, what in list(ports.items()):
@@ -90,7 +90,8 @@ def reload_both(host) -> None:
     host.run(["postfix", "reload"], check=True)
     for port in (993, 995, 143, 110):
         wait_port(host, port)
-    left = host.run(["python3", "-c", SERVED, CERT], env={"PYTHONPATH": REPO}, timeout=120)
+    left = host.run(["python3", "-c", SERVED, CERT, *DOVECOT_TLS_PORTS, *SMTP_TLS_PORTS], env={"PYTHONPATH": REPO},
+                    timeout=120)
     assert left.returncode == 0 and not left.stdout.strip(), f"still the old certificate on {left.stdout}" \
         + left.stderr[-2000:]
 
